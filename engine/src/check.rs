@@ -1,0 +1,216 @@
+//! The oracles' vocabulary: what a violation is, and where it is reported.
+//!
+//! Two kinds of oracle feed this module (DESIGN.md, "Oracles"): in-path assertions, like the
+//! kernel's `VM_BUG_ON`, raised at the point where the path checks its own postcondition; and
+//! quiescent-state invariants, checked when the actors are done. Either way a violation is a
+//! value, [`Violation`], delivered to the current thread's [`Sink`]. The stress runner collects
+//! the sink after each iteration; under loom the scenario turns a non-empty sink into a panic,
+//! which is how loom learns that an interleaving failed.
+
+use crate::sync::ObserverMutex;
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+/// Which invariant or assertion fired. The I-numbers are KERNEL.md §3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Oracle {
+    /// I1: mapcount equals the mappings (plus pending delayed rmaps).
+    I1Mapcount,
+    /// I2: after try_to_unmap/try_to_migrate with TTU_SYNC, the page is unmapped.
+    I2TtuSync,
+    /// I3: no page freed while a TLB (CPU or secondary) can reach it.
+    I3FreeBeforeFlush,
+    /// I4: no lost dirty data through a stale writable TLB entry.
+    I4LostDirty,
+    /// I5: a dirty PTE's D bit reaches the page in the same PTL section.
+    I5DirtyPropagation,
+    /// I6: migration entries live only while the page is locked by its migrator.
+    I6MigrationEntry,
+    /// I7: the migration refcount gate.
+    I7RefFreeze,
+    /// I8: a fault on a migration entry never maps, never holds a ref across the sleep.
+    I8MigrationFault,
+    /// I9: anon_vma lifetime.
+    I9AnonVma,
+    /// I11: mlock functional state.
+    I11Mlock,
+    /// I12: mlock locking rule.
+    I12MlockLocking,
+    /// I13: secondary MMU consistency.
+    I13SecondaryMmu,
+    /// I14: zap completion.
+    I14ZapCompletion,
+    /// I15: lock discipline (lockdep).
+    I15Lockdep,
+    /// I16: a mapped VMA is reachable through rmap.
+    I16RmapReachable,
+    /// A stale (freed) object id was used: a use-after-free.
+    StaleId,
+    /// A store that returned success is not in the page, or a store after munmap landed.
+    LostStore,
+    /// A `BUG_ON`-style assertion of a kernel path.
+    Bug,
+    /// Page-pool accounting (migration's `put_new_page`).
+    PoolAccounting,
+    /// No progress: a livelock or a starvation shape (e.g. refcount freezes that keep failing).
+    Progress,
+    /// The watchdog saw no progress for its bound: a hang (deadlock or lost wakeup).
+    Hang,
+    /// An actor panicked outside the lab's own assertions.
+    Panic,
+}
+
+impl Oracle {
+    /// The oracle's short name, as printed and as loom tests match on it.
+    pub fn name(self) -> &'static str {
+        use Oracle::*;
+        match self {
+            I1Mapcount => "I1-mapcount",
+            I2TtuSync => "I2-ttu-sync",
+            I3FreeBeforeFlush => "I3-free-before-flush",
+            I4LostDirty => "I4-lost-dirty",
+            I5DirtyPropagation => "I5-dirty-propagation",
+            I6MigrationEntry => "I6-migration-entry",
+            I7RefFreeze => "I7-ref-freeze",
+            I8MigrationFault => "I8-migration-fault",
+            I9AnonVma => "I9-anon-vma",
+            I11Mlock => "I11-mlock",
+            I12MlockLocking => "I12-mlock-locking",
+            I13SecondaryMmu => "I13-secondary-mmu",
+            I14ZapCompletion => "I14-zap-completion",
+            I15Lockdep => "I15-lockdep",
+            I16RmapReachable => "I16-rmap-reachable",
+            StaleId => "stale-id",
+            LostStore => "lost-store",
+            Bug => "BUG",
+            PoolAccounting => "pool-accounting",
+            Progress => "progress",
+            Hang => "hang",
+            Panic => "panic",
+        }
+    }
+}
+
+impl fmt::Display for Oracle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One oracle firing: which, what it saw, and where (every call site involved: for lockdep the
+/// acquisition being made and the one that makes it wrong).
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// The oracle that fired.
+    pub oracle: Oracle,
+    /// What it saw, in kernel terms.
+    pub message: String,
+    /// The call sites involved, most recent first.
+    pub sites: Vec<&'static Location<'static>>,
+}
+
+impl Violation {
+    /// A violation at the caller's site.
+    #[track_caller]
+    pub fn new(oracle: Oracle, message: impl Into<String>) -> Self {
+        Violation {
+            oracle,
+            message: message.into(),
+            sites: vec![Location::caller()],
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.oracle, self.message)?;
+        for s in &self.sites {
+            write!(f, "\n    at {}:{}", s.file(), s.line())?;
+        }
+        Ok(())
+    }
+}
+
+/// Where violations go: one per world (or per test). Observer state, invisible to loom.
+#[derive(Debug, Clone, Default)]
+pub struct Sink(Arc<ObserverMutex<Vec<Violation>>>);
+
+/// At most this many violations are kept per sink; a run that keeps failing the same way does
+/// not need a million copies.
+const SINK_CAP: usize = 256;
+
+impl Sink {
+    /// A new, empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record a violation.
+    pub fn push(&self, v: Violation) {
+        let mut list = self.0.lock();
+        if list.len() < SINK_CAP {
+            list.push(v);
+        }
+    }
+
+    /// A copy of what has been recorded.
+    pub fn snapshot(&self) -> Vec<Violation> {
+        self.0.lock().clone()
+    }
+
+    /// Take what has been recorded, leaving the sink empty.
+    pub fn take(&self) -> Vec<Violation> {
+        std::mem::take(&mut *self.0.lock())
+    }
+
+    /// Has anything been recorded?
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().is_empty()
+    }
+
+    /// Make this the sink of the current thread (actors call this when they start).
+    pub fn install(&self) {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+    }
+}
+
+crate::sync::thread_local! {
+    static CURRENT: RefCell<Option<Sink>> = RefCell::new(None);
+}
+
+/// A process-wide fallback for threads that never installed a sink (a user's own thread):
+/// nothing reported is ever dropped silently.
+fn fallback() -> &'static Sink {
+    static FALLBACK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+    FALLBACK.get_or_init(Sink::new)
+}
+
+/// The current thread's sink (or the process-wide fallback).
+pub fn current_sink() -> Sink {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| fallback().clone())
+}
+
+/// Report a violation to the current thread's sink.
+pub fn report(v: Violation) {
+    current_sink().push(v);
+}
+
+/// Report a violation of `oracle` at the caller's site.
+#[track_caller]
+pub fn violation(oracle: Oracle, message: impl Into<String>) {
+    report(Violation::new(oracle, message));
+}
+
+/// `VM_BUG_ON`-style assertion: if `cond` is false, report `oracle` with the message.
+/// Returns `cond` so a path can decide whether to go on.
+#[track_caller]
+pub fn vm_bug_on_not(cond: bool, oracle: Oracle, message: impl FnOnce() -> String) -> bool {
+    if !cond {
+        report(Violation::new(oracle, message()));
+    }
+    cond
+}

@@ -1,0 +1,165 @@
+//! Lock classes, named as in the kernel.
+//!
+//! lockdep reasons about classes, not instances: every PTL is one class, every `i_mmap_rwsem`
+//! another. A class knows its kind, because "sleeping lock taken while a spinlock is held" is a
+//! property of the kind (KERNEL.md I15(b)).
+
+use std::fmt;
+
+/// What kind of lock a class is: decides whether taking it may sleep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockKind {
+    /// A spinning lock: holding it is atomic context.
+    Spin,
+    /// A sleeping lock (rw_semaphore, mutex, PG_locked).
+    Sleep,
+    /// An RCU read-side critical section: atomic context, like a spinlock, for our purposes
+    /// (sleeping inside `rcu_read_lock` is a bug on non-preemptible RCU).
+    RcuRead,
+}
+
+/// A lock class. The first group is the mm lock order of `mm/rmap.c` (see [`super::order`]);
+/// the rest are the model's own leaves and classes that tests declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockClass {
+    /// `inode->i_rwsem`.
+    IRwsem,
+    /// `mm->mmap_lock`.
+    MmapLock,
+    /// `mapping->invalidate_lock`.
+    InvalidateLock,
+    /// `hugetlb_fault_mutex_table[hash]`.
+    HugetlbFaultMutex,
+    /// The hugetlb per-VMA lock for PMD sharing (`hugetlb_vma_lock_write`, 6.1+).
+    HugetlbVmaLock,
+    /// The `i_mmap_rwsem` of a hugetlbfs mapping (`hugetlbfs_i_mmap_rwsem_key`): in the hugetlb
+    /// hierarchy it sits *above* the folio lock (KERNEL.md §1.2).
+    HugetlbfsIMmapRwsem,
+    /// PG_locked of a hugetlb folio.
+    HugetlbFolioLock,
+    /// PG_locked: `lock_page` / `folio_lock`.
+    PageLock,
+    /// The per-VMA lock (`vma_start_write`, 6.4+).
+    VmaLock,
+    /// `mapping->i_mmap_rwsem`.
+    IMmapRwsem,
+    /// `anon_vma->root->rwsem`.
+    AnonVmaRwsem,
+    /// `mm->page_table_lock`.
+    PageTableLock,
+    /// The split page-table lock of one PTE table (`pte_lockptr`).
+    Ptl,
+    /// `swap_lock`.
+    SwapLock,
+    /// `mapping->i_pages` xa_lock.
+    IPages,
+    /// `lruvec->lru_lock`.
+    LruLock,
+    /// `zone->lock`: the page allocator's free lists.
+    ZoneLock,
+    /// An RCU read-side critical section.
+    Rcu,
+    /// The secondary MMU's own lock (a device driver's, e.g. KVM's `mmu_lock`); a leaf.
+    SecondaryMmuLock,
+    /// A class with no place in the kernel order: for tests and user scenarios. lockdep learns
+    /// the order between such classes from what it sees, as the kernel's lockdep does.
+    Named(&'static str),
+}
+
+impl LockClass {
+    /// The class's kind.
+    pub fn kind(self) -> LockKind {
+        use LockClass::*;
+        match self {
+            PageTableLock | Ptl | SwapLock | IPages | LruLock | ZoneLock | SecondaryMmuLock => {
+                LockKind::Spin
+            }
+            Rcu => LockKind::RcuRead,
+            _ => LockKind::Sleep,
+        }
+    }
+
+    /// The kernel's name for the class, as /proc/lock_stat would print it.
+    pub fn name(self) -> &'static str {
+        use LockClass::*;
+        match self {
+            IRwsem => "&sb->s_type->i_mutex_key",
+            MmapLock => "&mm->mmap_lock",
+            InvalidateLock => "&mapping->invalidate_lock",
+            HugetlbFaultMutex => "&hugetlb_fault_mutex_table[i]",
+            HugetlbVmaLock => "&vma_lock->rw_sema",
+            HugetlbfsIMmapRwsem => "&hugetlbfs_i_mmap_rwsem_key",
+            HugetlbFolioLock => "PG_locked(hugetlb)",
+            PageLock => "PG_locked",
+            VmaLock => "&vma->vm_lock",
+            IMmapRwsem => "&mapping->i_mmap_rwsem",
+            AnonVmaRwsem => "&anon_vma->rwsem",
+            PageTableLock => "&mm->page_table_lock",
+            Ptl => "ptlock_ptr(ptdesc)",
+            SwapLock => "swap_lock",
+            IPages => "&mapping->i_pages",
+            LruLock => "&lruvec->lru_lock",
+            ZoneLock => "&zone->lock",
+            Rcu => "rcu_read_lock",
+            SecondaryMmuLock => "&kvm->mmu_lock",
+            Named(n) => n,
+        }
+    }
+
+    /// The class's position in [`LockClass::KERNEL`]; `None` for [`LockClass::Named`].
+    #[inline]
+    pub fn ordinal(self) -> Option<usize> {
+        use LockClass::*;
+        Some(match self {
+            IRwsem => 0,
+            MmapLock => 1,
+            InvalidateLock => 2,
+            HugetlbFaultMutex => 3,
+            HugetlbVmaLock => 4,
+            HugetlbfsIMmapRwsem => 5,
+            HugetlbFolioLock => 6,
+            PageLock => 7,
+            VmaLock => 8,
+            IMmapRwsem => 9,
+            AnonVmaRwsem => 10,
+            PageTableLock => 11,
+            Ptl => 12,
+            SwapLock => 13,
+            IPages => 14,
+            LruLock => 15,
+            ZoneLock => 16,
+            Rcu => 17,
+            SecondaryMmuLock => 18,
+            Named(_) => return None,
+        })
+    }
+
+    /// Every class of the kernel order, for reports that list classes with no activity.
+    pub const KERNEL: &'static [LockClass] = &[
+        LockClass::IRwsem,
+        LockClass::MmapLock,
+        LockClass::InvalidateLock,
+        LockClass::HugetlbFaultMutex,
+        LockClass::HugetlbVmaLock,
+        LockClass::HugetlbfsIMmapRwsem,
+        LockClass::HugetlbFolioLock,
+        LockClass::PageLock,
+        LockClass::VmaLock,
+        LockClass::IMmapRwsem,
+        LockClass::AnonVmaRwsem,
+        LockClass::PageTableLock,
+        LockClass::Ptl,
+        LockClass::SwapLock,
+        LockClass::IPages,
+        LockClass::LruLock,
+        LockClass::ZoneLock,
+        LockClass::Rcu,
+        LockClass::SecondaryMmuLock,
+    ];
+}
+
+impl fmt::Display for LockClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

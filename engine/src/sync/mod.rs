@@ -1,0 +1,168 @@
+//! The sync facade: the one place that chooses between loom and real primitives.
+//!
+//! Everything else in the engine imports its atomics, threads, waiting and thread-locals from
+//! here, never from `std` or `loom` directly (STYLE.md item 1, after tokio's `src/loom/mod.rs`).
+//! The switch is `--cfg mmlab_loom`, prefixed so that it flips nothing in dependencies
+//! (STYLE.md item 2, after crossbeam PR #658).
+//!
+//! On top of the primitives sit the kernel's lock kinds, one per file: [`SpinLock`] (PTL,
+//! `page_table_lock`, `i_pages`, `lru_lock`), [`RwSem`] (`mmap_lock`, `i_mmap_rwsem`, the anon_vma
+//! root rwsem), [`PageLock`] (the PG_locked bit) and [`rcu`]. Each acquisition goes through
+//! [`lockdep`] (class-based order checking) and [`lock_stat`] (contention accounting).
+
+mod acquire;
+pub mod class;
+pub mod held;
+pub mod lock_stat;
+pub mod lockdep;
+pub mod order;
+pub mod page_lock;
+pub mod rcu;
+pub mod rwsem;
+pub mod spinlock;
+pub mod wait;
+
+pub use acquire::Acquisition;
+pub use class::LockClass;
+pub use page_lock::{PageLock, PageLockGuard};
+pub use rwsem::{RwSem, RwSemReadGuard, RwSemWriteGuard};
+pub use spinlock::{SpinLock, SpinLockGuard};
+pub(crate) use wait::{block_on, wake_all};
+
+/// Is this build a loom model? Code outside the facade branches on this constant (which the
+/// compiler folds) instead of on the cfg, so the cfg stays in this one file.
+pub const LOOM: bool = cfg!(mmlab_loom);
+
+#[cfg(not(mmlab_loom))]
+mod imp {
+    pub use std::sync::Arc;
+    pub use std::sync::atomic::{
+        AtomicBool, AtomicI32, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        fence,
+    };
+    pub use std::thread;
+
+    /// A busy-wait hint. Real mode: the CPU's pause instruction.
+    #[inline]
+    pub fn spin_loop() {
+        std::hint::spin_loop();
+    }
+
+    /// Give the CPU away. Real mode: the OS scheduler's yield.
+    #[inline]
+    pub fn yield_now() {
+        std::thread::yield_now();
+    }
+
+    /// A const-constructed atomic, for lock_api's `INIT` constants.
+    pub const fn const_atomic_bool(v: bool) -> AtomicBool {
+        AtomicBool::new(v)
+    }
+
+    /// A const-constructed atomic, for lock_api's `INIT` constants.
+    pub const fn const_atomic_u32(v: u32) -> AtomicU32 {
+        AtomicU32::new(v)
+    }
+
+    /// A point in time for lock_stat and the watchdog; `None` under loom, which has no clock.
+    #[inline]
+    pub fn now() -> Option<std::time::Instant> {
+        Some(std::time::Instant::now())
+    }
+
+    /// Declare a thread-local: `std::thread_local!` in real mode.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __mmlab_thread_local {
+        ($($t:tt)*) => { std::thread_local!($($t)*); };
+    }
+}
+
+#[cfg(mmlab_loom)]
+mod imp {
+    pub use loom::sync::Arc;
+    pub use loom::sync::atomic::{
+        AtomicBool, AtomicI32, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        fence,
+    };
+    pub use loom::thread;
+
+    /// A busy-wait hint. Loom: a yield, so that a spinning model stays finite (loom's docs:
+    /// "spin loops must call yield_now").
+    #[inline]
+    pub fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    /// Give the CPU away. Loom: a scheduling point that lets every other thread run first.
+    #[inline]
+    pub fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    /// Loom atomics are not const: lock_api's `INIT` constants cannot exist under loom. The
+    /// engine never uses them (every lock is built with its class); a user who does gets this
+    /// message at compile time.
+    pub const fn const_atomic_bool(_: bool) -> AtomicBool {
+        panic!("loom atomics cannot be built in a const: construct mmlab locks with ::new")
+    }
+
+    /// See [`const_atomic_bool`].
+    pub const fn const_atomic_u32(_: u32) -> AtomicU32 {
+        panic!("loom atomics cannot be built in a const: construct mmlab locks with ::new")
+    }
+
+    /// Loom has no clock: lock_stat and the watchdog are compiled out.
+    #[inline]
+    pub fn now() -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Declare a thread-local: `loom::thread_local!` under loom, because loom runs every model
+    /// thread on one OS thread and a `std` thread-local would be shared between them.
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __mmlab_thread_local {
+        ($($t:tt)*) => { loom::thread_local!($($t)*); };
+    }
+}
+
+pub use crate::__mmlab_thread_local as thread_local;
+pub use imp::*;
+
+/// Observer-side state (the domain trace, collected violations, lock_stat's call-site table):
+/// a plain `std` mutex in both modes. It is deliberately invisible to loom: it is the lab's
+/// notebook, not part of the modelled kernel, and must not add interleavings to explore.
+pub type ObserverMutex<T> = parking_lot::Mutex<T>;
+
+/// Runtime switches for the instrumentation. Both default on (tests and stress); benchmarks
+/// turn them off unless asked. Under loom, stats are compiled out and lockdep's order check
+/// always runs.
+pub mod switches {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static STATS: AtomicBool = AtomicBool::new(true);
+    static LOCKDEP: AtomicBool = AtomicBool::new(true);
+
+    /// Is lock_stat collecting? Always false under loom.
+    #[inline]
+    pub fn stats() -> bool {
+        !super::LOOM && STATS.load(Ordering::Relaxed)
+    }
+
+    /// Is lockdep checking? Always true under loom.
+    #[inline]
+    pub fn lockdep() -> bool {
+        super::LOOM || LOCKDEP.load(Ordering::Relaxed)
+    }
+
+    /// Turn lock_stat on or off (process-wide).
+    pub fn set_stats(on: bool) {
+        STATS.store(on, Ordering::Relaxed);
+    }
+
+    /// Turn lockdep on or off (process-wide).
+    pub fn set_lockdep(on: bool) {
+        LOCKDEP.store(on, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,134 @@
+//! RCU: read-side critical sections and waiting for a grace period.
+//!
+//! In the model RCU guards exactly what it guards in the kernel's rmap: the lookup of an
+//! anon_vma from `page->mapping` (`page_lock_anon_vma_read`, `page_get_anon_vma`), which is
+//! safe because the anon_vma slab is `SLAB_TYPESAFE_BY_RCU`. The model's arenas are
+//! type-stable by construction (a slot is recycled, never returned), so what RCU must give us
+//! is the *context rule*: a read section is atomic context, no sleeping inside it. lockdep
+//! tracks it as class `rcu_read_lock`, exempt from ordering.
+//!
+//! Real mode pins crossbeam-epoch for the section (a real grace-period mechanism) and
+//! `synchronize_rcu` waits for the epoch to advance past every section that was open. Under
+//! loom we chose a small counting model instead of crossbeam-epoch's own loom mode: that mode
+//! is gated on crossbeam's `crossbeam_loom` cfg, which would flip the dependency for the whole
+//! build, and its internal state would add interleavings that are crossbeam's business, not
+//! the kernel's. The counting model (readers inside + a yield loop in `synchronize_rcu`) is
+//! stronger than RCU — it waits for readers that started after the call too — which can hide
+//! no race that RCU would expose in this model, since nothing here relies on a grace period
+//! ending early.
+
+use super::acquire::{self, Acquisition};
+use super::class::LockClass;
+use super::held::Mode;
+use super::lockdep::{self, Attempt};
+use super::{AtomicUsize, Ordering};
+use std::fmt;
+use std::panic::Location;
+
+/// An RCU domain (the world owns one).
+pub struct Rcu {
+    readers: AtomicUsize,
+}
+
+impl fmt::Debug for Rcu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rcu(readers: {})", self.readers.load(Ordering::Relaxed))
+    }
+}
+
+/// An open read-side critical section.
+pub struct RcuReadGuard<'a> {
+    rcu: &'a Rcu,
+    epoch: Option<crossbeam_epoch::Guard>,
+    acq: Option<Acquisition>,
+}
+
+impl fmt::Debug for RcuReadGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RcuReadGuard")
+    }
+}
+
+impl Default for Rcu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Rcu {
+    /// A new domain.
+    pub fn new() -> Self {
+        Rcu {
+            readers: AtomicUsize::new(0),
+        }
+    }
+
+    fn instance(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// `rcu_read_lock`.
+    #[track_caller]
+    pub fn read_lock(&self) -> RcuReadGuard<'_> {
+        let site = Location::caller();
+        let lockdep = acquire::before(LockClass::Rcu, 0, self.instance(), Attempt::Blocking, site);
+        self.readers.fetch_add(1, Ordering::SeqCst);
+        let epoch = (!super::LOOM).then(crossbeam_epoch::pin);
+        let acq = acquire::after(
+            LockClass::Rcu,
+            0,
+            self.instance(),
+            Mode::Shared,
+            Attempt::Blocking,
+            lockdep,
+            None,
+            site,
+        );
+        RcuReadGuard {
+            rcu: self,
+            epoch,
+            acq: Some(acq),
+        }
+    }
+
+    /// `synchronize_rcu`: may sleep; returns after every read section open at the call closed.
+    #[track_caller]
+    pub fn synchronize(&self) {
+        lockdep::might_sleep("synchronize_rcu");
+        if super::LOOM {
+            while self.readers.load(Ordering::SeqCst) != 0 {
+                super::yield_now();
+            }
+            return;
+        }
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        crossbeam_epoch::pin()
+            .defer(move || flag.store(true, std::sync::atomic::Ordering::Release));
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            crossbeam_epoch::pin().flush();
+            super::yield_now();
+        }
+    }
+
+    /// Readers inside right now (a snapshot, for oracles).
+    pub fn readers(&self) -> usize {
+        self.readers.load(Ordering::SeqCst)
+    }
+}
+
+impl RcuReadGuard<'_> {
+    /// `rcu_read_unlock`, explicitly.
+    pub fn unlock(self) {}
+}
+
+impl Drop for RcuReadGuard<'_> {
+    #[track_caller]
+    fn drop(&mut self) {
+        if let Some(acq) = self.acq.take() {
+            acquire::release(acq, Location::caller());
+        }
+        drop(self.epoch.take());
+        self.rcu.readers.fetch_sub(1, Ordering::SeqCst);
+    }
+}

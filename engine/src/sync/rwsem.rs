@@ -1,0 +1,425 @@
+//! `RwSem`: the kernel's rw_semaphore — `mmap_lock`, `i_mmap_rwsem`, the anon_vma root rwsem.
+//!
+//! Sleeping, and **writer-preferring once a writer waits**: a queued writer blocks new readers,
+//! as the kernel's rwsem does (`rwsem_down_read_slowpath` queues behind a waiting writer, and
+//! `down_read_trylock` fails while `RWSEM_FLAG_WAITERS` is set). That property is what turns
+//! the old munlock's per-page `i_mmap_rwsem` reads into a convoy at exit, where every exiting
+//! mm needs the write lock in `unlink_file_vma` (seed 003, KERNEL.md §2.d.1).
+//!
+//! Simplification: the kernel hands the lock off in queue order to bound starvation
+//! (`RWSEM_FLAG_HANDOFF`); here woken waiters race for it. Writers still win over new readers.
+
+use super::acquire::{self, Acquisition, Site};
+use super::class::LockClass;
+use super::held::Mode;
+use super::lockdep::{self, Attempt};
+use super::{AtomicU32, Ordering, block_on, wake_all};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+
+/// Held for write.
+const WRITER: u32 = 1 << 31;
+/// One waiting writer (bits 16..31 count them).
+const WAITING_WRITER: u32 = 1 << 16;
+const WAITING_MASK: u32 = 0x7fff << 16;
+/// Reader count (bits 0..16).
+const READER_MASK: u32 = 0xffff;
+
+/// The raw rwsem: one state word, a sleeper count, and the class.
+pub struct RawRwSem {
+    state: AtomicU32,
+    sleepers: AtomicU32,
+    class: LockClass,
+}
+
+impl fmt::Debug for RawRwSem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        write!(
+            f,
+            "RawRwSem({}, writer: {}, readers: {}, waiting writers: {})",
+            self.class,
+            s & WRITER != 0,
+            s & READER_MASK,
+            (s & WAITING_MASK) >> 16
+        )
+    }
+}
+
+impl RawRwSem {
+    fn new(class: LockClass) -> Self {
+        RawRwSem {
+            state: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            class,
+        }
+    }
+
+    fn instance(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    fn key(&self) -> usize {
+        &self.state as *const AtomicU32 as usize
+    }
+
+    #[inline]
+    fn try_read_fast(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        s & (WRITER | WAITING_MASK) == 0
+            && s & READER_MASK != READER_MASK
+            && self
+                .state
+                .compare_exchange(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Take the write lock if free; `queued` says this writer counted itself as waiting.
+    #[inline]
+    fn try_write_fast(&self, queued: bool) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        if s & (WRITER | READER_MASK) != 0 {
+            return false;
+        }
+        let new = if queued {
+            (s - WAITING_WRITER) | WRITER
+        } else {
+            s | WRITER
+        };
+        self.state
+            .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn sleep(&self, blocked: impl Fn(u32) -> bool) {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn wake(&self) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            wake_all(self.key());
+        }
+    }
+
+    fn read_with(&self, site: Site) -> Acquisition {
+        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let wait = if self.try_read_fast() {
+            None
+        } else {
+            self.read_slow(lockdep, site)
+        };
+        acquire::after(
+            self.class,
+            0,
+            self.instance(),
+            Mode::Shared,
+            Attempt::Blocking,
+            lockdep,
+            wait,
+            site,
+        )
+    }
+
+    #[cold]
+    fn read_slow(&self, lockdep: bool, site: Site) -> Option<std::time::Instant> {
+        let start = acquire::contended(self.class, lockdep, site);
+        while !self.try_read_fast() {
+            self.sleep(|s| s & (WRITER | WAITING_MASK) != 0);
+        }
+        start
+    }
+
+    fn write_with(&self, site: Site) -> Acquisition {
+        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let wait = if self.try_write_fast(false) {
+            None
+        } else {
+            self.write_slow(lockdep, site)
+        };
+        acquire::after(
+            self.class,
+            0,
+            self.instance(),
+            Mode::Exclusive,
+            Attempt::Blocking,
+            lockdep,
+            wait,
+            site,
+        )
+    }
+
+    #[cold]
+    fn write_slow(&self, lockdep: bool, site: Site) -> Option<std::time::Instant> {
+        let start = acquire::contended(self.class, lockdep, site);
+        // Queue: from now on new readers wait behind us (writer preference).
+        self.state.fetch_add(WAITING_WRITER, Ordering::SeqCst);
+        while !self.try_write_fast(true) {
+            self.sleep(|s| s & (WRITER | READER_MASK) != 0);
+        }
+        start
+    }
+
+    fn try_read_with(&self, site: Site) -> Option<Acquisition> {
+        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        self.try_read_fast().then(|| {
+            acquire::after(
+                self.class,
+                0,
+                self.instance(),
+                Mode::Shared,
+                Attempt::Try,
+                lockdep,
+                None,
+                site,
+            )
+        })
+    }
+
+    fn try_write_with(&self, site: Site) -> Option<Acquisition> {
+        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        self.try_write_fast(false).then(|| {
+            acquire::after(
+                self.class,
+                0,
+                self.instance(),
+                Mode::Exclusive,
+                Attempt::Try,
+                lockdep,
+                None,
+                site,
+            )
+        })
+    }
+
+    fn unlock_read(&self, acq: Acquisition, site: Site) {
+        acquire::release(acq, site);
+        let prev = self.state.fetch_sub(1, Ordering::SeqCst);
+        // The last reader out wakes a waiting writer.
+        if prev & READER_MASK == 1 {
+            self.wake();
+        }
+    }
+
+    fn unlock_write(&self, acq: Acquisition, site: Site) {
+        acquire::release(acq, site);
+        self.state.fetch_and(!WRITER, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn downgrade_write(&self, acq: Acquisition) -> Acquisition {
+        if acq.tracked() {
+            lockdep::downgraded(acq.instance());
+        }
+        // Writer -> one reader, atomically: no other writer can get in between.
+        let _ = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                Some((s & !WRITER) + 1)
+            });
+        self.wake();
+        acq
+    }
+}
+
+// SAFETY: readers are admitted only while WRITER is clear (and the reader count is raised with
+// an Acquire CAS); the writer is admitted only while WRITER and the reader count are both clear.
+// Releases are SeqCst read-modify-writes, so data accesses are ordered across holders.
+unsafe impl lock_api::RawRwLock for RawRwSem {
+    // See RawSpinLock::INIT.
+    const INIT: Self = RawRwSem {
+        state: super::const_atomic_u32(0),
+        sleepers: super::const_atomic_u32(0),
+        class: LockClass::Named("rwsem (INIT)"),
+    };
+    type SharedGuard = Acquisition;
+    type ExclusiveGuard = Acquisition;
+
+    #[track_caller]
+    fn lock_shared(&self) -> Acquisition {
+        self.read_with(Location::caller())
+    }
+
+    #[track_caller]
+    fn try_lock_shared(&self) -> Option<Acquisition> {
+        self.try_read_with(Location::caller())
+    }
+
+    #[track_caller]
+    unsafe fn unlock_shared(&self, guard: Acquisition) {
+        self.unlock_read(guard, Location::caller());
+    }
+
+    #[track_caller]
+    fn lock_exclusive(&self) -> Acquisition {
+        self.write_with(Location::caller())
+    }
+
+    #[track_caller]
+    fn try_lock_exclusive(&self) -> Option<Acquisition> {
+        self.try_write_with(Location::caller())
+    }
+
+    #[track_caller]
+    unsafe fn unlock_exclusive(&self, guard: Acquisition) {
+        self.unlock_write(guard, Location::caller());
+    }
+
+    fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (WRITER | READER_MASK) != 0
+    }
+
+    fn is_locked_exclusive(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & WRITER != 0
+    }
+}
+
+// SAFETY: `downgrade_write` turns the writer into one reader in a single atomic update.
+unsafe impl lock_api::RawRwLockDowngrade for RawRwSem {
+    unsafe fn downgrade(&self, guard: Acquisition) -> Acquisition {
+        self.downgrade_write(guard)
+    }
+}
+
+/// A sleeping, writer-preferring reader/writer semaphore protecting `T`.
+pub struct RwSem<T> {
+    inner: lock_api::RwLock<RawRwSem, T>,
+}
+
+/// Proof that an [`RwSem`] is held for read.
+pub struct RwSemReadGuard<'a, T> {
+    inner: lock_api::RwLockReadGuard<'a, RawRwSem, T>,
+}
+
+/// Proof that an [`RwSem`] is held for write.
+pub struct RwSemWriteGuard<'a, T> {
+    inner: lock_api::RwLockWriteGuard<'a, RawRwSem, T>,
+}
+
+impl<T> RwSem<T> {
+    /// A new rwsem of `class`.
+    pub fn new(class: LockClass, data: T) -> Self {
+        RwSem {
+            inner: lock_api::RwLock::from_raw(RawRwSem::new(class), data),
+        }
+    }
+
+    fn raw(&self) -> &RawRwSem {
+        // SAFETY: only the raw lock's acquisition methods and fields are used; unlocks go
+        // through guards.
+        unsafe { self.inner.raw() }
+    }
+
+    /// The lock's class.
+    pub fn class(&self) -> LockClass {
+        self.raw().class
+    }
+
+    /// `down_read`.
+    #[track_caller]
+    pub fn read(&self) -> RwSemReadGuard<'_, T> {
+        let acq = self.raw().read_with(Location::caller());
+        // SAFETY: `acq` is the state of the shared acquisition just made.
+        RwSemReadGuard {
+            inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
+        }
+    }
+
+    /// `down_write`.
+    #[track_caller]
+    pub fn write(&self) -> RwSemWriteGuard<'_, T> {
+        let acq = self.raw().write_with(Location::caller());
+        // SAFETY: `acq` is the state of the exclusive acquisition just made.
+        RwSemWriteGuard {
+            inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
+        }
+    }
+
+    /// `down_read_trylock`: fails while a writer holds the lock or waits for it.
+    #[track_caller]
+    pub fn try_read(&self) -> Option<RwSemReadGuard<'_, T>> {
+        let acq = self.raw().try_read_with(Location::caller())?;
+        // SAFETY: as in `read`.
+        Some(RwSemReadGuard {
+            inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
+        })
+    }
+
+    /// `down_write_trylock`.
+    #[track_caller]
+    pub fn try_write(&self) -> Option<RwSemWriteGuard<'_, T>> {
+        let acq = self.raw().try_write_with(Location::caller())?;
+        // SAFETY: as in `write`.
+        Some(RwSemWriteGuard {
+            inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
+        })
+    }
+
+    /// `rwsem_is_locked`: a racy snapshot (read or write).
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// Is a writer waiting for it (a racy snapshot)?
+    pub fn has_waiting_writer(&self) -> bool {
+        self.raw().state.load(Ordering::Relaxed) & WAITING_MASK != 0
+    }
+}
+
+impl<'a, T> RwSemWriteGuard<'a, T> {
+    /// `downgrade_write`: become a reader without letting a writer in between (munmap's
+    /// `mmap_write_downgrade`).
+    pub fn downgrade(self) -> RwSemReadGuard<'a, T> {
+        RwSemReadGuard {
+            inner: lock_api::RwLockWriteGuard::downgrade(self.inner),
+        }
+    }
+
+    /// `up_write`, explicitly.
+    pub fn unlock(self) {}
+}
+
+impl<T> RwSemReadGuard<'_, T> {
+    /// `up_read`, explicitly.
+    pub fn unlock(self) {}
+}
+
+impl<T> Deref for RwSemReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Deref for RwSemWriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> DerefMut for RwSemWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T> fmt::Debug for RwSem<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.raw().fmt(f)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwSemReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RwSemReadGuard({:?})", &*self.inner)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwSemWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RwSemWriteGuard({:?})", &*self.inner)
+    }
+}

@@ -1,0 +1,267 @@
+//! `SpinLock`: the kernel's spinlock_t — the split PTL, `mm->page_table_lock`, `i_pages`,
+//! `lru_lock`, `zone->lock`.
+//!
+//! Holding one is atomic context: lockdep reports any sleeping lock taken under it. Real mode
+//! spins briefly, then yields to the OS, so that an oversubscribed machine (more actor threads
+//! than cores) does not crawl; under loom every spin is a yield, so the model stays finite.
+//! Built on lock_api 0.5's `RawMutex` so the guard carries the acquisition's state.
+
+use super::acquire::{self, Acquisition, Site};
+use super::class::LockClass;
+use super::held::Mode;
+use super::lockdep::Attempt;
+use super::{AtomicBool, Ordering};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+
+/// Spins before yielding to the OS in real mode.
+const SPINS_BEFORE_YIELD: u32 = 64;
+
+/// The raw spinlock: one word, and the class it belongs to.
+pub struct RawSpinLock {
+    locked: AtomicBool,
+    class: LockClass,
+}
+
+impl fmt::Debug for RawSpinLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RawSpinLock({}, locked: {})",
+            self.class,
+            self.locked.load(Ordering::Relaxed)
+        )
+    }
+}
+
+impl RawSpinLock {
+    fn new(class: LockClass) -> Self {
+        RawSpinLock {
+            locked: AtomicBool::new(false),
+            class,
+        }
+    }
+
+    fn instance(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    #[inline]
+    fn try_fast(&self) -> bool {
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn lock_with(&self, subclass: u8, site: Site) -> Acquisition {
+        let lockdep = acquire::before(
+            self.class,
+            subclass,
+            self.instance(),
+            Attempt::Blocking,
+            site,
+        );
+        let wait = if self.try_fast() {
+            None
+        } else {
+            self.lock_slow(lockdep, site)
+        };
+        acquire::after(
+            self.class,
+            subclass,
+            self.instance(),
+            Mode::Exclusive,
+            Attempt::Blocking,
+            lockdep,
+            wait,
+            site,
+        )
+    }
+
+    #[cold]
+    fn lock_slow(&self, lockdep: bool, site: Site) -> Option<std::time::Instant> {
+        let start = acquire::contended(self.class, lockdep, site);
+        let mut spins = 0;
+        loop {
+            // Test before test-and-set, so waiters spin on a shared cache line.
+            while self.locked.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins % SPINS_BEFORE_YIELD == 0 {
+                    super::yield_now();
+                } else {
+                    super::spin_loop();
+                }
+            }
+            if self.try_fast() {
+                return start;
+            }
+        }
+    }
+
+    fn try_lock_with(&self, site: Site) -> Option<Acquisition> {
+        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        self.try_fast().then(|| {
+            acquire::after(
+                self.class,
+                0,
+                self.instance(),
+                Mode::Exclusive,
+                Attempt::Try,
+                lockdep,
+                None,
+                site,
+            )
+        })
+    }
+}
+
+// SAFETY: `locked` is acquired with an Acquire CAS from false to true and released with a
+// Release store, so at most one guard exists at a time and the data's accesses are ordered.
+unsafe impl lock_api::RawMutex for RawSpinLock {
+    // Real mode builds a const lock of no particular class; under loom the facade's const
+    // constructor refuses (loom atomics are not const), and nothing in mmlab uses INIT.
+    const INIT: Self = RawSpinLock {
+        locked: super::const_atomic_bool(false),
+        class: LockClass::Named("spinlock (INIT)"),
+    };
+    type Guard = Acquisition;
+
+    #[track_caller]
+    fn lock(&self) -> Acquisition {
+        self.lock_with(0, Location::caller())
+    }
+
+    #[track_caller]
+    fn try_lock(&self) -> Option<Acquisition> {
+        self.try_lock_with(Location::caller())
+    }
+
+    #[track_caller]
+    unsafe fn unlock(&self, guard: Acquisition) {
+        acquire::release(guard, Location::caller());
+        self.locked.store(false, Ordering::Release);
+    }
+
+    fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
+}
+
+/// A spinlock protecting `T`, of a lock class.
+pub struct SpinLock<T> {
+    inner: lock_api::Mutex<RawSpinLock, T>,
+}
+
+/// Proof that a [`SpinLock`] is held (STYLE.md item 6: guards are proof).
+pub struct SpinLockGuard<'a, T> {
+    inner: lock_api::MutexGuard<'a, RawSpinLock, T>,
+}
+
+impl<T> SpinLock<T> {
+    /// A new, unlocked spinlock of `class`.
+    pub fn new(class: LockClass, data: T) -> Self {
+        SpinLock {
+            inner: lock_api::Mutex::from_raw(RawSpinLock::new(class), data),
+        }
+    }
+
+    fn raw(&self) -> &RawSpinLock {
+        // SAFETY: we only read the raw lock's class and call its lock methods, which is what
+        // the Mutex itself does; we never unlock through it without a guard.
+        unsafe { self.inner.raw() }
+    }
+
+    /// The lock's class.
+    pub fn class(&self) -> LockClass {
+        self.raw().class
+    }
+
+    /// `spin_lock`.
+    #[track_caller]
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        self.lock_nested(0)
+    }
+
+    /// `spin_lock_nested`: take a second lock of a class already held, declaring `subclass`
+    /// (e.g. `SINGLE_DEPTH_NESTING` for mremap's second PTL).
+    #[track_caller]
+    pub fn lock_nested(&self, subclass: u8) -> SpinLockGuard<'_, T> {
+        let acq = self.raw().lock_with(subclass, Location::caller());
+        // SAFETY: `acq` is the state of the acquisition just made.
+        SpinLockGuard {
+            inner: unsafe { self.inner.make_guard_unchecked(acq) },
+        }
+    }
+
+    /// `spin_trylock`: never blocks; exempt from lockdep's order checks.
+    #[track_caller]
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        let acq = self.raw().try_lock_with(Location::caller())?;
+        // SAFETY: `acq` is the state of the acquisition just made.
+        Some(SpinLockGuard {
+            inner: unsafe { self.inner.make_guard_unchecked(acq) },
+        })
+    }
+
+    /// `spin_is_locked`: a racy snapshot.
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// The lock's identity (its address), as lockdep sees it.
+    pub fn instance(&self) -> usize {
+        self.raw().instance()
+    }
+}
+
+impl<T> SpinLockGuard<'_, T> {
+    /// `spin_unlock`, explicitly (dropping the guard does the same).
+    pub fn unlock(self) {}
+
+    /// The identity of the lock this guard holds.
+    pub fn instance(&self) -> usize {
+        lock_api::MutexGuard::mutex(&self.inner).raw_instance()
+    }
+}
+
+trait RawInstance {
+    fn raw_instance(&self) -> usize;
+}
+
+impl<T> RawInstance for lock_api::Mutex<RawSpinLock, T> {
+    fn raw_instance(&self) -> usize {
+        // SAFETY: reading the raw lock's address only.
+        unsafe { self.raw() }.instance()
+    }
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SpinLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SpinLock({}, locked: {})",
+            self.class(),
+            self.is_locked()
+        )
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SpinLockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpinLockGuard({:?})", &*self.inner)
+    }
+}

@@ -1,0 +1,1 @@
+//! mmlab-scenarios: the catalog of races and the stress runner.
