@@ -1,5 +1,8 @@
 //! mmlab-engine: a lock-accurate model of the Linux kernel's mm locking.
 #![doc = include_str!("../README.md")]
 
+pub mod actor;
 pub mod check;
+pub mod race;
 pub mod sync;
+pub mod trace;

@@ -1,1 +1,3 @@
 //! mmlab-scenarios: the catalog of races and the stress runner.
+
+pub mod scenario;
