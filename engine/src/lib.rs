@@ -3,6 +3,9 @@
 
 pub mod actor;
 pub mod check;
+pub mod mm;
+pub mod ops;
+pub mod protocol;
 pub mod race;
 pub mod sync;
 pub mod trace;

@@ -130,6 +130,50 @@ mod imp {
 pub use crate::__mmlab_thread_local as thread_local;
 pub use imp::*;
 
+/// The model's "hardware" lock: a simulated CPU's TLB, which a shootdown must wait for as an
+/// IPI waits for the target CPU to finish its current instruction. Loom sees it (the TLB's
+/// interleavings are the races), lockdep does not: KERNEL.md §6.2 puts the TLB model's own
+/// synchronisation outside the kernel lock order.
+#[cfg(not(mmlab_loom))]
+pub type HwMutex<T> = parking_lot::Mutex<T>;
+/// See the real-mode definition.
+#[cfg(mmlab_loom)]
+pub type HwMutex<T> = loom::sync::Mutex<T>;
+
+/// Lock a [`HwMutex`], smoothing over loom's poisoning `Result`.
+#[cfg(not(mmlab_loom))]
+pub fn hw_lock<T>(m: &HwMutex<T>) -> parking_lot::MutexGuard<'_, T> {
+    m.lock()
+}
+/// Lock a [`HwMutex`], smoothing over loom's poisoning `Result`.
+#[cfg(mmlab_loom)]
+pub fn hw_lock<T>(m: &HwMutex<T>) -> loom::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A field written only while its object is unreachable (freshly allocated from an arena) and
+/// read freely once the object is published under a modelled lock. Loom need not see these
+/// accesses — the modelled lock that publishes the object orders them — so a `std`-side lock
+/// keeps them out of the state space while staying sound on real threads.
+#[derive(Debug, Default)]
+pub struct Frozen<T: Copy>(parking_lot::RwLock<T>);
+
+impl<T: Copy> Frozen<T> {
+    /// A new cell.
+    pub fn new(v: T) -> Self {
+        Frozen(parking_lot::RwLock::new(v))
+    }
+    /// Read it.
+    #[inline]
+    pub fn get(&self) -> T {
+        *self.0.read()
+    }
+    /// Set it (only while the object is unreachable).
+    pub fn set(&self, v: T) {
+        *self.0.write() = v;
+    }
+}
+
 /// Observer-side state (the domain trace, collected violations, lock_stat's call-site table):
 /// a plain `std` mutex in both modes. It is deliberately invisible to loom: it is the lab's
 /// notebook, not part of the modelled kernel, and must not add interleavings to explore.

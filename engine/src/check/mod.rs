@@ -7,6 +7,8 @@
 //! the sink after each iteration; under loom the scenario turns a non-empty sink into a panic,
 //! which is how loom learns that an interleaving failed.
 
+pub mod quiescent;
+
 use crate::sync::ObserverMutex;
 use std::cell::RefCell;
 use std::fmt;

@@ -1,0 +1,167 @@
+//! Quiescent-state invariants: checked when a scenario's actors are done (and, in long runs,
+//! at quiescent points), over the whole world (KERNEL.md §3).
+
+use super::{Oracle, violation};
+use crate::mm::page::pg;
+use crate::mm::pte::Pte;
+use crate::mm::world::StoreTarget;
+use crate::mm::{Mapping, Pfn, World};
+use crate::sync::{Ordering, hw_lock};
+use std::collections::HashMap;
+
+/// Every present PTE, and every migration entry, by page.
+fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
+    let mut mapped: HashMap<Pfn, (i32, bool)> = HashMap::new();
+    let mut migration: HashMap<Pfn, usize> = HashMap::new();
+    for mm_id in w.mms.live() {
+        let mm = w.mms.get(mm_id);
+        for slot in 0..mm.pmd.len() {
+            let Some(t) = mm.pmd_table(slot) else {
+                continue;
+            };
+            for e in &w.tables.get(t).entries {
+                match Pte::decode(e.load(Ordering::SeqCst)) {
+                    Pte::Present { pfn, dirty, .. } => {
+                        let m = mapped.entry(pfn).or_default();
+                        m.0 += 1;
+                        m.1 |= dirty;
+                    }
+                    Pte::Migration { pfn, .. } => *migration.entry(pfn).or_default() += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (mapped, migration)
+}
+
+/// Run every quiescent invariant over `w`, reporting to the current sink.
+pub fn check_world(w: &World) {
+    let (mapped, migration) = census(w);
+    for pfn in w.pages.live() {
+        let page = w.page(pfn);
+        let (n, dirty_pte) = mapped.get(&pfn).copied().unwrap_or_default();
+        // I1: mapcount equals the present PTEs (nothing is pending once every PTL is free).
+        let mapcount = page.mapcount.load(Ordering::SeqCst);
+        if mapcount != n {
+            violation(
+                Oracle::I1Mapcount,
+                format!("{pfn}: mapcount {mapcount} but {n} PTEs map it"),
+            );
+        }
+        let refcount = page.refcount.load(Ordering::SeqCst);
+        if refcount < n {
+            violation(
+                Oracle::I1Mapcount,
+                format!("{pfn}: refcount {refcount} below its {n} mappings"),
+            );
+        }
+        // I6: no migration entry outlives its migration.
+        if let Some(&k) = migration.get(&pfn) {
+            if !page.lock().is_locked() {
+                violation(
+                    Oracle::I6MigrationEntry,
+                    format!("{k} migration entries for {pfn} left behind, page unlocked"),
+                );
+            }
+        }
+        // I4: a file page whose data is newer than the disk is dirty, or dirty in a PTE.
+        if let Mapping::File(f) = page.mapping() {
+            let index = page.index.load(Ordering::SeqCst) as usize;
+            let file = w.files.get(f);
+            let in_cache = file.i_pages.lock().pages.get(index).copied().flatten() == Some(pfn);
+            if in_cache && !page.test(pg::DIRTY) && !dirty_pte {
+                let differs = page.data.iter().zip(&file.backing[index]).any(|(d, b)| {
+                    d.load(Ordering::SeqCst) != b.load(std::sync::atomic::Ordering::SeqCst)
+                });
+                if differs {
+                    violation(
+                        Oracle::I4LostDirty,
+                        format!(
+                            "{pfn} ({f} index {index}) holds data the disk lacks, but is clean and no PTE is dirty: reclaim would lose it"
+                        ),
+                    );
+                }
+            }
+        }
+        // I11: no page stays mlocked with nothing mlocking it.
+        if page.test(pg::MLOCKED) && n == 0 && !page.lock().is_locked() {
+            violation(
+                Oracle::I11Mlock,
+                format!("{pfn} stranded PG_mlocked with no mapping"),
+            );
+        }
+    }
+    // I3: no TLB entry reaches a freed page.
+    for (c, cpu) in w.cpus.iter().enumerate() {
+        for e in hw_lock(&cpu.tlb).iter() {
+            if !w.pages.is_live(e.pfn) {
+                violation(
+                    Oracle::I3FreeBeforeFlush,
+                    format!(
+                        "cpu{c} TLB maps freed {} at {} va {:#x}",
+                        e.pfn,
+                        e.mm,
+                        e.va << 12
+                    ),
+                );
+            }
+        }
+    }
+    check_stores(w);
+}
+
+/// The lost-store oracle: the last value each CPU stored to a target is still there — in the
+/// page cache page or on the disk for a file, in the mapped page for anonymous memory.
+pub fn check_stores(w: &World) {
+    let stores: Vec<_> = w.stores.lock().iter().map(|(&k, &v)| (k, v)).collect();
+    for ((cpu, target), value) in stores {
+        let found = match target {
+            StoreTarget::File(f, index) => {
+                let file = w.files.get(f);
+                match file.i_pages.lock().pages[index as usize] {
+                    Some(pfn) => w.page(pfn).data[cpu].load(Ordering::SeqCst),
+                    None => {
+                        file.backing[index as usize][cpu].load(std::sync::atomic::Ordering::SeqCst)
+                    }
+                }
+            }
+            StoreTarget::Anon(mm_id, va) => {
+                if !w.mms.is_live(mm_id) {
+                    continue;
+                }
+                let mm = w.mms.get(mm_id);
+                let (slot, i) = w.pte_slot(va);
+                let Some(t) = mm.pmd_table(slot) else {
+                    violation(
+                        Oracle::LostStore,
+                        format!(
+                            "cpu{cpu}'s store of {value} to {mm_id} va {:#x}: no page table any more",
+                            va << 12
+                        ),
+                    );
+                    continue;
+                };
+                match Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)) {
+                    Pte::Present { pfn, .. } => w.page(pfn).data[cpu].load(Ordering::SeqCst),
+                    other => {
+                        violation(
+                            Oracle::LostStore,
+                            format!(
+                                "cpu{cpu}'s store of {value} to {mm_id} va {:#x}: pte is {other}",
+                                va << 12
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        if found != value {
+            violation(
+                Oracle::LostStore,
+                format!("cpu{cpu} stored {value} to {target:?} but {found} is there"),
+            );
+        }
+    }
+}

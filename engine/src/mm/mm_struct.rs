@@ -1,0 +1,72 @@
+//! `struct mm_struct`: an address space's VMAs under `mmap_lock`, its page-table tree, rss,
+//! `tlb_flush_pending`, and the CPUs that ran it (`mm_cpumask`).
+
+use super::arena::{Id, Kind};
+use super::table::TableId;
+use super::vma::VmaId;
+use crate::sync::{AtomicU32, AtomicU64, LockClass, Ordering, RwSem, SpinLock};
+use std::sync::atomic::AtomicI64;
+
+/// Marker for mm ids.
+#[derive(Debug)]
+pub enum MmKind {}
+impl Kind for MmKind {
+    const NAME: &'static str = "mm";
+}
+/// An mm id.
+pub type MmId = Id<MmKind>;
+
+/// The VMA set of an mm.
+#[derive(Debug, Default)]
+pub struct MmMap {
+    /// The VMAs (the maple tree in the kernel).
+    pub vmas: Vec<VmaId>,
+}
+
+/// An mm.
+#[derive(Debug)]
+pub struct Mm {
+    /// `mm->mmap_lock` with the VMA set it protects.
+    /// Protected by: itself (write: mmap, munmap before downgrade, mlock; read: faults, zap).
+    pub mmap_lock: RwSem<MmMap>,
+    /// `mm->page_table_lock`: populating the level above the PTE tables (and the PTL itself
+    /// when split PTLs are off, `Protocol::split_ptl`).
+    pub page_table_lock: SpinLock<()>,
+    /// The PMD level: one slot per PTE table, packed `TableId` + 1 (0 = none).
+    /// Protected by: `page_table_lock` to populate; cleared by `free_pgtables` once nothing can
+    /// reach the table; read without locks by walkers, as `pmd_none` is.
+    pub pmd: Vec<AtomicU64>,
+    /// `mm->tlb_flush_pending`: nesting count of mmu_gathers in flight.
+    pub tlb_flush_pending: AtomicU32,
+    /// MM_ANONPAGES + MM_FILEPAGES (observer counter, like the kernel's percpu rss).
+    pub rss: AtomicI64,
+    /// `mm_cpumask`: bit c set once CPU c ran this mm (observer: TLB shootdown targets).
+    pub cpus_ran: std::sync::atomic::AtomicU64,
+}
+
+impl Mm {
+    pub(crate) fn new(pmds: usize) -> Self {
+        Mm {
+            mmap_lock: RwSem::new(LockClass::MmapLock, MmMap::default()),
+            page_table_lock: SpinLock::new(LockClass::PageTableLock, ()),
+            pmd: (0..pmds).map(|_| AtomicU64::new(0)).collect(),
+            tlb_flush_pending: AtomicU32::new(0),
+            rss: AtomicI64::new(0),
+            cpus_ran: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The PTE table at PMD slot `i`, if populated (`pmd_none` is the `None`).
+    pub fn pmd_table(&self, i: usize) -> Option<TableId> {
+        match self.pmd.get(i)?.load(Ordering::SeqCst) {
+            0 => None,
+            v => Some(Id::unpack(v - 1)),
+        }
+    }
+
+    /// Note that CPU `cpu` runs this mm (`switch_mm` sets the bit in `mm_cpumask`).
+    pub fn note_cpu(&self, cpu: usize) {
+        self.cpus_ran
+            .fetch_or(1 << cpu, std::sync::atomic::Ordering::SeqCst);
+    }
+}

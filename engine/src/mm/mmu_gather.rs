@@ -1,0 +1,75 @@
+//! `struct mmu_gather`: what a zap has cleared but not yet flushed and freed.
+//!
+//! The gather inherits each cleared PTE's page reference and drops it only after a TLB flush
+//! that covers the page's former addresses (KERNEL.md §2.a.2 rule 1). Pages whose rmap removal
+//! is delayed (5df397dec7c4's `DELAY_RMAP` bit in the encoded page pointer) are marked here
+//! and handed to `tlb_flush_rmaps` after the flush, under the PTL.
+
+use super::mm_struct::MmId;
+use super::page::Pfn;
+use super::table::TableId;
+use super::vma::VmaId;
+
+/// One gathered page (an "encoded page pointer").
+#[derive(Debug, Clone, Copy)]
+pub struct GatheredPage {
+    /// The page; the gather owns one reference to it.
+    pub pfn: Pfn,
+    /// Its rmap removal is still pending (`ENCODED_PAGE_BIT_DELAY_RMAP`).
+    pub delay_rmap: bool,
+    /// The VMA it was mapped in (for `page_remove_rmap`'s mlock accounting).
+    pub vma: VmaId,
+}
+
+/// An mmu_gather.
+#[derive(Debug)]
+pub struct MmuGather {
+    /// The mm being torn down.
+    pub mm: MmId,
+    /// `tlb->fullmm`: exit's gather (everything goes).
+    pub fullmm: bool,
+    /// Gathered pages, in order (the active batch and its predecessors).
+    pub pages: Vec<GatheredPage>,
+    /// Pages per batch before `__tlb_remove_page` reports full.
+    pub batch: usize,
+    /// The range still to flush, `[start, end)` in pages (`tlb->start/end`).
+    pub range: Option<(u64, u64)>,
+    /// Page tables queued for freeing after the flush (`tlb_remove_table`).
+    pub tables: Vec<TableId>,
+    /// `tlb->delayed_rmap`: some gathered page still needs `tlb_flush_rmaps`.
+    pub delayed_rmap: bool,
+}
+
+impl MmuGather {
+    pub(crate) fn new(mm: MmId, fullmm: bool, batch: usize) -> Self {
+        MmuGather {
+            mm,
+            fullmm,
+            pages: Vec::new(),
+            batch,
+            range: None,
+            tables: Vec::new(),
+            delayed_rmap: false,
+        }
+    }
+
+    /// `tlb_remove_tlb_entry`: widen the range to flush.
+    pub fn tlb_remove_tlb_entry(&mut self, va: u64) {
+        self.range = Some(match self.range {
+            None => (va, va + 1),
+            Some((s, e)) => (s.min(va), e.max(va + 1)),
+        });
+    }
+
+    /// `__tlb_remove_page`: gather a page (taking over the PTE's reference). Returns true when
+    /// the batch is full and the caller must flush (`force_flush`).
+    pub fn tlb_remove_page(&mut self, pfn: Pfn, vma: VmaId, delay_rmap: bool) -> bool {
+        self.pages.push(GatheredPage {
+            pfn,
+            delay_rmap,
+            vma,
+        });
+        self.delayed_rmap |= delay_rmap;
+        self.pages.len() >= self.batch
+    }
+}

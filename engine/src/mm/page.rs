@@ -1,0 +1,182 @@
+//! `struct page`: flags, mapcount, refcount, mapping, index, mlock_count — and the data.
+//!
+//! The counters and flags are atomics because the kernel reads them without locks
+//! (`page_mapped()` in `folio_mkclean`, the PVMW pre-check, `page_ref_freeze`) and loom must
+//! see those reads interleave. The page's data is one word per simulated CPU, so that a store
+//! by CPU c can be checked later: the last value c stored to a page must be in the page, or in
+//! the file it was written back to (the lost-store and lost-dirty-data oracles).
+
+use super::address_space::FileId;
+use super::anon_vma::AnonVmaId;
+use super::arena::{Id, Kind};
+use crate::sync::page_lock::{PG_LOCKED, PG_WAITERS};
+use crate::sync::{AtomicI32, AtomicU32, AtomicU64, LockClass, Ordering, PageLock};
+
+/// Marker for page ids.
+#[derive(Debug)]
+pub enum PageKind {}
+impl Kind for PageKind {
+    const NAME: &'static str = "pfn";
+}
+
+/// A page frame number, with the generation of the allocation it names.
+pub type Pfn = Id<PageKind>;
+
+/// Page flag bits (`enum pageflags`). PG_locked and PG_waiters belong to [`PageLock`].
+pub mod pg {
+    pub use crate::sync::page_lock::{PG_LOCKED as LOCKED, PG_WAITERS as WAITERS};
+    /// PG_dirty: the page's data is newer than its backing store.
+    pub const DIRTY: u32 = 1 << 2;
+    /// PG_lru: on an LRU list (clearing it is the isolation token).
+    pub const LRU: u32 = 1 << 3;
+    /// PG_mlocked.
+    pub const MLOCKED: u32 = 1 << 4;
+    /// PG_unevictable.
+    pub const UNEVICTABLE: u32 = 1 << 5;
+    /// Anonymous (the kernel derives it from `mapping`'s low bit; kept as a flag for printing).
+    pub const ANON: u32 = 1 << 6;
+    /// PG_swapbacked.
+    pub const SWAPBACKED: u32 = 1 << 7;
+    /// PG_writeback.
+    pub const WRITEBACK: u32 = 1 << 8;
+    /// PG_uptodate.
+    pub const UPTODATE: u32 = 1 << 9;
+    /// A hugetlb folio (PageHuge): its lock is of class `HugetlbFolioLock`.
+    pub const HUGETLB: u32 = 1 << 10;
+}
+
+/// What `page->mapping` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// Nothing (free, or truncated).
+    None,
+    /// An anon_vma (`PAGE_MAPPING_ANON`).
+    Anon(AnonVmaId),
+    /// A file's address_space.
+    File(FileId),
+}
+
+impl Mapping {
+    const TAG_ANON: u64 = 1 << 62;
+    const TAG_FILE: u64 = 2 << 62;
+
+    /// Encode for the atomic `mapping` word.
+    pub fn encode(self) -> u64 {
+        match self {
+            Mapping::None => 0,
+            Mapping::Anon(a) => Self::TAG_ANON | a.pack(),
+            Mapping::File(f) => Self::TAG_FILE | f.pack(),
+        }
+    }
+
+    /// Decode the atomic `mapping` word.
+    pub fn decode(v: u64) -> Self {
+        let id = v & !(3 << 62);
+        match v >> 62 {
+            1 => Mapping::Anon(Id::unpack(id)),
+            2 => Mapping::File(Id::unpack(id)),
+            _ => Mapping::None,
+        }
+    }
+}
+
+/// One page frame.
+#[derive(Debug)]
+pub struct Page {
+    /// `page->flags`. PG_locked is the page lock; the others as in [`pg`].
+    pub flags: AtomicU32,
+    /// `page->_mapcount`, zero-based here: the number of PTE mappings (plus pending delayed
+    /// rmaps). Changed under the PTL of the mapping being added or removed.
+    pub mapcount: AtomicI32,
+    /// `page->_refcount`: every present PTE holds one, the page cache one, isolation one.
+    pub refcount: AtomicI32,
+    /// `page->mapping`, encoded ([`Mapping`]). Set when the page is added to the page cache
+    /// (under `i_pages`) or first mapped anonymously (under the PTL).
+    pub mapping: AtomicU64,
+    /// `page->index`: file offset in pages, or the anon linear index.
+    pub index: AtomicU64,
+    /// `page->mlock_count` (v5.18+).
+    /// Protected by: `lru_lock`; only meaningful while PG_unevictable and PG_lru are set.
+    pub mlock_count: AtomicU32,
+    /// The data: one word per simulated CPU (the last value that CPU stored).
+    pub data: Vec<AtomicU64>,
+}
+
+impl Page {
+    pub(crate) fn new(cpus: usize) -> Self {
+        Page {
+            flags: AtomicU32::new(0),
+            mapcount: AtomicI32::new(0),
+            refcount: AtomicI32::new(0),
+            mapping: AtomicU64::new(0),
+            index: AtomicU64::new(0),
+            mlock_count: AtomicU32::new(0),
+            data: (0..cpus).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// The page lock (PG_locked). Hugetlb folios have their own class (KERNEL.md §1.2).
+    pub fn lock(&self) -> PageLock<'_> {
+        let class = if self.test(pg::HUGETLB) {
+            LockClass::HugetlbFolioLock
+        } else {
+            LockClass::PageLock
+        };
+        PageLock::new(&self.flags, class)
+    }
+
+    /// Test a flag.
+    pub fn test(&self, flag: u32) -> bool {
+        self.flags.load(Ordering::SeqCst) & flag != 0
+    }
+
+    /// Set a flag; returns whether it was already set (`TestSetPage*`).
+    pub fn test_set(&self, flag: u32) -> bool {
+        self.flags.fetch_or(flag, Ordering::SeqCst) & flag != 0
+    }
+
+    /// Clear a flag; returns whether it was set (`TestClearPage*`).
+    pub fn test_clear(&self, flag: u32) -> bool {
+        self.flags.fetch_and(!flag, Ordering::SeqCst) & flag != 0
+    }
+
+    /// `page_mapped()`: a racy snapshot, as the kernel's.
+    pub fn mapped(&self) -> bool {
+        self.mapcount.load(Ordering::SeqCst) > 0
+    }
+
+    /// `page->mapping`, decoded.
+    pub fn mapping(&self) -> Mapping {
+        Mapping::decode(self.mapping.load(Ordering::SeqCst))
+    }
+
+    /// `PageAnon`.
+    pub fn is_anon(&self) -> bool {
+        matches!(self.mapping(), Mapping::Anon(_))
+    }
+
+    /// A one-line description for traces.
+    pub fn describe(&self) -> String {
+        let f = self.flags.load(Ordering::SeqCst);
+        let mut names = Vec::new();
+        for (bit, n) in [
+            (PG_LOCKED, "locked"),
+            (PG_WAITERS, "waiters"),
+            (pg::DIRTY, "dirty"),
+            (pg::LRU, "lru"),
+            (pg::MLOCKED, "mlocked"),
+            (pg::UNEVICTABLE, "unevictable"),
+            (pg::WRITEBACK, "writeback"),
+        ] {
+            if f & bit != 0 {
+                names.push(n);
+            }
+        }
+        format!(
+            "map={} ref={} [{}]",
+            self.mapcount.load(Ordering::SeqCst),
+            self.refcount.load(Ordering::SeqCst),
+            names.join(",")
+        )
+    }
+}

@@ -1,0 +1,38 @@
+//! PTE tables: a page of PTE words with its split page-table lock (`ptlock_ptr(ptdesc)`).
+
+use super::arena::{Id, Kind};
+use super::mm_struct::MmId;
+use crate::sync::{AtomicU64, Frozen, LockClass, SpinLock};
+
+/// Marker for table ids.
+#[derive(Debug)]
+pub enum TableKind {}
+impl Kind for TableKind {
+    const NAME: &'static str = "pte-table";
+}
+/// A PTE table id.
+pub type TableId = Id<TableKind>;
+
+/// One PTE table.
+#[derive(Debug)]
+pub struct PageTable {
+    /// The split PTL. With `Protocol::split_ptl` off, `mm->page_table_lock` is used instead
+    /// (see `World::pte_lockptr`) and this one is never taken.
+    pub ptl: SpinLock<()>,
+    /// The PTE words (see [`super::pte::Pte`]).
+    /// Protected by: the PTL for every change; read without it by PVMW's pre-check and by
+    /// the hardware walker.
+    pub entries: Vec<AtomicU64>,
+    /// (owning mm, PMD slot), fixed while the table is live.
+    pub owner: Frozen<(MmId, usize)>,
+}
+
+impl PageTable {
+    pub(crate) fn new(ptes: usize) -> Self {
+        PageTable {
+            ptl: SpinLock::new(LockClass::Ptl, ()),
+            entries: (0..ptes).map(|_| AtomicU64::new(0)).collect(),
+            owner: Frozen::new((Id::new(0, 0), 0)),
+        }
+    }
+}

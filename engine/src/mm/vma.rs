@@ -1,0 +1,113 @@
+//! `struct vm_area_struct`: a range of an mm, its flags, its anon_vma and file.
+
+use super::address_space::FileId;
+use super::anon_vma::AnonVmaId;
+use super::arena::{Id, Kind};
+use super::mm_struct::MmId;
+use crate::sync::{AtomicU32, AtomicU64, Frozen, Ordering};
+
+/// Marker for VMA ids.
+#[derive(Debug)]
+pub enum VmaKind {}
+impl Kind for VmaKind {
+    const NAME: &'static str = "vma";
+}
+/// A VMA id.
+pub type VmaId = Id<VmaKind>;
+
+/// `vm_flags` bits (include/linux/mm.h values).
+pub mod vm {
+    /// VM_READ.
+    pub const READ: u32 = 0x1;
+    /// VM_WRITE.
+    pub const WRITE: u32 = 0x2;
+    /// VM_SHARED.
+    pub const SHARED: u32 = 0x8;
+    /// VM_LOCKED.
+    pub const LOCKED: u32 = 0x2000;
+    /// VM_IO (part of VM_SPECIAL; mlock sets it temporarily, 5.18+).
+    pub const IO: u32 = 0x4000;
+    /// VM_HUGETLB.
+    pub const HUGETLB: u32 = 0x0040_0000;
+}
+
+/// What a VMA is, fixed at mmap time. The model does not split or merge VMAs: munmap and
+/// mlock act on whole VMAs (MADV_DONTNEED takes any range). Written down here because the
+/// kernel's `__split_vma` takes i_mmap and anon_vma write locks of its own that no modelled
+/// race needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmaInfo {
+    /// The owning mm.
+    pub mm: MmId,
+    /// First page (virtual page number).
+    pub start: u64,
+    /// One past the last page.
+    pub end: u64,
+    /// The file, for file mappings.
+    pub file: Option<FileId>,
+    /// `vm_pgoff`: the file page at `start`.
+    pub pgoff: u64,
+}
+
+impl VmaInfo {
+    const EMPTY: VmaInfo = VmaInfo {
+        mm: Id::new(0, 0),
+        start: 0,
+        end: 0,
+        file: None,
+        pgoff: 0,
+    };
+
+    /// Does the VMA cover `va`?
+    pub fn contains(&self, va: u64) -> bool {
+        self.start <= va && va < self.end
+    }
+
+    /// `vma_address`: where file/anon index `index` is mapped in this VMA, if it is.
+    pub fn address(&self, index: u64) -> Option<u64> {
+        let va = self.start.checked_add(index.checked_sub(self.pgoff)?)?;
+        (va < self.end).then_some(va)
+    }
+
+    /// `linear_page_index`: the index of `va` in the file (or the anon linear index).
+    pub fn index_of(&self, va: u64) -> u64 {
+        va - self.start + self.pgoff
+    }
+}
+
+/// A VMA.
+#[derive(Debug)]
+pub struct Vma {
+    /// Fixed at mmap time (see [`VmaInfo`]).
+    pub info: Frozen<VmaInfo>,
+    /// `vm_flags`.
+    /// Protected by: `mmap_lock` for write (mlock_fixup); read racily under the PTL by
+    /// `page_mlock_one` and `mlock_vma_folio`, as the kernel reads it (READ_ONCE).
+    pub flags: AtomicU32,
+    /// `vma->anon_vma`, packed id + 1 (0 = none).
+    /// Protected by: `mm->page_table_lock` (+ the anon_vma write lock) in `anon_vma_prepare`.
+    pub anon_vma: AtomicU64,
+}
+
+impl Vma {
+    pub(crate) fn new() -> Self {
+        Vma {
+            info: Frozen::new(VmaInfo::EMPTY),
+            flags: AtomicU32::new(0),
+            anon_vma: AtomicU64::new(0),
+        }
+    }
+
+    /// `vma->anon_vma`.
+    pub fn anon_vma(&self) -> Option<AnonVmaId> {
+        match self.anon_vma.load(Ordering::SeqCst) {
+            0 => None,
+            v => Some(Id::unpack(v - 1)),
+        }
+    }
+
+    /// `vm_flags & flag`.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags.load(Ordering::SeqCst) & flag != 0
+    }
+}

@@ -1,0 +1,208 @@
+//! The world: every object of one simulated machine, in arenas, plus its CPUs, its protocol
+//! switches, its trace and its violation sink.
+
+use super::address_space::{AddressSpace, FileKind};
+use super::anon_vma::{AnonVma, AnonVmaKind};
+use super::arena::{Arena, Id};
+use super::cpu::Cpu;
+use super::mm_struct::{Mm, MmKind};
+use super::page::{Page, PageKind, Pfn};
+use super::table::{PageTable, TableKind};
+use super::vma::{Vma, VmaKind};
+use crate::check::Sink;
+use crate::protocol::Protocol;
+use crate::sync::rcu::Rcu;
+use crate::sync::{LockClass, ObserverMutex, SpinLock};
+use crate::trace::Trace;
+use std::collections::HashMap;
+
+/// How big a world is. Scenarios pick a tiny one for loom and a larger one for stress.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    /// Simulated CPUs (one per actor).
+    pub cpus: usize,
+    /// Page frames.
+    pub pages: usize,
+    /// mm slots.
+    pub mms: usize,
+    /// VMA slots.
+    pub vmas: usize,
+    /// anon_vma slots.
+    pub anon_vmas: usize,
+    /// PTE-table slots.
+    pub tables: usize,
+    /// PTEs per table (the kernel's PTRS_PER_PTE, 512 on x86-64; small here so that ranges
+    /// span several tables and several PTLs).
+    pub ptes_per_table: usize,
+    /// PMD slots per mm (tables per address space).
+    pub pmds_per_mm: usize,
+    /// Files: (pages, hugetlb).
+    pub files: Vec<(usize, bool)>,
+    /// TLB entries per CPU.
+    pub tlb_entries: usize,
+}
+
+impl WorldConfig {
+    /// A tiny world for loom: the given CPUs, a handful of pages, tables of 2 PTEs.
+    pub fn tiny(cpus: usize) -> Self {
+        WorldConfig {
+            cpus,
+            pages: 4,
+            mms: 2,
+            vmas: 3,
+            anon_vmas: 2,
+            tables: 2,
+            ptes_per_table: 2,
+            pmds_per_mm: 2,
+            files: vec![(2, false)],
+            tlb_entries: 4,
+        }
+    }
+
+    /// A world for real threads.
+    pub fn stress(cpus: usize) -> Self {
+        WorldConfig {
+            cpus,
+            pages: 1024,
+            mms: 16,
+            vmas: 64,
+            anon_vmas: 64,
+            tables: 256,
+            ptes_per_table: 8,
+            pmds_per_mm: 16,
+            files: vec![(64, false)],
+            tlb_entries: 32,
+        }
+    }
+}
+
+/// Where a store was made, for the lost-store oracle: a file page, or an anonymous address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreTarget {
+    /// A file page (shared mappings write the page cache).
+    File(Id<FileKind>, u64),
+    /// An anonymous page of an mm (private memory and COW copies).
+    Anon(Id<MmKind>, u64),
+}
+
+/// One simulated machine.
+#[derive(Debug)]
+pub struct World {
+    /// Its size.
+    pub cfg: WorldConfig,
+    /// The historical-behaviour switches.
+    pub protocol: Protocol,
+    /// Page frames.
+    pub pages: Arena<PageKind, Page>,
+    /// The page allocator's free list, under `zone->lock`.
+    pub free_pages: SpinLock<Vec<u32>>,
+    /// mm_structs.
+    pub mms: Arena<MmKind, Mm>,
+    /// VMAs.
+    pub vmas: Arena<VmaKind, Vma>,
+    /// anon_vmas.
+    pub anon_vmas: Arena<AnonVmaKind, AnonVma>,
+    /// address_spaces.
+    pub files: Arena<FileKind, AddressSpace>,
+    /// PTE tables.
+    pub tables: Arena<TableKind, PageTable>,
+    /// CPUs.
+    pub cpus: Vec<Cpu>,
+    /// The secondary MMU (a device TLB behind an mmu notifier), registered on at most one mm.
+    pub secondary: super::secondary::SecondaryMmu,
+    /// The RCU domain.
+    pub rcu: Rcu,
+    /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
+    pub lru_lock: SpinLock<()>,
+    /// The domain trace.
+    pub trace: Trace,
+    /// Where this world's violations go.
+    pub sink: Sink,
+    /// The last value each CPU stored at each target (observer state, for the lost-store
+    /// oracle); a target's entry is dropped when its memory legitimately goes away (munmap
+    /// of anonymous memory).
+    pub stores: ObserverMutex<HashMap<(usize, StoreTarget), u64>>,
+}
+
+impl World {
+    /// A world of `cfg`'s size under `protocol`. Files are created (empty page caches).
+    pub fn new(cfg: WorldConfig, protocol: Protocol) -> Self {
+        let cpus = cfg.cpus;
+        let w = World {
+            pages: Arena::new(cfg.pages, |_| Page::new(cpus)),
+            free_pages: SpinLock::new(LockClass::ZoneLock, (0..cfg.pages as u32).rev().collect()),
+            mms: Arena::new(cfg.mms, |_| Mm::new(cfg.pmds_per_mm)),
+            vmas: Arena::new(cfg.vmas, |_| Vma::new()),
+            anon_vmas: Arena::new(cfg.anon_vmas, |_| AnonVma::new()),
+            files: Arena::new(cfg.files.len(), |i| {
+                let (pages, huge) = cfg.files[i as usize];
+                AddressSpace::new(pages, cpus, huge)
+            }),
+            tables: Arena::new(cfg.tables, |_| PageTable::new(cfg.ptes_per_table)),
+            cpus: (0..cpus).map(|_| Cpu::new()).collect(),
+            secondary: super::secondary::SecondaryMmu::new(),
+            rcu: Rcu::new(),
+            lru_lock: SpinLock::new(LockClass::LruLock, ()),
+            trace: Trace::default(),
+            sink: Sink::new(),
+            stores: ObserverMutex::new(HashMap::new()),
+            protocol,
+            cfg,
+        };
+        for _ in 0..w.cfg.files.len() {
+            w.files.alloc();
+        }
+        w
+    }
+
+    /// The `i`-th file.
+    pub fn file(&self, i: usize) -> Id<FileKind> {
+        self.files
+            .live_id(i as u32)
+            .expect("files are created with the world")
+    }
+
+    /// The page `pfn` names (a stale pfn is reported as a use-after-free).
+    #[track_caller]
+    pub fn page(&self, pfn: Pfn) -> &Page {
+        self.pages.get(pfn)
+    }
+
+    /// Record a trace step by the current actor.
+    pub fn trace(
+        &self,
+        step: &'static str,
+        object: impl std::fmt::Display,
+        value: impl std::fmt::Display,
+    ) {
+        self.trace.record(step, object, value);
+    }
+
+    /// The PMD slot and PTE index of a virtual page.
+    pub fn pte_slot(&self, va: u64) -> (usize, usize) {
+        let n = self.cfg.ptes_per_table as u64;
+        ((va / n) as usize, (va % n) as usize)
+    }
+
+    /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's
+    /// `page_table_lock` when split PTLs are off (`Protocol::split_ptl`).
+    pub fn pte_lockptr<'a>(&'a self, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {
+        if self.protocol.split_ptl {
+            &table.ptl
+        } else {
+            &mm.page_table_lock
+        }
+    }
+
+    /// Note a successful store (for the lost-store oracle).
+    pub fn note_store(&self, cpu: usize, target: StoreTarget, value: u64) {
+        self.stores.lock().insert((cpu, target), value);
+    }
+
+    /// Forget the stores to an mm's anonymous range (its memory went away legitimately).
+    pub fn forget_anon_stores(&self, mm: Id<MmKind>, start: u64, end: u64) {
+        self.stores
+            .lock()
+            .retain(|(_, t), _| !matches!(*t, StoreTarget::Anon(m, va) if m == mm && start <= va && va < end));
+    }
+}

@@ -1,0 +1,32 @@
+//! `exit_mmap` in the v6 order (KERNEL.md §2.a.6): zap everything under `mmap_lock` read, then
+//! `free_pgtables` (i_mmap and anon_vma write locks per VMA) under `mmap_lock` write.
+//! Under the old mlock scheme every VM_LOCKED VMA is munlocked first (v5.15's
+//! `munlock_vma_pages_all` loop), which is where seed 003's exit convoy comes from.
+
+use crate::mm::{MmId, VmaId, World};
+use crate::ops::{pgtable, tlb, zap};
+
+/// `exit_mmap` + `mmdrop`: tear down every mapping of `mm` and free it.
+pub fn exit_mmap(w: &World, mm_id: MmId) {
+    let mm = w.mms.get(mm_id);
+    let vmas: Vec<VmaId> = mm.mmap_lock.read().vmas.clone();
+    for &v in &vmas {
+        crate::ops::munlock::munlock_before_unmap(w, v);
+    }
+    let mut gather = tlb::tlb_gather_mmu(w, mm_id, true);
+    {
+        let _map = mm.mmap_lock.read();
+        zap::unmap_vmas(w, &mut gather, &vmas, 0, u64::MAX);
+    }
+    let mut map = mm.mmap_lock.write();
+    pgtable::free_pgtables(w, &mut gather, &vmas, &[]);
+    tlb::tlb_finish_mmu(w, gather);
+    for &v in &vmas {
+        w.vmas.free(v);
+    }
+    map.vmas.clear();
+    drop(map);
+    w.forget_anon_stores(mm_id, 0, u64::MAX);
+    w.trace("exit_mmap", mm_id, "");
+    w.mms.free(mm_id);
+}

@@ -1,0 +1,110 @@
+//! mlock state of pages under both schemes (KERNEL.md §2.d).
+//!
+//! 5.18+ (`MlockScheme::MlockCount`): `mlock_folio` / `munlock_folio` from rmap add/remove
+//! under the PTL, counting VM_LOCKED mappings in `mlock_count` under `lru_lock`. The kernel
+//! batches these per CPU (`mlock_fbatch`) and drains under `lru_lock`; the model drains at
+//! once — the batching changes when, not what, and no modelled race depends on it.
+//!
+//! ≤5.17 (`MlockScheme::PageMlock`): PG_mlocked is set by `mlock_vma_page` with the page
+//! locked and cleared by `clear_page_mlock` when the last mapping goes, or by munlock's rmap
+//! walk (`page_mlock`) when no other VM_LOCKED VMA maps the page.
+
+use crate::check::{self, Oracle};
+use crate::mm::page::pg;
+use crate::mm::{Pfn, VmaId, World, vm};
+use crate::protocol::MlockScheme;
+use crate::sync::Ordering;
+
+/// `mlock_folio` (5.18+): one more VM_LOCKED mapping.
+pub fn mlock_folio(w: &World, pfn: Pfn) {
+    let page = w.page(pfn);
+    let _lru = w.lru_lock.lock();
+    // __mlock_folio
+    page.test_set(pg::MLOCKED);
+    if page.test(pg::UNEVICTABLE) {
+        page.mlock_count.fetch_add(1, Ordering::SeqCst);
+    } else {
+        page.flags.fetch_or(pg::UNEVICTABLE, Ordering::SeqCst);
+        page.mlock_count.store(1, Ordering::SeqCst);
+    }
+    w.trace(
+        "mlock_folio",
+        pfn,
+        format!("mlock_count={}", page.mlock_count.load(Ordering::SeqCst)),
+    );
+}
+
+/// `munlock_folio` (5.18+): one VM_LOCKED mapping fewer.
+pub fn munlock_folio(w: &World, pfn: Pfn) {
+    let page = w.page(pfn);
+    let _lru = w.lru_lock.lock();
+    // __munlock_folio
+    if page.test(pg::UNEVICTABLE) {
+        let c = page.mlock_count.load(Ordering::SeqCst);
+        if c > 0 {
+            page.mlock_count.store(c - 1, Ordering::SeqCst);
+            if c > 1 {
+                return;
+            }
+        }
+    }
+    page.test_clear(pg::MLOCKED);
+    page.test_clear(pg::UNEVICTABLE);
+    w.trace("munlock_folio", pfn, "evictable");
+}
+
+/// `lru_cache_add_inactive_or_unevictable`: a new page goes on the LRU, mlocked if its VMA is
+/// VM_LOCKED (both schemes).
+pub fn lru_cache_add_inactive_or_unevictable(w: &World, pfn: Pfn, vma: VmaId) {
+    let page = w.page(pfn);
+    page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
+    let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
+    if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
+        match w.protocol.mlock {
+            MlockScheme::MlockCount => {
+                // Counted by mlock_folio from the rmap add of the new-anon path.
+                mlock_folio(w, pfn);
+            }
+            MlockScheme::PageMlock => {
+                if !page.test_set(pg::MLOCKED) {
+                    page.flags.fetch_or(pg::UNEVICTABLE, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+}
+
+/// Old scheme: `mlock_vma_page` for a file page being mapped into a VM_LOCKED VMA with the
+/// page locked (the fault path holds it). I12: the page must be locked.
+pub fn mlock_vma_page_locked(w: &World, pfn: Pfn, vma: VmaId) {
+    if w.protocol.mlock != MlockScheme::PageMlock || !w.vmas.get(vma).has(vm::LOCKED) {
+        return;
+    }
+    mlock_vma_page(w, pfn);
+}
+
+/// `mlock_vma_page` (≤5.17): set PG_mlocked; "serialise with page migration" — the caller
+/// must hold the page lock (BUG_ON(!PageLocked(page)), 57e68e9cd65b).
+#[track_caller]
+pub fn mlock_vma_page(w: &World, pfn: Pfn) {
+    let page = w.page(pfn);
+    if !page.lock().is_locked() {
+        check::violation(
+            Oracle::I12MlockLocking,
+            format!("BUG_ON(!PageLocked(page)) in mlock_vma_page of {pfn}"),
+        );
+    }
+    if !page.test_set(pg::MLOCKED) {
+        page.flags.fetch_or(pg::UNEVICTABLE, Ordering::SeqCst);
+        w.trace("mlock_vma_page", pfn, "PG_mlocked");
+    }
+}
+
+/// `clear_page_mlock` (≤5.17): the last mapping went; the page is no longer mlocked.
+pub fn clear_page_mlock(w: &World, pfn: Pfn) {
+    let page = w.page(pfn);
+    if page.test_clear(pg::MLOCKED) {
+        page.test_clear(pg::UNEVICTABLE);
+        w.trace("clear_page_mlock", pfn, "");
+    }
+}

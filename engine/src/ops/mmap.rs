@@ -1,0 +1,124 @@
+//! Creating address spaces and mappings: `mm_alloc`, `mmap_region` (linking into `i_mmap`
+//! under `i_mmap_rwsem` write), and `anon_vma_prepare`.
+
+use crate::mm::vma::vm;
+use crate::mm::{FileId, MmId, VmaId, VmaInfo, World};
+use crate::ops::Error;
+use crate::sync::Ordering;
+
+/// What to map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// Private anonymous memory.
+    Anon,
+    /// A file: `shared` (MAP_SHARED) or private (MAP_PRIVATE, copy-on-write).
+    File {
+        /// The file.
+        file: FileId,
+        /// The file page mapped at the start.
+        pgoff: u64,
+        /// MAP_SHARED.
+        shared: bool,
+    },
+}
+
+/// `mm_alloc`: a new, empty address space.
+pub fn mm_alloc(w: &World) -> Result<MmId, Error> {
+    let (id, mm) = w.mms.alloc().ok_or(Error::Oom)?;
+    mm.tlb_flush_pending.store(0, Ordering::SeqCst);
+    mm.rss.store(0, std::sync::atomic::Ordering::SeqCst);
+    mm.cpus_ran.store(0, std::sync::atomic::Ordering::SeqCst);
+    for p in &mm.pmd {
+        p.store(0, Ordering::SeqCst);
+    }
+    w.trace("mm_alloc", id, "");
+    Ok(id)
+}
+
+/// `mmap_region`: map `[start, start + pages)` of `mm`, writable. Takes `mmap_lock` for write
+/// and, for a file, `i_mmap_rwsem` for write to link the VMA (`vma_link` → `__vma_link_file`).
+pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Result<VmaId, Error> {
+    let mm = w.mms.get(mm_id);
+    let end = start + pages;
+    if pages == 0 || end > (w.cfg.pmds_per_mm * w.cfg.ptes_per_table) as u64 {
+        return Err(Error::Inval);
+    }
+    let mut map = mm.mmap_lock.write();
+    if map.vmas.iter().any(|&v| {
+        let i = w.vmas.get(v).info.get();
+        i.start < end && start < i.end
+    }) {
+        return Err(Error::Inval);
+    }
+    let (id, vma) = w.vmas.alloc().ok_or(Error::Oom)?;
+    let (file, pgoff, shared) = match kind {
+        MapKind::Anon => (None, start, false),
+        MapKind::File {
+            file,
+            pgoff,
+            shared,
+        } => (Some(file), pgoff, shared),
+    };
+    vma.info.set(VmaInfo {
+        mm: mm_id,
+        start,
+        end,
+        file,
+        pgoff,
+    });
+    let mut flags = vm::READ | vm::WRITE;
+    if shared {
+        flags |= vm::SHARED;
+    }
+    if file.is_some_and(|f| w.files.get(f).hugetlb) {
+        flags |= vm::HUGETLB;
+    }
+    vma.flags.store(flags, Ordering::SeqCst);
+    vma.anon_vma.store(0, Ordering::SeqCst);
+    if let Some(f) = file {
+        w.files.get(f).i_mmap.write().vmas.push(id);
+    }
+    map.vmas.push(id);
+    w.trace(
+        "mmap_region",
+        id,
+        format!(
+            "{mm_id} {:#x}-{:#x}{}",
+            start << 12,
+            end << 12,
+            if shared { " shared" } else { "" }
+        ),
+    );
+    Ok(id)
+}
+
+/// `__anon_vma_prepare`: give `vma` an anon_vma if it has none. Takes the anon_vma's rwsem
+/// for write, then `mm->page_table_lock`, as the kernel does, and re-checks under them.
+pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
+    let vma = w.vmas.get(vma_id);
+    if vma.anon_vma().is_some() {
+        return Ok(());
+    }
+    let (av_id, av) = w.anon_vmas.alloc().ok_or(Error::Oom)?;
+    av.root.set(av_id);
+    av.refcount.store(1, Ordering::SeqCst);
+    let installed = {
+        let mut tree = av.rwsem.write();
+        let mm = w.mms.get(vma.info.get().mm);
+        let _ptl = mm.page_table_lock.lock();
+        if vma.anon_vma().is_none() {
+            vma.anon_vma.store(av_id.pack() + 1, Ordering::SeqCst);
+            tree.vmas.clear();
+            tree.vmas.push(vma_id);
+            true
+        } else {
+            false
+        }
+    };
+    if installed {
+        w.trace("anon_vma_prepare", vma_id, av_id);
+    } else {
+        w.anon_vmas.free(av_id);
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! The mlock() / munlock() system calls and the munlock that munmap and exit do, under both
+//! schemes (KERNEL.md §2.d).
+//!
+//! ≤5.17 (`PageMlock`): munlock clears VM_LOCKED first, then for each page takes the page lock
+//! and, if others map it, walks the rmap (`page_mlock`, `i_mmap_rwsem` / anon_vma read for the
+//! whole walk) to see whether another VM_LOCKED VMA still mlocks it. munmap and exit do this
+//! for every VM_LOCKED VMA before zapping (`munlock_vma_pages_all`). Per exiting mm that is
+//! O(pages × mappers) work under `i_mmap_rwsem` read — while each exit also needs it for write
+//! in `unlink_file_vma` (seed 003's "intolerable" exit contention).
+//!
+//! 5.18+ (`MlockCount`): mlock/munlock walk the page tables under the PTL
+//! (`mlock_pte_range`) and count; munmap and exit do nothing extra — `page_remove_rmap` does
+//! `munlock_vma_folio` under the PTL.
+
+use crate::mm::pte::Pte;
+use crate::mm::{MmId, Pfn, VmaId, World, vm};
+use crate::ops::fault::pte_offset_map_lock;
+use crate::ops::pvmw::page_vma_mapped_walk;
+use crate::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
+use crate::ops::{Error, fault, mlock, page_alloc};
+use crate::protocol::MlockScheme;
+use crate::sync::{Ordering, PageLockGuard};
+
+/// `follow_page(FOLL_GET)`: the page mapped at `va`, with a reference, taken under the PTL.
+fn follow_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
+    let (table, i, _ptl) = pte_offset_map_lock(w, w.mms.get(mm), va)?;
+    let Pte::Present { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst)) else {
+        return None;
+    };
+    page_alloc::get_page(w, pfn);
+    Some(pfn)
+}
+
+/// `mlock(2)` of a whole VMA: set VM_LOCKED and mlock what is mapped, then populate
+/// (`__mm_populate`) so every page is present and mlocked.
+pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
+    let mm = w.mms.get(mm_id);
+    let info = w.vmas.get(vma_id).info.get();
+    {
+        let map = mm.mmap_lock.write();
+        if !map.vmas.contains(&vma_id) {
+            return Err(Error::Inval);
+        }
+        let vma = w.vmas.get(vma_id);
+        match w.protocol.mlock {
+            MlockScheme::MlockCount => {
+                // mlock_vma_pages_range: VM_IO keeps concurrent mlock_vma_folio (migration,
+                // reclaim) off this VMA while the walk counts it, then VM_LOCKED stays.
+                vma.flags.fetch_or(vm::LOCKED | vm::IO, Ordering::SeqCst);
+                for va in info.start..info.end {
+                    if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
+                        if let Pte::Present { pfn, .. } =
+                            Pte::decode(table.entries[i].load(Ordering::SeqCst))
+                        {
+                            mlock::mlock_folio(w, pfn);
+                        }
+                    }
+                }
+                vma.flags.fetch_and(!vm::IO, Ordering::SeqCst);
+            }
+            MlockScheme::PageMlock => {
+                vma.flags.fetch_or(vm::LOCKED, Ordering::SeqCst);
+                for va in info.start..info.end {
+                    // follow_page_pte(FOLL_MLOCK): trylock the page, mlock_vma_page.
+                    if let Some(pfn) = follow_page(w, mm_id, va) {
+                        if let Some(g) = w.page(pfn).lock().try_lock() {
+                            mlock::mlock_vma_page(w, pfn);
+                            drop(g);
+                        }
+                        page_alloc::put_page(w, pfn);
+                    }
+                }
+            }
+        }
+        w.trace("mlock", vma_id, "VM_LOCKED");
+    }
+    // __mm_populate: fault everything in (the fault path mlocks new mappings).
+    for va in info.start..info.end {
+        fault::handle_mm_fault(w, mm_id, va, false)?;
+    }
+    Ok(())
+}
+
+/// `munlock(2)` of a whole VMA.
+pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
+    let mm = w.mms.get(mm_id);
+    let map = mm.mmap_lock.write();
+    if !map.vmas.contains(&vma_id) {
+        return Err(Error::Inval);
+    }
+    munlock_vma_pages_range(w, vma_id);
+    drop(map);
+    Ok(())
+}
+
+/// What munmap and exit do before zapping: under the old scheme, `munlock_vma_pages_all` for a
+/// VM_LOCKED VMA; under the new one, nothing (rmap removal munlocks).
+pub fn munlock_before_unmap(w: &World, vma_id: VmaId) {
+    if w.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+        munlock_vma_pages_range(w, vma_id);
+    }
+}
+
+/// `munlock_vma_pages_range` (old) / `mlock_vma_pages_range(…, !VM_LOCKED)` (new): clear
+/// VM_LOCKED, then munlock every mapped page.
+pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
+    let vma = w.vmas.get(vma_id);
+    let info = vma.info.get();
+    let mm = w.mms.get(info.mm);
+    // FIRST, so this VMA no longer counts in page_mlock (old) / in mlock_vma_folio (new).
+    if vma.flags.fetch_and(!vm::LOCKED, Ordering::SeqCst) & vm::LOCKED == 0 {
+        return;
+    }
+    w.trace("munlock_vma_pages_range", vma_id, "clear VM_LOCKED");
+    match w.protocol.mlock {
+        MlockScheme::MlockCount => {
+            for va in info.start..info.end {
+                if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
+                    if let Pte::Present { pfn, .. } =
+                        Pte::decode(table.entries[i].load(Ordering::SeqCst))
+                    {
+                        mlock::munlock_folio(w, pfn);
+                    }
+                }
+            }
+        }
+        MlockScheme::PageMlock => {
+            for va in info.start..info.end {
+                let Some(pfn) = follow_page(w, info.mm, va) else {
+                    continue;
+                };
+                let guard = w.page(pfn).lock().lock();
+                munlock_vma_page(w, pfn, &guard);
+                drop(guard);
+                page_alloc::put_page(w, pfn);
+            }
+        }
+    }
+}
+
+/// `munlock_vma_page` (≤5.17), page locked: clear PG_mlocked; if others map the page, walk the
+/// rmap to re-mlock it if another VM_LOCKED VMA maps it.
+pub fn munlock_vma_page(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
+    let page = w.page(pfn);
+    if !page.test_clear(crate::mm::pg::MLOCKED) {
+        return;
+    }
+    // __munlock_isolated_page: the mapcount <= 1 fast path skips the walk — precisely not the
+    // case when other processes map the page.
+    if page.mapcount.load(Ordering::SeqCst) > 1 {
+        page_mlock(w, pfn, guard);
+    }
+    if !page.test(crate::mm::pg::MLOCKED) {
+        page.test_clear(crate::mm::pg::UNEVICTABLE);
+    }
+    w.trace("munlock_vma_page", pfn, page.describe());
+}
+
+/// `page_mlock` (formerly `try_to_munlock`): walk the rmap for a VM_LOCKED VMA still mapping
+/// the page; if one is found (re-checked under its PTL), mlock the page again.
+pub fn page_mlock(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
+    let page = w.page(pfn);
+    let mut found = false;
+    let mut one = |vma: VmaId, va: u64| -> bool {
+        let v = w.vmas.get(vma);
+        if !v.has(vm::LOCKED) {
+            return true;
+        }
+        if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, 0) {
+            // Re-check under the PTL: the munlocker clears VM_LOCKED before walking tables.
+            if v.has(vm::LOCKED) {
+                mlock::mlock_vma_page(w, pfn);
+                found = true;
+                drop(item);
+                return false;
+            }
+        }
+        true
+    };
+    let done = || !page.mapped();
+    let mut rwc = RmapWalkControl {
+        rmap_one: &mut one,
+        done: Some(&done),
+        invalid_vma: None,
+        anon_lock: AnonLock::LockAnonVmaRead,
+    };
+    rmap_walk(w, pfn, guard, &mut rwc);
+    w.trace(
+        "page_mlock",
+        pfn,
+        if found {
+            "still mlocked"
+        } else {
+            "no VM_LOCKED mapping"
+        },
+    );
+}

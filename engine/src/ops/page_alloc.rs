@@ -1,0 +1,96 @@
+//! The page allocator: `alloc_page` and `put_page` / `free_unref_page`, with the free list under
+//! `zone->lock`.
+
+use crate::check::{self, Oracle};
+use crate::mm::{Pfn, World};
+use crate::sync::Ordering;
+
+/// `alloc_page`: a fresh page with one reference, no mapping, zeroed data.
+pub fn alloc_page(w: &World) -> Option<Pfn> {
+    let idx = w.free_pages.lock().pop()?;
+    let (pfn, page) = w.pages.activate(idx);
+    page.flags.store(0, Ordering::SeqCst);
+    page.mapcount.store(0, Ordering::SeqCst);
+    page.mapping.store(0, Ordering::SeqCst);
+    page.index.store(0, Ordering::SeqCst);
+    page.mlock_count.store(0, Ordering::SeqCst);
+    for d in &page.data {
+        d.store(0, Ordering::SeqCst);
+    }
+    page.refcount.store(1, Ordering::SeqCst);
+    w.trace("alloc_page", pfn, "ref=1");
+    Some(pfn)
+}
+
+/// `get_page`.
+pub fn get_page(w: &World, pfn: Pfn) {
+    w.page(pfn).refcount.fetch_add(1, Ordering::SeqCst);
+}
+
+/// `get_page_unless_zero`: fails on a frozen or freed page.
+pub fn get_page_unless_zero(w: &World, pfn: Pfn) -> bool {
+    let page = w.pages.slot(pfn.idx);
+    if !w.pages.is_live(pfn) {
+        return false;
+    }
+    page.refcount
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+            (r > 0).then_some(r + 1)
+        })
+        .is_ok()
+}
+
+/// `put_page`: drop a reference; the last one frees the page.
+#[track_caller]
+pub fn put_page(w: &World, pfn: Pfn) {
+    let prev = w.page(pfn).refcount.fetch_sub(1, Ordering::SeqCst);
+    if prev == 1 {
+        free_page(w, pfn);
+    } else if prev <= 0 {
+        check::violation(
+            Oracle::Bug,
+            format!("VM_BUG_ON_PAGE(page_ref_count(page) == 0): put_page of {pfn} with ref {prev}"),
+        );
+    }
+}
+
+/// `free_unref_page`: return a page whose last reference went to the allocator, after the
+/// checks of `free_pages_prepare` (mapcount) and the lab's I3: no CPU TLB reaches it.
+#[track_caller]
+pub fn free_page(w: &World, pfn: Pfn) {
+    let page = w.page(pfn);
+    let mapcount = page.mapcount.load(Ordering::SeqCst);
+    if mapcount != 0 {
+        check::violation(
+            Oracle::Bug,
+            format!("Bad page state: {pfn} freed with mapcount {mapcount}"),
+        );
+    }
+    if page.lock().is_locked() {
+        check::violation(
+            Oracle::Bug,
+            format!("Bad page state: {pfn} freed while PG_locked"),
+        );
+    }
+    for (c, cpu) in w.cpus.iter().enumerate() {
+        let tlb = crate::sync::hw_lock(&cpu.tlb);
+        if let Some(e) = tlb.iter().find(|e| e.pfn == pfn) {
+            check::violation(
+                Oracle::I3FreeBeforeFlush,
+                format!(
+                    "{pfn} freed while cpu{c}'s TLB still maps it at {} va {:#x}",
+                    e.mm,
+                    e.va << 12
+                ),
+            );
+        }
+    }
+    // The free path clears PG_mlocked (`unevictable_pgs_cleared`): a page can legitimately be
+    // freed mlocked after a truncation/munlock race.
+    page.flags.store(0, Ordering::SeqCst);
+    page.mapping.store(0, Ordering::SeqCst);
+    w.trace("free_unref_page", pfn, "");
+    if w.pages.retire(pfn) {
+        w.free_pages.lock().push(pfn.idx);
+    }
+}

@@ -1,0 +1,97 @@
+//! Adding and removing reverse mappings: `page_add_new_anon_rmap`, `page_add_file_rmap`,
+//! `page_remove_rmap`, and `set_page_dirty`.
+//!
+//! All are called under the PTL of the mapping being added or removed (KERNEL.md I1, I12):
+//! the guard is the proof. The mlock hooks of each scheme live here, as in the kernel
+//! (5.18+: `mlock_vma_folio` / `munlock_vma_folio` from rmap add/remove; ≤5.17:
+//! `clear_page_mlock` when the mapcount reaches zero).
+
+use crate::mm::page::pg;
+use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::mlock;
+use crate::protocol::MlockScheme;
+use crate::sync::{Ordering, SpinLockGuard};
+
+/// `page_add_new_anon_rmap`: the first mapping of a new anonymous page.
+pub fn page_add_new_anon_rmap(
+    w: &World,
+    _ptl: &SpinLockGuard<'_, ()>,
+    pfn: Pfn,
+    vma: VmaId,
+    va: u64,
+) {
+    let v = w.vmas.get(vma);
+    let av = v
+        .anon_vma()
+        .expect("anon_vma_prepare before page_add_new_anon_rmap");
+    let page = w.page(pfn);
+    page.flags
+        .fetch_or(pg::ANON | pg::SWAPBACKED, Ordering::SeqCst);
+    page.index
+        .store(v.info.get().index_of(va), Ordering::SeqCst);
+    page.mapping
+        .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
+    page.mapcount.fetch_add(1, Ordering::SeqCst);
+    w.trace("page_add_new_anon_rmap", pfn, page.describe());
+}
+
+/// `page_add_anon_rmap`: another mapping of an existing anonymous page (remove_migration_pte).
+pub fn page_add_anon_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma: VmaId) {
+    let page = w.page(pfn);
+    page.mapcount.fetch_add(1, Ordering::SeqCst);
+    mlock_on_add(w, pfn, vma);
+    w.trace("page_add_anon_rmap", pfn, page.describe());
+}
+
+/// `page_add_file_rmap`.
+pub fn page_add_file_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma: VmaId) {
+    let page = w.page(pfn);
+    page.mapcount.fetch_add(1, Ordering::SeqCst);
+    mlock_on_add(w, pfn, vma);
+    w.trace("page_add_file_rmap", pfn, page.describe());
+}
+
+/// 5.18+: `mlock_vma_folio` from rmap add, when the VMA is VM_LOCKED and not VM_SPECIAL.
+fn mlock_on_add(w: &World, pfn: Pfn, vma: VmaId) {
+    if w.protocol.mlock == MlockScheme::MlockCount {
+        let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
+        if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
+            mlock::mlock_folio(w, pfn);
+        }
+    }
+}
+
+/// `page_remove_rmap`: one mapping fewer. Called under the PTL of the removed mapping (or, for
+/// delayed rmaps, of the table whose PTEs the gather cleared).
+pub fn page_remove_rmap(w: &World, pfn: Pfn, vma: VmaId) {
+    let page = w.page(pfn);
+    let left = page.mapcount.fetch_sub(1, Ordering::SeqCst) - 1;
+    w.trace("page_remove_rmap", pfn, page.describe());
+    if left < 0 {
+        crate::check::violation(
+            crate::check::Oracle::I1Mapcount,
+            format!("mapcount of {pfn} went negative"),
+        );
+    }
+    match w.protocol.mlock {
+        MlockScheme::MlockCount => {
+            // `munlock_vma_folio`: the VMA's flags are read as the kernel reads them.
+            if w.vmas.slot(vma.idx).flags.load(Ordering::SeqCst) & vm::LOCKED != 0 {
+                mlock::munlock_folio(w, pfn);
+            }
+        }
+        MlockScheme::PageMlock => {
+            // ≤5.17 `page_remove_rmap` → `clear_page_mlock` once nobody maps the page.
+            if left == 0 {
+                mlock::clear_page_mlock(w, pfn);
+            }
+        }
+    }
+}
+
+/// `set_page_dirty`: move a PTE's dirty bit to the page.
+pub fn set_page_dirty(w: &World, pfn: Pfn) {
+    if !w.page(pfn).test_set(pg::DIRTY) {
+        w.trace("set_page_dirty", pfn, "PG_dirty");
+    }
+}

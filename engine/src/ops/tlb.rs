@@ -1,0 +1,101 @@
+//! TLB flushing and the mmu_gather life cycle: `flush_tlb_range`, `tlb_gather_mmu`,
+//! `tlb_flush_mmu_tlbonly`, `tlb_flush_rmaps`, `tlb_flush_mmu`, `tlb_finish_mmu`.
+
+use crate::check::{self, Oracle};
+use crate::mm::pte::Pte;
+use crate::mm::{MmId, MmuGather, World};
+use crate::ops::{page_alloc, rmap};
+use crate::sync::{Ordering, hw_lock};
+
+/// `flush_tlb_range`: shoot down `[start, end)` of `mm` on every CPU that ran it. Each target
+/// CPU's TLB lock is taken, as an IPI waits for its target.
+pub fn flush_tlb_range(w: &World, mm: MmId, start: u64, end: u64) {
+    let ran = w
+        .mms
+        .get(mm)
+        .cpus_ran
+        .load(std::sync::atomic::Ordering::SeqCst);
+    for (c, cpu) in w.cpus.iter().enumerate() {
+        if ran & (1 << c) != 0 {
+            hw_lock(&cpu.tlb).retain(|e| !(e.mm == mm && start <= e.va && e.va < end));
+        }
+    }
+    w.trace(
+        "flush_tlb_range",
+        mm,
+        format!("{:#x}-{:#x}", start << 12, end << 12),
+    );
+    crate::ops::notifier::arch_invalidate_secondary_tlbs(w, mm, start, end);
+}
+
+/// `tlb_gather_mmu` / `tlb_gather_mmu_fullmm`: `mm->tlb_flush_pending++`.
+pub fn tlb_gather_mmu(w: &World, mm: MmId, fullmm: bool) -> MmuGather {
+    w.mms
+        .get(mm)
+        .tlb_flush_pending
+        .fetch_add(1, Ordering::SeqCst);
+    MmuGather::new(mm, fullmm, w.protocol.gather_batch)
+}
+
+/// `tlb_flush_mmu_tlbonly`: flush the gathered range.
+pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
+    if let Some((s, e)) = tlb.range.take() {
+        flush_tlb_range(w, tlb.mm, s, e);
+    }
+}
+
+/// `tlb_flush_rmaps`: remove the delayed rmaps (5df397dec7c4). Must run under the PTL of the
+/// table whose PTEs were cleared (seed 002's rule).
+pub fn tlb_flush_rmaps(w: &World, tlb: &mut MmuGather) {
+    if !tlb.delayed_rmap {
+        return;
+    }
+    for g in tlb.pages.iter_mut().filter(|g| g.delay_rmap) {
+        rmap::page_remove_rmap(w, g.pfn, g.vma);
+        g.delay_rmap = false;
+    }
+    tlb.delayed_rmap = false;
+    w.trace("tlb_flush_rmaps", tlb.mm, "");
+}
+
+/// `tlb_flush_mmu`: flush, then free the gathered pages (drop the references the PTEs had).
+pub fn tlb_flush_mmu(w: &World, tlb: &mut MmuGather) {
+    tlb_flush_mmu_tlbonly(w, tlb);
+    if tlb.delayed_rmap {
+        check::violation(
+            Oracle::I1Mapcount,
+            "tlb_flush_mmu with rmap removals still pending",
+        );
+        tlb_flush_rmaps(w, tlb);
+    }
+    for g in std::mem::take(&mut tlb.pages) {
+        page_alloc::put_page(w, g.pfn);
+    }
+}
+
+/// `tlb_finish_mmu`: a final flush (everything, if another gather ran on this mm meanwhile —
+/// `mm_tlb_flush_nested`), free queued page tables, `tlb_flush_pending--`.
+pub fn tlb_finish_mmu(w: &World, mut tlb: MmuGather) {
+    let mm = w.mms.get(tlb.mm);
+    if tlb.fullmm || mm.tlb_flush_pending.load(Ordering::SeqCst) > 1 || !tlb.tables.is_empty() {
+        // Nested gathers (parallel MADV_DONTNEED) or freed tables: flush the whole mm, as
+        // tlb_finish_mmu does with `__tlb_reset_range` + `freed_tables`.
+        tlb.range = Some((0, u64::MAX));
+    }
+    tlb_flush_mmu(w, &mut tlb);
+    for t in std::mem::take(&mut tlb.tables) {
+        let table = w.tables.get(t);
+        for (i, e) in table.entries.iter().enumerate() {
+            let pte = Pte::decode(e.load(Ordering::SeqCst));
+            if !pte.is_none() {
+                check::violation(
+                    Oracle::Bug,
+                    format!("freeing {t} with pte {i} = {pte} (I10)"),
+                );
+            }
+        }
+        w.tables.free(t);
+        w.trace("free_pte_table", t, "");
+    }
+    mm.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
+}
