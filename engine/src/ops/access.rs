@@ -113,6 +113,13 @@ pub fn hw_access(
     let value = match store {
         Some(v) => {
             page.data[cpu].store(v, Ordering::SeqCst);
+            // Recorded under the TLB lock, so that a zap's flush (which takes it) orders the
+            // record before any `forget_anon_stores` that follows the zap.
+            let target = match page.mapping() {
+                Mapping::File(f) => StoreTarget::File(f, page.index.load(Ordering::SeqCst)),
+                _ => StoreTarget::Anon(mm_id, va),
+            };
+            w.note_store(cpu, target, v);
             v
         }
         None => page.data[cpu].load(Ordering::SeqCst),
@@ -164,12 +171,6 @@ pub fn load(w: &World, cpu: usize, mm: MmId, va: u64) -> Result<u64, Error> {
 /// lost-store oracle.
 pub fn store(w: &World, cpu: usize, mm: MmId, va: u64, value: u64) -> Result<(), Error> {
     let (pfn, _) = access(w, cpu, mm, va, Some(value))?;
-    let page = w.pages.slot(pfn.idx);
-    let target = match page.mapping() {
-        Mapping::File(f) => StoreTarget::File(f, page.index.load(Ordering::SeqCst)),
-        _ => StoreTarget::Anon(mm, va),
-    };
-    w.note_store(cpu, target, value);
     w.trace(
         "store",
         format!("{mm} va {:#x}", va << 12),

@@ -95,6 +95,9 @@ pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
         let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
         zap::unmap_vmas(w, &mut gather, &[v], start, end);
         tlb::tlb_finish_mmu(w, gather);
+        // Anonymous data (and private COW copies) is discarded: a later read sees zeroes or
+        // the file again. Shared file data stays in the page cache.
+        w.forget_anon_stores(mm_id, start, end);
     }
     w.trace(
         "madvise_dontneed",
