@@ -41,9 +41,12 @@ pub enum MlockScheme {
 /// How a fault that meets a migration entry waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MigrationWait {
-    /// v5.15 `__migration_entry_wait`: `get_page_unless_zero` under the PTL, drop the PTL, then
-    /// `put_and_wait_on_page_locked` — the waiter's reference makes concurrent migrations fail
-    /// their refcount freeze.
+    /// The waiter takes a page reference under the PTL (`get_page_unless_zero`), drops the
+    /// PTL and sleeps on PG_locked holding it, then `put_page` — the pre-2018 shape
+    /// (`wait_on_page_locked`; 9a1ea439b16b narrowed the hold to "until queued" with
+    /// `put_and_wait_on_page_locked`, and v5.15 still took the reference). The model keeps the
+    /// reference across the whole sleep, the widest form of the window: the waiter's
+    /// reference makes concurrent migrations fail their refcount freeze.
     TakesRef,
     /// v5.17+ (ffa65753c431, default): enqueue on the page's wait queue while holding the PTL,
     /// then drop it and sleep; no reference.
@@ -75,9 +78,24 @@ pub struct Protocol {
     pub migration_wait: MigrationWait,
     /// mmu-notifier semantics (369ea8242c0f).
     pub notifier: Notifier,
-    /// Migration trylocks its newpage and backs off (seed 004, Hugh Dickins 2015); off = the
-    /// pre-2015 `BUG_ON(!trylock_page(newpage))`.
+    /// THP split's unmap passes `TTU_SYNC` (732ed55823fc, 5.13); off = the walk may skip an
+    /// empty-looking PTE without its PTL.
+    pub ttu_sync: bool,
+    /// Migration trylocks its newpage and backs off with -EAGAIN (seed 004, Hugh Dickins
+    /// 2015); off = the pre-2015 `BUG_ON(!trylock_page(newpage))` in `move_to_new_page`.
     pub newpage_trylock: bool,
+    /// Seed 004's other fix: an unused newpage always goes back through `put_new_page` (its
+    /// pool). Off = the pre-2015 `unmap_and_move`, whose "page was freed under us" success
+    /// path released the unused newpage with `putback_lru_page`, outside a custom pool.
+    pub newpage_to_pool: bool,
+    /// hugetlb migration keeps the `i_mmap_rwsem` it trylocked for write across
+    /// `remove_migration_ptes` (b7880cb166ab, 2026); off = it is released after
+    /// `try_to_migrate` and `remove_migration_ptes` takes it for read under the folio lock.
+    pub hugetlb_imap_held_across_remove: bool,
+    /// `try_to_unmap_one` / `try_to_migrate_one` unshare a shared hugetlb PMD table
+    /// (`huge_pmd_unshare`, 017b1660df89); off = they clear the shared entry and stop when the
+    /// mapcount reaches zero.
+    pub hugetlb_unshare_in_ttu: bool,
     /// The mmu_gather batch size (pages per batch before a forced flush); small in tests so
     /// that forced flushes happen.
     pub gather_batch: usize,
@@ -91,7 +109,11 @@ impl Default for Protocol {
             mlock: MlockScheme::default(),
             migration_wait: MigrationWait::default(),
             notifier: Notifier::default(),
+            ttu_sync: true,
             newpage_trylock: true,
+            newpage_to_pool: true,
+            hugetlb_imap_held_across_remove: true,
+            hugetlb_unshare_in_ttu: true,
             gather_batch: 32,
         }
     }

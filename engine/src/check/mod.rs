@@ -196,9 +196,17 @@ pub fn current_sink() -> Sink {
         .unwrap_or_else(|| fallback().clone())
 }
 
-/// Report a violation to the current thread's sink.
+/// Report a violation to the current thread's sink. Under loom it is also raised as a panic
+/// (unless the thread is already unwinding), which is how loom learns that this interleaving
+/// failed — and it stops the execution before a reported inversion can deadlock it.
 pub fn report(v: Violation) {
+    let text = crate::sync::LOOM.then(|| v.to_string());
     current_sink().push(v);
+    if let Some(text) = text {
+        if !std::thread::panicking() {
+            panic!("mmlab violation {text}");
+        }
+    }
 }
 
 /// Report a violation of `oracle` at the caller's site.

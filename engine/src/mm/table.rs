@@ -2,7 +2,7 @@
 
 use super::arena::{Id, Kind};
 use super::mm_struct::MmId;
-use crate::sync::{AtomicU64, Frozen, LockClass, SpinLock};
+use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, SpinLock};
 
 /// Marker for table ids.
 #[derive(Debug)]
@@ -25,6 +25,10 @@ pub struct PageTable {
     pub entries: Vec<AtomicU64>,
     /// (owning mm, PMD slot), fixed while the table is live.
     pub owner: Frozen<(MmId, usize)>,
+    /// `ptdesc->pt_share_count`: how many mms' PMD slots point at this table (hugetlb PMD
+    /// sharing, `huge_pmd_share`); 1 for an ordinary table.
+    /// Protected by: `i_mmap_rwsem` of the hugetlb file (read to share, write to unshare).
+    pub share_count: AtomicU32,
 }
 
 impl PageTable {
@@ -33,6 +37,7 @@ impl PageTable {
             ptl: SpinLock::new(LockClass::Ptl, ()),
             entries: (0..ptes).map(|_| AtomicU64::new(0)).collect(),
             owner: Frozen::new((Id::new(0, 0), 0)),
+            share_count: AtomicU32::new(1),
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
     }
     let (tid, table) = w.tables.alloc().ok_or(Error::Oom)?;
     table.owner.set((mm_id, slot));
+    table.share_count.store(1, Ordering::SeqCst);
     for e in &table.entries {
         e.store(0, Ordering::SeqCst);
     }
@@ -72,7 +73,10 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
     if write && !vma.has(vm::WRITE) {
         return Err(Error::Segv);
     }
-    let tid = pte_alloc(w, mm, mm_id, va)?;
+    let tid = match crate::ops::hugetlb::huge_pmd_share(w, mm_id, vma_id, va) {
+        Some(t) => t,
+        None => pte_alloc(w, mm, mm_id, va)?,
+    };
     let (_, i) = w.pte_slot(va);
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
     let orig = Pte::decode(w.tables.get(tid).entries[i].load(Ordering::SeqCst));

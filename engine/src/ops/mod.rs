@@ -25,8 +25,14 @@ pub enum Error {
     /// The range overlaps an existing VMA (mmap) or names no VMA (munmap).
     Inval,
 }
+pub mod hugetlb;
+pub mod migrate;
+pub mod mkclean;
 pub mod mlock;
 pub mod munlock;
 pub mod notifier;
 pub mod pvmw;
+pub mod reclaim;
 pub mod rmap_walk;
+pub mod split;
+pub mod ttu;

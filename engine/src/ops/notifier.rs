@@ -55,3 +55,65 @@ pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64)
         hw_lock(&s.tlb).retain(|e| !(start <= e.va && e.va < end));
     }
 }
+
+/// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
+/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f).
+pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
+    let s = &w.secondary;
+    if s.mirrors(mm) {
+        hw_lock(&s.tlb).retain(|e| e.va != va);
+        w.trace(
+            "mmu_notifier_invalidate_page",
+            mm,
+            format!("va {:#x}", va << 12),
+        );
+    }
+}
+
+/// Register the secondary MMU on `mm` (`mmu_notifier_register`).
+pub fn register(w: &World, mm: MmId) {
+    w.secondary.mm.store(mm.pack() + 1, Ordering::SeqCst);
+}
+
+/// The device faults a translation in (KVM's `kvm_faultin_pfn` + `mmu_invalidate_retry`):
+/// note the sequence, read the CPU PTE, and install it only if no invalidation began
+/// meanwhile. With `check_seq` false the retry check is skipped (the 2017/2020 KVM APIC-page
+/// bugs, b1394e745b94 / e649b3f0188f). Returns the page installed, if any.
+pub fn secondary_refresh(
+    w: &World,
+    mm_id: MmId,
+    va: u64,
+    check_seq: bool,
+) -> Option<crate::mm::Pfn> {
+    use crate::mm::pte::Pte;
+    let s = &w.secondary;
+    let seq = s.seq.load(Ordering::SeqCst);
+    if check_seq && s.in_progress.load(Ordering::SeqCst) != 0 {
+        return None;
+    }
+    let mm = w.mms.get(mm_id);
+    let (slot, i) = w.pte_slot(va);
+    let table = w.tables.get(mm.pmd_table(slot)?);
+    let Pte::Present { pfn, write, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst))
+    else {
+        return None;
+    };
+    crate::race_window!("secondary refresh: CPU PTE read, translation not yet installed");
+    let mut tlb = hw_lock(&s.tlb);
+    if check_seq
+        && (s.in_progress.load(Ordering::SeqCst) != 0 || s.seq.load(Ordering::SeqCst) != seq)
+    {
+        return None;
+    }
+    tlb.retain(|e| e.va != va);
+    tlb.push(crate::mm::TlbEntry {
+        mm: mm_id,
+        va,
+        pfn,
+        write,
+        dirty: false,
+    });
+    drop(tlb);
+    w.trace("secondary refresh", format!("va {:#x}", va << 12), pfn);
+    Some(pfn)
+}

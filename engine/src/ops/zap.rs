@@ -136,6 +136,10 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
 
 /// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA).
 pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, end: u64) {
+    if w.vmas.get(vma_id).has(crate::mm::vm::HUGETLB) {
+        crate::ops::hugetlb::unmap_hugepage_range(w, tlb, vma_id, start, end);
+        return;
+    }
     let info = w.vmas.get(vma_id).info.get();
     let (mut addr, end) = (start.max(info.start), end.min(info.end));
     while addr < end {

@@ -1,0 +1,442 @@
+//! Page migration: `migrate_pages` → `unmap_and_move` → `__unmap_and_move` →
+//! `move_to_new_page`, and `remove_migration_ptes` (KERNEL.md §2.c; the 2015 shape of seed 004).
+//!
+//! ```text
+//! __unmap_and_move(P, N):
+//!   PGTRYLOCK(P) (PGLOCK if forced)      ; faults on P's entries sleep on this lock
+//!   av = page_get_anon_vma(P)            ; pins the anon_vma across unmap/move/remap
+//!   PGTRYLOCK(N) or -EAGAIN              ; seed 004: never sleep on N holding P
+//!   try_to_migrate(P)                    ; PTEs -> migration entries, MAP(P) -> 0
+//!   move_to_new_page(N, P)               ; refcount freeze under i_pages; copy data, flags
+//!   remove_migration_ptes(P, ok ? N : P) ; entries -> present PTEs
+//!   PGUNLOCK(N); put_anon_vma; PGUNLOCK(P) ; wakes the faulting waiters
+//! ```
+
+use crate::check::{self, Oracle};
+use crate::mm::page::pg;
+use crate::mm::pte::Pte;
+use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::pvmw::{PVMW_MIGRATION, PVMW_SYNC, page_vma_mapped_walk};
+use crate::ops::rmap_walk::{
+    AnonLock, HeldRmapLock, RmapWalkControl, page_get_anon_vma, rmap_walk, rmap_walk_locked,
+};
+use crate::ops::{mlock, page_alloc, pgtable, rmap, ttu};
+use crate::protocol::MlockScheme;
+use crate::race_window;
+use crate::sync::{ObserverMutex, Ordering, PageLockGuard};
+use std::collections::HashSet;
+
+/// `MIGRATEPAGE_SUCCESS` / `-EAGAIN` / `-ENOMEM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rc {
+    /// Moved.
+    Success,
+    /// Try again later (page or newpage locked, still mapped, refcount mismatch).
+    Again,
+    /// No newpage.
+    NoMem,
+}
+
+/// A custom pool of newpages (`get_new_page` / `put_new_page`, the huge tmpfs use of seed
+/// 004). Pool pages are allocated up front; an unused one must come back through
+/// `put_new_page`, never through `putback_lru_page`.
+#[derive(Debug, Default)]
+pub struct NewPagePool {
+    free: ObserverMutex<Vec<Pfn>>,
+    members: ObserverMutex<HashSet<Pfn>>,
+}
+
+impl NewPagePool {
+    /// A pool of `n` fresh pages.
+    pub fn new(w: &World, n: usize) -> Self {
+        let pool = NewPagePool::default();
+        for _ in 0..n {
+            if let Some(p) = page_alloc::alloc_page(w) {
+                pool.free.lock().push(p);
+                pool.members.lock().insert(p);
+            }
+        }
+        pool
+    }
+
+    /// `get_new_page`.
+    pub fn get_new_page(&self) -> Option<Pfn> {
+        self.free.lock().pop()
+    }
+
+    /// `put_new_page`: an unused newpage goes back to the pool.
+    pub fn put_new_page(&self, w: &World, pfn: Pfn) {
+        w.trace("put_new_page", pfn, "back to its pool");
+        self.free.lock().push(pfn);
+    }
+
+    /// Pages currently in the pool.
+    pub fn available(&self) -> Vec<Pfn> {
+        self.free.lock().clone()
+    }
+
+    /// Is `pfn` one of the pool's pages?
+    pub fn owns(&self, pfn: Pfn) -> bool {
+        self.members.lock().contains(&pfn)
+    }
+
+    /// A newpage became the page's new home: it leaves the pool for good.
+    fn consumed(&self, pfn: Pfn) {
+        self.members.lock().remove(&pfn);
+    }
+}
+
+/// `putback_lru_page` of a newpage. For a pool page that was never used this is seed 004's
+/// bug: the page leaves its pool.
+fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
+    if pool.owns(pfn) {
+        check::violation(
+            Oracle::PoolAccounting,
+            format!(
+                "unused newpage {pfn} released with putback_lru_page: it never returns to its pool"
+            ),
+        );
+    }
+    let page = w.page(pfn);
+    page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
+    page_alloc::put_page(w, pfn);
+}
+
+/// `move_to_new_page` with `migrate_page_move_mapping` + `migrate_page_copy`: succeed only if
+/// the page is unmapped and its refcount is exactly the expected one (frozen under `i_pages`
+/// for file pages, I7); then `N` takes over `P`'s identity, data and flags.
+pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
+    let (p, n) = (w.page(old), w.page(new));
+    if p.mapped() {
+        check::violation(
+            Oracle::I7RefFreeze,
+            format!("move_to_new_page of mapped {old}"),
+        );
+        return Rc::Again;
+    }
+    let index = p.index.load(Ordering::SeqCst);
+    match p.mapping() {
+        Mapping::File(f) => {
+            let file = w.files.get(f);
+            let mut cache = file.i_pages.lock();
+            // Expected: the page cache's reference and migration's isolation reference.
+            let expected = 2;
+            if p.refcount
+                .compare_exchange(expected, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                w.trace(
+                    "page_ref_freeze: failed",
+                    old,
+                    format!("ref={}", p.refcount.load(Ordering::SeqCst)),
+                );
+                return Rc::Again;
+            }
+            race_window!("move_to_new_page: refcount frozen");
+            n.index.store(index, Ordering::SeqCst);
+            n.mapping.store(Mapping::File(f).encode(), Ordering::SeqCst);
+            if file.hugetlb {
+                n.flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
+            }
+            cache.pages[index as usize] = Some(new);
+            n.refcount.fetch_add(1, Ordering::SeqCst);
+            migrate_page_states(w, new, old);
+            // Unfreeze without the cache's reference; the file page loses its mapping.
+            p.mapping.store(0, Ordering::SeqCst);
+            p.refcount.store(expected - 1, Ordering::SeqCst);
+        }
+        Mapping::Anon(av) => {
+            if p.refcount.load(Ordering::SeqCst) != 1 {
+                w.trace("migrate_page_move_mapping: extra refs", old, p.describe());
+                return Rc::Again;
+            }
+            n.index.store(index, Ordering::SeqCst);
+            n.mapping
+                .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
+            migrate_page_states(w, new, old);
+            // PageAnon is persistent once set: the old page keeps its ->mapping (seed 004).
+        }
+        Mapping::None => return Rc::Again,
+    }
+    w.trace("move_to_new_page", old, format!("-> {new}"));
+    Rc::Success
+}
+
+/// `migrate_page_copy`: contents and flags (dirty, mlocked, unevictable, uptodate, anon).
+fn migrate_page_states(w: &World, new: Pfn, old: Pfn) {
+    let (p, n) = (w.page(old), w.page(new));
+    for (s, d) in p.data.iter().zip(&n.data) {
+        d.store(s.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+    let carried = pg::UPTODATE | pg::ANON | pg::SWAPBACKED | pg::UNEVICTABLE;
+    n.flags
+        .fetch_or(p.flags.load(Ordering::SeqCst) & carried, Ordering::SeqCst);
+    if p.test_clear(pg::DIRTY) {
+        n.test_set(pg::DIRTY);
+    }
+    // Old scheme: PG_mlocked moves with the page (both are locked, which is what makes it
+    // safe: 57e68e9cd65b). New scheme: remove_migration_pte rebuilds mlock_count.
+    if w.protocol.mlock == MlockScheme::PageMlock && p.test_clear(pg::MLOCKED) {
+        n.test_set(pg::MLOCKED);
+    }
+    if w.protocol.mlock == MlockScheme::MlockCount {
+        p.test_clear(pg::MLOCKED);
+        p.test_clear(pg::UNEVICTABLE);
+        n.test_clear(pg::MLOCKED);
+        n.test_clear(pg::UNEVICTABLE);
+    }
+}
+
+/// `remove_migration_pte` for one VMA: under the PTL, a migration entry of `old` becomes a
+/// present PTE of `new` (I6). Only slots that still hold the entry are rewritten.
+pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u64) {
+    let Some(item) = page_vma_mapped_walk(w, old, vma_id, va, PVMW_SYNC | PVMW_MIGRATION) else {
+        return;
+    };
+    let Pte::Migration { write, .. } = item.pte else {
+        return;
+    };
+    page_alloc::get_page(w, new);
+    let pte = Pte::Present {
+        pfn: new,
+        write,
+        dirty: false,
+        young: true,
+    };
+    if w.page(new).is_anon() {
+        rmap::page_add_anon_rmap(w, &item.ptl, new, vma_id);
+    } else {
+        rmap::page_add_file_rmap(w, &item.ptl, new, vma_id);
+    }
+    item.entry().store(pte.encode(), Ordering::SeqCst);
+    if w.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+        mlock::mlock_vma_page(w, new);
+    }
+    w.trace("remove_migration_pte", format!("va {:#x}", va << 12), pte);
+}
+
+/// `remove_migration_ptes(old, new, locked)`: walk `new`'s rmap (its mapping was copied from
+/// `old`, or it is `old` on failure) and restore every migration entry of `old`. `held` is the
+/// rmap lock the caller already holds (hugetlb: i_mmap write), or `None` to take it here.
+pub fn remove_migration_ptes(
+    w: &World,
+    old: Pfn,
+    new: Pfn,
+    new_page: &PageLockGuard<'_>,
+    held: Option<&HeldRmapLock<'_, '_>>,
+) {
+    let mut one = |vma: VmaId, va: u64| {
+        remove_migration_pte(w, old, new, vma, va);
+        true
+    };
+    let mut rwc = RmapWalkControl {
+        rmap_one: &mut one,
+        done: None,
+        invalid_vma: None,
+        anon_lock: AnonLock::Pinned,
+    };
+    match held {
+        Some(h) => rmap_walk_locked(w, new, h, &mut rwc),
+        None => rmap_walk(w, new, new_page, &mut rwc),
+    }
+}
+
+/// `__unmap_and_move`.
+pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
+    let page = w.page(old);
+    let guard = match page.lock().try_lock() {
+        Some(g) => g,
+        None if force => page.lock().lock(),
+        None => return Rc::Again,
+    };
+    if page.test(pg::WRITEBACK) {
+        return Rc::Again;
+    }
+    let anon = page.is_anon();
+    let av = if anon {
+        page_get_anon_vma(w, old)
+    } else {
+        None
+    };
+    if anon && av.is_none() {
+        // Unmapped anon page: nothing to remap; the caller's isolation ref is the last.
+        return Rc::Again;
+    }
+    let rc = match w.page(new).lock().try_lock() {
+        Some(new_guard) => {
+            let rc = unmap_and_move_locked(w, old, new, &guard, &new_guard);
+            drop(new_guard);
+            rc
+        }
+        None => {
+            if !w.protocol.newpage_trylock {
+                check::violation(
+                    Oracle::Bug,
+                    format!(
+                        "kernel BUG at mm/migrate.c: BUG_ON(!trylock_page(newpage)): {new} is locked by someone else"
+                    ),
+                );
+            }
+            Rc::Again
+        }
+    };
+    if let Some(av) = av {
+        pgtable::put_anon_vma(w, av);
+    }
+    drop(guard);
+    rc
+}
+
+fn unmap_and_move_locked(
+    w: &World,
+    old: Pfn,
+    new: Pfn,
+    guard: &PageLockGuard<'_>,
+    new_guard: &PageLockGuard<'_>,
+) -> Rc {
+    let page = w.page(old);
+    let mut was_mapped = false;
+    if page.mapped() {
+        ttu::try_to_migrate(w, old, guard, 0);
+        was_mapped = true;
+    }
+    race_window!("__unmap_and_move: migration entries installed, page not yet copied");
+    let rc = if page.mapped() {
+        Rc::Again
+    } else {
+        move_to_new_page(w, new, old)
+    };
+    if was_mapped {
+        let (target, target_guard) = if rc == Rc::Success {
+            (new, new_guard)
+        } else {
+            (old, guard)
+        };
+        remove_migration_ptes(w, old, target, target_guard, None);
+    }
+    rc
+}
+
+/// `unmap_and_move`: one page of the list, with a newpage from `pool`. The page is isolated
+/// (the caller holds a reference to it); on success that reference is dropped.
+pub fn unmap_and_move(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> Rc {
+    let Some(new) = pool.get_new_page() else {
+        return Rc::NoMem;
+    };
+    let mut use_pool = true;
+    let rc = if w.page(old).refcount.load(Ordering::SeqCst) == 1 {
+        // The page was freed under us (munmap/exit dropped every other reference).
+        w.trace("unmap_and_move: freed under us", old, "");
+        Rc::Success
+    } else {
+        let rc = __unmap_and_move(w, old, new, force);
+        if rc == Rc::Success {
+            use_pool = false;
+            pool.consumed(new);
+        }
+        rc
+    };
+    if rc == Rc::Success {
+        // Drop the isolation reference: the old page is freed when its last user goes.
+        page_alloc::put_page(w, old);
+    }
+    if use_pool && (w.protocol.newpage_to_pool || rc != Rc::Success) {
+        pool.put_new_page(w, new);
+    } else {
+        // Pre-2015: `if (rc != MIGRATEPAGE_SUCCESS && put_new_page) put_new_page(); else
+        // putback_lru_page(newpage)` — right for a newpage in use, wrong for an unused one.
+        putback_newpage_lru(w, pool, new);
+    }
+    rc
+}
+
+/// `migrate_pages`: up to 10 passes, forcing the page lock from the fourth. Each page must be
+/// isolated by the caller (`isolate_lru_page`: a reference held). Returns the pages not
+/// migrated; their isolation references are still the caller's.
+pub fn migrate_pages(w: &World, pool: &NewPagePool, pages: &[Pfn]) -> Vec<Pfn> {
+    let mut left: Vec<Pfn> = pages.to_vec();
+    for pass in 0..10 {
+        left.retain(|&p| unmap_and_move(w, pool, p, pass > 2) != Rc::Success);
+        if left.is_empty() {
+            break;
+        }
+    }
+    left
+}
+
+/// `isolate_lru_page`: take a page off the LRU for migration (a reference, PG_lru cleared).
+pub fn isolate_lru_page(w: &World, pfn: Pfn) -> bool {
+    if !page_alloc::get_page_unless_zero(w, pfn) {
+        return false;
+    }
+    if !w.page(pfn).test_clear(pg::LRU) {
+        page_alloc::put_page(w, pfn);
+        return false;
+    }
+    true
+}
+
+/// `putback_lru_page` of a page that was not migrated.
+pub fn putback_lru_page(w: &World, pfn: Pfn) {
+    w.page(pfn).test_set(pg::LRU);
+    page_alloc::put_page(w, pfn);
+}
+
+/// `unmap_and_move_huge_page` for a hugetlbfs file folio (KERNEL.md §2.c.4): `i_mmap_rwsem`
+/// is trylocked for write under the folio lock (`hugetlb_page_mapping_lock_write`), because
+/// in the hugetlb order it sits above the folio lock. With
+/// `Protocol::hugetlb_imap_held_across_remove` (b7880cb166ab) it stays held across
+/// `remove_migration_ptes`; without it, it is dropped after `try_to_migrate` and
+/// `remove_migration_ptes` takes it for read — under the folio lock: an inversion.
+pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
+    let Some(new) = pool.get_new_page() else {
+        return Rc::NoMem;
+    };
+    w.page(new).flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
+    let page = w.page(old);
+    let rc = (|| {
+        let guard = page.lock().try_lock()?;
+        let new_guard = w.page(new).lock().try_lock()?;
+        let Mapping::File(f) = page.mapping() else {
+            return None;
+        };
+        let file = w.files.get(f);
+        let mut rc = Rc::Again;
+        if page.mapped() {
+            let imap = file.i_mmap.try_write()?;
+            let held = HeldRmapLock::IMmapWrite(&imap);
+            ttu::try_to_migrate_locked(w, old, &guard, 0, &held);
+            race_window!("unmap_and_move_huge_page: migration entries installed");
+            if !page.mapped() {
+                rc = move_to_new_page(w, new, old);
+            }
+            let (target, tg) = if rc == Rc::Success {
+                (new, &new_guard)
+            } else {
+                (old, &guard)
+            };
+            if w.protocol.hugetlb_imap_held_across_remove {
+                remove_migration_ptes(w, old, target, tg, Some(&held));
+                drop(imap);
+            } else {
+                drop(imap);
+                remove_migration_ptes(w, old, target, tg, None);
+            }
+        } else {
+            rc = move_to_new_page(w, new, old);
+        }
+        drop(new_guard);
+        drop(guard);
+        Some(rc)
+    })()
+    .unwrap_or(Rc::Again);
+    if rc == Rc::Success {
+        pool.consumed(new);
+        page_alloc::put_page(w, old);
+        putback_newpage_lru(w, pool, new);
+    } else {
+        w.page(new).test_clear(pg::HUGETLB);
+        pool.put_new_page(w, new);
+    }
+    rc
+}

@@ -1,0 +1,136 @@
+//! Writeback's side: `folio_mkclean` (write-protect and clean every PTE of a page, under each
+//! PTL) and `folio_clear_dirty_for_io` + the write itself — the victim side of 5df397dec7c4.
+//!
+//! `folio_mkclean` returns at once when the page does not look mapped: it never reaches the PTL
+//! that would make it wait for a zapper. That is why rmap removal must wait for the TLB flush:
+//!
+//! ```text
+//! zap (≤6.1)                            writeback
+//!   SPIN(ptl); clear dirty PTE
+//!   set_page_dirty; page_remove_rmap
+//!     (mapcount 0, TLB not flushed)       lock_page
+//!                      cpu B stores via    folio_mkclean: !mapped -> 0
+//!                      its stale dirty     TestClearPageDirty; write data to disk
+//!                      TLB entry ----->  (store lands after the snapshot: page now clean)
+//!   TLB flush; UNSPIN(ptl)
+//! ```
+
+use crate::mm::pte::Pte;
+use crate::mm::{FileId, Pfn, VmaId, World};
+use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
+use crate::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
+use crate::ops::{notifier, page_alloc, rmap, tlb};
+use crate::race_window;
+use crate::sync::{Ordering, PageLockGuard};
+
+/// `page_mkclean_one`: write-protect and clean this VMA's PTE of the page (PVMW_SYNC).
+pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let bracket = notifier::invalidate_range_start(w, mm, va, va + 1);
+    let mut cleaned = 0;
+    if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, PVMW_SYNC) {
+        if let Pte::Present {
+            write,
+            dirty,
+            young,
+            ..
+        } = item.pte
+        {
+            if write || dirty {
+                // ptep_clear_flush + set_pte_at(pte_wrprotect(pte_mkclean(entry))).
+                item.entry().store(0, Ordering::SeqCst);
+                tlb::flush_tlb_range(w, mm, va, va + 1);
+                let clean = Pte::Present {
+                    pfn,
+                    write: false,
+                    dirty: false,
+                    young,
+                };
+                item.entry().store(clean.encode(), Ordering::SeqCst);
+                w.trace(
+                    "page_mkclean_one",
+                    format!("{mm} va {:#x}", va << 12),
+                    clean,
+                );
+                if dirty {
+                    cleaned += 1;
+                }
+            }
+        }
+    }
+    notifier::invalidate_range_end(w, bracket);
+    cleaned
+}
+
+/// `folio_mkclean`: returns how many dirty PTEs were cleaned.
+pub fn folio_mkclean(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> usize {
+    if !w.page(pfn).mapped() {
+        w.trace("folio_mkclean: not mapped", pfn, "");
+        return 0;
+    }
+    let mut cleaned = 0;
+    let mut one = |vma: VmaId, va: u64| {
+        cleaned += page_mkclean_one(w, pfn, vma, va);
+        true
+    };
+    let mut rwc = RmapWalkControl {
+        rmap_one: &mut one,
+        done: None,
+        invalid_vma: None,
+        anon_lock: AnonLock::LockAnonVmaRead,
+    };
+    rmap_walk(w, pfn, page, &mut rwc);
+    cleaned
+}
+
+/// Write back one page-cache page if dirty: lock it, `folio_clear_dirty_for_io` (mkclean, then
+/// re-dirty if PTEs were dirty, then test-and-clear PG_dirty), and write its data to the disk.
+/// Returns whether it wrote.
+pub fn writeback(w: &World, file: FileId, index: u64) -> bool {
+    let f = w.files.get(file);
+    let Some(pfn) = f.i_pages.lock().pages[index as usize] else {
+        return false;
+    };
+    if !page_alloc::get_page_unless_zero(w, pfn) {
+        return false;
+    }
+    let page = w.page(pfn);
+    let guard = page.lock().lock();
+    let wrote = writeback_locked(w, file, index, pfn, &guard);
+    drop(guard);
+    page_alloc::put_page(w, pfn);
+    wrote
+}
+
+/// Writeback of a page the caller has locked (reclaim's `pageout`).
+pub fn writeback_locked(
+    w: &World,
+    file: FileId,
+    index: u64,
+    pfn: Pfn,
+    guard: &PageLockGuard<'_>,
+) -> bool {
+    let f = w.files.get(file);
+    let page = w.page(pfn);
+    if f.i_pages.lock().pages[index as usize] != Some(pfn) {
+        return false;
+    }
+    // folio_clear_dirty_for_io
+    if folio_mkclean(w, pfn, guard) > 0 {
+        rmap::set_page_dirty(w, pfn);
+    }
+    if !page.test_clear(crate::mm::pg::DIRTY) {
+        return false;
+    }
+    page.test_set(crate::mm::pg::WRITEBACK);
+    race_window!("writeback: PG_dirty cleared, data not yet written");
+    for (c, d) in page.data.iter().enumerate() {
+        f.backing[index as usize][c].store(
+            d.load(Ordering::SeqCst),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+    page.test_clear(crate::mm::pg::WRITEBACK);
+    w.trace("writeback: written", pfn, format!("{file} index {index}"));
+    true
+}

@@ -1,0 +1,84 @@
+//! Reclaim of one page-cache page (`shrink_folio_list` for one folio): trylock it, unmap it
+//! with `try_to_unmap` (which refuses VM_LOCKED mappings and re-mlocks the page), write it
+//! back if dirty (`pageout`), then remove it from the page cache (`__remove_mapping`: refcount
+//! freeze under `i_pages`) and free it.
+//!
+//! Simplification: only file pages are reclaimed (anonymous reclaim needs swap, which is not
+//! modelled; the races the catalog studies are on the rmap and mlock sides, not in swap).
+
+use crate::check::{self, Oracle};
+use crate::mm::page::pg;
+use crate::mm::{FileId, Mapping, World};
+use crate::ops::{mkclean, page_alloc, ttu};
+use crate::sync::Ordering;
+
+/// What reclaim did with the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaimed {
+    /// Not in the cache, or busy (locked, referenced): skipped.
+    Skipped,
+    /// Still mapped (mlocked VMA, or raced a fault): kept.
+    Kept,
+    /// Freed.
+    Freed,
+}
+
+/// Reclaim the page cache page at `index` of `file`.
+pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
+    let f = w.files.get(file);
+    let Some(pfn) = f.i_pages.lock().pages[index as usize] else {
+        return Reclaimed::Skipped;
+    };
+    if !page_alloc::get_page_unless_zero(w, pfn) {
+        return Reclaimed::Skipped;
+    }
+    let page = w.page(pfn);
+    let Some(guard) = page.lock().try_lock() else {
+        page_alloc::put_page(w, pfn);
+        return Reclaimed::Skipped;
+    };
+    let still_ours = f.i_pages.lock().pages[index as usize] == Some(pfn)
+        && page.mapping() == Mapping::File(file);
+    if !still_ours || page.test(pg::UNEVICTABLE) && page.mapped() {
+        drop(guard);
+        page_alloc::put_page(w, pfn);
+        return Reclaimed::Skipped;
+    }
+    if page.mapped() && !ttu::try_to_unmap(w, pfn, &guard, 0) {
+        drop(guard);
+        page_alloc::put_page(w, pfn);
+        return Reclaimed::Kept;
+    }
+    if page.test(pg::DIRTY) {
+        mkclean::writeback_locked(w, file, index, pfn, &guard);
+    }
+    // __remove_mapping: freeze the refcount (cache + ours) under i_pages.
+    let mut cache = f.i_pages.lock();
+    let frozen = !page.mapped()
+        && !page.test(pg::DIRTY)
+        && page
+            .refcount
+            .compare_exchange(2, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+    if !frozen {
+        drop(cache);
+        drop(guard);
+        page_alloc::put_page(w, pfn);
+        return Reclaimed::Kept;
+    }
+    cache.pages[index as usize] = None;
+    drop(cache);
+    if page.test(pg::MLOCKED) {
+        check::violation(Oracle::I11Mlock, format!("reclaim freed mlocked {pfn}"));
+    }
+    page.mapping.store(0, Ordering::SeqCst);
+    page.refcount.store(1, Ordering::SeqCst);
+    drop(guard);
+    w.trace(
+        "reclaim: __remove_mapping",
+        pfn,
+        format!("{file} index {index}"),
+    );
+    page_alloc::put_page(w, pfn);
+    Reclaimed::Freed
+}

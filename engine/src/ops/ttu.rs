@@ -1,0 +1,173 @@
+//! `try_to_unmap` (reclaim, file THP split) and `try_to_migrate` (migration, anon THP split),
+//! with their per-VMA `try_to_unmap_one` / `try_to_migrate_one` (KERNEL.md §2.b.5–6).
+//!
+//! Callers hold the page lock (the guard is the proof) and a page reference. Each `_one` runs
+//! inside an mmu-notifier bracket (never under a PTL), finds the PTE with
+//! `page_vma_mapped_walk` — which skips an empty-looking PTE without its PTL unless
+//! `TTU_SYNC` — and clears it under the PTL, flushing the TLB before the PTL is dropped
+//! (`ptep_clear_flush`), moving the dirty bit to the page and removing the rmap.
+
+use crate::check::{self, Oracle};
+use crate::mm::pte::Pte;
+use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
+use crate::ops::rmap_walk::{AnonLock, HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
+use crate::ops::{hugetlb, mlock, notifier, page_alloc, rmap, tlb};
+use crate::protocol::{MlockScheme, Notifier};
+use crate::sync::{Ordering, PageLockGuard};
+
+/// `TTU_SPLIT_HUGE_PMD` (no PMD mappings are modelled: accepted and ignored).
+pub const TTU_SPLIT_HUGE_PMD: u32 = 0x4;
+/// `TTU_IGNORE_MLOCK`: unmap even from VM_LOCKED VMAs.
+pub const TTU_IGNORE_MLOCK: u32 = 0x8;
+/// `TTU_SYNC`: the PVMW takes the PTL even for empty-looking PTEs (732ed55823fc).
+pub const TTU_SYNC: u32 = 0x10;
+/// `TTU_RMAP_LOCKED`: the caller holds the rmap lock (`rmap_walk_locked`).
+pub const TTU_RMAP_LOCKED: u32 = 0x80;
+
+/// What a `_one` installs in place of the PTE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replace {
+    /// try_to_unmap of a file page: nothing (the locked page cannot be re-faulted meanwhile).
+    Nothing,
+    /// try_to_migrate: a migration entry.
+    MigrationEntry,
+}
+
+fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: Replace) -> bool {
+    let vma = w.vmas.get(vma_id);
+    let mm_id = vma.info.get().mm;
+    let pvmw_flags = if flags & TTU_SYNC != 0 { PVMW_SYNC } else { 0 };
+    let (start, end) = hugetlb::adjust_range_if_pmd_sharing_possible(w, vma_id, va);
+    let bracket = (w.protocol.notifier == Notifier::StartEnd)
+        .then(|| notifier::invalidate_range_start(w, mm_id, start, end));
+    let mut ret = true;
+    let mut invalidated_page_after_ptl = false;
+    if let Some(item) = page_vma_mapped_walk(w, pfn, vma_id, va, pvmw_flags) {
+        let Pte::Present { write, dirty, .. } = item.pte else {
+            unreachable!("PVMW returns present PTEs")
+        };
+        if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
+            // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
+            match w.protocol.mlock {
+                MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
+                MlockScheme::MlockCount => mlock::mlock_folio(w, pfn),
+            }
+            w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
+            drop(item);
+            ret = false;
+        } else if hugetlb::try_unshare(w, &item, vma_id, va) {
+            // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount (which
+            // counts table entries, not mms) is unchanged, so the walk goes on.
+            drop(item);
+        } else {
+            // ptep_clear_flush: clear, then flush before the PTL is released.
+            item.entry().store(0, Ordering::SeqCst);
+            tlb::flush_tlb_range(w, mm_id, va, va + 1);
+            w.trace(
+                "try_to_unmap_one: ptep_clear_flush",
+                format!("{mm_id} va {:#x}", va << 12),
+                item.pte,
+            );
+            if dirty {
+                rmap::set_page_dirty(w, pfn);
+            }
+            if replace == Replace::MigrationEntry {
+                let entry = Pte::Migration { pfn, write };
+                item.entry().store(entry.encode(), Ordering::SeqCst);
+                w.trace(
+                    "try_to_migrate_one: set migration entry",
+                    format!("va {:#x}", va << 12),
+                    entry,
+                );
+            } else {
+                w.mms
+                    .get(mm_id)
+                    .rss
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            rmap::page_remove_rmap(w, pfn, vma_id);
+            drop(item);
+            page_alloc::put_page(w, pfn);
+            invalidated_page_after_ptl = w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
+        }
+    }
+    if invalidated_page_after_ptl {
+        // 4.4-era `mmu_notifier_invalidate_page`, after the PTL was dropped (aac2fea94f7a).
+        crate::race_window!("try_to_unmap_one: PTL dropped, secondary not yet invalidated");
+        notifier::invalidate_page(w, mm_id, va);
+    }
+    if let Some(b) = bracket {
+        notifier::invalidate_range_end(w, b);
+    }
+    ret
+}
+
+/// `try_to_unmap_one`.
+pub fn try_to_unmap_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: u32) -> bool {
+    unmap_one(w, pfn, vma, va, flags, Replace::Nothing)
+}
+
+/// `try_to_migrate_one`.
+pub fn try_to_migrate_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: u32) -> bool {
+    unmap_one(w, pfn, vma, va, flags, Replace::MigrationEntry)
+}
+
+fn walk(
+    w: &World,
+    pfn: Pfn,
+    page: &PageLockGuard<'_>,
+    flags: u32,
+    held: Option<&HeldRmapLock<'_, '_>>,
+    replace: Replace,
+) -> bool {
+    let p = w.page(pfn);
+    if replace == Replace::Nothing && matches!(p.mapping(), Mapping::Anon(_)) {
+        check::violation(
+            Oracle::Bug,
+            format!("try_to_unmap of anonymous {pfn}: swap is not modelled"),
+        );
+        return false;
+    }
+    let mut one = |vma: VmaId, va: u64| unmap_one(w, pfn, vma, va, flags, replace);
+    let done = || !p.mapped();
+    let mut rwc = RmapWalkControl {
+        rmap_one: &mut one,
+        done: Some(&done),
+        invalid_vma: None,
+        anon_lock: AnonLock::LockAnonVmaRead,
+    };
+    match held {
+        Some(h) => rmap_walk_locked(w, pfn, h, &mut rwc),
+        None => rmap_walk(w, pfn, page, &mut rwc),
+    }
+    !p.mapped()
+}
+
+/// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`).
+pub fn try_to_unmap(w: &World, pfn: Pfn, page: &PageLockGuard<'_>, flags: u32) -> bool {
+    walk(w, pfn, page, flags, None, Replace::Nothing)
+}
+
+/// `try_to_migrate`: every mapping becomes a migration entry; returns `!folio_mapped`.
+pub fn try_to_migrate(w: &World, pfn: Pfn, page: &PageLockGuard<'_>, flags: u32) -> bool {
+    walk(w, pfn, page, flags, None, Replace::MigrationEntry)
+}
+
+/// `try_to_migrate(…, TTU_RMAP_LOCKED)`: the caller holds the rmap lock.
+pub fn try_to_migrate_locked(
+    w: &World,
+    pfn: Pfn,
+    page: &PageLockGuard<'_>,
+    flags: u32,
+    held: &HeldRmapLock<'_, '_>,
+) -> bool {
+    walk(
+        w,
+        pfn,
+        page,
+        flags | TTU_RMAP_LOCKED,
+        Some(held),
+        Replace::MigrationEntry,
+    )
+}
