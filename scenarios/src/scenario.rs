@@ -66,8 +66,9 @@ pub trait Scenario: Sync {
     fn title(&self) -> &'static str;
     /// The commit(s) or thread it comes from.
     fn commit(&self) -> &'static str;
-    /// The story: paths, locks, interleaving, oracle, commit (what `mmlab explain` prints).
-    fn story(&self) -> &'static str;
+    /// The story: paths, locks, interleaving, oracle, commit (what `mmlab explain` prints) —
+    /// the scenario file's own doc comment.
+    fn story(&self) -> String;
     /// The variants.
     fn variants(&self) -> &'static [Variant];
     /// The oracles that catch its race variants.

@@ -1,0 +1,111 @@
+//! `ttu-sync`: zap racing THP split's unmap — 732ed55823fc "mm/thp: try_to_unmap() use
+//! TTU_SYNC for safe splitting" (Hugh Dickins, June 2021), and seed 000 (the try_to_migrate
+//! split it rides on). Latent for five years after fec89c109f3a.
+//!
+//! ```text
+//! zap_pte_range() (munmap)               unmap_folio() (split, page locked)
+//! ------------------------------------   ------------------------------------------
+//! SPIN(ptl)
+//! ptep_get_and_clear_full()  -> none
+//!                                        rmap walk still finds the VMA (not unlinked)
+//!                                        PVMW: unlocked read sees none -> skip
+//!                                        walk ends; folio_mapped() still TRUE
+//!                                        => VM_BUG_ON_PAGE(!unmap_success)     [I2]
+//! page_remove_rmap()  (mapcount 0)
+//! UNSPIN(ptl)
+//! ```
+//!
+//! With `TTU_SYNC` the walk takes the PTL even for an empty-looking PTE, so it waits until the
+//! zapper has dropped the rmap, and returns with the page unmapped.
+//!
+//! Oracle: I2, the in-path assertion of `unmap_folio`.
+
+use super::common::{self, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, munmap, page_alloc, split};
+use mmlab_engine::protocol::Protocol;
+use mmlab_engine::sync::Ordering;
+
+/// The scenario.
+#[derive(Debug)]
+pub struct TtuSync;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fixed",
+        expected: Expect::Clean,
+        summary: "unmap_folio passes TTU_SYNC (732ed55823fc)",
+    },
+    Variant {
+        name: "no-ttu-sync",
+        expected: Expect::Race,
+        summary: "before 732ed55823fc: PVMW skips an empty-looking PTE without the PTL",
+    },
+];
+
+impl Scenario for TtuSync {
+    fn name(&self) -> &'static str {
+        "ttu-sync"
+    }
+    fn title(&self) -> &'static str {
+        "zap vs THP split's unmap: the unlocked PVMW skip"
+    }
+    fn commit(&self) -> &'static str {
+        "732ed55823fc"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("ttu_sync.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::I2TtuSync]
+    }
+    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        let protocol = Protocol {
+            ttu_sync: variant == "fixed",
+            ..Protocol::default()
+        };
+        let w = common::world(size, 2, protocol, |_| {});
+        env.sink.install();
+        let pages = match size {
+            Size::Tiny => 1,
+            Size::Stress => 4,
+        };
+        let mm = mm_alloc(&w).expect("mm");
+        let vma = mmap(&w, mm, 0, pages, MapKind::Anon).expect("mmap");
+        let mut pfns = Vec::new();
+        for va in 0..pages {
+            access::store(&w, 0, mm, va, va + 1).expect("populate");
+            let (slot, i) = w.pte_slot(va);
+            let t = w.mms.get(mm).pmd_table(slot).expect("table");
+            let pfn = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
+                .pfn()
+                .expect("mapped");
+            // The splitter's reference (it holds the THP).
+            page_alloc::get_page(&w, pfn);
+            pfns.push(pfn);
+        }
+        let (wz, ws) = (w.clone(), w.clone());
+        let split_pfns = pfns.clone();
+        let actors = vec![
+            actor("zap", move || {
+                let _ = munmap::munmap(&wz, mm, vma);
+            }),
+            actor("split", move || {
+                for pfn in split_pfns {
+                    let guard = ws.page(pfn).lock().lock();
+                    split::split_unmap_and_remap(&ws, pfn, &guard);
+                    drop(guard);
+                    page_alloc::put_page(&ws, pfn);
+                }
+            }),
+        ];
+        common::run(env, &w, actors)
+    }
+}
