@@ -85,6 +85,15 @@ pub fn free_page(w: &World, pfn: Pfn) {
             );
         }
     }
+    if w.protocol.mlock == crate::protocol::MlockScheme::PageMlock
+        && page.test(crate::mm::pg::MLOCKED)
+    {
+        // ≤5.17: PG_mlocked is in PAGE_FLAGS_CHECK_AT_FREE ("Bad page state").
+        check::violation(
+            Oracle::I11Mlock,
+            format!("Bad page state: {pfn} freed with PG_mlocked"),
+        );
+    }
     // The free path clears PG_mlocked (`unevictable_pgs_cleared`): a page can legitimately be
     // freed mlocked after a truncation/munlock race.
     page.flags.store(0, Ordering::SeqCst);

@@ -1,13 +1,25 @@
 //! The catalog: one file per scenario, each a sourced story of one real race (or workload).
 
 mod common;
+pub mod delayed_rmap;
+pub mod migrate_newpage;
+pub mod migrate_vs_fault;
+pub mod mlock_page_lock;
+pub mod munlock_exit;
 pub mod ttu_sync;
 
 use crate::scenario::Scenario;
 
 /// Every scenario, in the order `mmlab list` prints them.
 pub fn all() -> Vec<&'static dyn Scenario> {
-    vec![&ttu_sync::TtuSync]
+    vec![
+        &ttu_sync::TtuSync,
+        &delayed_rmap::DelayedRmap,
+        &migrate_vs_fault::MigrateVsFault,
+        &migrate_newpage::MigrateNewpage,
+        &munlock_exit::MunlockExit,
+        &mlock_page_lock::MlockPageLock,
+    ]
 }
 
 /// The scenario called `name`.

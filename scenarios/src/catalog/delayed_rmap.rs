@@ -1,0 +1,190 @@
+//! `delayed-rmap`: zap vs writeback vs a store through a stale TLB entry — 5df397dec7c4 "mm:
+//! delay page_remove_rmap() until after the TLB has been flushed" (Linus Torvalds, Nov 2022,
+//! v6.2), and seed 002 (Ryan Roberts, 2023: remove every rmap in one batch per table, always
+//! before the PTL is released).
+//!
+//! ```text
+//! zap (MADV_DONTNEED), v6.1             writeback                  cpu B (stale TLB: W+D)
+//! -----------------------------------   ------------------------   ----------------------
+//! SPIN(ptl)
+//! ptep_get_and_clear_full  (D=1)
+//! set_page_dirty
+//! page_remove_rmap  -> mapcount 0
+//!                                       lock_page
+//!                                       folio_mkclean: !mapped -> 0
+//!                                       TestClearPageDirty
+//!                                       write data to disk
+//!                                                                  store -> lands in page
+//! TLB flush; UNSPIN(ptl)
+//!   => page clean, data newer than the disk, no dirty PTE: reclaim loses it   [I4]
+//! ```
+//!
+//! 6.2 delays the rmap removal of a dirty file page until after the TLB flush, still under
+//! the PTL: `folio_mkclean` then sees the page mapped, walks to the PTE, waits on the PTL, and
+//! only snapshots once no CPU can write through the old translation.
+//!
+//! `rmap-after-ptl` moves `tlb_flush_rmaps` after the PTL release — the design seed 002's rule
+//! forbids: a `TTU_SYNC` walker (THP split's `unmap_folio`) then finds the PTE empty under the
+//! PTL while the page still counts as mapped [I2].
+//!
+//! Oracles: I4 (lost dirty data) for `immediate-rmap`; I2 for `rmap-after-ptl`.
+
+use super::common::{self, Actor, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::mm::{MmId, Pfn, World};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
+use mmlab_engine::protocol::{Protocol, RmapRemoval};
+use mmlab_engine::sync::{Arc, Ordering};
+
+/// The scenario.
+#[derive(Debug)]
+pub struct DelayedRmap;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fixed",
+        expected: Expect::Clean,
+        summary: "v6.2: dirty file rmaps removed after the TLB flush, under the PTL (5df397dec7c4)",
+    },
+    Variant {
+        name: "batch-all",
+        expected: Expect::Clean,
+        summary: "seed 002: every rmap removed per table before the PTL is released",
+    },
+    Variant {
+        name: "immediate-rmap",
+        expected: Expect::Race,
+        summary: "before v6.2: page_remove_rmap right after the PTE clear",
+    },
+    Variant {
+        name: "rmap-after-ptl",
+        expected: Expect::Race,
+        summary: "wrong: delayed rmaps removed after the PTL is released",
+    },
+];
+
+/// Which workload an iteration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// zap + stale-TLB writer + writeback (I4).
+    LostDirty,
+    /// zap + THP split's TTU_SYNC unmap (I2).
+    SyncWalker,
+}
+
+fn pfn_at(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
+    let (slot, i) = w.pte_slot(va);
+    let t = w.mms.get(mm).pmd_table(slot)?;
+    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)).pfn()
+}
+
+impl Scenario for DelayedRmap {
+    fn name(&self) -> &'static str {
+        "delayed-rmap"
+    }
+    fn title(&self) -> &'static str {
+        "zap vs writeback: lost dirty data through a stale writable TLB entry"
+    }
+    fn commit(&self) -> &'static str {
+        "5df397dec7c4"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("delayed_rmap.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::I4LostDirty, Oracle::I2TtuSync]
+    }
+    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        let rmap_removal = match variant {
+            "batch-all" => RmapRemoval::BatchAll,
+            "immediate-rmap" => RmapRemoval::Immediate,
+            "rmap-after-ptl" => RmapRemoval::AfterPtlRelease,
+            _ => RmapRemoval::DelayedDirtyFile,
+        };
+        let workload = match variant {
+            "immediate-rmap" => Workload::LostDirty,
+            "rmap-after-ptl" => Workload::SyncWalker,
+            // The clean variants face both workloads, alternating by seed in stress mode.
+            _ if size == Size::Stress && env.seed % 2 == 1 => Workload::SyncWalker,
+            _ => Workload::LostDirty,
+        };
+        let protocol = Protocol {
+            rmap_removal,
+            ..Protocol::default()
+        };
+        let w = common::world(size, 3, protocol, |_| {});
+        env.sink.install();
+        let pages: u64 = match size {
+            Size::Tiny => 1,
+            Size::Stress => 4,
+        };
+        let file = w.file(0);
+        let mm = mm_alloc(&w).expect("mm");
+        mmap(
+            &w,
+            mm,
+            0,
+            pages,
+            MapKind::File {
+                file,
+                pgoff: 0,
+                shared: true,
+            },
+        )
+        .expect("mmap");
+        // cpu1 stores first: its TLB now holds writable, dirty entries.
+        for va in 0..pages {
+            access::store(&w, 1, mm, va, 1).expect("populate");
+        }
+        let actors: Vec<Actor> = match workload {
+            Workload::LostDirty => {
+                let (wz, wb, wc) = (w.clone(), w.clone(), w.clone());
+                vec![
+                    actor("zap", move || {
+                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
+                    }),
+                    actor("writer", move || {
+                        for value in 2..4 {
+                            for va in 0..pages {
+                                let _ = access::store(&wb, 1, mm, va, value);
+                            }
+                        }
+                    }),
+                    actor("writeback", move || {
+                        for index in 0..pages {
+                            mkclean::writeback(&wc, file, index);
+                        }
+                    }),
+                ]
+            }
+            Workload::SyncWalker => {
+                let pfns: Vec<Pfn> = (0..pages).filter_map(|va| pfn_at(&w, mm, va)).collect();
+                for &p in &pfns {
+                    page_alloc::get_page(&w, p);
+                }
+                let (wz, ws): (Arc<World>, Arc<World>) = (w.clone(), w.clone());
+                vec![
+                    actor("zap", move || {
+                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
+                    }),
+                    actor("split", move || {
+                        for pfn in pfns {
+                            let guard = ws.page(pfn).lock().lock();
+                            split::unmap_folio(&ws, pfn, &guard);
+                            drop(guard);
+                            page_alloc::put_page(&ws, pfn);
+                        }
+                    }),
+                ]
+            }
+        };
+        common::run(env, &w, actors)
+    }
+}

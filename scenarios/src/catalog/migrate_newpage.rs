@@ -1,0 +1,137 @@
+//! `migrate-newpage`: page migration's handling of its newpage — seed 004, "mm: make page
+//! migration's newpage handling more robust" (Hugh Dickins, Feb 2015), written for huge
+//! tmpfs's custom pool of newpages (`get_new_page` / `put_new_page`).
+//!
+//! Two bugs the patch removed, each a variant:
+//!
+//! ```text
+//! bug-on-locked-newpage                       speculative locker (stale lookup)
+//! ----------------------------------------    ---------------------------------
+//!                                              get_page_unless_zero(N); trylock(N)
+//! __unmap_and_move: PGLOCK(P) ...
+//! move_to_new_page: if (!trylock_page(N))
+//!                       BUG();          [BUG]
+//!                                              unlock(N); put_page(N)
+//!
+//! putback-wrong-pool                          munmap
+//! ----------------------------------------    ---------------------------------
+//! isolate P (REF 2), N = get_new_page()
+//!                                              zap: P's mapping reference goes
+//! unmap_and_move: page_count(P) == 1:
+//!   "freed under us", rc = SUCCESS
+//! out: rc == SUCCESS -> putback_lru_page(N)
+//!   => an unused N leaves its pool       [pool accounting]
+//! ```
+//!
+//! The fix trylocks N at the level of P and backs off with -EAGAIN, and resets `put_new_page`
+//! only when N was really used, so an unused N always returns to its pool.
+//!
+//! Oracles: the `BUG_ON` as a violation; pool accounting.
+
+use super::common::{self, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, munmap, page_alloc};
+use mmlab_engine::protocol::Protocol;
+use mmlab_engine::race_window;
+use mmlab_engine::sync::{Arc, Ordering};
+
+/// The scenario.
+#[derive(Debug)]
+pub struct MigrateNewpage;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fixed",
+        expected: Expect::Clean,
+        summary: "seed 004: trylock newpage, back off; unused newpage always to put_new_page",
+    },
+    Variant {
+        name: "bug-on-locked-newpage",
+        expected: Expect::Race,
+        summary: "pre-2015 BUG_ON(!trylock_page(newpage)) in move_to_new_page",
+    },
+    Variant {
+        name: "putback-wrong-pool",
+        expected: Expect::Race,
+        summary: "pre-2015: the freed-under-us success path releases newpage with putback_lru_page",
+    },
+];
+
+impl Scenario for MigrateNewpage {
+    fn name(&self) -> &'static str {
+        "migrate-newpage"
+    }
+    fn title(&self) -> &'static str {
+        "migration's newpage: locked by a speculative locker, released outside its pool"
+    }
+    fn commit(&self) -> &'static str {
+        "seed 004 (Hugh Dickins, 2015)"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("migrate_newpage.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::Bug, Oracle::PoolAccounting]
+    }
+    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        let protocol = Protocol {
+            newpage_trylock: variant != "bug-on-locked-newpage",
+            newpage_to_pool: variant != "putback-wrong-pool",
+            ..Protocol::default()
+        };
+        let w = common::world(size, 3, protocol, |_| {});
+        env.sink.install();
+        let mm = mm_alloc(&w).expect("mm");
+        let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
+        access::store(&w, 0, mm, 0, 3).expect("populate");
+        let (slot, i) = w.pte_slot(0);
+        let t = w.mms.get(mm).pmd_table(slot).expect("table");
+        let pfn = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
+            .pfn()
+            .expect("mapped");
+        assert!(
+            isolate_lru_page(&w, pfn),
+            "a freshly faulted page is on the LRU"
+        );
+        let pool = Arc::new(NewPagePool::new(&w, 2));
+        let (wm, wx, wz) = (w.clone(), w.clone(), w.clone());
+        let (pm, px) = (pool.clone(), pool.clone());
+        let tries = common::rounds(size, 8);
+        let actors = vec![
+            actor("migrator", move || {
+                let failed = migrate_pages(&wm, &pm, &[pfn]);
+                for p in failed {
+                    putback_lru_page(&wm, p);
+                }
+            }),
+            actor("speculative", move || {
+                // A stale lookup (a page-cache or pfn walker holding an old pointer) that
+                // briefly locks whatever page now sits there: here, the pool's pages.
+                for _ in 0..tries {
+                    for n in px.available() {
+                        if !page_alloc::get_page_unless_zero(&wx, n) {
+                            continue;
+                        }
+                        if let Some(g) = wx.page(n).lock().try_lock() {
+                            race_window!("speculative locker: newpage locked");
+                            drop(g);
+                        }
+                        page_alloc::put_page(&wx, n);
+                    }
+                }
+            }),
+            actor("munmap", move || {
+                let _ = munmap::munmap(&wz, mm, vma);
+            }),
+        ];
+        common::run(env, &w, actors)
+    }
+}

@@ -1,0 +1,146 @@
+//! `mlock-page-lock`: mlocking a page without its page lock, racing migration — 57e68e9cd65b
+//! "mm: try_to_unmap_cluster() should lock_page() before mlocking" (Vlastimil Babka, 2014,
+//! CVE-2014-3122). Old mlock scheme (≤5.17), where PG_mlocked is set under the page lock "to
+//! serialise with page migration".
+//!
+//! ```text
+//! reclaim: try_to_unmap_cluster (holds Q)     migration of P (holds P's lock)
+//! ----------------------------------------    ----------------------------------------
+//! nonlinear VM_LOCKED VMA: for each page
+//!   P in the cluster:                          __unmap_and_move: PGLOCK(P)
+//!     mlock_vma_page(P)   (P not ours!)          migrate_page_copy: PG_mlocked P -> N
+//!       BUG_ON(!PageLocked(P))    [I12]
+//!       or PG_mlocked set on P after it was
+//!       moved: left on the old page       [I11]
+//! ```
+//!
+//! The fix trylocks each page before mlocking it and skips the pages it cannot lock.
+//!
+//! Oracles: I12 (`mlock_vma_page` with the page unlocked — the kernel's own BUG_ON) and I11.
+
+use super::common::{self, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::mm::{MmId, Pfn, World};
+use mmlab_engine::ops::fault::pte_offset_map_lock;
+use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, mlock, munlock, page_alloc};
+use mmlab_engine::protocol::{MlockScheme, Protocol};
+use mmlab_engine::sync::Ordering;
+
+/// The scenario.
+#[derive(Debug)]
+pub struct MlockPageLock;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fixed",
+        expected: Expect::Clean,
+        summary: "57e68e9cd65b: trylock the page before mlock_vma_page",
+    },
+    Variant {
+        name: "mlock-without-page-lock",
+        expected: Expect::Race,
+        summary: "before 57e68e9cd65b: try_to_unmap_cluster mlocks pages it has not locked",
+    },
+];
+
+/// The page mapped at `va` (under its PTL), with a reference.
+fn follow(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
+    let (table, i, _ptl) = pte_offset_map_lock(w, w.mms.get(mm), va)?;
+    let pfn = Pte::decode(table.entries[i].load(Ordering::SeqCst)).pfn()?;
+    page_alloc::get_page_unless_zero(w, pfn).then_some(pfn)
+}
+
+impl Scenario for MlockPageLock {
+    fn name(&self) -> &'static str {
+        "mlock-page-lock"
+    }
+    fn title(&self) -> &'static str {
+        "mlock_vma_page without the page lock vs migration (CVE-2014-3122)"
+    }
+    fn commit(&self) -> &'static str {
+        "57e68e9cd65b"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("mlock_page_lock.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::I12MlockLocking, Oracle::I11Mlock]
+    }
+    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        let locked = variant == "fixed";
+        let w = common::world(
+            size,
+            2,
+            Protocol {
+                mlock: MlockScheme::PageMlock,
+                ..Protocol::default()
+            },
+            |_| {},
+        );
+        env.sink.install();
+        let file = w.file(0);
+        let mm = mm_alloc(&w).expect("mm");
+        let vma = mmap(
+            &w,
+            mm,
+            0,
+            2,
+            MapKind::File {
+                file,
+                pgoff: 0,
+                shared: true,
+            },
+        )
+        .expect("mmap");
+        access::store(&w, 0, mm, 0, 1).expect("populate");
+        munlock::mlock(&w, mm, vma).expect("mlock");
+        let rounds = common::rounds(size, 4);
+        let (wm, wr) = (w.clone(), w.clone());
+        let actors = vec![
+            actor("migrate", move || {
+                let pool = NewPagePool::new(&wm, rounds);
+                for _ in 0..rounds {
+                    let Some(p) = follow(&wm, mm, 0) else { return };
+                    page_alloc::put_page(&wm, p);
+                    if !isolate_lru_page(&wm, p) {
+                        continue;
+                    }
+                    for f in migrate_pages(&wm, &pool, &[p]) {
+                        putback_lru_page(&wm, f);
+                    }
+                }
+            }),
+            actor("reclaim", move || {
+                for _ in 0..rounds {
+                    // try_to_unmap_cluster: reclaim holds Q (page 1) and walks the cluster
+                    // around it in the VM_LOCKED VMA, mlocking what it finds mapped.
+                    let Some(q) = follow(&wr, mm, 1) else { return };
+                    if let Some(qg) = wr.page(q).lock().try_lock() {
+                        if let Some(p) = follow(&wr, mm, 0) {
+                            if locked {
+                                if let Some(pg) = wr.page(p).lock().try_lock() {
+                                    mlock::mlock_vma_page(&wr, p);
+                                    drop(pg);
+                                }
+                            } else {
+                                mlock::mlock_vma_page(&wr, p);
+                            }
+                            page_alloc::put_page(&wr, p);
+                        }
+                        drop(qg);
+                    }
+                    page_alloc::put_page(&wr, q);
+                }
+            }),
+        ];
+        common::run(env, &w, actors)
+    }
+}
