@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// An actor: its name (printed in traces and watchdog reports) and its body.
+pub type Actor = (&'static str, Box<dyn FnOnce() + Send + 'static>);
+
 /// How a scenario's actors are run.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -62,7 +65,7 @@ impl Env {
 
     /// Run `actors` (name, body) concurrently, each on its own simulated CPU (its index), and
     /// wait for all of them. Violations land in `self.sink`.
-    pub fn run(&self, actors: Vec<(&'static str, Box<dyn FnOnce() + Send + 'static>)>) {
+    pub fn run(&self, actors: Vec<Actor>) {
         self.sink.install();
         if sync::LOOM {
             self.run_loom(actors);
@@ -71,7 +74,7 @@ impl Env {
         }
     }
 
-    fn run_loom(&self, actors: Vec<(&'static str, Box<dyn FnOnce() + Send + 'static>)>) {
+    fn run_loom(&self, actors: Vec<Actor>) {
         let mut handles = Vec::new();
         let n = actors.len();
         let mut actors = actors.into_iter();
@@ -101,7 +104,7 @@ impl Env {
         }
     }
 
-    fn run_real(&self, actors: Vec<(&'static str, Box<dyn FnOnce() + Send + 'static>)>) {
+    fn run_real(&self, actors: Vec<Actor>) {
         let abort = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let n = actors.len() as u64;
@@ -124,18 +127,18 @@ impl Env {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
                     race::install(None);
                     sync::wait::set_abort_flag(None);
-                    if let Err(payload) = r {
-                        if payload.downcast_ref::<sync::wait::Aborted>().is_none() {
-                            let msg = payload
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "non-string panic".into());
-                            sink.push(Violation::new(
-                                Oracle::Panic,
-                                format!("actor {name} panicked: {msg}"),
-                            ));
-                        }
+                    if let Err(payload) = r
+                        && payload.downcast_ref::<sync::wait::Aborted>().is_none()
+                    {
+                        let msg = payload
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "non-string panic".into());
+                        sink.push(Violation::new(
+                            Oracle::Panic,
+                            format!("actor {name} panicked: {msg}"),
+                        ));
                     }
                     done_here.fetch_add(1, Ordering::SeqCst);
                 });

@@ -55,7 +55,7 @@ fn churn(protocol: Protocol, dur: Duration) -> Vec<mmlab_engine::check::Violatio
                                 MapKind::File {
                                     file,
                                     pgoff: 8,
-                                    shared: n % 2 == 0,
+                                    shared: n.is_multiple_of(2),
                                 },
                             )
                             .unwrap();
@@ -64,7 +64,7 @@ fn churn(protocol: Protocol, dur: Duration) -> Vec<mmlab_engine::check::Violatio
                                 access::store(&w, cpu, mm, a, n).unwrap();
                             }
                             access::store(&w, cpu, mm, 17, n).unwrap();
-                            if n % 3 == 0 {
+                            if n.is_multiple_of(3) {
                                 munmap::munmap(&w, mm, v).unwrap();
                             }
                             exit::exit_mmap(&w, mm);

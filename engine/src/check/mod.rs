@@ -202,10 +202,10 @@ pub fn current_sink() -> Sink {
 pub fn report(v: Violation) {
     let text = crate::sync::LOOM.then(|| v.to_string());
     current_sink().push(v);
-    if let Some(text) = text {
-        if !std::thread::panicking() {
-            panic!("mmlab violation {text}");
-        }
+    if let Some(text) = text
+        && !std::thread::panicking()
+    {
+        panic!("mmlab violation {text}");
     }
 }
 

@@ -57,13 +57,13 @@ pub fn check_world(w: &World) {
             );
         }
         // I6: no migration entry outlives its migration.
-        if let Some(&k) = migration.get(&pfn) {
-            if !page.lock().is_locked() {
-                violation(
-                    Oracle::I6MigrationEntry,
-                    format!("{k} migration entries for {pfn} left behind, page unlocked"),
-                );
-            }
+        if let Some(&k) = migration.get(&pfn)
+            && !page.lock().is_locked()
+        {
+            violation(
+                Oracle::I6MigrationEntry,
+                format!("{k} migration entries for {pfn} left behind, page unlocked"),
+            );
         }
         // I4: a file page whose data is newer than the disk is dirty, or dirty in a PTE.
         if let Mapping::File(f) = page.mapping() {

@@ -128,9 +128,7 @@ impl fmt::Display for Pte {
     }
 }
 
-// The generation is kept to 32 bits in the id but only 32 bits fit after the 27-bit index and
-// the 5 flag/tag bits: 27 + 32 + 5 = 64.
-const _: () = assert!(27 + 32 + 5 == 64);
+// Layout: 2 tag bits, 3 flag bits, a 32-bit generation, a 27-bit index: 2 + 3 + 32 + 27 = 64.
 
 #[cfg(test)]
 mod tests {

@@ -145,7 +145,7 @@ fn map_new_anon_page(
 /// `filemap_fault`: the page cache page at `index`, with a reference and **locked**
 /// (VM_FAULT_LOCKED). A missing page is allocated, read from the backing store and added to
 /// the cache under `i_pages`.
-pub fn filemap_fault<'w>(w: &'w World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
+pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
     let f = w.files.get(file);
     loop {
         let cached = f.i_pages.lock().pages[index as usize];
@@ -313,17 +313,17 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         return Ok(());
     }
     if page.is_anon() {
-        if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
-            if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig {
-                let pte = Pte::Present {
-                    pfn,
-                    write: true,
-                    dirty: true,
-                    young: true,
-                };
-                table.entries[i].store(pte.encode(), Ordering::SeqCst);
-                w.trace("wp_page_reuse", format!("va {:#x}", va << 12), pte);
-            }
+        if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
+            && Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig
+        {
+            let pte = Pte::Present {
+                pfn,
+                write: true,
+                dirty: true,
+                young: true,
+            };
+            table.entries[i].store(pte.encode(), Ordering::SeqCst);
+            w.trace("wp_page_reuse", format!("va {:#x}", va << 12), pte);
         }
         return Ok(());
     }

@@ -128,16 +128,16 @@ pub fn hugetlbfs_punch_hole(w: &World, file: FileId, index: u64) {
     let f = w.files.get(file);
     let imap = f.i_mmap.write();
     let cached = f.i_pages.lock().pages[index as usize];
-    if let Some(pfn) = cached {
-        if crate::ops::page_alloc::get_page_unless_zero(w, pfn) {
-            let page = w.page(pfn);
-            let g = page.lock().lock();
-            w.trace("hugetlbfs_punch_hole: folio locked", pfn, "");
-            // Removing the folio needs it unmapped; the model only takes the locks the race is
-            // made of and leaves the page in place.
-            drop(g);
-            crate::ops::page_alloc::put_page(w, pfn);
-        }
+    if let Some(pfn) = cached
+        && crate::ops::page_alloc::get_page_unless_zero(w, pfn)
+    {
+        let page = w.page(pfn);
+        let g = page.lock().lock();
+        w.trace("hugetlbfs_punch_hole: folio locked", pfn, "");
+        // Removing the folio needs it unmapped; the model only takes the locks the race is
+        // made of and leaves the page in place.
+        drop(g);
+        crate::ops::page_alloc::put_page(w, pfn);
     }
     drop(imap);
 }

@@ -28,34 +28,32 @@ pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
     let mm = w.vmas.get(vma).info.get().mm;
     let bracket = notifier::invalidate_range_start(w, mm, va, va + 1);
     let mut cleaned = 0;
-    if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, PVMW_SYNC) {
-        if let Pte::Present {
+    if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, PVMW_SYNC)
+        && let Pte::Present {
             write,
             dirty,
             young,
             ..
         } = item.pte
-        {
-            if write || dirty {
-                // ptep_clear_flush + set_pte_at(pte_wrprotect(pte_mkclean(entry))).
-                item.entry().store(0, Ordering::SeqCst);
-                tlb::flush_tlb_range(w, mm, va, va + 1);
-                let clean = Pte::Present {
-                    pfn,
-                    write: false,
-                    dirty: false,
-                    young,
-                };
-                item.entry().store(clean.encode(), Ordering::SeqCst);
-                w.trace(
-                    "page_mkclean_one",
-                    format!("{mm} va {:#x}", va << 12),
-                    clean,
-                );
-                if dirty {
-                    cleaned += 1;
-                }
-            }
+        && (write || dirty)
+    {
+        // ptep_clear_flush + set_pte_at(pte_wrprotect(pte_mkclean(entry))).
+        item.entry().store(0, Ordering::SeqCst);
+        tlb::flush_tlb_range(w, mm, va, va + 1);
+        let clean = Pte::Present {
+            pfn,
+            write: false,
+            dirty: false,
+            young,
+        };
+        item.entry().store(clean.encode(), Ordering::SeqCst);
+        w.trace(
+            "page_mkclean_one",
+            format!("{mm} va {:#x}", va << 12),
+            clean,
+        );
+        if dirty {
+            cleaned += 1;
         }
     }
     notifier::invalidate_range_end(w, bracket);

@@ -48,12 +48,11 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
                 // reclaim) off this VMA while the walk counts it, then VM_LOCKED stays.
                 vma.flags.fetch_or(vm::LOCKED | vm::IO, Ordering::SeqCst);
                 for va in info.start..info.end {
-                    if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
-                        if let Pte::Present { pfn, .. } =
+                    if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
+                        && let Pte::Present { pfn, .. } =
                             Pte::decode(table.entries[i].load(Ordering::SeqCst))
-                        {
-                            mlock::mlock_folio(w, pfn);
-                        }
+                    {
+                        mlock::mlock_folio(w, pfn);
                     }
                 }
                 vma.flags.fetch_and(!vm::IO, Ordering::SeqCst);
@@ -115,12 +114,11 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
     match w.protocol.mlock {
         MlockScheme::MlockCount => {
             for va in info.start..info.end {
-                if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
-                    if let Pte::Present { pfn, .. } =
+                if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
+                    && let Pte::Present { pfn, .. } =
                         Pte::decode(table.entries[i].load(Ordering::SeqCst))
-                    {
-                        mlock::munlock_folio(w, pfn);
-                    }
+                {
+                    mlock::munlock_folio(w, pfn);
                 }
             }
         }
