@@ -756,6 +756,10 @@ fn a_failure_prints_its_oracle_trace_and_replay_and_counts_the_rest() {
         &config(21, Budget::Iterations(4)),
     );
     let text = report::failure(result(&r, "broken-fix")).expect("a failure to print");
+    assert!(
+        text.starts_with("== flaky-print/broken-fix: UNEXPECTED (expected clean): [I2-ttu-sync]"),
+        "{text}"
+    );
     assert!(text.contains("[I2-ttu-sync] pfn 1 still mapped"), "{text}");
     assert!(
         text.contains("do_swap_page"),

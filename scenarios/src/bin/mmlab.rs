@@ -140,7 +140,7 @@ mod command {
 
     pub(crate) fn main() -> u8 {
         let cli = Cli::parse();
-        quiet_watchdog_unwinds();
+        quiet_scenario_panics();
         let catalog = catalog::all();
         let result = match cli.command {
             None => run(&catalog, RunArgs::default()),
@@ -158,13 +158,27 @@ mod command {
         }
     }
 
-    /// The watchdog unwinds a hung iteration's waiters with an `Aborted` panic; that is the
-    /// engine working, not a failure, and the hang itself is reported. Keep it off stderr.
-    fn quiet_watchdog_unwinds() {
+    /// Panics in scenario threads are something a stress run observes, not a crash: each is
+    /// reported as a `[panic]` violation with its iteration's seed. Print the first one as Rust
+    /// would (its location and backtrace are worth having), and not the thousand after it. The
+    /// watchdog's `Aborted` unwinds are the engine working, never printed. A panic on the main
+    /// thread is a bug in the command and is always printed.
+    fn quiet_scenario_panics() {
         let default = std::panic::take_hook();
+        let shown = AtomicBool::new(false);
         std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<Aborted>().is_none() {
+            if info.payload().downcast_ref::<Aborted>().is_some() {
+                return;
+            }
+            let on_main = std::thread::current().name() == Some("main");
+            if on_main {
                 default(info);
+            } else if !shown.swap(true, Ordering::SeqCst) {
+                default(info);
+                eprintln!(
+                    "mmlab: further panics in scenario threads are not printed here; \
+                     each is reported as a [panic] violation"
+                );
             }
         }));
     }
@@ -197,7 +211,7 @@ mod command {
 
     fn list(catalog: &[&'static dyn Scenario], json: bool) -> Result<u8, UsageError> {
         if json {
-            let doc = listing::to_json(catalog);
+            let doc = listing::document(catalog);
             print(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
@@ -238,15 +252,16 @@ mod command {
         handle_ctrl_c(cfg.stop.clone());
         let mut console = Console::new(std::io::stdout(), pairs.len(), Progress::for_stderr());
         let report = runner::run(&pairs, &cfg, &mut console)?;
-        console.print(&format!(
+        // The bar goes first, so that it is not redrawn under the table.
+        let _stdout = console.finish();
+        print(&format!(
             "\n{}{}\n",
             report::table(&report),
             report::summary(&report)
         ));
-        let _stdout = console.finish();
         if let Some(json) = json {
             let target = json.target().display().to_string();
-            if let Err(e) = json.commit(&report::to_json(&report)) {
+            if let Err(e) = json.commit(&report::document(&report)) {
                 eprintln!("mmlab: error: cannot write --json {target}: {e}");
                 return Ok(EXIT_USAGE);
             }
@@ -290,7 +305,7 @@ mod command {
         eprintln!(
             "mmlab contention: {} for {} (seed {}, {} threads, injection {})",
             pair.label(),
-            report::secs(cfg.duration),
+            report::short(cfg.duration),
             cfg.seed,
             cfg.threads,
             if cfg.inject { "on" } else { "off" }
@@ -299,7 +314,7 @@ mod command {
         print(&contention::table(&r));
         if let Some(json) = json {
             let target = json.target().display().to_string();
-            if let Err(e) = json.commit(&contention::to_json(&r)) {
+            if let Err(e) = json.commit(&contention::document(&r)) {
                 eprintln!("mmlab: error: cannot write --json {target}: {e}");
                 return Ok(EXIT_USAGE);
             }

@@ -263,8 +263,9 @@ fn columns<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct JsonContention<'a> {
+/// The `contention --json` document, fields in contract order.
+#[derive(Debug, Serialize)]
+pub struct ContentionDocument<'a> {
     scenario: &'a str,
     variant: &'a str,
     seed: u64,
@@ -276,7 +277,7 @@ struct JsonContention<'a> {
     sites: Vec<JsonSite<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonClass {
     class: &'static str,
     acquisitions: u64,
@@ -289,7 +290,7 @@ struct JsonClass {
     wait_hist: Vec<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonSite<'a> {
     class: &'static str,
     site: &'a str,
@@ -297,9 +298,14 @@ struct JsonSite<'a> {
     wait_total_ns: u64,
 }
 
-/// The `contention --json` document.
+/// The `contention --json` document, as a JSON value.
 pub fn to_json(r: &ContentionReport) -> serde_json::Value {
-    let doc = JsonContention {
+    serde_json::to_value(document(r)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `contention --json` document, ready to serialise in field order.
+pub fn document(r: &ContentionReport) -> ContentionDocument<'_> {
+    ContentionDocument {
         scenario: r.scenario,
         variant: r.variant,
         seed: r.seed,
@@ -331,6 +337,5 @@ pub fn to_json(r: &ContentionReport) -> serde_json::Value {
                 wait_total_ns: s.wait_total_ns,
             })
             .collect(),
-    };
-    serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+    }
 }

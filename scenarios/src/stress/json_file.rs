@@ -74,7 +74,7 @@ impl JsonFile {
     }
 
     /// Write `value` and move it into place.
-    pub fn commit(mut self, value: &serde_json::Value) -> io::Result<()> {
+    pub fn commit(mut self, value: &impl serde::Serialize) -> io::Result<()> {
         let file = self
             .file
             .take()

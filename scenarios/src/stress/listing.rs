@@ -7,8 +7,9 @@ use crate::scenario::Scenario;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-#[derive(Serialize)]
-struct JsonScenario {
+/// One scenario of the `list --json` document.
+#[derive(Debug, Serialize)]
+pub struct ScenarioDocument {
     name: &'static str,
     title: &'static str,
     commit: &'static str,
@@ -17,18 +18,23 @@ struct JsonScenario {
     variants: Vec<JsonVariant>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonVariant {
     name: &'static str,
     expected: &'static str,
     summary: &'static str,
 }
 
-/// The `list --json` document.
+/// The `list --json` document, as a JSON value.
 pub fn to_json(catalog: &[&'static dyn Scenario]) -> serde_json::Value {
-    let doc: Vec<JsonScenario> = catalog
+    serde_json::to_value(document(catalog)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `list --json` document, ready to serialise in field order.
+pub fn document(catalog: &[&'static dyn Scenario]) -> Vec<ScenarioDocument> {
+    catalog
         .iter()
-        .map(|s| JsonScenario {
+        .map(|s| ScenarioDocument {
             name: s.name(),
             title: s.title(),
             commit: s.commit(),
@@ -44,8 +50,7 @@ pub fn to_json(catalog: &[&'static dyn Scenario]) -> serde_json::Value {
                 })
                 .collect(),
         })
-        .collect();
-    serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+        .collect()
 }
 
 /// The `list` table: each scenario, its title and commit, then its variants.

@@ -17,21 +17,25 @@ use std::time::Duration;
 
 /// Lines of a failing iteration's trace printed (its most recent); `--json` has none of it.
 pub const MAX_TRACE_LINES: usize = 200;
-/// Other violations of the first failing iteration listed (one line each).
-const MAX_ALSO: usize = 5;
+/// Violations of the first failing iteration printed in full (they are one story: a race
+/// often trips a second oracle on its way, and a hang comes with lockdep's view of it).
+const MAX_FULL: usize = 5;
 
-/// Seconds, with precision that suits the size: `0.0042s`, `0.013s`, `1.20s`, `65.0s`.
+/// Seconds to the millisecond (`0.013s`, `1.200s`), or to the tenth beyond 100s.
 pub fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s < 0.01 {
-        format!("{s:.4}s")
-    } else if s < 1.0 {
+    if s < 100.0 {
         format!("{s:.3}s")
-    } else if s < 10.0 {
-        format!("{s:.2}s")
     } else {
         format!("{s:.1}s")
     }
+}
+
+/// A duration as a person would write it: `60s`, `6.667s`, `0.5s`.
+pub fn short(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}s")
 }
 
 /// The results table: one row per pair.
@@ -124,7 +128,7 @@ pub fn summary(report: &RunReport) -> String {
 /// replay command — and a count of the rest. `None` if the pair saw no violation.
 pub fn failure(result: &PairResult) -> Option<String> {
     let first = result.first.as_ref()?;
-    let head = first.violations.first()?;
+    let head = first.violations.get(first.headline)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -138,19 +142,17 @@ pub fn failure(result: &PairResult) -> Option<String> {
         first.iteration,
         first.seed,
     );
-    for line in head.to_string().lines() {
-        let _ = writeln!(out, "  {line}");
+    for v in first.violations.iter().take(MAX_FULL) {
+        for line in v.to_string().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
-    let also = &first.violations[1..];
-    if !also.is_empty() {
-        let _ = writeln!(out, "  also in this iteration:");
-        for v in also.iter().take(MAX_ALSO) {
-            let msg = v.message.lines().next().unwrap_or("");
-            let _ = writeln!(out, "    [{}] {msg}", v.oracle);
-        }
-        if also.len() > MAX_ALSO {
-            let _ = writeln!(out, "    ... and {} more", also.len() - MAX_ALSO);
-        }
+    if first.violations.len() > MAX_FULL {
+        let _ = writeln!(
+            out,
+            "  ... and {} more violations in this iteration",
+            first.violations.len() - MAX_FULL
+        );
     }
     if first.abandoned {
         let _ = writeln!(
@@ -197,8 +199,8 @@ pub fn header(pairs: &[Pair], cfg: &RunConfig) -> String {
         ),
         (_, Some(d)) => format!(
             "budget {} (~{} a pair; race variants stop at their first violation)",
-            secs(d),
-            secs(d / u32::try_from(pairs.len()).unwrap_or(u32::MAX))
+            short(d),
+            short(d / u32::try_from(pairs.len()).unwrap_or(u32::MAX))
         ),
         (_, None) => String::new(),
     };
@@ -219,8 +221,9 @@ pub fn header(pairs: &[Pair], cfg: &RunConfig) -> String {
     h
 }
 
-#[derive(Serialize)]
-struct JsonRun<'a> {
+/// The `run --json` document, fields in contract order (see the module docs).
+#[derive(Debug, Serialize)]
+pub struct RunDocument<'a> {
     seed: u64,
     shard: String,
     threads: usize,
@@ -233,7 +236,7 @@ struct JsonRun<'a> {
     results: Vec<JsonResult<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonResult<'a> {
     scenario: &'a str,
     variant: &'a str,
@@ -252,7 +255,7 @@ struct JsonResult<'a> {
     ops: &'a BTreeMap<&'static str, u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonViolation<'a> {
     oracle: &'static str,
     message: &'a str,
@@ -261,8 +264,14 @@ struct JsonViolation<'a> {
     sites: &'a [String],
 }
 
-/// The `run --json` document.
+/// The `run --json` document, as a JSON value.
 pub fn to_json(report: &RunReport) -> serde_json::Value {
+    // Serialising plain structs of strings and numbers cannot fail.
+    serde_json::to_value(document(report)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `run --json` document, ready to serialise in field order.
+pub fn document(report: &RunReport) -> RunDocument<'_> {
     let (budget_s, budget_iterations) = match report.budget {
         Budget::Iterations(n) => (None, Some(n)),
         b => (
@@ -270,7 +279,7 @@ pub fn to_json(report: &RunReport) -> serde_json::Value {
             None,
         ),
     };
-    let doc = JsonRun {
+    RunDocument {
         seed: report.seed,
         shard: report.shard.to_string(),
         threads: report.threads,
@@ -311,7 +320,5 @@ pub fn to_json(report: &RunReport) -> serde_json::Value {
                 ops: &r.ops,
             })
             .collect(),
-    };
-    // Serialising plain structs of strings and numbers cannot fail.
-    serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+    }
 }

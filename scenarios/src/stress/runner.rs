@@ -57,8 +57,11 @@ pub struct FirstFailure {
     pub iteration: u64,
     /// Time from the pair's start to the end of that iteration.
     pub at: Duration,
-    /// Every violation it reported.
+    /// Every violation it reported, in the order they were reported.
     pub violations: Vec<Violation>,
+    /// Which of them heads the story: the first that fired one of the scenario's own oracles
+    /// (the catch), else the first.
+    pub headline: usize,
     /// Its domain trace, as the scenario rendered it.
     pub trace: String,
     /// The command that replays it.
@@ -367,10 +370,17 @@ fn record(
         });
     }
     if result.first.is_none() {
+        let declared = pair.scenario.oracles();
+        let headline = outcome
+            .violations
+            .iter()
+            .position(|v| declared.contains(&v.oracle))
+            .unwrap_or(0);
         result.first = Some(FirstFailure {
             seed,
             iteration: index,
             at,
+            headline,
             violations: outcome.violations,
             trace: outcome.trace,
             replay: replay_command(pair, seed, cfg, duration),
