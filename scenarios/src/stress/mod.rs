@@ -11,7 +11,7 @@
 //! Why each piece exists, one file each:
 //!
 //! - [`config`]: what a run is asked to do, its defaults and the parsers for user input.
-//! - [`select`]: which pairs a name selects, and "did you mean" ([`suggest`]) when none.
+//! - [`select`](mod@select): which pairs a name selects, and "did you mean" ([`suggest`]) when none.
 //! - [`seed`]: iteration seeds — iteration 0 *is* the run seed, which is what makes every
 //!   printed failure replayable with `--seed S --iterations 1`.
 //! - [`shard`]: `--shard K/N`, the deterministic split that lets a job runner spread one

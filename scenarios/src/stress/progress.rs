@@ -56,7 +56,7 @@ impl Progress {
         }
     }
 
-    /// Update the message (at most every [`REFRESH`]; `msg` is only built then).
+    /// Update the message (at most every 100 ms; `msg` is only built then).
     pub fn message(&mut self, msg: impl FnOnce() -> String) {
         let now = Instant::now();
         if self.last_update.is_some_and(|t| now - t < REFRESH) {

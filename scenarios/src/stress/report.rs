@@ -322,3 +322,18 @@ pub fn document(report: &RunReport) -> RunDocument<'_> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_people_write_them() {
+        assert_eq!(short(Duration::from_secs(60)), "60s");
+        assert_eq!(short(Duration::from_millis(6667)), "6.667s");
+        assert_eq!(short(Duration::from_millis(500)), "0.5s");
+        assert_eq!(short(Duration::ZERO), "0s");
+        assert_eq!(secs(Duration::from_millis(13)), "0.013s");
+        assert_eq!(secs(Duration::from_secs(150)), "150.0s");
+    }
+}

@@ -4,7 +4,7 @@
 //! its shard owns ([`super::shard`]), derives each iteration's seed ([`super::seed`]), builds
 //! an [`Env`] (seed, injection, threads, watchdog bound, the run's stop flag), and runs the
 //! scenario once at [`Size::Stress`](crate::scenario::Size::Stress) through
-//! [`super::iteration`], which survives panics and hangs. It stops a pair when:
+//! `iteration.rs`, which survives panics and hangs. It stops a pair when:
 //!
 //! - the pair is a `race` variant and an iteration fired: first violation is what a race run
 //!   is for, and the rest of its time goes to the pairs after it;
