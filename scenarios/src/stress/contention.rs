@@ -1,0 +1,341 @@
+//! `mmlab contention`: a lock_stat report of one scenario variant under load.
+//!
+//! The kernel's `/proc/lock_stat` answers "which lock do my CPUs wait on, where, and for how
+//! long"; this answers the same for a scenario. The command resets the engine's lock_stat
+//! counters, runs the variant's iterations for a duration on real threads, and reports per lock
+//! class — sorted by total wait, as lock_stat sorts — acquisitions, contentions, wait
+//! total/avg/max, hold total/avg/max, and the call sites that waited most ("contention
+//! points"). Race-window injection is off by default here: injected stalls inside critical
+//! sections would be measured as hold time that the kernel path does not have.
+//!
+//! lock_stat is process-wide, so the report covers everything that took a lock since the
+//! reset: the command runs one scenario per process.
+
+use super::iteration;
+use super::report::secs;
+use super::seed::iteration_seed;
+use super::select::Pair;
+use super::shard::Shard;
+use crate::scenario::{Scenario, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::sync::lock_stat::{self, ClassSnapshot, SiteSnapshot};
+use mmlab_engine::sync::switches;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Default measuring time.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(5);
+/// Contention points listed in the table.
+pub const TOP_SITES: usize = 10;
+
+/// How to measure.
+#[derive(Debug, Clone)]
+pub struct ContentionConfig {
+    /// The run seed (iteration seeds derive from it as in `mmlab run`).
+    pub seed: u64,
+    /// How long to run the variant's iterations.
+    pub duration: Duration,
+    /// `Env::threads`.
+    pub threads: usize,
+    /// Race-window injection (default off: see the module docs).
+    pub inject: bool,
+    /// The watchdog's bound.
+    pub hang_after: Duration,
+    /// Ctrl-C: stop after the current iteration and report what was measured.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl ContentionConfig {
+    /// Defaults, with this seed.
+    pub fn new(seed: u64) -> Self {
+        ContentionConfig {
+            seed,
+            duration: DEFAULT_DURATION,
+            threads: super::config::default_threads(),
+            inject: false,
+            hang_after: super::config::DEFAULT_HANG_AFTER,
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Debug, Clone)]
+pub struct ContentionReport {
+    /// The scenario's name.
+    pub scenario: &'static str,
+    /// The variant's name.
+    pub variant: &'static str,
+    /// The run seed.
+    pub seed: u64,
+    /// Time measured.
+    pub elapsed: Duration,
+    /// Iterations run.
+    pub iterations: u64,
+    /// Violations reported along the way (a contention run does not judge them).
+    pub violations: u64,
+    /// Per class, most wait first; classes never acquired are left out.
+    pub classes: Vec<ClassSnapshot>,
+    /// Contention points, most wait first.
+    pub sites: Vec<SiteSnapshot>,
+    /// Stopped by Ctrl-C before its duration.
+    pub interrupted: bool,
+}
+
+/// The variant `contention` measures when none is named: `fixed` if there is one (the kernel
+/// as it is), else the first.
+pub fn default_variant(scenario: &dyn Scenario) -> Option<&'static Variant> {
+    let variants = scenario.variants();
+    variants
+        .iter()
+        .find(|v| v.name == "fixed")
+        .or_else(|| variants.first())
+}
+
+/// Measure `pair` under `cfg`.
+pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
+    switches::set_stats(true);
+    lock_stat::reset();
+    let started = Instant::now();
+    let deadline = started + cfg.duration;
+    let mut iterations = 0;
+    let mut violations = 0;
+    let mut interrupted = false;
+    for index in Shard::WHOLE.indices() {
+        let now = Instant::now();
+        if iterations > 0 && now >= deadline {
+            break;
+        }
+        let seed = iteration_seed(cfg.seed, pair.scenario.name(), pair.variant.name, index);
+        let mut env = Env::new(seed);
+        env.inject = cfg.inject;
+        env.threads = cfg.threads;
+        env.hang_after = cfg.hang_after;
+        env.stop = cfg.stop.clone();
+        env.duration = pair.scenario.long_running().then(|| {
+            deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
+        let it = iteration::run_one(pair.scenario, pair.variant.name, &env);
+        iterations += 1;
+        violations += it.outcome.violations.len() as u64;
+        if cfg.stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    ContentionReport {
+        scenario: pair.scenario.name(),
+        variant: pair.variant.name,
+        seed: cfg.seed,
+        elapsed,
+        iterations,
+        violations,
+        classes: lock_stat::snapshot(),
+        sites: lock_stat::sites_snapshot(),
+        interrupted,
+    }
+}
+
+/// Nanoseconds, in the unit that suits them.
+pub fn ns(n: u64) -> String {
+    let n = n as f64;
+    if n < 1e3 {
+        format!("{n:.0}ns")
+    } else if n < 1e6 {
+        format!("{:.1}us", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.1}ms", n / 1e6)
+    } else {
+        format!("{:.2}s", n / 1e9)
+    }
+}
+
+fn avg(total: u64, n: u64) -> u64 {
+    total.checked_div(n).unwrap_or(0)
+}
+
+/// The lock_stat table and the top contention points.
+pub fn table(r: &ContentionReport) -> String {
+    let mut out = format!(
+        "lock_stat: {}/{} for {}, {} iteration{}{}\n\n",
+        r.scenario,
+        r.variant,
+        secs(r.elapsed),
+        r.iterations,
+        if r.iterations == 1 { "" } else { "s" },
+        if r.interrupted { " (interrupted)" } else { "" },
+    );
+    if r.classes.is_empty() {
+        out.push_str("no lock was taken.\n");
+        return out;
+    }
+    let header = [
+        "class",
+        "acquisitions",
+        "contentions",
+        "wait total",
+        "wait avg",
+        "wait max",
+        "hold total",
+        "hold avg",
+        "hold max",
+    ];
+    let rows: Vec<[String; 9]> = r
+        .classes
+        .iter()
+        .map(|c| {
+            [
+                c.class.name().to_string(),
+                c.acquisitions.to_string(),
+                c.contentions.to_string(),
+                ns(c.wait_total_ns),
+                ns(avg(c.wait_total_ns, c.contentions)),
+                ns(c.wait_max_ns),
+                ns(c.hold_total_ns),
+                ns(avg(c.hold_total_ns, c.acquisitions)),
+                ns(c.hold_max_ns),
+            ]
+        })
+        .collect();
+    out.push_str(&columns(&header, &rows));
+    if !r.sites.is_empty() {
+        out.push_str("\ncontention points (most wait first):\n");
+        let rows: Vec<[String; 4]> = r
+            .sites
+            .iter()
+            .take(TOP_SITES)
+            .map(|s| {
+                [
+                    s.class.name().to_string(),
+                    s.site.clone(),
+                    s.contentions.to_string(),
+                    ns(s.wait_total_ns),
+                ]
+            })
+            .collect();
+        out.push_str(&columns(
+            &["class", "site", "contentions", "wait total"],
+            &rows,
+        ));
+    }
+    if r.violations > 0 {
+        let _ = writeln!(
+            out,
+            "\nnote: {} violation{} reported during the measurement; `mmlab run {} --variant {}` judges them.",
+            r.violations,
+            if r.violations == 1 { " was" } else { "s were" },
+            r.scenario,
+            r.variant
+        );
+    }
+    out
+}
+
+/// Left-aligned first column, right-aligned numbers.
+fn columns<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; N]| {
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{cell:<w$}", w = widths[0]);
+            } else {
+                let _ = write!(out, "  {cell:>w$}", w = widths[i]);
+            }
+        }
+        out.push('\n');
+    };
+    line(*header);
+    for row in rows {
+        line(row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// The `contention --json` document, fields in contract order.
+#[derive(Debug, Serialize)]
+pub struct ContentionDocument<'a> {
+    scenario: &'a str,
+    variant: &'a str,
+    seed: u64,
+    elapsed_s: f64,
+    iterations: u64,
+    violations: u64,
+    interrupted: bool,
+    classes: Vec<JsonClass>,
+    sites: Vec<JsonSite<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonClass {
+    class: &'static str,
+    acquisitions: u64,
+    contentions: u64,
+    wait_total_ns: u64,
+    wait_max_ns: u64,
+    hold_total_ns: u64,
+    hold_max_ns: u64,
+    /// Bucket `i` counts waits in `[2^i, 2^(i+1))` ns.
+    wait_hist: Vec<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSite<'a> {
+    class: &'static str,
+    site: &'a str,
+    contentions: u64,
+    wait_total_ns: u64,
+}
+
+/// The `contention --json` document, as a JSON value.
+pub fn to_json(r: &ContentionReport) -> serde_json::Value {
+    serde_json::to_value(document(r)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `contention --json` document, ready to serialise in field order.
+pub fn document(r: &ContentionReport) -> ContentionDocument<'_> {
+    ContentionDocument {
+        scenario: r.scenario,
+        variant: r.variant,
+        seed: r.seed,
+        elapsed_s: r.elapsed.as_secs_f64(),
+        iterations: r.iterations,
+        violations: r.violations,
+        interrupted: r.interrupted,
+        classes: r
+            .classes
+            .iter()
+            .map(|c| JsonClass {
+                class: c.class.name(),
+                acquisitions: c.acquisitions,
+                contentions: c.contentions,
+                wait_total_ns: c.wait_total_ns,
+                wait_max_ns: c.wait_max_ns,
+                hold_total_ns: c.hold_total_ns,
+                hold_max_ns: c.hold_max_ns,
+                wait_hist: c.wait_hist.clone(),
+            })
+            .collect(),
+        sites: r
+            .sites
+            .iter()
+            .map(|s| JsonSite {
+                class: s.class.name(),
+                site: &s.site,
+                contentions: s.contentions,
+                wait_total_ns: s.wait_total_ns,
+            })
+            .collect(),
+    }
+}
