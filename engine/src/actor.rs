@@ -107,12 +107,14 @@ impl Env {
     fn run_real(&self, actors: Vec<Actor>) {
         let abort = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
+        let watcher = std::thread::current();
         let n = actors.len() as u64;
         let mut handles = Vec::new();
         for (cpu, (name, body)) in actors.into_iter().enumerate() {
             let sink = self.sink.clone();
             let abort = abort.clone();
             let done_here = done.clone();
+            let watcher = watcher.clone();
             let inject = self.inject.then(|| {
                 Injector::new(self.seed ^ (cpu as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
             });
@@ -141,6 +143,7 @@ impl Env {
                         ));
                     }
                     done_here.fetch_add(1, Ordering::SeqCst);
+                    watcher.unpark();
                 });
             match spawned {
                 Ok(h) => handles.push(h),
@@ -153,22 +156,27 @@ impl Env {
                 }
             }
         }
-        self.watch(&done, n, &abort);
-        for h in handles {
-            let _ = h.join();
+        if self.watch(&done, n, &abort) {
+            for h in handles {
+                let _ = h.join();
+            }
         }
+        // Otherwise some actor is stuck where the watchdog cannot unwind it (spinning on a
+        // spinlock held forever): its thread is abandoned rather than joined, so the run goes
+        // on; the hang is already reported.
     }
 
-    /// The watchdog: poll until every actor is done; if progress stalls for `hang_after`,
-    /// report a hang with every thread's held locks, then unwind the actors.
-    fn watch(&self, done: &AtomicU64, n: u64, abort: &AtomicBool) {
+    /// The watchdog: wait until every actor is done (each unparks this thread when it
+    /// finishes); if progress stalls for `hang_after`, report a hang with every thread's held
+    /// locks, then unwind the actors. Returns whether every actor finished.
+    fn watch(&self, done: &AtomicU64, n: u64, abort: &AtomicBool) -> bool {
         let mut last = (
             self.progress.load(Ordering::Relaxed),
             done.load(Ordering::SeqCst),
         );
         let mut since = Instant::now();
         while done.load(Ordering::SeqCst) < n {
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::park_timeout(Duration::from_millis(10));
             let now = (
                 self.progress.load(Ordering::Relaxed),
                 done.load(Ordering::SeqCst),
@@ -203,10 +211,11 @@ impl Env {
                 // give up on joining after a further bound rather than hang the runner.
                 let give_up = Instant::now() + self.hang_after;
                 while done.load(Ordering::SeqCst) < n && Instant::now() < give_up {
-                    std::thread::sleep(Duration::from_millis(5));
+                    std::thread::park_timeout(Duration::from_millis(5));
                 }
-                return;
+                return done.load(Ordering::SeqCst) == n;
             }
         }
+        true
     }
 }
