@@ -92,6 +92,35 @@ pub fn check_world(w: &World) {
             );
         }
     }
+    // I11: an mlocked VMA stays resident — reclaim never unmaps from a VM_LOCKED VMA.
+    for vma_id in w.vmas.live() {
+        let vma = w.vmas.get(vma_id);
+        if vma.flags.load(Ordering::SeqCst) & (crate::mm::vm::LOCKED | crate::mm::vm::IO)
+            != crate::mm::vm::LOCKED
+        {
+            continue;
+        }
+        let info = vma.info.get();
+        if !w.mms.is_live(info.mm) {
+            continue;
+        }
+        let mm = w.mms.get(info.mm);
+        for va in info.start..info.end {
+            let (slot, i) = w.pte_slot(va);
+            let pte = mm
+                .pmd_table(slot)
+                .map(|t| Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)));
+            if !pte.is_some_and(|p| p.is_present()) {
+                violation(
+                    Oracle::I11Mlock,
+                    format!(
+                        "{vma_id} is VM_LOCKED but va {:#x} is not resident",
+                        va << 12
+                    ),
+                );
+            }
+        }
+    }
     // I3: no TLB entry reaches a freed page.
     for (c, cpu) in w.cpus.iter().enumerate() {
         for e in hw_lock(&cpu.tlb).iter() {
