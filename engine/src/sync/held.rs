@@ -108,12 +108,16 @@ pub fn holds(class: LockClass) -> bool {
     with(|t| t.held.iter().any(|h| h.class == class))
 }
 
-/// A snapshot of every live thread's lock state (real mode), for the watchdog.
-pub fn all_threads() -> Vec<(
+/// One thread's lock state as the watchdog prints it: its name, its held locks (oldest first),
+/// and what it waits for, if anything: (class, site of the attempt).
+pub type ThreadSnapshot = (
     String,
     Vec<HeldLock>,
     Option<(LockClass, &'static Location<'static>)>,
-)> {
+);
+
+/// A snapshot of every live thread's lock state (real mode), for the watchdog.
+pub fn all_threads() -> Vec<ThreadSnapshot> {
     let reg = registry().lock();
     reg.iter()
         .filter_map(|w| w.upgrade())

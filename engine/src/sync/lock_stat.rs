@@ -215,7 +215,7 @@ pub fn sites_snapshot() -> Vec<SiteSnapshot> {
             },
         )
         .collect();
-    out.sort_by(|a, b| b.wait_total_ns.cmp(&a.wait_total_ns));
+    out.sort_by_key(|s| std::cmp::Reverse(s.wait_total_ns));
     out
 }
 

@@ -36,10 +36,12 @@ pub enum Attempt {
     Try,
 }
 
-fn learned() -> &'static ObserverMutex<HashMap<(LockClass, LockClass), (Site, Site)>> {
-    static LEARNED: std::sync::OnceLock<
-        ObserverMutex<HashMap<(LockClass, LockClass), (Site, Site)>>,
-    > = std::sync::OnceLock::new();
+/// Orders learned between unordered classes: (outer, inner) → (outer's site, inner's site) of
+/// the first time it was seen.
+type Learned = HashMap<(LockClass, LockClass), (Site, Site)>;
+
+fn learned() -> &'static ObserverMutex<Learned> {
+    static LEARNED: std::sync::OnceLock<ObserverMutex<Learned>> = std::sync::OnceLock::new();
     LEARNED.get_or_init(Default::default)
 }
 
@@ -59,24 +61,23 @@ pub(crate) fn check_acquire(
 ) {
     let mut found: Vec<Violation> = Vec::new();
     held::with(|t| {
-        if class.kind() == LockKind::Sleep && attempt == Attempt::Blocking {
-            if let Some(atomic) = t
-                .held
-                .iter()
-                .rev()
-                .find(|h| h.class.kind() != LockKind::Sleep)
-            {
-                found.push(Violation {
-                    oracle: Oracle::I15Lockdep,
-                    message: format!(
-                        "BUG: sleeping function called from invalid context: {class} taken while \
-                         holding {} (taken at {})",
-                        atomic.class,
-                        fmt_site(atomic.site)
-                    ),
-                    sites: vec![site, atomic.site],
-                });
-            }
+        let may_sleep = class.kind() == LockKind::Sleep && attempt == Attempt::Blocking;
+        if let Some(atomic) = t
+            .held
+            .iter()
+            .rev()
+            .find(|h| may_sleep && h.class.kind() != LockKind::Sleep)
+        {
+            found.push(Violation {
+                oracle: Oracle::I15Lockdep,
+                message: format!(
+                    "BUG: sleeping function called from invalid context: {class} taken while \
+                     holding {} (taken at {})",
+                    atomic.class,
+                    fmt_site(atomic.site)
+                ),
+                sites: vec![site, atomic.site],
+            });
         }
         if attempt == Attempt::Try || class == LockClass::Rcu {
             return;

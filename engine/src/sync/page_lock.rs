@@ -233,9 +233,9 @@ impl<'a> PageLockGuard<'a> {
     /// Give up the guard but keep the page locked and lockdep's record of it, for a path that
     /// will unlock with [`PageLock::unlock_unowned`] (the kernel's hand-over of PG_locked).
     pub fn into_raw(mut self) {
-        if let Some(acq) = self.acq.take() {
-            std::mem::forget(acq);
-        }
+        // Discarding the acquisition state releases nothing: lockdep's held record stays until
+        // `unlock_unowned` removes it.
+        self.acq = None;
     }
 }
 

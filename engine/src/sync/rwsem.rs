@@ -321,8 +321,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn read(&self) -> RwSemReadGuard<'_, T> {
         let acq = self.raw().read_with(Location::caller());
-        // SAFETY: `acq` is the state of the shared acquisition just made.
         RwSemReadGuard {
+            // SAFETY: `acq` is the state of the shared acquisition just made.
             inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
         }
     }
@@ -331,8 +331,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn write(&self) -> RwSemWriteGuard<'_, T> {
         let acq = self.raw().write_with(Location::caller());
-        // SAFETY: `acq` is the state of the exclusive acquisition just made.
         RwSemWriteGuard {
+            // SAFETY: `acq` is the state of the exclusive acquisition just made.
             inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
         }
     }
@@ -341,8 +341,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn try_read(&self) -> Option<RwSemReadGuard<'_, T>> {
         let acq = self.raw().try_read_with(Location::caller())?;
-        // SAFETY: as in `read`.
         Some(RwSemReadGuard {
+            // SAFETY: as in `read`.
             inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
         })
     }
@@ -351,8 +351,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn try_write(&self) -> Option<RwSemWriteGuard<'_, T>> {
         let acq = self.raw().try_write_with(Location::caller())?;
-        // SAFETY: as in `write`.
         Some(RwSemWriteGuard {
+            // SAFETY: as in `write`.
             inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
         })
     }

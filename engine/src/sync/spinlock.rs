@@ -188,8 +188,8 @@ impl<T> SpinLock<T> {
     #[track_caller]
     pub fn lock_nested(&self, subclass: u8) -> SpinLockGuard<'_, T> {
         let acq = self.raw().lock_with(subclass, Location::caller());
-        // SAFETY: `acq` is the state of the acquisition just made.
         SpinLockGuard {
+            // SAFETY: `acq` is the state of the acquisition just made.
             inner: unsafe { self.inner.make_guard_unchecked(acq) },
         }
     }
@@ -198,8 +198,8 @@ impl<T> SpinLock<T> {
     #[track_caller]
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
         let acq = self.raw().try_lock_with(Location::caller())?;
-        // SAFETY: `acq` is the state of the acquisition just made.
         Some(SpinLockGuard {
+            // SAFETY: `acq` is the state of the acquisition just made.
             inner: unsafe { self.inner.make_guard_unchecked(acq) },
         })
     }
