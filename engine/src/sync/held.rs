@@ -6,7 +6,7 @@
 //! iteration, every thread's held locks and what it is waiting for.
 
 use super::ObserverMutex;
-use super::class::LockClass;
+use super::class::{LockClass, LockKind};
 use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, Weak};
@@ -25,6 +25,8 @@ pub enum Mode {
 pub struct HeldLock {
     /// The lock's class.
     pub class: LockClass,
+    /// The lock's kind: a spinlock or an RCU read section makes the holder atomic.
+    pub kind: LockKind,
     /// The declared nesting subclass (0 unless `*_nested` was used).
     pub subclass: u8,
     /// The lock instance (its address): identifies the lock for release checks.

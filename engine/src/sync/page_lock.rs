@@ -12,8 +12,8 @@
 //! holding the PTL, then drop the PTL and sleep — so no page reference is needed to keep the
 //! page alive while enqueueing.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicU32, Ordering, block_on, wake_all};
@@ -62,6 +62,14 @@ impl<'a> PageLock<'a> {
         self.flags as *const AtomicU32 as usize
     }
 
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Sleep,
+            instance: self.instance(),
+        }
+    }
+
     /// `PageLocked`: a racy snapshot.
     pub fn is_locked(&self) -> bool {
         self.flags.load(Ordering::Acquire) & PG_LOCKED != 0
@@ -86,16 +94,15 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn lock(self) -> PageLockGuard<'a> {
         let site = Location::caller();
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_fast() {
             None
         } else {
             self.lock_slow(lockdep, site)
         };
         let acq = acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -122,12 +129,11 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn try_lock(self) -> Option<PageLockGuard<'a>> {
         let site = Location::caller();
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_fast().then(|| {
             let acq = acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -184,7 +190,7 @@ impl<'a> PageLock<'a> {
             return;
         }
         if super::switches::lockdep() {
-            lockdep::released(self.class, self.instance(), site);
+            lockdep::released(self.class, self.instance(), Some(site), None);
         }
         self.clear_and_wake();
     }
@@ -203,19 +209,25 @@ impl<'a> PageLockGuard<'a> {
     /// `unlock_page`, explicitly (dropping the guard does the same).
     #[track_caller]
     pub fn unlock(mut self) {
-        self.release(Location::caller());
+        self.release(Some(Location::caller()));
     }
 
-    fn release(&mut self, site: Site) {
+    /// Unlock at `site`; `None` when the guard is dropped, whose location (drop glue in the
+    /// standard library) `#[track_caller]` cannot see past. Reports then name where the guard
+    /// was taken.
+    fn release(&mut self, site: Option<Site>) {
         if let Some(acq) = self.acq.take() {
             if !self.lock.is_locked() {
                 check::report(Violation {
                     oracle: Oracle::Bug,
                     message: format!(
-                        "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {} was unlocked behind its owner's back",
-                        self.lock.class
+                        "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {} (locked at {}:{}) was \
+                         unlocked behind its owner's back",
+                        self.lock.class,
+                        acq.site().file(),
+                        acq.site().line()
                     ),
-                    sites: vec![site],
+                    sites: site.into_iter().chain([acq.site()]).collect(),
                 });
                 acquire::release(acq, site);
                 return;
@@ -240,8 +252,7 @@ impl<'a> PageLockGuard<'a> {
 }
 
 impl Drop for PageLockGuard<'_> {
-    #[track_caller]
     fn drop(&mut self) {
-        self.release(Location::caller());
+        self.release(None);
     }
 }

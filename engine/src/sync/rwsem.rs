@@ -9,8 +9,8 @@
 //! Simplification: the kernel hands the lock off in queue order to bound starvation
 //! (`RWSEM_FLAG_HANDOFF`); here woken waiters race for it. Writers still win over new readers.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicU32, Ordering, block_on, wake_all};
@@ -60,6 +60,14 @@ impl RawRwSem {
         self as *const Self as usize
     }
 
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Sleep,
+            instance: self.instance(),
+        }
+    }
+
     fn key(&self) -> usize {
         &self.state as *const AtomicU32 as usize
     }
@@ -105,16 +113,15 @@ impl RawRwSem {
     }
 
     fn read_with(&self, site: Site) -> Acquisition {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_read_fast() {
             None
         } else {
             self.read_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Shared,
             Attempt::Blocking,
             lockdep,
@@ -133,16 +140,15 @@ impl RawRwSem {
     }
 
     fn write_with(&self, site: Site) -> Acquisition {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_write_fast(false) {
             None
         } else {
             self.write_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -163,12 +169,11 @@ impl RawRwSem {
     }
 
     fn try_read_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_read_fast().then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Shared,
                 Attempt::Try,
                 lockdep,
@@ -179,12 +184,11 @@ impl RawRwSem {
     }
 
     fn try_write_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_write_fast(false).then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -194,7 +198,7 @@ impl RawRwSem {
         })
     }
 
-    fn unlock_read(&self, acq: Acquisition, site: Site) {
+    fn unlock_read(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         let prev = self.state.fetch_sub(1, Ordering::SeqCst);
         // The last reader out wakes a waiting writer.
@@ -203,7 +207,7 @@ impl RawRwSem {
         }
     }
 
-    fn unlock_write(&self, acq: Acquisition, site: Site) {
+    fn unlock_write(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         self.state.fetch_and(!WRITER, Ordering::SeqCst);
         self.wake();
@@ -247,9 +251,10 @@ unsafe impl lock_api::RawRwLock for RawRwSem {
         self.try_read_with(Location::caller())
     }
 
-    #[track_caller]
+    // Only lock_api calls the unlocks, from code that is not `#[track_caller]` (a guard's
+    // drop): its location would be lock_api's, so none is recorded.
     unsafe fn unlock_shared(&self, guard: Acquisition) {
-        self.unlock_read(guard, Location::caller());
+        self.unlock_read(guard, None);
     }
 
     #[track_caller]
@@ -262,9 +267,8 @@ unsafe impl lock_api::RawRwLock for RawRwSem {
         self.try_write_with(Location::caller())
     }
 
-    #[track_caller]
     unsafe fn unlock_exclusive(&self, guard: Acquisition) {
-        self.unlock_write(guard, Location::caller());
+        self.unlock_write(guard, None);
     }
 
     fn is_locked(&self) -> bool {

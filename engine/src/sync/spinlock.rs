@@ -6,8 +6,8 @@
 //! than cores) does not crawl; under loom every spin is a yield, so the model stays finite.
 //! Built on lock_api 0.5's `RawMutex` so the guard carries the acquisition's state.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::Attempt;
 use super::{AtomicBool, Ordering};
@@ -47,6 +47,14 @@ impl RawSpinLock {
         self as *const Self as usize
     }
 
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Spin,
+            instance: self.instance(),
+        }
+    }
+
     #[inline]
     fn try_fast(&self) -> bool {
         self.locked
@@ -55,22 +63,15 @@ impl RawSpinLock {
     }
 
     fn lock_with(&self, subclass: u8, site: Site) -> Acquisition {
-        let lockdep = acquire::before(
-            self.class,
-            subclass,
-            self.instance(),
-            Attempt::Blocking,
-            site,
-        );
+        let lockdep = acquire::before(self.id(), subclass, Attempt::Blocking, site);
         let wait = if self.try_fast() {
             None
         } else {
             self.lock_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             subclass,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -100,12 +101,11 @@ impl RawSpinLock {
     }
 
     fn try_lock_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_fast().then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -137,9 +137,10 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
         self.try_lock_with(Location::caller())
     }
 
-    #[track_caller]
+    // Only lock_api calls this (a guard's drop, `MutexGuard::unlocked`), from code that is not
+    // `#[track_caller]`: its location would be lock_api's, so none is recorded.
     unsafe fn unlock(&self, guard: Acquisition) {
-        acquire::release(guard, Location::caller());
+        acquire::release(guard, None);
         self.locked.store(false, Ordering::Release);
     }
 
