@@ -6,7 +6,7 @@ mod common;
 
 use common::{join, spawn, wait_blocked, wait_until};
 use mmlab_engine::check::Sink;
-use mmlab_engine::sync::{LockClass, RwSem};
+use mmlab_engine::sync::{LockClass, RwSem, wait};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, Mutex};
 
@@ -224,6 +224,39 @@ fn rwsem_downgrade_lets_readers_in() {
     assert_eq!(seen, 5);
     assert_eq!(*r, 5);
     drop(r);
+    let v = sink.take();
+    assert!(v.is_empty(), "{v:?}");
+}
+
+/// The stress runner's watchdog unwinds the waits of a hung iteration. A writer unwound while
+/// queued must withdraw its claim, or every later reader would wait for a writer that is gone.
+#[test]
+fn rwsem_writer_aborted_while_waiting_does_not_block_readers() {
+    let class = LockClass::Named("rwsem_writer_aborted_while_waiting");
+    let sem = Arc::new(RwSem::new(class, ()));
+    let abort = Arc::new(AtomicBool::new(false));
+    let sink = Sink::new();
+    sink.install();
+    let first = sem.read();
+    let writer = {
+        let (sem, abort) = (sem.clone(), abort.clone());
+        spawn("rwsem-abort-writer", &sink, move || {
+            wait::set_abort_flag(Some(abort));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(sem.write())));
+            wait::set_abort_flag(None);
+            r.is_err_and(|payload| payload.is::<wait::Aborted>())
+        })
+    };
+    wait_blocked("rwsem-abort-writer", class);
+    abort.store(true, SeqCst);
+    assert!(join(writer), "the writer's wait was not aborted");
+    assert!(!sem.has_waiting_writer(), "the aborted writer still waits");
+    assert!(
+        sem.try_read().is_some(),
+        "a reader is blocked by a writer that is gone"
+    );
+    drop(first);
+    assert!(sem.try_write().is_some());
     let v = sink.take();
     assert!(v.is_empty(), "{v:?}");
 }

@@ -102,8 +102,11 @@ impl RawRwSem {
 
     fn sleep(&self, blocked: impl Fn(u32) -> bool) {
         self.sleepers.fetch_add(1, Ordering::SeqCst);
+        // Counted out on the way out, also when the watchdog unwinds the wait.
+        let _sleeping = OnDrop(|| {
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        });
         block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn wake(&self) {
@@ -162,9 +165,17 @@ impl RawRwSem {
         let start = acquire::contended(self.class, lockdep, site);
         // Queue: from now on new readers wait behind us (writer preference).
         self.state.fetch_add(WAITING_WRITER, Ordering::SeqCst);
+        // If the wait unwinds (the stress watchdog aborts a hung iteration), withdraw the
+        // claim: a waiting writer that is gone would block every reader from then on.
+        let queued = OnDrop(|| {
+            self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
+            self.wake();
+        });
         while !self.try_write_fast(true) {
             self.sleep(|s| s & (WRITER | READER_MASK) != 0);
         }
+        // The claim became the lock (try_write_fast(true) consumed it).
+        std::mem::forget(queued);
         start
     }
 
@@ -225,6 +236,15 @@ impl RawRwSem {
             });
         self.wake();
         acq
+    }
+}
+
+/// Runs its closure when dropped: undoes a waiter's bookkeeping if its wait unwinds.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
     }
 }
 
