@@ -33,7 +33,8 @@ pub struct Acquisition {
     class: LockClass,
     instance: usize,
     lockdep: bool,
-    acquired_at: Option<Instant>,
+    /// When the hold began, on lock_stat's clock (`None` with stats off).
+    acquired_at: Option<u64>,
     /// Where the lock was taken: the one call site a report about a guard's release can name
     /// when the release itself happens in drop glue, which `#[track_caller]` does not reach.
     site: Site,
@@ -78,13 +79,7 @@ pub(crate) fn after(
     if lockdep_on {
         lockdep::acquired(lock, subclass, mode, attempt, site);
     }
-    let acquired_at = if switches::stats() {
-        let now = Instant::now();
-        lock_stat::acquired(lock.class, wait_start.map(|t| now - t), site);
-        Some(now)
-    } else {
-        None
-    };
+    let acquired_at = switches::stats().then(|| lock_stat::acquired(lock.class, wait_start, site));
     Acquisition {
         class: lock.class,
         instance: lock.instance,
@@ -102,8 +97,8 @@ pub(crate) fn release(acq: Acquisition, site: Option<Site>) {
     if acq.lockdep {
         lockdep::released(acq.class, acq.instance, site, Some(acq.site));
     }
-    if let Some(t) = acq.acquired_at {
-        lock_stat::released(acq.class, t.elapsed());
+    if let Some(since) = acq.acquired_at {
+        lock_stat::released(acq.class, since);
     }
 }
 
