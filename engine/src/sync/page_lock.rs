@@ -58,10 +58,12 @@ impl<'a> PageLock<'a> {
         PageLock { flags, class }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self.flags as *const AtomicU32 as usize
     }
 
+    #[inline]
     fn id(&self) -> LockId {
         LockId {
             class: self.class,
@@ -92,6 +94,7 @@ impl<'a> PageLock<'a> {
 
     /// `lock_page` / `folio_lock`: sleep until the page is ours.
     #[track_caller]
+    #[inline]
     pub fn lock(self) -> PageLockGuard<'a> {
         let site = Location::caller();
         let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
@@ -127,6 +130,7 @@ impl<'a> PageLock<'a> {
     /// `trylock_page` / `folio_trylock`: never blocks; exempt from lockdep's ordering, which is
     /// why migration may trylock a second page while holding one (seed 004).
     #[track_caller]
+    #[inline]
     pub fn try_lock(self) -> Option<PageLockGuard<'a>> {
         let site = Location::caller();
         let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
@@ -178,36 +182,48 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn unlock_unowned(self) {
         let site = Location::caller();
-        if !self.is_locked() {
-            check::report(Violation {
-                oracle: Oracle::Bug,
-                message: format!(
-                    "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): unlock_page of an unlocked page ({})",
-                    self.class
-                ),
-                sites: vec![site],
-            });
+        if !self.clear_and_wake() {
+            self.report_not_locked(
+                format_args!("unlock_page of an unlocked page ({})", self.class),
+                vec![site],
+            );
             return;
         }
         if super::switches::lockdep() {
             lockdep::released(self.class, self.instance(), Some(site), None);
         }
-        self.clear_and_wake();
     }
 
-    fn clear_and_wake(&self) {
+    /// Clear PG_locked, and PG_waiters, waking the page's waiters if it was set. Returns whether
+    /// the page was locked: testing and clearing in one atomic step, as `folio_unlock`'s
+    /// `clear_bit_unlock_is_negative_byte` does, so that two racing unlocks cannot both pass a
+    /// check made before the clear.
+    #[inline]
+    fn clear_and_wake(&self) -> bool {
         let prev = self
             .flags
             .fetch_and(!(PG_LOCKED | PG_WAITERS), Ordering::SeqCst);
         if prev & PG_WAITERS != 0 {
             wake_all(self.instance());
         }
+        prev & PG_LOCKED != 0
+    }
+
+    /// `VM_BUG_ON_FOLIO(!folio_test_locked(folio))`: an unlock found the page unlocked.
+    #[cold]
+    fn report_not_locked(&self, what: fmt::Arguments<'_>, sites: Vec<Site>) {
+        check::report(Violation {
+            oracle: Oracle::Bug,
+            message: format!("VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {what}"),
+            sites,
+        });
     }
 }
 
 impl<'a> PageLockGuard<'a> {
     /// `unlock_page`, explicitly (dropping the guard does the same).
     #[track_caller]
+    #[inline]
     pub fn unlock(mut self) {
         self.release(Some(Location::caller()));
     }
@@ -215,25 +231,22 @@ impl<'a> PageLockGuard<'a> {
     /// Unlock at `site`; `None` when the guard is dropped, whose location (drop glue in the
     /// standard library) `#[track_caller]` cannot see past. Reports then name where the guard
     /// was taken.
+    #[inline]
     fn release(&mut self, site: Option<Site>) {
         if let Some(acq) = self.acq.take() {
-            if !self.lock.is_locked() {
-                check::report(Violation {
-                    oracle: Oracle::Bug,
-                    message: format!(
-                        "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {} (locked at {}:{}) was \
-                         unlocked behind its owner's back",
+            if !self.lock.clear_and_wake() {
+                let taken = acq.site();
+                self.lock.report_not_locked(
+                    format_args!(
+                        "{} (locked at {}:{}) was unlocked behind its owner's back",
                         self.lock.class,
-                        acq.site().file(),
-                        acq.site().line()
+                        taken.file(),
+                        taken.line()
                     ),
-                    sites: site.into_iter().chain([acq.site()]).collect(),
-                });
-                acquire::release(acq, site);
-                return;
+                    site.into_iter().chain([taken]).collect(),
+                );
             }
             acquire::release(acq, site);
-            self.lock.clear_and_wake();
         }
     }
 
@@ -252,6 +265,7 @@ impl<'a> PageLockGuard<'a> {
 }
 
 impl Drop for PageLockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.release(None);
     }

@@ -56,10 +56,12 @@ impl RawRwSem {
         }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self as *const Self as usize
     }
 
+    #[inline]
     fn id(&self) -> LockId {
         LockId {
             class: self.class,
@@ -68,6 +70,7 @@ impl RawRwSem {
         }
     }
 
+    #[inline]
     fn key(&self) -> usize {
         &self.state as *const AtomicU32 as usize
     }
@@ -109,12 +112,14 @@ impl RawRwSem {
         block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
     }
 
+    #[inline]
     fn wake(&self) {
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             wake_all(self.key());
         }
     }
 
+    #[inline]
     fn read_with(&self, site: Site) -> Acquisition {
         let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_read_fast() {
@@ -142,6 +147,7 @@ impl RawRwSem {
         start
     }
 
+    #[inline]
     fn write_with(&self, site: Site) -> Acquisition {
         let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_write_fast(false) {
@@ -179,6 +185,7 @@ impl RawRwSem {
         start
     }
 
+    #[inline]
     fn try_read_with(&self, site: Site) -> Option<Acquisition> {
         let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_read_fast().then(|| {
@@ -194,6 +201,7 @@ impl RawRwSem {
         })
     }
 
+    #[inline]
     fn try_write_with(&self, site: Site) -> Option<Acquisition> {
         let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_write_fast(false).then(|| {
@@ -209,6 +217,7 @@ impl RawRwSem {
         })
     }
 
+    #[inline]
     fn unlock_read(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         let prev = self.state.fetch_sub(1, Ordering::SeqCst);
@@ -218,6 +227,7 @@ impl RawRwSem {
         }
     }
 
+    #[inline]
     fn unlock_write(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         self.state.fetch_and(!WRITER, Ordering::SeqCst);
@@ -262,31 +272,37 @@ unsafe impl lock_api::RawRwLock for RawRwSem {
     type ExclusiveGuard = Acquisition;
 
     #[track_caller]
+    #[inline]
     fn lock_shared(&self) -> Acquisition {
         self.read_with(Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock_shared(&self) -> Option<Acquisition> {
         self.try_read_with(Location::caller())
     }
 
     // Only lock_api calls the unlocks, from code that is not `#[track_caller]` (a guard's
     // drop): its location would be lock_api's, so none is recorded.
+    #[inline]
     unsafe fn unlock_shared(&self, guard: Acquisition) {
         self.unlock_read(guard, None);
     }
 
     #[track_caller]
+    #[inline]
     fn lock_exclusive(&self) -> Acquisition {
         self.write_with(Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock_exclusive(&self) -> Option<Acquisition> {
         self.try_write_with(Location::caller())
     }
 
+    #[inline]
     unsafe fn unlock_exclusive(&self, guard: Acquisition) {
         self.unlock_write(guard, None);
     }

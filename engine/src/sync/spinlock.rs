@@ -43,10 +43,12 @@ impl RawSpinLock {
         }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self as *const Self as usize
     }
 
+    #[inline]
     fn id(&self) -> LockId {
         LockId {
             class: self.class,
@@ -62,6 +64,7 @@ impl RawSpinLock {
             .is_ok()
     }
 
+    #[inline]
     fn lock_with(&self, subclass: u8, site: Site) -> Acquisition {
         let lockdep = acquire::before(self.id(), subclass, Attempt::Blocking, site);
         let wait = if self.try_fast() {
@@ -100,6 +103,7 @@ impl RawSpinLock {
         }
     }
 
+    #[inline]
     fn try_lock_with(&self, site: Site) -> Option<Acquisition> {
         let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_fast().then(|| {
@@ -128,17 +132,20 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
     type Guard = Acquisition;
 
     #[track_caller]
+    #[inline]
     fn lock(&self) -> Acquisition {
         self.lock_with(0, Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock(&self) -> Option<Acquisition> {
         self.try_lock_with(Location::caller())
     }
 
     // Only lock_api calls this (a guard's drop, `MutexGuard::unlocked`), from code that is not
     // `#[track_caller]`: its location would be lock_api's, so none is recorded.
+    #[inline]
     unsafe fn unlock(&self, guard: Acquisition) {
         acquire::release(guard, None);
         self.locked.store(false, Ordering::Release);
