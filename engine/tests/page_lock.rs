@@ -83,7 +83,9 @@ fn page_lock_waiters_wake_on_unlock() {
     held.unlock();
     join(waiter);
     join(locker);
-    assert_eq!(flags.load(SeqCst), 0, "PG_locked or PG_waiters left behind");
+    // PG_waiters may outlive its waiter (one that set it just as the page was unlocked), as
+    // in the kernel, where the next unlock clears it; PG_locked may not.
+    assert_eq!(flags.load(SeqCst) & PG_LOCKED, 0, "PG_locked left behind");
     let v = sink.take();
     assert!(v.is_empty(), "{v:?}");
 }
