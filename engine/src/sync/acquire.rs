@@ -1,7 +1,7 @@
 //! The bookkeeping every lock kind does around an acquisition: lockdep before blocking,
 //! lock_stat after, and the per-acquisition state that a guard carries to the release.
 
-use super::class::LockClass;
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{lock_stat, switches};
@@ -10,6 +10,19 @@ use std::panic::Location;
 use std::time::Instant;
 
 pub(crate) type Site = &'static Location<'static>;
+
+/// What the bookkeeping knows about one lock.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockId {
+    /// The lock's class.
+    pub(crate) class: LockClass,
+    /// Whether holding it is atomic context. It comes from the lock primitive, not from the
+    /// class: a `LockClass::Named` class says nothing about spinning or sleeping, and a
+    /// `SpinLock` of a named class must still make its holder atomic.
+    pub(crate) kind: LockKind,
+    /// The lock's identity (an address).
+    pub(crate) instance: usize,
+}
 
 /// Per-acquisition state, carried by the guard (lock_api 0.5's `RawMutex::Guard`).
 ///
@@ -20,23 +33,21 @@ pub struct Acquisition {
     class: LockClass,
     instance: usize,
     lockdep: bool,
-    acquired_at: Option<Instant>,
+    /// When the hold began, on lock_stat's clock (`None` with stats off).
+    acquired_at: Option<u64>,
+    /// Where the lock was taken: the one call site a report about a guard's release can name
+    /// when the release itself happens in drop glue, which `#[track_caller]` does not reach.
+    site: Site,
     _not_send: PhantomData<*const ()>,
 }
 
 /// Checks to run before an attempt: lockdep's order and context checks. Returns whether lockdep
 /// is on for this acquisition.
 #[inline]
-pub(crate) fn before(
-    class: LockClass,
-    subclass: u8,
-    instance: usize,
-    attempt: Attempt,
-    site: Site,
-) -> bool {
+pub(crate) fn before(lock: LockId, subclass: u8, attempt: Attempt, site: Site) -> bool {
     let on = switches::lockdep();
     if on {
-        lockdep::check_acquire(class, subclass, instance, attempt, site);
+        lockdep::check_acquire(lock, subclass, attempt, site);
     }
     on
 }
@@ -56,11 +67,9 @@ pub(crate) fn contended(class: LockClass, lockdep_on: bool, site: Site) -> Optio
 
 /// Build the state of a successful acquisition.
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn after(
-    class: LockClass,
+    lock: LockId,
     subclass: u8,
-    instance: usize,
     mode: Mode,
     attempt: Attempt,
     lockdep_on: bool,
@@ -68,32 +77,28 @@ pub(crate) fn after(
     site: Site,
 ) -> Acquisition {
     if lockdep_on {
-        lockdep::acquired(class, subclass, instance, mode, attempt, site);
+        lockdep::acquired(lock, subclass, mode, attempt, site);
     }
-    let acquired_at = if switches::stats() {
-        let now = Instant::now();
-        lock_stat::acquired(class, wait_start.map(|t| now - t), site);
-        Some(now)
-    } else {
-        None
-    };
+    let acquired_at = switches::stats().then(|| lock_stat::acquired(lock.class, wait_start, site));
     Acquisition {
-        class,
-        instance,
+        class: lock.class,
+        instance: lock.instance,
         lockdep: lockdep_on,
         acquired_at,
+        site,
         _not_send: PhantomData,
     }
 }
 
-/// Account for a release.
+/// Account for a release at `site`; `None` when a guard is dropped (the drop's own location is
+/// in the standard library, not in the caller).
 #[inline]
-pub(crate) fn release(acq: Acquisition, site: Site) {
+pub(crate) fn release(acq: Acquisition, site: Option<Site>) {
     if acq.lockdep {
-        lockdep::released(acq.class, acq.instance, site);
+        lockdep::released(acq.class, acq.instance, site, Some(acq.site));
     }
-    if let Some(t) = acq.acquired_at {
-        lock_stat::released(acq.class, t.elapsed());
+    if let Some(since) = acq.acquired_at {
+        lock_stat::released(acq.class, since);
     }
 }
 
@@ -106,5 +111,10 @@ impl Acquisition {
     /// Is lockdep tracking this acquisition?
     pub(crate) fn tracked(&self) -> bool {
         self.lockdep
+    }
+
+    /// Where the lock was taken.
+    pub(crate) fn site(&self) -> Site {
+        self.site
     }
 }

@@ -1,8 +1,10 @@
 //! Lock classes, named as in the kernel.
 //!
 //! lockdep reasons about classes, not instances: every PTL is one class, every `i_mmap_rwsem`
-//! another. A class knows its kind, because "sleeping lock taken while a spinlock is held" is a
-//! property of the kind (KERNEL.md I15(b)).
+//! another. "Sleeping lock taken while a spinlock is held" is a property of the kind
+//! (KERNEL.md I15(b)); lockdep takes the kind from the lock primitive that is taken (a
+//! `SpinLock` spins whatever its class), which for the kernel's classes agrees with
+//! [`LockClass::kind`] and for a [`LockClass::Named`] class is the only source.
 
 use std::fmt;
 
@@ -67,7 +69,8 @@ pub enum LockClass {
 }
 
 impl LockClass {
-    /// The class's kind.
+    /// The kind of lock the kernel uses for this class. A [`LockClass::Named`] class has no
+    /// kernel kind and answers `Sleep`; lockdep asks the lock primitive instead.
     pub fn kind(self) -> LockKind {
         use LockClass::*;
         match self {

@@ -18,6 +18,7 @@
 //! RCU read sections are exempt from ordering; they only make the context atomic.
 
 use super::ObserverMutex;
+use super::acquire::LockId;
 use super::class::{LockClass, LockKind};
 use super::held::{self, HeldLock, Mode};
 use super::order::{self, Relation};
@@ -36,10 +37,12 @@ pub enum Attempt {
     Try,
 }
 
-fn learned() -> &'static ObserverMutex<HashMap<(LockClass, LockClass), (Site, Site)>> {
-    static LEARNED: std::sync::OnceLock<
-        ObserverMutex<HashMap<(LockClass, LockClass), (Site, Site)>>,
-    > = std::sync::OnceLock::new();
+/// Orders learned between unordered classes: (outer, inner) → (outer's site, inner's site) of
+/// the first time it was seen.
+type Learned = HashMap<(LockClass, LockClass), (Site, Site)>;
+
+fn learned() -> &'static ObserverMutex<Learned> {
+    static LEARNED: std::sync::OnceLock<ObserverMutex<Learned>> = std::sync::OnceLock::new();
     LEARNED.get_or_init(Default::default)
 }
 
@@ -50,33 +53,31 @@ fn fmt_site(s: Site) -> String {
 /// Check an acquisition that is about to be attempted (before blocking, so that an inversion
 /// is reported before any deadlock can happen). Returns the violations found; they are also
 /// reported to the thread's sink.
-pub(crate) fn check_acquire(
-    class: LockClass,
-    subclass: u8,
-    instance: usize,
-    attempt: Attempt,
-    site: Site,
-) {
+pub(crate) fn check_acquire(lock: LockId, subclass: u8, attempt: Attempt, site: Site) {
+    let LockId {
+        class,
+        kind,
+        instance,
+    } = lock;
     let mut found: Vec<Violation> = Vec::new();
     held::with(|t| {
-        if class.kind() == LockKind::Sleep && attempt == Attempt::Blocking {
-            if let Some(atomic) = t
-                .held
-                .iter()
-                .rev()
-                .find(|h| h.class.kind() != LockKind::Sleep)
-            {
-                found.push(Violation {
-                    oracle: Oracle::I15Lockdep,
-                    message: format!(
-                        "BUG: sleeping function called from invalid context: {class} taken while \
-                         holding {} (taken at {})",
-                        atomic.class,
-                        fmt_site(atomic.site)
-                    ),
-                    sites: vec![site, atomic.site],
-                });
-            }
+        let may_sleep = kind == LockKind::Sleep && attempt == Attempt::Blocking;
+        if let Some(atomic) = t
+            .held
+            .iter()
+            .rev()
+            .find(|h| may_sleep && h.kind != LockKind::Sleep)
+        {
+            found.push(Violation {
+                oracle: Oracle::I15Lockdep,
+                message: format!(
+                    "BUG: sleeping function called from invalid context: {class} taken while \
+                     holding {} (taken at {})",
+                    atomic.class,
+                    fmt_site(atomic.site)
+                ),
+                sites: vec![site, atomic.site],
+            });
         }
         if attempt == Attempt::Try || class == LockClass::Rcu {
             return;
@@ -153,20 +154,14 @@ pub(crate) fn check_acquire(
 }
 
 /// Record a successful acquisition.
-pub(crate) fn acquired(
-    class: LockClass,
-    subclass: u8,
-    instance: usize,
-    mode: Mode,
-    attempt: Attempt,
-    site: Site,
-) {
+pub(crate) fn acquired(lock: LockId, subclass: u8, mode: Mode, attempt: Attempt, site: Site) {
     held::with(|t| {
         t.waiting = None;
         t.held.push(HeldLock {
-            class,
+            class: lock.class,
+            kind: lock.kind,
             subclass,
-            instance,
+            instance: lock.instance,
             site,
             mode,
             trylock: attempt == Attempt::Try,
@@ -179,8 +174,10 @@ pub(crate) fn waiting(class: LockClass, site: Site) {
     held::with(|t| t.waiting = Some((class, site)));
 }
 
-/// Record a release. Reports "bad unlock balance" if the lock is not held by this thread.
-pub(crate) fn released(class: LockClass, instance: usize, site: Site) {
+/// Record a release at `site` (`None`: a guard was dropped, and drop glue hides the caller).
+/// Reports "bad unlock balance" if the lock is not held by this thread, naming the release
+/// site and `taken`, where the releasing guard acquired it, whichever are known.
+pub(crate) fn released(class: LockClass, instance: usize, site: Option<Site>, taken: Option<Site>) {
     let missing = held::with(
         |t| match t.held.iter().rposition(|h| h.instance == instance) {
             Some(i) => {
@@ -191,13 +188,14 @@ pub(crate) fn released(class: LockClass, instance: usize, site: Site) {
         },
     );
     if missing {
+        let taken_at = taken.map_or(String::new(), |s| format!(" (taken at {})", fmt_site(s)));
         check::report(Violation {
             oracle: Oracle::I15Lockdep,
             message: format!(
-                "WARNING: bad unlock balance detected: {class} released but not held by this \
-                 thread"
+                "WARNING: bad unlock balance detected: {class}{taken_at} released but not held \
+                 by this thread"
             ),
-            sites: vec![site],
+            sites: site.into_iter().chain(taken).collect(),
         });
     }
 }
@@ -223,7 +221,7 @@ pub fn might_sleep(what: &str) {
         t.held
             .iter()
             .rev()
-            .find(|h| h.class.kind() != LockKind::Sleep)
+            .find(|h| h.kind != LockKind::Sleep)
             .cloned()
     });
     if let Some(h) = atomic {

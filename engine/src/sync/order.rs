@@ -104,13 +104,10 @@ fn matrix() -> &'static Vec<Vec<bool>> {
         }
         // Transitive closure (Floyd–Warshall on a 19-node graph; computed once).
         for k in 0..n {
-            for i in 0..n {
-                if above[i][k] {
-                    for j in 0..n {
-                        if above[k][j] {
-                            above[i][j] = true;
-                        }
-                    }
+            let below_k = above[k].clone();
+            for row in above.iter_mut().filter(|row| row[k]) {
+                for (cell, &b) in row.iter_mut().zip(&below_k) {
+                    *cell |= b;
                 }
             }
         }

@@ -12,8 +12,8 @@
 //! holding the PTL, then drop the PTL and sleep — so no page reference is needed to keep the
 //! page alive while enqueueing.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicU32, Ordering, block_on, wake_all};
@@ -58,8 +58,18 @@ impl<'a> PageLock<'a> {
         PageLock { flags, class }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self.flags as *const AtomicU32 as usize
+    }
+
+    #[inline]
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Sleep,
+            instance: self.instance(),
+        }
     }
 
     /// `PageLocked`: a racy snapshot.
@@ -84,18 +94,18 @@ impl<'a> PageLock<'a> {
 
     /// `lock_page` / `folio_lock`: sleep until the page is ours.
     #[track_caller]
+    #[inline]
     pub fn lock(self) -> PageLockGuard<'a> {
         let site = Location::caller();
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_fast() {
             None
         } else {
             self.lock_slow(lockdep, site)
         };
         let acq = acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -120,14 +130,14 @@ impl<'a> PageLock<'a> {
     /// `trylock_page` / `folio_trylock`: never blocks; exempt from lockdep's ordering, which is
     /// why migration may trylock a second page while holding one (seed 004).
     #[track_caller]
+    #[inline]
     pub fn try_lock(self) -> Option<PageLockGuard<'a>> {
         let site = Location::caller();
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_fast().then(|| {
             let acq = acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -172,56 +182,71 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn unlock_unowned(self) {
         let site = Location::caller();
-        if !self.is_locked() {
-            check::report(Violation {
-                oracle: Oracle::Bug,
-                message: format!(
-                    "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): unlock_page of an unlocked page ({})",
-                    self.class
-                ),
-                sites: vec![site],
-            });
+        if !self.clear_and_wake() {
+            self.report_not_locked(
+                format_args!("unlock_page of an unlocked page ({})", self.class),
+                vec![site],
+            );
             return;
         }
         if super::switches::lockdep() {
-            lockdep::released(self.class, self.instance(), site);
+            lockdep::released(self.class, self.instance(), Some(site), None);
         }
-        self.clear_and_wake();
     }
 
-    fn clear_and_wake(&self) {
+    /// Clear PG_locked, and PG_waiters, waking the page's waiters if it was set. Returns whether
+    /// the page was locked: testing and clearing in one atomic step, as `folio_unlock`'s
+    /// `clear_bit_unlock_is_negative_byte` does, so that two racing unlocks cannot both pass a
+    /// check made before the clear.
+    #[inline]
+    fn clear_and_wake(&self) -> bool {
         let prev = self
             .flags
             .fetch_and(!(PG_LOCKED | PG_WAITERS), Ordering::SeqCst);
         if prev & PG_WAITERS != 0 {
             wake_all(self.instance());
         }
+        prev & PG_LOCKED != 0
+    }
+
+    /// `VM_BUG_ON_FOLIO(!folio_test_locked(folio))`: an unlock found the page unlocked.
+    #[cold]
+    fn report_not_locked(&self, what: fmt::Arguments<'_>, sites: Vec<Site>) {
+        check::report(Violation {
+            oracle: Oracle::Bug,
+            message: format!("VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {what}"),
+            sites,
+        });
     }
 }
 
 impl<'a> PageLockGuard<'a> {
     /// `unlock_page`, explicitly (dropping the guard does the same).
     #[track_caller]
+    #[inline]
     pub fn unlock(mut self) {
-        self.release(Location::caller());
+        self.release(Some(Location::caller()));
     }
 
-    fn release(&mut self, site: Site) {
+    /// Unlock at `site`; `None` when the guard is dropped, whose location (drop glue in the
+    /// standard library) `#[track_caller]` cannot see past. Reports then name where the guard
+    /// was taken.
+    #[inline]
+    fn release(&mut self, site: Option<Site>) {
         if let Some(acq) = self.acq.take() {
-            if !self.lock.is_locked() {
-                check::report(Violation {
-                    oracle: Oracle::Bug,
-                    message: format!(
-                        "VM_BUG_ON_FOLIO(!folio_test_locked(folio)): {} was unlocked behind its owner's back",
-                        self.lock.class
+            if !self.lock.clear_and_wake() {
+                let taken = acq.site();
+                self.lock.report_not_locked(
+                    format_args!(
+                        "{} (locked at {}:{}) was unlocked behind its owner's back",
+                        self.lock.class,
+                        taken.file(),
+                        taken.line()
                     ),
-                    sites: vec![site],
-                });
-                acquire::release(acq, site);
-                return;
+                    site.into_iter().chain([taken]).collect(),
+                );
             }
             acquire::release(acq, site);
-            self.lock.clear_and_wake();
         }
     }
 
@@ -233,15 +258,15 @@ impl<'a> PageLockGuard<'a> {
     /// Give up the guard but keep the page locked and lockdep's record of it, for a path that
     /// will unlock with [`PageLock::unlock_unowned`] (the kernel's hand-over of PG_locked).
     pub fn into_raw(mut self) {
-        if let Some(acq) = self.acq.take() {
-            std::mem::forget(acq);
-        }
+        // Discarding the acquisition state releases nothing: lockdep's held record stays until
+        // `unlock_unowned` removes it.
+        self.acq = None;
     }
 }
 
 impl Drop for PageLockGuard<'_> {
-    #[track_caller]
+    #[inline]
     fn drop(&mut self) {
-        self.release(Location::caller());
+        self.release(None);
     }
 }

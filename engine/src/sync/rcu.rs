@@ -17,8 +17,8 @@
 //! no race that RCU would expose in this model, since nothing here relies on a grace period
 //! ending early.
 
-use super::acquire::{self, Acquisition};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicUsize, Ordering};
@@ -67,17 +67,24 @@ impl Rcu {
         self as *const Self as usize
     }
 
+    fn id(&self) -> LockId {
+        LockId {
+            class: LockClass::Rcu,
+            kind: LockKind::RcuRead,
+            instance: self.instance(),
+        }
+    }
+
     /// `rcu_read_lock`.
     #[track_caller]
     pub fn read_lock(&self) -> RcuReadGuard<'_> {
         let site = Location::caller();
-        let lockdep = acquire::before(LockClass::Rcu, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         self.readers.fetch_add(1, Ordering::SeqCst);
         let epoch = (!super::LOOM).then(crossbeam_epoch::pin);
         let acq = acquire::after(
-            LockClass::Rcu,
+            self.id(),
             0,
-            self.instance(),
             Mode::Shared,
             Attempt::Blocking,
             lockdep,
@@ -123,10 +130,9 @@ impl RcuReadGuard<'_> {
 }
 
 impl Drop for RcuReadGuard<'_> {
-    #[track_caller]
     fn drop(&mut self) {
         if let Some(acq) = self.acq.take() {
-            acquire::release(acq, Location::caller());
+            acquire::release(acq, None);
         }
         drop(self.epoch.take());
         self.rcu.readers.fetch_sub(1, Ordering::SeqCst);

@@ -9,8 +9,8 @@
 //! Simplification: the kernel hands the lock off in queue order to bound starvation
 //! (`RWSEM_FLAG_HANDOFF`); here woken waiters race for it. Writers still win over new readers.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicU32, Ordering, block_on, wake_all};
@@ -56,10 +56,21 @@ impl RawRwSem {
         }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self as *const Self as usize
     }
 
+    #[inline]
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Sleep,
+            instance: self.instance(),
+        }
+    }
+
+    #[inline]
     fn key(&self) -> usize {
         &self.state as *const AtomicU32 as usize
     }
@@ -94,27 +105,31 @@ impl RawRwSem {
 
     fn sleep(&self, blocked: impl Fn(u32) -> bool) {
         self.sleepers.fetch_add(1, Ordering::SeqCst);
+        // Counted out on the way out, also when the watchdog unwinds the wait.
+        let _sleeping = OnDrop(|| {
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        });
         block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 
+    #[inline]
     fn wake(&self) {
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             wake_all(self.key());
         }
     }
 
+    #[inline]
     fn read_with(&self, site: Site) -> Acquisition {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_read_fast() {
             None
         } else {
             self.read_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Shared,
             Attempt::Blocking,
             lockdep,
@@ -132,17 +147,17 @@ impl RawRwSem {
         start
     }
 
+    #[inline]
     fn write_with(&self, site: Site) -> Acquisition {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Blocking, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
         let wait = if self.try_write_fast(false) {
             None
         } else {
             self.write_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             0,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -156,19 +171,27 @@ impl RawRwSem {
         let start = acquire::contended(self.class, lockdep, site);
         // Queue: from now on new readers wait behind us (writer preference).
         self.state.fetch_add(WAITING_WRITER, Ordering::SeqCst);
+        // If the wait unwinds (the stress watchdog aborts a hung iteration), withdraw the
+        // claim: a waiting writer that is gone would block every reader from then on.
+        let queued = OnDrop(|| {
+            self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
+            self.wake();
+        });
         while !self.try_write_fast(true) {
             self.sleep(|s| s & (WRITER | READER_MASK) != 0);
         }
+        // The claim became the lock (try_write_fast(true) consumed it).
+        std::mem::forget(queued);
         start
     }
 
+    #[inline]
     fn try_read_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_read_fast().then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Shared,
                 Attempt::Try,
                 lockdep,
@@ -178,13 +201,13 @@ impl RawRwSem {
         })
     }
 
+    #[inline]
     fn try_write_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_write_fast(false).then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -194,7 +217,8 @@ impl RawRwSem {
         })
     }
 
-    fn unlock_read(&self, acq: Acquisition, site: Site) {
+    #[inline]
+    fn unlock_read(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         let prev = self.state.fetch_sub(1, Ordering::SeqCst);
         // The last reader out wakes a waiting writer.
@@ -203,7 +227,8 @@ impl RawRwSem {
         }
     }
 
-    fn unlock_write(&self, acq: Acquisition, site: Site) {
+    #[inline]
+    fn unlock_write(&self, acq: Acquisition, site: Option<Site>) {
         acquire::release(acq, site);
         self.state.fetch_and(!WRITER, Ordering::SeqCst);
         self.wake();
@@ -224,6 +249,15 @@ impl RawRwSem {
     }
 }
 
+/// Runs its closure when dropped: undoes a waiter's bookkeeping if its wait unwinds.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 // SAFETY: readers are admitted only while WRITER is clear (and the reader count is raised with
 // an Acquire CAS); the writer is admitted only while WRITER and the reader count are both clear.
 // Releases are SeqCst read-modify-writes, so data accesses are ordered across holders.
@@ -238,33 +272,39 @@ unsafe impl lock_api::RawRwLock for RawRwSem {
     type ExclusiveGuard = Acquisition;
 
     #[track_caller]
+    #[inline]
     fn lock_shared(&self) -> Acquisition {
         self.read_with(Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock_shared(&self) -> Option<Acquisition> {
         self.try_read_with(Location::caller())
     }
 
-    #[track_caller]
+    // Only lock_api calls the unlocks, from code that is not `#[track_caller]` (a guard's
+    // drop): its location would be lock_api's, so none is recorded.
+    #[inline]
     unsafe fn unlock_shared(&self, guard: Acquisition) {
-        self.unlock_read(guard, Location::caller());
+        self.unlock_read(guard, None);
     }
 
     #[track_caller]
+    #[inline]
     fn lock_exclusive(&self) -> Acquisition {
         self.write_with(Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock_exclusive(&self) -> Option<Acquisition> {
         self.try_write_with(Location::caller())
     }
 
-    #[track_caller]
+    #[inline]
     unsafe fn unlock_exclusive(&self, guard: Acquisition) {
-        self.unlock_write(guard, Location::caller());
+        self.unlock_write(guard, None);
     }
 
     fn is_locked(&self) -> bool {
@@ -321,8 +361,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn read(&self) -> RwSemReadGuard<'_, T> {
         let acq = self.raw().read_with(Location::caller());
-        // SAFETY: `acq` is the state of the shared acquisition just made.
         RwSemReadGuard {
+            // SAFETY: `acq` is the state of the shared acquisition just made.
             inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
         }
     }
@@ -331,8 +371,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn write(&self) -> RwSemWriteGuard<'_, T> {
         let acq = self.raw().write_with(Location::caller());
-        // SAFETY: `acq` is the state of the exclusive acquisition just made.
         RwSemWriteGuard {
+            // SAFETY: `acq` is the state of the exclusive acquisition just made.
             inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
         }
     }
@@ -341,8 +381,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn try_read(&self) -> Option<RwSemReadGuard<'_, T>> {
         let acq = self.raw().try_read_with(Location::caller())?;
-        // SAFETY: as in `read`.
         Some(RwSemReadGuard {
+            // SAFETY: as in `read`.
             inner: unsafe { self.inner.make_read_guard_unchecked(acq) },
         })
     }
@@ -351,8 +391,8 @@ impl<T> RwSem<T> {
     #[track_caller]
     pub fn try_write(&self) -> Option<RwSemWriteGuard<'_, T>> {
         let acq = self.raw().try_write_with(Location::caller())?;
-        // SAFETY: as in `write`.
         Some(RwSemWriteGuard {
+            // SAFETY: as in `write`.
             inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
         })
     }

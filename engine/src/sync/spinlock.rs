@@ -6,8 +6,8 @@
 //! than cores) does not crawl; under loom every spin is a yield, so the model stays finite.
 //! Built on lock_api 0.5's `RawMutex` so the guard carries the acquisition's state.
 
-use super::acquire::{self, Acquisition, Site};
-use super::class::LockClass;
+use super::acquire::{self, Acquisition, LockId, Site};
+use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::Attempt;
 use super::{AtomicBool, Ordering};
@@ -43,8 +43,18 @@ impl RawSpinLock {
         }
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         self as *const Self as usize
+    }
+
+    #[inline]
+    fn id(&self) -> LockId {
+        LockId {
+            class: self.class,
+            kind: LockKind::Spin,
+            instance: self.instance(),
+        }
     }
 
     #[inline]
@@ -54,23 +64,17 @@ impl RawSpinLock {
             .is_ok()
     }
 
+    #[inline]
     fn lock_with(&self, subclass: u8, site: Site) -> Acquisition {
-        let lockdep = acquire::before(
-            self.class,
-            subclass,
-            self.instance(),
-            Attempt::Blocking,
-            site,
-        );
+        let lockdep = acquire::before(self.id(), subclass, Attempt::Blocking, site);
         let wait = if self.try_fast() {
             None
         } else {
             self.lock_slow(lockdep, site)
         };
         acquire::after(
-            self.class,
+            self.id(),
             subclass,
-            self.instance(),
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -99,13 +103,13 @@ impl RawSpinLock {
         }
     }
 
+    #[inline]
     fn try_lock_with(&self, site: Site) -> Option<Acquisition> {
-        let lockdep = acquire::before(self.class, 0, self.instance(), Attempt::Try, site);
+        let lockdep = acquire::before(self.id(), 0, Attempt::Try, site);
         self.try_fast().then(|| {
             acquire::after(
-                self.class,
+                self.id(),
                 0,
-                self.instance(),
                 Mode::Exclusive,
                 Attempt::Try,
                 lockdep,
@@ -128,18 +132,22 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
     type Guard = Acquisition;
 
     #[track_caller]
+    #[inline]
     fn lock(&self) -> Acquisition {
         self.lock_with(0, Location::caller())
     }
 
     #[track_caller]
+    #[inline]
     fn try_lock(&self) -> Option<Acquisition> {
         self.try_lock_with(Location::caller())
     }
 
-    #[track_caller]
+    // Only lock_api calls this (a guard's drop, `MutexGuard::unlocked`), from code that is not
+    // `#[track_caller]`: its location would be lock_api's, so none is recorded.
+    #[inline]
     unsafe fn unlock(&self, guard: Acquisition) {
-        acquire::release(guard, Location::caller());
+        acquire::release(guard, None);
         self.locked.store(false, Ordering::Release);
     }
 
@@ -188,8 +196,8 @@ impl<T> SpinLock<T> {
     #[track_caller]
     pub fn lock_nested(&self, subclass: u8) -> SpinLockGuard<'_, T> {
         let acq = self.raw().lock_with(subclass, Location::caller());
-        // SAFETY: `acq` is the state of the acquisition just made.
         SpinLockGuard {
+            // SAFETY: `acq` is the state of the acquisition just made.
             inner: unsafe { self.inner.make_guard_unchecked(acq) },
         }
     }
@@ -198,8 +206,8 @@ impl<T> SpinLock<T> {
     #[track_caller]
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
         let acq = self.raw().try_lock_with(Location::caller())?;
-        // SAFETY: `acq` is the state of the acquisition just made.
         Some(SpinLockGuard {
+            // SAFETY: `acq` is the state of the acquisition just made.
             inner: unsafe { self.inner.make_guard_unchecked(acq) },
         })
     }

@@ -1,0 +1,35 @@
+# The commands people type (https://github.com/casey/just). Each recipe is plain cargo: read it
+# and type it if just is not installed.
+
+# The main job: the stress run of every scenario (`mmlab` = `mmlab run all`, short budget).
+run:
+    cargo run --release
+
+# The README's test command: the unit and real-thread tests, then the loom suite.
+test: unit loom
+
+# Unit and real-thread tests of every crate.
+unit:
+    cargo test --workspace
+
+# The loom suite: its own target dir (RUSTFLAGS changes rebuild everything), release builds.
+loom:
+    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test --release -p mmlab-loom-tests
+
+# A longer stress run of every scenario.
+stress:
+    cargo run --release -- run all --duration 60s
+
+# The criterion benchmarks (docs/PERFORMANCE.md says how to read them).
+bench:
+    cargo bench -p mmlab-benches
+
+# Formatting, and clippy with warnings denied, in real mode and under the loom cfg.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo clippy -p mmlab-engine -p mmlab-loom-tests --all-targets -- -D warnings
+
+# What CI runs: the README's test command, from the repository's root.
+ci:
+    bash .ci/run

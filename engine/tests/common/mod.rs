@@ -1,0 +1,82 @@
+//! Helpers shared by the engine's integration tests.
+//!
+//! Tests here never sleep and hope: they wait for a condition they can observe (a flag, a lock
+//! word, lockdep's record that a thread is blocked on a class), with a bound so generous that
+//! only a hang reaches it, and then fail with what they were waiting for.
+
+// Each test file is its own crate and uses a subset of these helpers.
+#![allow(dead_code)]
+
+use mmlab_engine::check::{Sink, Violation};
+use mmlab_engine::sync::{LockClass, held};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a bounded wait waits before calling it a hang.
+pub(crate) const HANG: Duration = Duration::from_secs(30);
+
+/// Poll `cond` until it holds; panic naming `what` if it has not after [`HANG`].
+#[track_caller]
+pub(crate) fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + HANG;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "no progress after {HANG:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Is the thread named `thread` blocked in the slow path of a lock of `class`? Read from
+/// lockdep's held-lock state (what the stress runner's watchdog prints), so a test can know that
+/// a thread really waits, not merely that it was started.
+pub(crate) fn blocked_on(thread: &str, class: LockClass) -> bool {
+    held::all_threads()
+        .iter()
+        .any(|(name, _, waiting)| name == thread && waiting.is_some_and(|(c, _)| c == class))
+}
+
+/// Wait until the thread named `thread` is blocked on `class`.
+#[track_caller]
+pub(crate) fn wait_blocked(thread: &str, class: LockClass) {
+    wait_until(&format!("{thread} to block on {class}"), || {
+        blocked_on(thread, class)
+    });
+}
+
+/// Spawn a named thread that reports into `sink`.
+pub(crate) fn spawn<T: Send + 'static>(
+    name: &str,
+    sink: &Sink,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let sink = sink.clone();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            sink.install();
+            f()
+        })
+        .expect("spawn a test thread")
+}
+
+/// Join `h` within [`HANG`], failing the test with the thread's own panic if it panicked.
+#[track_caller]
+pub(crate) fn join<T>(h: JoinHandle<T>) -> T {
+    let name = h.thread().name().unwrap_or("a test thread").to_string();
+    wait_until(&format!("{name} to finish"), || h.is_finished());
+    match h.join() {
+        Ok(v) => v,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// Run `f` on this thread with a fresh sink installed; return what was reported. Tests run in
+/// parallel threads, so each test needs its own sink.
+pub(crate) fn with_sink(f: impl FnOnce()) -> Vec<Violation> {
+    let sink = Sink::new();
+    sink.install();
+    f();
+    sink.take()
+}
