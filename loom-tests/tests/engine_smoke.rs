@@ -13,11 +13,15 @@
 //!   store lands (or SIGSEGV after munmap)  UNSPIN(ptl); tlb_finish_mmu: flush, then free
 //! ```
 //!
-//! The last test is the negative control that shows the oracle has teeth: the same race
-//! against a MADV_DONTNEED composed from the engine's public zap steps but freeing its
-//! gathered pages *before* the TLB flush. Loom must find the interleaving where the storer's
-//! TLB entry is still live when the page is freed, and the I3 check in `free_page` must
-//! report it — and no other oracle may fire.
+//! A second race has no store in it: two MADV_DONTNEEDs of one page, each of which must
+//! return with no TLB caching the page (I14) even when the other cleared the PTE and has not
+//! flushed yet (`mm_tlb_flush_nested`).
+//!
+//! Two negative controls show the oracles have teeth. Each composes a broken variant from
+//! the engine's public zap steps and asserts that loom finds the oracle firing in some
+//! interleavings, not in others, and that nothing else fires: a MADV_DONTNEED that puts its
+//! gathered pages *before* the TLB flush (I3, reported by `free_page`), and MADV_DONTNEEDs
+//! whose gathers do not count themselves in `tlb_flush_pending` (I14).
 //!
 //! Run: `RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo test --release
 //! -p mmlab-loom-tests --test engine_smoke -- --nocapture --test-threads=1` (each test prints
@@ -35,8 +39,9 @@ use mmlab_engine::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// The preemption bound every model here is explored to, unless `LOOM_MAX_PREEMPTIONS` asks
-/// for another (a deeper hunt; see the figures in the test names' report).
+/// The preemption bound every model here is explored to. `LOOM_MAX_PREEMPTIONS` overrides it
+/// for a deeper hunt: at bound 6 the two-CPU models take about a second each and the
+/// three-CPU ones under a minute (figures in docs/PERFORMANCE-paths.md).
 const PREEMPTION_BOUND: usize = 3;
 
 /// The smallest world the race needs: two CPUs, one mm with one one-page VMA, one PTE table
@@ -68,6 +73,9 @@ enum Memory {
     Anon,
     /// One page of a file, MAP_SHARED (a store dirties it: the delayed-rmap zap path).
     SharedFile,
+    /// The same file page, already mapped read-only by a load on the storer's CPU: the store
+    /// takes a write-protect fault (`do_wp_page` → `wp_page_shared`) instead of `do_fault`.
+    SharedFileMappedReadOnly,
 }
 
 /// How the zapper takes the page away.
@@ -89,19 +97,22 @@ fn race_a_store_against(memory: Memory, zapper: Zapper) -> (Vec<Violation>, Stri
     let env = Env::new(0);
     env.sink.install();
     let w = Arc::new(World::new(
-        tiny_world(matches!(memory, Memory::SharedFile) as usize),
+        tiny_world(usize::from(!matches!(memory, Memory::Anon))),
         Protocol::default(),
     ));
     let mm = mm_alloc(&w).expect("one mm slot");
     let kind = match memory {
         Memory::Anon => MapKind::Anon,
-        Memory::SharedFile => MapKind::File {
+        Memory::SharedFile | Memory::SharedFileMappedReadOnly => MapKind::File {
             file: w.file(0),
             pgoff: 0,
             shared: true,
         },
     };
     let vma = mmap(&w, mm, 0, 1, kind).expect("one VMA slot");
+    if matches!(memory, Memory::SharedFileMappedReadOnly) {
+        access::load(&w, 0, mm, 0).expect("a read fault on a mapped file page");
+    }
 
     let storer = {
         let w = w.clone();
@@ -167,6 +178,14 @@ fn explore(name: &str, model: impl Fn() + Sync + Send + 'static) -> usize {
     n
 }
 
+fn render(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The model of a race that must stay clean: any violation fails the execution, printed with
 /// the domain trace of the interleaving.
 fn stays_clean(memory: Memory, zapper: Zapper) -> impl Fn() + Sync + Send + 'static {
@@ -175,13 +194,95 @@ fn stays_clean(memory: Memory, zapper: Zapper) -> impl Fn() + Sync + Send + 'sta
         assert!(
             violations.is_empty(),
             "{memory:?} store racing {zapper:?}:\n{}\ntrace:\n{trace}",
-            violations
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
+            render(&violations)
         );
     }
+}
+
+/// Explore a model of a deliberately broken path and assert that loom finds `oracle` firing
+/// in some interleavings, stays clean in others (the bug is a race, not a certainty), and
+/// that no other oracle ever fires. Violations are values in the sink, not panics, so each
+/// execution records what it saw instead of failing.
+fn finds(name: &str, oracle: Oracle, model: impl Fn() -> Vec<Violation> + Sync + Send + 'static) {
+    let caught = std::sync::Arc::new(AtomicUsize::new(0));
+    let clean = std::sync::Arc::new(AtomicUsize::new(0));
+    let other = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (c, k, o) = (caught.clone(), clean.clone(), other.clone());
+    explore(name, move || {
+        let violations = model();
+        if violations.is_empty() {
+            k.fetch_add(1, Ordering::Relaxed);
+        } else if violations.iter().all(|v| v.oracle == oracle) {
+            c.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let mut other = o.lock().unwrap_or_else(|e| e.into_inner());
+            other.push(render(&violations));
+        }
+    });
+    let (caught, clean) = (
+        caught.load(Ordering::Relaxed),
+        clean.load(Ordering::Relaxed),
+    );
+    println!("  {caught} executions caught by {oracle}, {clean} clean");
+    let other = other.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        other.is_empty(),
+        "oracles other than {oracle} fired:\n{}",
+        other.join("\n---\n")
+    );
+    assert!(caught > 0, "no interleaving made {oracle} fire");
+    assert!(
+        clean > 0,
+        "every interleaving fired {oracle}: that is not a race"
+    );
+}
+
+/// Two MADV_DONTNEEDs of one anonymous page that a third CPU has cached writable and dirty,
+/// each checking I14 (`munmap::assert_range_unmapped`) as soon as it returns. `zap` is the
+/// MADV_DONTNEED each one runs.
+fn two_dontneeds(zap: fn(&World, MmId)) -> (Vec<Violation>, String) {
+    let env = Env::new(0);
+    env.sink.install();
+    let mut cfg = tiny_world(0);
+    cfg.cpus = 3;
+    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let mm = mm_alloc(&w).expect("one mm slot");
+    mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
+    access::store(&w, 2, mm, 0, 9).expect("a store on cpu2 maps the page");
+    let dontneed = |w: Arc<World>| {
+        move || {
+            zap(&w, mm);
+            munmap::assert_range_unmapped(&w, mm, 0, 1);
+        }
+    };
+    env.run(vec![
+        ("a", Box::new(dontneed(w.clone()))),
+        ("b", Box::new(dontneed(w.clone()))),
+    ]);
+    quiescent::check_world(&w);
+    (env.sink.take(), w.trace.render(48))
+}
+
+fn madvise_dontneed(w: &World, mm: MmId) {
+    munmap::madvise_dontneed(w, mm, 0, 1).expect("MADV_DONTNEED of a mapped range");
+}
+
+/// MADV_DONTNEED whose gather does not count itself in `mm->tlb_flush_pending`, as before the
+/// kernel's "mm: fix MADV_[FREE|DONTNEED] TLB flush miss problem" (Minchan Kim, 2017): a
+/// concurrent gather cannot see it (`mm_tlb_flush_nested` is false), so one that finds the
+/// PTE already cleared flushes nothing and returns while a TLB still caches the page.
+fn madvise_dontneed_without_nested_flush(w: &World, mm: MmId) {
+    let m = w.mms.get(mm);
+    let map = m.mmap_lock.read();
+    let vma = map.vmas[0];
+    let mut gather = tlb::tlb_gather_mmu(w, mm, false);
+    m.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
+    zap::unmap_vmas(w, &mut gather, &[vma], 0, 1);
+    // Re-count just for tlb_finish_mmu's own decrement: the window above is the bug.
+    m.tlb_flush_pending.fetch_add(1, Ordering::SeqCst);
+    tlb::tlb_finish_mmu(w, gather);
+    w.forget_anon_stores(mm, 0, 1);
+    drop(map);
 }
 
 #[test]
@@ -218,43 +319,49 @@ fn a_store_dirtying_a_shared_file_page_racing_madv_dontneed_keeps_mapcount_and_f
 }
 
 #[test]
-fn loom_catches_a_zap_that_frees_its_pages_before_the_tlb_flush() {
-    static CAUGHT: AtomicUsize = AtomicUsize::new(0);
-    static CLEAN: AtomicUsize = AtomicUsize::new(0);
-    static OTHER: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    explore("anon store vs MADV_DONTNEED freeing before flush", || {
-        let (violations, _) =
-            race_a_store_against(Memory::Anon, Zapper::DontNeedFreeingBeforeFlush);
-        // Violations are values in the sink, not panics: record what this interleaving saw.
-        if violations.is_empty() {
-            CLEAN.fetch_add(1, Ordering::Relaxed);
-        } else if violations
-            .iter()
-            .all(|v| v.oracle == Oracle::I3FreeBeforeFlush)
-        {
-            CAUGHT.fetch_add(1, Ordering::Relaxed);
-        } else {
-            let mut other = OTHER.lock().unwrap_or_else(|e| e.into_inner());
-            other.extend(violations.iter().map(|v| v.to_string()));
-        }
+fn a_write_protect_fault_on_a_shared_file_page_racing_madv_dontneed_keeps_mapcount_and_flushes_before_free()
+ {
+    explore(
+        "shared-file write-protect fault vs MADV_DONTNEED",
+        stays_clean(Memory::SharedFileMappedReadOnly, Zapper::DontNeed),
+    );
+}
+
+/// ```text
+/// a (cpu0)                          b (cpu1)
+/// tlb_gather_mmu (pending 1)
+/// zap: clear pte, gather page       tlb_gather_mmu (pending 2)
+///   (anon: no forced flush)         zap: pte none, nothing gathered
+///                                   tlb_finish_mmu: nested -> flush all
+///                                   I14: cpu2's TLB no longer caches va 0
+/// tlb_finish_mmu: flush, free
+/// ```
+#[test]
+fn two_madv_dontneeds_of_one_page_each_return_with_no_tlb_caching_it() {
+    explore("MADV_DONTNEED vs MADV_DONTNEED", || {
+        let (violations, trace) = two_dontneeds(madvise_dontneed);
+        assert!(
+            violations.is_empty(),
+            "{}\ntrace:\n{trace}",
+            render(&violations)
+        );
     });
-    let (caught, clean) = (
-        CAUGHT.load(Ordering::Relaxed),
-        CLEAN.load(Ordering::Relaxed),
+}
+
+#[test]
+fn loom_catches_a_zap_that_frees_its_pages_before_the_tlb_flush() {
+    finds(
+        "anon store vs MADV_DONTNEED freeing before flush",
+        Oracle::I3FreeBeforeFlush,
+        || race_a_store_against(Memory::Anon, Zapper::DontNeedFreeingBeforeFlush).0,
     );
-    println!("  {caught} executions caught by I3, {clean} clean");
-    let other = OTHER.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        other.is_empty(),
-        "oracles other than I3 fired:\n{}",
-        other.join("\n")
-    );
-    assert!(
-        caught > 0,
-        "no interleaving freed the page under a live TLB entry"
-    );
-    assert!(
-        clean > 0,
-        "every interleaving failed: the bug should need the store to fill the TLB first"
+}
+
+#[test]
+fn loom_catches_a_madv_dontneed_that_misses_the_other_gathers_flush() {
+    finds(
+        "MADV_DONTNEED vs MADV_DONTNEED without nested flush",
+        Oracle::I14ZapCompletion,
+        || two_dontneeds(madvise_dontneed_without_nested_flush).0,
     );
 }
