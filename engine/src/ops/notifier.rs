@@ -3,6 +3,7 @@
 //! `might_sleep` checks it.
 
 use crate::mm::{MmId, World};
+use crate::protocol::Notifier;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, hw_lock};
 
@@ -49,9 +50,12 @@ pub fn invalidate_range_end(w: &World, b: Bracket) {
 /// `arch_invalidate_secondary_tlbs` (6.6+; `mmu_notifier_invalidate_range` before): called by
 /// the TLB flush, under the PTL where the flush is, so a secondary that walks CPU page tables
 /// cannot keep a translation to a page about to be freed.
+///
+/// Only under the 2017+ semantics (`Notifier::StartEnd`): the 4.4-era `try_to_unmap_one` had
+/// no secondary invalidation under the PTL, only `invalidate_page` after it.
 pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64) {
     let s = &w.secondary;
-    if s.mirrors(mm) {
+    if w.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
         hw_lock(&s.tlb).retain(|e| !(start <= e.va && e.va < end));
     }
 }

@@ -1,13 +1,19 @@
 //! The catalog: one file per scenario, each a sourced story of one real race (or workload).
 
 mod common;
+pub mod hugetlb_lock_order;
+pub mod hugetlb_pmd_share;
 pub mod ttu_sync;
 
 use crate::scenario::Scenario;
 
 /// Every scenario, in the order `mmlab list` prints them.
 pub fn all() -> Vec<&'static dyn Scenario> {
-    vec![&ttu_sync::TtuSync]
+    vec![
+        &ttu_sync::TtuSync,
+        &hugetlb_lock_order::HugetlbLockOrder,
+        &hugetlb_pmd_share::HugetlbPmdShare,
+    ]
 }
 
 /// The scenario called `name`.
