@@ -61,11 +61,16 @@ pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64)
 }
 
 /// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
-/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f).
+/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Like KVM's
+/// `kvm_mmu_notifier_invalidate_page`, it bumps the invalidate sequence, so that a refresh
+/// that read the old PTE before it does not install it after.
 pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
     let s = &w.secondary;
     if s.mirrors(mm) {
-        hw_lock(&s.tlb).retain(|e| e.va != va);
+        let mut tlb = hw_lock(&s.tlb);
+        s.seq.fetch_add(1, Ordering::SeqCst);
+        tlb.retain(|e| e.va != va);
+        drop(tlb);
         w.trace(
             "mmu_notifier_invalidate_page",
             mm,

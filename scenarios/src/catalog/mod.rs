@@ -3,6 +3,7 @@
 mod common;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
+pub mod notifier_range;
 pub mod ttu_sync;
 
 use crate::scenario::Scenario;
@@ -13,6 +14,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &ttu_sync::TtuSync,
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
+        &notifier_range::NotifierRange,
     ]
 }
 
