@@ -7,18 +7,23 @@ use crate::mm::pte::Pte;
 use crate::mm::world::StoreTarget;
 use crate::mm::{Mapping, Pfn, World};
 use crate::sync::{Ordering, hw_lock};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Every present PTE, and every migration entry, by page.
+/// Every present PTE, and every migration entry, by page. A table shared by several mms
+/// (hugetlb PMD sharing) is counted once: the mapcount counts table entries, not mms.
 fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
     let mut mapped: HashMap<Pfn, (i32, bool)> = HashMap::new();
     let mut migration: HashMap<Pfn, usize> = HashMap::new();
+    let mut seen = HashSet::new();
     for mm_id in w.mms.live() {
         let mm = w.mms.get(mm_id);
         for slot in 0..mm.pmd.len() {
             let Some(t) = mm.pmd_table(slot) else {
                 continue;
             };
+            if !seen.insert(t) {
+                continue;
+            }
             for e in &w.tables.get(t).entries {
                 match Pte::decode(e.load(Ordering::SeqCst)) {
                     Pte::Present { pfn, dirty, .. } => {
@@ -137,7 +142,47 @@ pub fn check_world(w: &World) {
             }
         }
     }
+    check_secondary(w);
     check_stores(w);
+}
+
+/// I13 at rest: every translation the secondary MMU holds equals the current primary PTE of
+/// the mm it mirrors (present, same page). A stale one lets the device reach a page its mm no
+/// longer maps — unmapped, migrated away or freed.
+pub fn check_secondary(w: &World) {
+    let entries = hw_lock(&w.secondary.tlb).clone();
+    for e in entries {
+        let what = format!(
+            "secondary MMU maps {} va {:#x} -> {}",
+            e.mm,
+            e.va << 12,
+            e.pfn
+        );
+        if !w.mms.is_live(e.mm) {
+            violation(
+                Oracle::I13SecondaryMmu,
+                format!("{what}, but the mm is gone"),
+            );
+            continue;
+        }
+        let (slot, i) = w.pte_slot(e.va);
+        let pte = w
+            .mms
+            .get(e.mm)
+            .pmd_table(slot)
+            .map(|t| Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)));
+        match pte {
+            Some(Pte::Present { pfn, .. }) if pfn == e.pfn => {}
+            Some(pte) => violation(
+                Oracle::I13SecondaryMmu,
+                format!("{what}, but the primary PTE is {pte}"),
+            ),
+            None => violation(
+                Oracle::I13SecondaryMmu,
+                format!("{what}, but the primary has no page table there"),
+            ),
+        }
+    }
 }
 
 /// The lost-store oracle: the last value each CPU stored to a target is still there — in the

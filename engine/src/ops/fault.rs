@@ -169,6 +169,11 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
         }
         let pfn = page_alloc::alloc_page(w).ok_or(Error::Oom)?;
         let page = w.page(pfn);
+        if f.hugetlb {
+            // A hugetlbfs page is a hugetlb folio (PageHuge) from birth: its lock is of the
+            // hugetlb class, below `i_mmap_rwsem` (KERNEL.md §1.2).
+            page.flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
+        }
         let guard = page
             .lock()
             .try_lock()

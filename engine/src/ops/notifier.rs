@@ -3,6 +3,7 @@
 //! `might_sleep` checks it.
 
 use crate::mm::{MmId, World};
+use crate::protocol::Notifier;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, hw_lock};
 
@@ -49,19 +50,27 @@ pub fn invalidate_range_end(w: &World, b: Bracket) {
 /// `arch_invalidate_secondary_tlbs` (6.6+; `mmu_notifier_invalidate_range` before): called by
 /// the TLB flush, under the PTL where the flush is, so a secondary that walks CPU page tables
 /// cannot keep a translation to a page about to be freed.
+///
+/// Only under the 2017+ semantics (`Notifier::StartEnd`): the 4.4-era `try_to_unmap_one` had
+/// no secondary invalidation under the PTL, only `invalidate_page` after it.
 pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64) {
     let s = &w.secondary;
-    if s.mirrors(mm) {
+    if w.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
         hw_lock(&s.tlb).retain(|e| !(start <= e.va && e.va < end));
     }
 }
 
 /// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
-/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f).
+/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Like KVM's
+/// `kvm_mmu_notifier_invalidate_page`, it bumps the invalidate sequence, so that a refresh
+/// that read the old PTE before it does not install it after.
 pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
     let s = &w.secondary;
     if s.mirrors(mm) {
-        hw_lock(&s.tlb).retain(|e| e.va != va);
+        let mut tlb = hw_lock(&s.tlb);
+        s.seq.fetch_add(1, Ordering::SeqCst);
+        tlb.retain(|e| e.va != va);
+        drop(tlb);
         w.trace(
             "mmu_notifier_invalidate_page",
             mm,

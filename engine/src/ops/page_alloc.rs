@@ -55,7 +55,8 @@ pub fn put_page(w: &World, pfn: Pfn) {
 }
 
 /// `free_unref_page`: return a page whose last reference went to the allocator, after the
-/// checks of `free_pages_prepare` (mapcount) and the lab's I3: no CPU TLB reaches it.
+/// checks of `free_pages_prepare` (mapcount) and the lab's I3 and I13: no CPU TLB and no
+/// secondary TLB reaches it.
 #[track_caller]
 pub fn free_page(w: &World, pfn: Pfn) {
     let page = w.page(pfn);
@@ -92,6 +93,20 @@ pub fn free_page(w: &World, pfn: Pfn) {
         check::violation(
             Oracle::I11Mlock,
             format!("Bad page state: {pfn} freed with PG_mlocked"),
+        );
+    }
+    // I13: nor may the secondary MMU (the free must follow its invalidation).
+    if let Some(e) = crate::sync::hw_lock(&w.secondary.tlb)
+        .iter()
+        .find(|e| e.pfn == pfn)
+    {
+        check::violation(
+            Oracle::I13SecondaryMmu,
+            format!(
+                "{pfn} freed while the secondary MMU still maps it at {} va {:#x}",
+                e.mm,
+                e.va << 12
+            ),
         );
     }
     // The free path clears PG_mlocked (`unevictable_pgs_cleared`): a page can legitimately be

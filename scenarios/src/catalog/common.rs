@@ -71,3 +71,51 @@ pub(crate) fn story(source: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Keeps stress-size helper actors (writers, refreshers) going for as long as the main actor
+/// (a migrator) works, so that they overlap it instead of finishing before it starts. This is
+/// the harness's own bookkeeping — observer state on `std` atomics, never kernel state — and it
+/// is only consulted at [`Size::Stress`]: at Tiny size (loom) helpers repeat a fixed count, as
+/// a loom model must not wait on what it cannot see.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overlap {
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Overlap {
+    /// At most this many steps per helper, whatever the main actor does (a main actor that
+    /// hangs must not leave its helpers spinning past the watchdog).
+    const MAX_STEPS: usize = 20_000;
+
+    /// Main actor: wait (briefly, bounded) until `helpers` helpers have started.
+    pub(crate) fn wait_for(&self, helpers: usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(20);
+        while self.started.load(SeqCst) < helpers && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Main actor: done; helpers stop after their current step.
+    pub(crate) fn finish(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Helper: run `step` `tiny` times at Tiny size; at Stress size, at least `tiny` times and
+    /// then until the main actor finishes (bounded by [`Self::MAX_STEPS`]).
+    pub(crate) fn repeat(&self, size: Size, tiny: usize, mut step: impl FnMut(usize)) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if size == Size::Tiny {
+            (0..tiny).for_each(step);
+            return;
+        }
+        self.started.fetch_add(1, SeqCst);
+        for i in 0..Self::MAX_STEPS {
+            if i >= tiny && self.done.load(SeqCst) {
+                break;
+            }
+            step(i);
+        }
+    }
+}

@@ -6,6 +6,9 @@ pub mod migrate_newpage;
 pub mod migrate_vs_fault;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
+pub mod hugetlb_lock_order;
+pub mod hugetlb_pmd_share;
+pub mod notifier_range;
 pub mod ttu_sync;
 
 use crate::scenario::Scenario;
@@ -19,6 +22,9 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &migrate_newpage::MigrateNewpage,
         &munlock_exit::MunlockExit,
         &mlock_page_lock::MlockPageLock,
+        &hugetlb_lock_order::HugetlbLockOrder,
+        &hugetlb_pmd_share::HugetlbPmdShare,
+        &notifier_range::NotifierRange,
     ]
 }
 

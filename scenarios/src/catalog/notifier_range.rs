@@ -1,0 +1,196 @@
+//! `notifier-range`: keeping a secondary MMU coherent across an unmap — seed 001 (the 4.4
+//! backport of 017b1660df89: Mike Kravetz, Jérôme Glisse, Michal Hocko, August 2018),
+//! 369ea8242c0f "mm/mmu_notifier: kill invalidate_page" (Jérôme Glisse, 2017) and
+//! e649b3f0188f "KVM: x86: fix APIC page invalidation race" (2020). KERNEL.md §2.e, §4.20.
+//!
+//! A device (KVM's shadow MMU, an IOMMU) mirrors mm A: it caches A's translations and is kept
+//! coherent by mmu notifiers. mm A and mm B map one hugetlbfs file `MAP_SHARED` at
+//! table-aligned addresses, so they share one PMD table (`huge_pmd_share`); a migrator moves
+//! one of its pages. Migration's `try_to_migrate_one` must `huge_pmd_unshare` (017b1660df89):
+//! A's whole table range disappears from A, not just the migrated page. Two ways for the
+//! device to keep a translation A no longer has:
+//!
+//! `invalidate-page-after-ptl` — 4.4's `try_to_unmap_one` has no start/end bracket; after the
+//! PTL it calls `mmu_notifier_invalidate_page(mm, address)`, one page. Seed 001 asks how to
+//! notify the unshare with only that: the answer was to add start/end with the range widened
+//! by `adjust_range_if_pmd_sharing_possible`, as 369ea8242c0f had done upstream.
+//!
+//! ```text
+//! try_to_migrate_one(vma of A, va0)          the device (mirrors A: va0, va1 cached)
+//! ----------------------------------------   ----------------------------------------
+//! SPIN(ptl)
+//! huge_pmd_unshare: A's slot cleared —
+//!   A maps nothing in [table) any more;
+//!   flush A's CPU TLBs over the table
+//! UNSPIN(ptl)
+//! mmu_notifier_invalidate_page(A, va0)       drops va0 only
+//!                                            keeps va1 -> page 1: A has no PTE there [I13]
+//! ```
+//!
+//! `refresh-without-seq` — start/end are there, but the device re-establishes a translation
+//! inside the window without the `mmu_invalidate_retry` check (KVM's APIC-access page:
+//! b1394e745b94 reloaded it from `invalidate_range_start`, racing the unmap it announced;
+//! e649b3f0188f moved the reload after the PTE change):
+//!
+//! ```text
+//! migrator                                   the device (refresh, no sequence check)
+//! ----------------------------------------   ----------------------------------------
+//!                                            read A's PTE: present(H)
+//! invalidate_range_start(table range)
+//!   (drops the range, seq++)
+//! huge_pmd_unshare; migrate H -> N; free H
+//! invalidate_range_end
+//!                                            install va0 -> H: H is freed, or A maps
+//!                                            nothing there                       [I13]
+//! ```
+//!
+//! `fixed`: start/end bracket the widened range, the secondary is invalidated under the PTL
+//! after the CPU flush, and the device refreshes only when `mmu_invalidate_retry` says no
+//! invalidation began since it read the PTE.
+//!
+//! Oracle: I13 — a page is never freed while the secondary maps it, and at rest every
+//! secondary translation equals the primary PTE of the mm it mirrors.
+
+use super::common::{self, Overlap, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::{FileId, Pfn, World};
+use mmlab_engine::ops::migrate::{self, NewPagePool, Rc};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, notifier};
+use mmlab_engine::protocol::{Notifier, Protocol};
+use mmlab_engine::sync::Ordering;
+
+/// The scenario.
+#[derive(Debug)]
+pub struct NotifierRange;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "fixed",
+        expected: Expect::Clean,
+        summary: "start/end over the widened range, invalidate after the CPU flush, seq-checked refresh",
+    },
+    Variant {
+        name: "invalidate-page-after-ptl",
+        expected: Expect::Race,
+        summary: "4.4 notifiers (seed 001): one invalidate_page after the PTL for a whole-table unshare",
+    },
+    Variant {
+        name: "refresh-without-seq",
+        expected: Expect::Race,
+        summary: "b1394e745b94..e649b3f0188f: the device refreshes without mmu_invalidate_retry",
+    },
+];
+
+/// How many times the migrator tries one page before putting it back.
+const TRIES: usize = 3;
+
+/// Migrate the page cache page at `index` of `file` (isolate, `unmap_and_move_huge_page`,
+/// retry on -EAGAIN, put back if it never moved).
+fn migrate_index(w: &World, pool: &NewPagePool, file: FileId, index: u64) {
+    let cached: Option<Pfn> = w.files.get(file).i_pages.lock().pages[index as usize];
+    let Some(pfn) = cached else {
+        return;
+    };
+    if !migrate::isolate_lru_page(w, pfn) {
+        return;
+    }
+    for _ in 0..TRIES {
+        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
+            Rc::Success => return,
+            Rc::NoMem => break,
+            Rc::Again => {}
+        }
+    }
+    migrate::putback_lru_page(w, pfn);
+}
+
+impl Scenario for NotifierRange {
+    fn name(&self) -> &'static str {
+        "notifier-range"
+    }
+    fn title(&self) -> &'static str {
+        "secondary MMU vs a PMD-unsharing migration: notifier range and refresh"
+    }
+    fn commit(&self) -> &'static str {
+        "369ea8242c0f"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("notifier_range.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::I13SecondaryMmu]
+    }
+    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        let protocol = Protocol {
+            notifier: if variant == "invalidate-page-after-ptl" {
+                Notifier::InvalidatePageAfterPtl
+            } else {
+                Notifier::StartEnd
+            },
+            ..Protocol::default()
+        };
+        let check_seq = variant != "refresh-without-seq";
+        let w = common::world(size, 2, protocol, |c| {
+            c.files = vec![(c.ptes_per_table, true)]
+        });
+        env.sink.install();
+        let per = w.cfg.ptes_per_table as u64;
+        let faulted = match size {
+            Size::Tiny => 2,
+            Size::Stress => 4,
+        };
+        let rounds = common::rounds(size, 2) as u64;
+        let file = w.file(0);
+        let shared = MapKind::File {
+            file,
+            pgoff: 0,
+            shared: true,
+        };
+        let (mm_a, mm_b) = (mm_alloc(&w).expect("mm A"), mm_alloc(&w).expect("mm B"));
+        mmap(&w, mm_a, 0, per, shared).expect("mmap A");
+        mmap(&w, mm_b, 0, per, shared).expect("mmap B");
+        for index in 0..faulted {
+            access::store(&w, 0, mm_a, index, 100 + index).expect("A faults");
+            access::store(&w, 1, mm_b, index, 200 + index).expect("B faults");
+        }
+        let table = w.mms.get(mm_a).pmd_table(0).expect("A's table");
+        assert_eq!(
+            w.mms.get(mm_b).pmd_table(0),
+            Some(table),
+            "B shares A's table"
+        );
+        assert_eq!(w.tables.get(table).share_count.load(Ordering::SeqCst), 2);
+        // The device mirrors A and has faulted every page in.
+        notifier::register(&w, mm_a);
+        for va in 0..faulted {
+            assert!(notifier::secondary_refresh(&w, mm_a, va, true).is_some());
+        }
+        let pool = NewPagePool::new(&w, (faulted * rounds) as usize);
+        let overlap = Overlap::default();
+        let (wm, om) = (w.clone(), overlap.clone());
+        let (wd, od) = (w.clone(), overlap.clone());
+        let actors = vec![
+            actor("migrator", move || {
+                om.wait_for(1);
+                for _ in 0..rounds {
+                    for index in 0..faulted {
+                        migrate_index(&wm, &pool, file, index);
+                    }
+                }
+                om.finish();
+            }),
+            actor("device", move || {
+                od.repeat(size, faulted as usize, |i| {
+                    notifier::secondary_refresh(&wd, mm_a, i as u64 % faulted, check_seq);
+                });
+            }),
+        ];
+        common::run(env, &w, actors)
+    }
+}
