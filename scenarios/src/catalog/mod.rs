@@ -2,12 +2,12 @@
 
 mod common;
 pub mod delayed_rmap;
+pub mod hugetlb_lock_order;
+pub mod hugetlb_pmd_share;
 pub mod migrate_newpage;
 pub mod migrate_vs_fault;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
-pub mod hugetlb_lock_order;
-pub mod hugetlb_pmd_share;
 pub mod notifier_range;
 pub mod ttu_sync;
 
