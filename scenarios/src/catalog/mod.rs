@@ -3,6 +3,7 @@
 mod common;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
+pub mod mixed;
 pub mod notifier_range;
 pub mod ttu_sync;
 
@@ -15,6 +16,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
+        &mixed::Mixed,
     ]
 }
 
