@@ -306,6 +306,12 @@ fn unmap_and_move_locked(
     } else {
         move_to_new_page(w, new, old)
     };
+    if rc == Rc::Success {
+        // "__unmap_and_move() push good newpage to LRU" (5.18): before remove_migration_ptes,
+        // so that remove_migration_pte's mlock_vma_folio can count it — the mlock_count of a
+        // folio off the LRU is left alone.
+        w.page(new).test_set(pg::LRU);
+    }
     if was_mapped {
         let (target, target_guard) = if rc == Rc::Success {
             (new, new_guard)
@@ -342,6 +348,9 @@ pub fn unmap_and_move(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> R
     }
     if use_pool && (w.protocol.newpage_to_pool || rc != Rc::Success) {
         pool.put_new_page(w, new);
+    } else if !use_pool {
+        // The newpage in use is on the LRU already: drop the allocation's reference.
+        page_alloc::put_page(w, new);
     } else {
         // Pre-2015: `if (rc != MIGRATEPAGE_SUCCESS && put_new_page) put_new_page(); else
         // putback_lru_page(newpage)` — right for a newpage in use, wrong for an unused one.

@@ -19,8 +19,14 @@ use crate::sync::Ordering;
 pub fn mlock_folio(w: &World, pfn: Pfn) {
     let page = w.page(pfn);
     let _lru = w.lru_lock.lock();
-    // __mlock_folio
     page.test_set(pg::MLOCKED);
+    // __mlock_folio: "if (!folio_test_clear_lru(folio)) return" — a folio isolated from the
+    // LRU (by migration, by reclaim) keeps its count. The count errs low, never high: reclaim
+    // restores an mlock it finds missing ("Restore the mlock which got missed").
+    if !page.test(pg::LRU) {
+        w.trace("mlock_folio: isolated, count unchanged", pfn, "PG_mlocked");
+        return;
+    }
     if page.test(pg::UNEVICTABLE) {
         page.mlock_count.fetch_add(1, Ordering::SeqCst);
     } else {

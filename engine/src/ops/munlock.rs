@@ -43,6 +43,9 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
         }
         let vma = w.vmas.get(vma_id);
         match w.protocol.mlock {
+            // mlock_fixup: `newflags == oldflags`, nothing to do — the pages of a VMA that is
+            // already VM_LOCKED are counted already (only the populate below still runs).
+            _ if vma.has(vm::LOCKED) => {}
             MlockScheme::MlockCount => {
                 // mlock_vma_pages_range: VM_IO keeps concurrent mlock_vma_folio (migration,
                 // reclaim) off this VMA while the walk counts it, then VM_LOCKED stays.

@@ -33,11 +33,27 @@ pub fn get_page_unless_zero(w: &World, pfn: Pfn) -> bool {
     if !w.pages.is_live(pfn) {
         return false;
     }
-    page.refcount
+    crate::race_window!("get_page_unless_zero: page looked up, reference not yet taken");
+    if page
+        .refcount
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
             (r > 0).then_some(r + 1)
         })
-        .is_ok()
+        .is_err()
+    {
+        return false;
+    }
+    // The frame may have been freed and reallocated between the lookup and the increment: the
+    // reference is then on another page. The kernel's callers see it when they re-check the
+    // folio's identity (`folio != xas_reload()`) and put it back; the model re-checks the
+    // generation and does the same.
+    if !w.pages.is_live(pfn) {
+        if let Some(other) = w.pages.live_id(pfn.idx) {
+            put_page(w, other);
+        }
+        return false;
+    }
+    true
 }
 
 /// `put_page`: drop a reference; the last one frees the page.

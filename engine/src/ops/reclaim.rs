@@ -39,15 +39,22 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     };
     let still_ours = f.i_pages.lock().pages[index as usize] == Some(pfn)
         && page.mapping() == Mapping::File(file);
-    if !still_ours || page.test(pg::UNEVICTABLE) && page.mapped() {
+    // `!folio_evictable()` (PG_mlocked) -> activate_locked, and an unevictable folio is not on
+    // the lists reclaim scans at all.
+    if !still_ours || page.test(pg::MLOCKED) || page.test(pg::UNEVICTABLE) {
+        drop(guard);
+        page_alloc::put_page(w, pfn);
+        return Reclaimed::Skipped;
+    }
+    // isolate_lru_folios: reclaim works on folios it took off the LRU (our reference is the
+    // isolation's); one isolated by someone else (migration) is not ours to reclaim.
+    if !page.test_clear(pg::LRU) {
         drop(guard);
         page_alloc::put_page(w, pfn);
         return Reclaimed::Skipped;
     }
     if page.mapped() && !ttu::try_to_unmap(w, pfn, &guard, 0) {
-        drop(guard);
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Kept;
+        return keep(w, pfn, guard);
     }
     if page.test(pg::DIRTY) {
         mkclean::writeback_locked(w, file, index, pfn, &guard);
@@ -62,9 +69,7 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
             .is_ok();
     if !frozen {
         drop(cache);
-        drop(guard);
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Kept;
+        return keep(w, pfn, guard);
     }
     cache.pages[index as usize] = None;
     drop(cache);
@@ -81,4 +86,13 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     );
     page_alloc::put_page(w, pfn);
     Reclaimed::Freed
+}
+
+/// Reclaim keeps the folio: unlock it and put it back on the LRU (`folio_putback_lru`),
+/// dropping the isolation's reference.
+fn keep(w: &World, pfn: crate::mm::Pfn, guard: crate::sync::PageLockGuard<'_>) -> Reclaimed {
+    drop(guard);
+    w.page(pfn).test_set(pg::LRU);
+    page_alloc::put_page(w, pfn);
+    Reclaimed::Kept
 }

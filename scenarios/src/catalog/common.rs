@@ -77,8 +77,9 @@ pub(crate) fn story(source: &str) -> String {
 /// the harness's own bookkeeping — observer state on `std` atomics, never kernel state — and it
 /// is only consulted at [`Size::Stress`]: at Tiny size (loom) helpers repeat a fixed count, as
 /// a loom model must not wait on what it cannot see.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Overlap {
+    size: Size,
     started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -88,9 +89,22 @@ impl Overlap {
     /// hangs must not leave its helpers spinning past the watchdog).
     const MAX_STEPS: usize = 20_000;
 
-    /// Main actor: wait (briefly, bounded) until `helpers` helpers have started.
+    /// For a world of `size`.
+    pub(crate) fn new(size: Size) -> Self {
+        Overlap {
+            size,
+            started: Default::default(),
+            done: Default::default(),
+        }
+    }
+
+    /// Main actor: wait (briefly, bounded) until `helpers` helpers have started. Returns at
+    /// once at Tiny size.
     pub(crate) fn wait_for(&self, helpers: usize) {
         use std::sync::atomic::Ordering::SeqCst;
+        if self.size == Size::Tiny {
+            return;
+        }
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(20);
         while self.started.load(SeqCst) < helpers && std::time::Instant::now() < deadline {
             std::thread::yield_now();
@@ -104,9 +118,9 @@ impl Overlap {
 
     /// Helper: run `step` `tiny` times at Tiny size; at Stress size, at least `tiny` times and
     /// then until the main actor finishes (bounded by [`Self::MAX_STEPS`]).
-    pub(crate) fn repeat(&self, size: Size, tiny: usize, mut step: impl FnMut(usize)) {
+    pub(crate) fn repeat(&self, tiny: usize, mut step: impl FnMut(usize)) {
         use std::sync::atomic::Ordering::SeqCst;
-        if size == Size::Tiny {
+        if self.size == Size::Tiny {
             (0..tiny).for_each(step);
             return;
         }

@@ -154,7 +154,7 @@ impl Scenario for HugetlbPmdShare {
             "the table is shared by A and B"
         );
         let pool = NewPagePool::new(&w, (faulted * rounds) as usize);
-        let overlap = Overlap::default();
+        let overlap = Overlap::new(size);
         let helpers = cpus - 1;
         let (wm, om) = (w.clone(), overlap.clone());
         let mut actors = vec![actor("migrator", move || {
@@ -173,7 +173,7 @@ impl Scenario for HugetlbPmdShare {
         for (cpu, (name, mm, start)) in writers.into_iter().enumerate().take(helpers) {
             let (ww, ow) = (w.clone(), overlap.clone());
             actors.push(actor(name, move || {
-                ow.repeat(size, 1, |i| {
+                ow.repeat(1, |i| {
                     let index = i as u64 % faulted;
                     let value = 1000 * (cpu as u64 + 1) + i as u64;
                     let _ = access::store(&ww, cpu + 1, mm, start + index, value);

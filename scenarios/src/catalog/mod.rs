@@ -6,6 +6,7 @@ pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
 pub mod migrate_newpage;
 pub mod migrate_vs_fault;
+pub mod mixed;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
 pub mod notifier_range;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<&'static dyn Scenario> {
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
+        &mixed::Mixed,
     ]
 }
 

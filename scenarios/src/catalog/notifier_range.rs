@@ -172,7 +172,7 @@ impl Scenario for NotifierRange {
             assert!(notifier::secondary_refresh(&w, mm_a, va, true).is_some());
         }
         let pool = NewPagePool::new(&w, (faulted * rounds) as usize);
-        let overlap = Overlap::default();
+        let overlap = Overlap::new(size);
         let (wm, om) = (w.clone(), overlap.clone());
         let (wd, od) = (w.clone(), overlap.clone());
         let actors = vec![
@@ -186,7 +186,7 @@ impl Scenario for NotifierRange {
                 om.finish();
             }),
             actor("device", move || {
-                od.repeat(size, faulted as usize, |i| {
+                od.repeat(faulted as usize, |i| {
                     notifier::secondary_refresh(&wd, mm_a, i as u64 % faulted, check_seq);
                 });
             }),

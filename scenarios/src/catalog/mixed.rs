@@ -1,0 +1,469 @@
+//! `mixed`: every path at once, at random — the shape of the kernel's own stress tests rather
+//! than one historical race (KERNEL.md §5): will-it-scale's `page_fault1..3` and `tlb_flush1..3`
+//! (fault, store, `MADV_DONTNEED`, munmap, in processes and in threads sharing one mm),
+//! selftests' `migration.c` (a page migrated back and forth under readers) and
+//! `mlock-random-test.c` (random mlock/munlock), plus reclaim and writeback. It is the lab's
+//! smoke for the engine itself: a violation here is an engine bug or a missing protocol, never
+//! an expected outcome.
+//!
+//! Each actor runs on its own CPU and draws its operations from a generator seeded by the
+//! iteration's seed. It owns a few address spaces of its own — which it maps, unmaps, exits
+//! and respawns — and shares one long-lived mm (the threads mode of will-it-scale) and the
+//! files with every other actor. Every mm has the same layout: private anonymous memory, a
+//! shared mapping of file 0, a private (copy-on-write) mapping of another part of file 0, and
+//! a shared mapping of file 1.
+//!
+//! ```text
+//! actor i (cpu i), repeatedly, at random             against
+//! ----------------------------------------------     ---------------------------------
+//! load / store / fault        (own or shared mm)     every other actor, on the same
+//! MADV_DONTNEED of a range    (own or shared mm)       pages, tables, files and the
+//! munmap / mmap a region      (own mm)                 shared mm's VMAs
+//! mlock / munlock a VMA       (own or shared mm)
+//! migrate a page              (isolate, migrate_pages, putback)
+//! reclaim / writeback a file page
+//! exit an own mm and respawn it
+//! ```
+//!
+//! Oracles: all of them — the in-path assertions as they fire, and every quiescent invariant
+//! when the actors are done (mapcounts, free-before-flush, lost stores and dirty data,
+//! migration entries, mlock state, secondary MMU, stale ids). With a duration the actors run
+//! until it is over; without one each does a fixed number of operations.
+
+use super::common::{self, actor};
+use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
+use mmlab_engine::ops::migrate::{self, NewPagePool};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, exit, fault, mkclean, munlock, munmap, page_alloc, reclaim};
+use mmlab_engine::protocol::Protocol;
+use mmlab_engine::sync::{ObserverMutex, Ordering};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use std::time::Instant;
+
+/// The scenario.
+#[derive(Debug)]
+pub struct Mixed;
+
+const VARIANTS: &[Variant] = &[Variant {
+    name: "fixed",
+    expected: Expect::Clean,
+    summary: "the modern kernel (Protocol::default()) under a random mix of every path",
+}];
+
+const ALL_ORACLES: &[Oracle] = &[
+    Oracle::I1Mapcount,
+    Oracle::I2TtuSync,
+    Oracle::I3FreeBeforeFlush,
+    Oracle::I4LostDirty,
+    Oracle::I5DirtyPropagation,
+    Oracle::I6MigrationEntry,
+    Oracle::I7RefFreeze,
+    Oracle::I8MigrationFault,
+    Oracle::I9AnonVma,
+    Oracle::I11Mlock,
+    Oracle::I12MlockLocking,
+    Oracle::I13SecondaryMmu,
+    Oracle::I14ZapCompletion,
+    Oracle::I15Lockdep,
+    Oracle::I16RmapReachable,
+    Oracle::StaleId,
+    Oracle::LostStore,
+    Oracle::Bug,
+    Oracle::PoolAccounting,
+    Oracle::Progress,
+    Oracle::Hang,
+    Oracle::Panic,
+];
+
+/// The operations, with their weights in the mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Load,
+    Store,
+    Fault,
+    Dontneed,
+    Munmap,
+    Mmap,
+    Mlock,
+    Munlock,
+    Migrate,
+    Reclaim,
+    Writeback,
+    Exit,
+}
+
+const MIX: &[(Op, u32)] = &[
+    (Op::Load, 20),
+    (Op::Store, 25),
+    (Op::Fault, 5),
+    (Op::Dontneed, 6),
+    (Op::Munmap, 3),
+    (Op::Mmap, 3),
+    (Op::Mlock, 3),
+    (Op::Munlock, 3),
+    (Op::Migrate, 14),
+    (Op::Reclaim, 6),
+    (Op::Writeback, 6),
+    (Op::Exit, 2),
+];
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Load => "load",
+            Op::Store => "store",
+            Op::Fault => "fault",
+            Op::Dontneed => "madv_dontneed",
+            Op::Munmap => "munmap",
+            Op::Mmap => "mmap",
+            Op::Mlock => "mlock",
+            Op::Munlock => "munlock",
+            Op::Migrate => "migrate",
+            Op::Reclaim => "reclaim",
+            Op::Writeback => "writeback",
+            Op::Exit => "exit",
+        }
+    }
+
+    fn index(self) -> usize {
+        MIX.iter().position(|&(o, _)| o == self).expect("in MIX")
+    }
+
+    fn draw(rng: &mut SmallRng) -> Op {
+        let total: u32 = MIX.iter().map(|&(_, w)| w).sum();
+        let mut x = rng.random_range(0..total);
+        for &(op, weight) in MIX {
+            if x < weight {
+                return op;
+            }
+            x -= weight;
+        }
+        unreachable!("weights sum to total")
+    }
+}
+
+/// One region of the common mm layout.
+#[derive(Debug, Clone, Copy)]
+struct Region {
+    start: u64,
+    len: u64,
+    kind: MapKind,
+}
+
+/// The layout every mm gets, for `w`'s size.
+fn layout(w: &World, size: Size) -> Vec<Region> {
+    let per = w.cfg.ptes_per_table as u64;
+    let file = |i: usize, pgoff: u64, shared: bool| MapKind::File {
+        file: w.file(i),
+        pgoff,
+        shared,
+    };
+    match size {
+        // One table each: anonymous memory and a shared file mapping.
+        Size::Tiny => vec![
+            Region {
+                start: 0,
+                len: per,
+                kind: MapKind::Anon,
+            },
+            Region {
+                start: per,
+                len: per,
+                kind: file(0, 0, true),
+            },
+        ],
+        Size::Stress => vec![
+            Region {
+                start: 0,
+                len: 2 * per,
+                kind: MapKind::Anon,
+            },
+            Region {
+                start: 2 * per,
+                len: 2 * per,
+                kind: file(0, 0, true),
+            },
+            Region {
+                start: 4 * per,
+                len: 2 * per,
+                kind: file(0, 2 * per, false),
+            },
+            Region {
+                start: 6 * per,
+                len: per,
+                kind: file(1, 0, true),
+            },
+        ],
+    }
+}
+
+fn map_region(w: &World, mm: MmId, r: &Region) -> Option<VmaId> {
+    mmap(w, mm, r.start, r.len, r.kind).ok()
+}
+
+/// A new mm with the whole layout mapped (`None` when the world is out of mm or VMA slots).
+fn spawn_mm(w: &World, regions: &[Region]) -> Option<(MmId, Vec<Option<VmaId>>)> {
+    let mm = mm_alloc(w).ok()?;
+    let vmas = regions.iter().map(|r| map_region(w, mm, r)).collect();
+    Some((mm, vmas))
+}
+
+/// An actor's address spaces: its own, and the shared one.
+struct Spaces {
+    regions: Vec<Region>,
+    shared: (MmId, Vec<Option<VmaId>>),
+    own: Vec<Option<(MmId, Vec<Option<VmaId>>)>>,
+}
+
+impl Spaces {
+    /// An mm to act on (own or shared, at random) and its VMAs.
+    fn pick(&mut self, rng: &mut SmallRng, own_only: bool) -> Option<(usize, MmId)> {
+        let k = rng.random_range(0..self.own.len() + 1);
+        if k < self.own.len() {
+            return self.own[k].as_ref().map(|(mm, _)| (k, *mm));
+        }
+        (!own_only).then_some((usize::MAX, self.shared.0))
+    }
+
+    fn vmas(&mut self, k: usize) -> &mut Vec<Option<VmaId>> {
+        if k == usize::MAX {
+            &mut self.shared.1
+        } else {
+            &mut self.own[k].as_mut().expect("picked a live own mm").1
+        }
+    }
+}
+
+/// A random address in a random region.
+fn pick_va(rng: &mut SmallRng, regions: &[Region]) -> (usize, u64) {
+    let r = rng.random_range(0..regions.len());
+    let reg = &regions[r];
+    (r, reg.start + rng.random_range(0..reg.len))
+}
+
+/// The page mapped at `va` of `mm`, read as the hardware would (no lock).
+fn mapped_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
+    let (slot, i) = w.pte_slot(va);
+    let t = w.mms.get(mm).pmd_table(slot)?;
+    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)).pfn()
+}
+
+/// A random file and index within what the layout maps of it.
+fn pick_file_page(rng: &mut SmallRng, w: &World, regions: &[Region]) -> (usize, u64) {
+    let files: Vec<(usize, u64)> = regions
+        .iter()
+        .filter_map(|r| match r.kind {
+            MapKind::File { file, pgoff, .. } => Some((file.idx as usize, pgoff + r.len)),
+            MapKind::Anon => None,
+        })
+        .collect();
+    let (f, end) = files[rng.random_range(0..files.len())];
+    let end = end.min(w.files.get(w.file(f)).nr_pages() as u64);
+    (f, rng.random_range(0..end))
+}
+
+/// `migrate_pages` of one page, as `move_pages(2)` does it: isolate, migrate with a fresh
+/// newpage, put back what did not move, free the unused newpage.
+fn migrate_one(w: &World, pfn: Pfn) {
+    if !migrate::isolate_lru_page(w, pfn) {
+        return;
+    }
+    let pool = NewPagePool::new(w, 1);
+    for left in migrate::migrate_pages(w, &pool, &[pfn]) {
+        migrate::putback_lru_page(w, left);
+    }
+    for unused in pool.available() {
+        page_alloc::put_page(w, unused);
+    }
+}
+
+/// One operation.
+fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) -> Op {
+    let op = Op::draw(rng);
+    match op {
+        Op::Load | Op::Store | Op::Fault => {
+            let Some((_, mm)) = sp.pick(rng, false) else {
+                return op;
+            };
+            let (_, va) = pick_va(rng, &sp.regions);
+            let _ = match op {
+                Op::Load => access::load(w, cpu, mm, va).map(|_| ()),
+                Op::Store => access::store(w, cpu, mm, va, value),
+                _ => fault::handle_mm_fault(w, mm, va, rng.random_bool(0.5)),
+            };
+        }
+        Op::Dontneed => {
+            let Some((_, mm)) = sp.pick(rng, false) else {
+                return op;
+            };
+            let (r, va) = pick_va(rng, &sp.regions);
+            let end = sp.regions[r].start + sp.regions[r].len;
+            let len = rng.random_range(1..=end - va);
+            let _ = munmap::madvise_dontneed(w, mm, va, va + len);
+        }
+        Op::Munmap | Op::Mmap => {
+            let Some((k, mm)) = sp.pick(rng, true) else {
+                return op;
+            };
+            let r = rng.random_range(0..sp.regions.len());
+            let region = sp.regions[r];
+            let slot = &mut sp.vmas(k)[r];
+            match (op, *slot) {
+                (Op::Munmap, Some(vma)) => {
+                    let _ = munmap::munmap(w, mm, vma);
+                    *slot = None;
+                }
+                (Op::Mmap, None) => *slot = map_region(w, mm, &region),
+                _ => {}
+            }
+        }
+        Op::Mlock | Op::Munlock => {
+            let Some((k, mm)) = sp.pick(rng, false) else {
+                return op;
+            };
+            let r = rng.random_range(0..sp.regions.len());
+            if let Some(vma) = sp.vmas(k)[r] {
+                let _ = if op == Op::Mlock {
+                    munlock::mlock(w, mm, vma)
+                } else {
+                    munlock::munlock(w, mm, vma)
+                };
+            }
+        }
+        Op::Migrate => {
+            let page = if rng.random_bool(0.5) {
+                let (f, index) = pick_file_page(rng, w, &sp.regions);
+                w.files.get(w.file(f)).i_pages.lock().pages[index as usize]
+            } else {
+                let (_, mm) = sp.pick(rng, false).unwrap_or((usize::MAX, sp.shared.0));
+                let (_, va) = pick_va(rng, &sp.regions);
+                mapped_page(w, mm, va)
+            };
+            if let Some(pfn) = page {
+                migrate_one(w, pfn);
+            }
+        }
+        Op::Reclaim | Op::Writeback => {
+            let (f, index) = pick_file_page(rng, w, &sp.regions);
+            if op == Op::Reclaim {
+                reclaim::reclaim_page(w, w.file(f), index);
+            } else {
+                mkclean::writeback(w, w.file(f), index);
+            }
+        }
+        Op::Exit => {
+            let k = rng.random_range(0..sp.own.len());
+            if let Some((mm, _)) = sp.own[k].take() {
+                exit::exit_mmap(w, mm);
+            }
+            sp.own[k] = spawn_mm(w, &sp.regions);
+        }
+    }
+    op
+}
+
+impl Scenario for Mixed {
+    fn name(&self) -> &'static str {
+        "mixed"
+    }
+    fn title(&self) -> &'static str {
+        "a random mix of every path: faults, zaps, mlock, migration, reclaim, writeback, exit"
+    }
+    fn commit(&self) -> &'static str {
+        "selftests/mm, will-it-scale"
+    }
+    fn story(&self) -> String {
+        common::story(include_str!("mixed.rs"))
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        ALL_ORACLES
+    }
+    fn long_running(&self) -> bool {
+        true
+    }
+    fn run(&self, _variant: &str, size: Size, env: &Env) -> Outcome {
+        let (actors_n, own_n, fixed_ops, seed) = match size {
+            Size::Tiny => (2, 1, 3, 0x006d_6978_6564),
+            // At most 64 CPUs: `mm_cpumask` is a 64-bit mask.
+            Size::Stress => (env.threads.clamp(2, 64), 2, 200, env.seed),
+        };
+        let mms = 1 + actors_n * own_n;
+        let w = common::world(size, actors_n, Protocol::default(), |c| match size {
+            Size::Tiny => {
+                c.mms = mms;
+                c.vmas = mms * 2;
+                c.anon_vmas = mms;
+                c.tables = mms * 2;
+                c.pages = 10;
+            }
+            Size::Stress => {
+                c.files = vec![(4 * c.ptes_per_table, false), (c.ptes_per_table, false)];
+                // Room for an exiting mm and its respawn side by side.
+                c.mms = mms + actors_n;
+                c.vmas = c.mms * 4;
+                c.anon_vmas = c.mms * 2;
+                c.tables = c.mms * 8;
+                c.pages = 2048;
+            }
+        });
+        env.sink.install();
+        let regions = layout(&w, size);
+        let shared = spawn_mm(&w, &regions).expect("the shared mm");
+        let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; MIX.len()]));
+        let started = Instant::now();
+        const NAMES: [&str; 16] = [
+            "actor0", "actor1", "actor2", "actor3", "actor4", "actor5", "actor6", "actor7",
+            "actor8", "actor9", "actor10", "actor11", "actor12", "actor13", "actor14", "actor15",
+        ];
+        let actors = (0..actors_n)
+            .map(|cpu| {
+                let (w, env, counts) = (w.clone(), env.clone(), counts.clone());
+                let (regions, shared) = (regions.clone(), shared.clone());
+                let name = NAMES.get(cpu).copied().unwrap_or("actor");
+                actor(name, move || {
+                    let mut rng = SmallRng::seed_from_u64(seed ^ ((cpu as u64 + 1) << 32));
+                    let own = (0..own_n).map(|_| spawn_mm(&w, &regions)).collect();
+                    let mut sp = Spaces {
+                        regions,
+                        shared,
+                        own,
+                    };
+                    let mut mine = vec![0u64; MIX.len()];
+                    let mut n = 0u64;
+                    loop {
+                        let done = match env.duration {
+                            Some(_) => env.should_stop(started),
+                            None => n >= fixed_ops,
+                        };
+                        if done {
+                            break;
+                        }
+                        n += 1;
+                        let value = ((cpu as u64) << 48) | n;
+                        let op = step(&w, cpu, &mut rng, &mut sp, value);
+                        mine[op.index()] += 1;
+                        env.tick();
+                    }
+                    for (total, m) in counts.lock().iter_mut().zip(mine) {
+                        *total += m;
+                    }
+                })
+            })
+            .collect();
+        let mut out = common::run(env, &w, actors);
+        out.ops = MIX
+            .iter()
+            .zip(counts.lock().iter())
+            .map(|(&(op, _), &n)| (op.name(), n))
+            .collect();
+        out
+    }
+}
