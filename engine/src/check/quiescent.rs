@@ -40,8 +40,57 @@ fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
     (mapped, migration)
 }
 
+/// I16: every present PTE is reachable through its page's rmap — the VMA covering it is in the
+/// page's `i_mmap` (file) or anon_vma tree (anon), at the page's index. A walker that cannot
+/// find a mapping cannot unmap or migrate it (97113eb39fa7, a8bef8ff6ea1).
+fn check_rmap_reachable(w: &World) {
+    for mm_id in w.mms.live() {
+        let mm = w.mms.get(mm_id);
+        let vmas = mm.mmap_lock.read().vmas.clone();
+        for &v in &vmas {
+            let vma = w.vmas.get(v);
+            let info = vma.info.get();
+            for va in info.start..info.end {
+                let (slot, i) = w.pte_slot(va);
+                let Some(t) = mm.pmd_table(slot) else {
+                    continue;
+                };
+                let Pte::Present { pfn, .. } =
+                    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
+                else {
+                    continue;
+                };
+                let page = w.page(pfn);
+                let index = page.index.load(Ordering::SeqCst);
+                let reachable = match page.mapping() {
+                    Mapping::File(f) => {
+                        info.address(index) == Some(va)
+                            && w.files.get(f).i_mmap.read().vmas.contains(&v)
+                    }
+                    Mapping::Anon(av) => {
+                        info.address(index) == Some(va)
+                            && w.anon_vmas.is_live(av)
+                            && w.anon_vmas.get(av).rwsem.read().vmas.contains(&v)
+                    }
+                    Mapping::None => false,
+                };
+                if !reachable {
+                    violation(
+                        Oracle::I16RmapReachable,
+                        format!(
+                            "{mm_id} va {:#x} maps {pfn} but {v} is not in its rmap at index {index}",
+                            va << 12
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Run every quiescent invariant over `w`, reporting to the current sink.
 pub fn check_world(w: &World) {
+    check_rmap_reachable(w);
     let (mapped, migration) = census(w);
     for pfn in w.pages.live() {
         let page = w.page(pfn);
