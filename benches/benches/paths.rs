@@ -11,6 +11,12 @@
 //! `set_lockdep(false)`) and on (both true), reported per page (`Throughput::Elements(512)`).
 //! `locks/*`: an uncontended lock + unlock of each lock kind these paths take, off and on.
 //!
+//! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID` on Linux, wall time
+//! elsewhere): every bench here is one thread that never blocks, so on an idle machine the two
+//! agree, and on a shared one (the lab's CI boxes run several builds on two cores) CPU time
+//! leaves out the time the thread sat descheduled, which made wall-clock figures vary 2–3×
+//! between runs.
+//!
 //! Run: `cargo bench -p mmlab-benches --bench paths -- --warm-up-time 1 --measurement-time 3`.
 //! The figures and what dominates them are in docs/PERFORMANCE.md ("Paths").
 
@@ -22,6 +28,7 @@ use mmlab_engine::ops::{access, munmap};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{AtomicU32, LockClass, PageLock, RwSem, SpinLock, switches};
 use std::hint::black_box;
+use std::time::Duration;
 
 /// Pages mapped, stored to and unmapped per iteration.
 const RANGE: u64 = 512;
@@ -40,6 +47,47 @@ fn world() -> WorldConfig {
         files: vec![(RANGE as usize, false)],
         tlb_entries: 32,
     }
+}
+
+/// This thread's CPU time so far.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn thread_cpu_time() -> Duration {
+    /// `struct timespec` on 64-bit Linux.
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    // The C library std already links.
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `struct timespec` through the pointer, which points at
+    // a live, properly laid out local; no lock is involved.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Elsewhere: wall time since the first call (the benches then measure wall time).
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn thread_cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+/// Run `routine` `iters` times and return the CPU time it took (for `Bencher::iter_custom`).
+fn cpu_time(iters: u64, mut routine: impl FnMut()) -> Duration {
+    let start = thread_cpu_time();
+    for _ in 0..iters {
+        routine();
+    }
+    thread_cpu_time() - start
 }
 
 /// Both instrumentation switches at once.
@@ -86,7 +134,9 @@ fn paths(c: &mut Criterion) {
             };
             let name = format!("{}/{}", if file { "file" } else { "anon" }, label(on));
             g.bench_function(name.as_str(), |b| {
-                b.iter(|| fault_store_munmap(&w, mm, black_box(kind)))
+                b.iter_custom(|iters| {
+                    cpu_time(iters, || fault_store_munmap(&w, mm, black_box(kind)))
+                })
             });
             let violations = sink.take();
             assert!(violations.is_empty(), "{name}: {violations:?}");
@@ -104,10 +154,10 @@ fn locks(c: &mut Criterion) {
     for on in [false, true] {
         instrumentation(on);
         g.bench_function(format!("spinlock/{}", label(on)), |b| {
-            b.iter(|| drop(black_box(&ptl).lock()))
+            b.iter_custom(|iters| cpu_time(iters, || drop(black_box(&ptl).lock())))
         });
         g.bench_function(format!("rwsem-read/{}", label(on)), |b| {
-            b.iter(|| drop(black_box(&mmap_lock).read()))
+            b.iter_custom(|iters| cpu_time(iters, || drop(black_box(&mmap_lock).read())))
         });
         g.bench_function(format!("page-lock/{}", label(on)), |b| {
             b.iter(|| {
