@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The preemption bound every model here is explored to. `LOOM_MAX_PREEMPTIONS` overrides it
-/// for a deeper hunt: at bound 6 the two-CPU models take about a second each and the
-/// three-CPU ones under a minute (figures in docs/PERFORMANCE-paths.md).
+/// for a deeper hunt: at bound 6 each model takes from a fraction of a second to under a minute
+/// (executions and times per model in docs/PERFORMANCE.md, "Paths").
 const PREEMPTION_BOUND: usize = 3;
 
 /// The smallest world the race needs: two CPUs, one mm with one one-page VMA, one PTE table
