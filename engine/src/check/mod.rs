@@ -196,11 +196,22 @@ pub fn current_sink() -> Sink {
         .unwrap_or_else(|| fallback().clone())
 }
 
+static PANIC_UNDER_LOOM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Under loom, raise each report as a panic (the default: that is how loom learns an
+/// interleaving failed). A test that wants to count caught and clean executions of a model —
+/// a negative control — turns it off and reads the sink instead. Process-wide.
+pub fn set_panic_under_loom(on: bool) {
+    PANIC_UNDER_LOOM.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Report a violation to the current thread's sink. Under loom it is also raised as a panic
-/// (unless the thread is already unwinding), which is how loom learns that this interleaving
-/// failed — and it stops the execution before a reported inversion can deadlock it.
+/// (unless the thread is already unwinding, or [`set_panic_under_loom`] turned that off),
+/// which is how loom learns that this interleaving failed — and it stops the execution before
+/// a reported inversion can deadlock it.
 pub fn report(v: Violation) {
-    let text = crate::sync::LOOM.then(|| v.to_string());
+    let raise = crate::sync::LOOM && PANIC_UNDER_LOOM.load(std::sync::atomic::Ordering::SeqCst);
+    let text = raise.then(|| v.to_string());
     current_sink().push(v);
     if let Some(text) = text
         && !std::thread::panicking()
