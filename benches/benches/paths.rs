@@ -8,7 +8,8 @@
 //! the delayed-rmap path for every dirty PTE).
 //!
 //! Each is measured with the instrumentation off (`switches::set_stats(false)`,
-//! `set_lockdep(false)`) and on (both true), reported per page (`Throughput::Elements(512)`).
+//! `set_lockdep(false)`, the world's domain trace off) and on (all three on), reported per
+//! page (`Throughput::Elements(512)`).
 //! `locks/*`: an uncontended lock + unlock of each lock kind these paths take, off and on.
 //!
 //! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID` on Linux, wall time
@@ -122,6 +123,7 @@ fn paths(c: &mut Criterion) {
             let sink = Sink::new();
             sink.install();
             let w = World::new(world(), Protocol::default());
+            w.trace.set_enabled(on);
             let mm = mm_alloc(&w).expect("one mm");
             let kind = if file {
                 MapKind::File {

@@ -39,9 +39,20 @@ impl fmt::Display for Event {
 }
 
 /// A bounded, ordered log of events.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Trace {
     events: ObserverMutex<(u64, VecDeque<Event>)>,
+    /// Off: `record` returns before formatting anything (benchmarks of the bare paths).
+    enabled: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace {
+            events: ObserverMutex::default(),
+            enabled: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 crate::sync::thread_local! {
@@ -62,8 +73,17 @@ impl Trace {
     /// Events kept (the most recent).
     pub const CAPACITY: usize = 4096;
 
-    /// Record a step by the current actor.
+    /// Turn recording on or off (on by default; a failure's story needs it).
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Record a step by the current actor. Call sites pass `format_args!` and lazy `Display`
+    /// values, so nothing is formatted (or allocated) when the trace is off.
     pub fn record(&self, step: &'static str, object: impl fmt::Display, value: impl fmt::Display) {
+        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let (thread, cpu) = actor();
         let mut g = self.events.lock();
         let seq = g.0;

@@ -155,9 +155,20 @@ impl Page {
         matches!(self.mapping(), Mapping::Anon(_))
     }
 
-    /// A one-line description for traces.
-    pub fn describe(&self) -> String {
-        let f = self.flags.load(Ordering::SeqCst);
+    /// A one-line description for traces, formatted only when displayed.
+    pub fn describe(&self) -> Describe<'_> {
+        Describe(self)
+    }
+}
+
+/// [`Page::describe`]: mapcount, refcount and flag names, lazily formatted.
+#[derive(Debug)]
+pub struct Describe<'a>(&'a Page);
+
+impl std::fmt::Display for Describe<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let page = self.0;
+        let f = page.flags.load(Ordering::SeqCst);
         let mut names = Vec::new();
         for (bit, n) in [
             (PG_LOCKED, "locked"),
@@ -172,10 +183,11 @@ impl Page {
                 names.push(n);
             }
         }
-        format!(
+        write!(
+            out,
             "map={} ref={} [{}]",
-            self.mapcount.load(Ordering::SeqCst),
-            self.refcount.load(Ordering::SeqCst),
+            page.mapcount.load(Ordering::SeqCst),
+            page.refcount.load(Ordering::SeqCst),
             names.join(",")
         )
     }

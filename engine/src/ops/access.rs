@@ -161,8 +161,8 @@ pub fn load(w: &World, cpu: usize, mm: MmId, va: u64) -> Result<u64, Error> {
     let (pfn, v) = access(w, cpu, mm, va, None)?;
     w.trace(
         "load",
-        format!("{mm} va {:#x}", va << 12),
-        format!("{pfn} = {v}"),
+        format_args!("{mm} va {:#x}", va << 12),
+        format_args!("{pfn} = {v}"),
     );
     Ok(v)
 }
@@ -173,8 +173,8 @@ pub fn store(w: &World, cpu: usize, mm: MmId, va: u64, value: u64) -> Result<(),
     let (pfn, _) = access(w, cpu, mm, va, Some(value))?;
     w.trace(
         "store",
-        format!("{mm} va {:#x}", va << 12),
-        format!("{pfn} := {value}"),
+        format_args!("{mm} va {:#x}", va << 12),
+        format_args!("{pfn} := {value}"),
     );
     Ok(())
 }

@@ -44,7 +44,7 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
         None => {
             mm.pmd[slot].store(tid.pack() + 1, Ordering::SeqCst);
             drop(ptl);
-            w.trace("pmd_populate", mm_id, format!("slot {slot} = {tid}"));
+            w.trace("pmd_populate", mm_id, format_args!("slot {slot} = {tid}"));
             tid
         }
     };
@@ -82,7 +82,7 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
     let orig = Pte::decode(w.tables.get(tid).entries[i].load(Ordering::SeqCst));
     w.trace(
         "handle_pte_fault",
-        format!("{mm_id} va {:#x}", va << 12),
+        format_args!("{mm_id} va {:#x}", va << 12),
         orig,
     );
     match orig {
@@ -137,7 +137,7 @@ fn map_new_anon_page(
     };
     table.entries[i].store(pte.encode(), Ordering::SeqCst);
     mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    w.trace("set_pte_at", format!("va {:#x}", va << 12), pte);
+    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
     drop(ptl);
     Ok(())
 }
@@ -201,7 +201,11 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
         page.refcount.fetch_add(1, Ordering::SeqCst);
         page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
         drop(cache);
-        w.trace("filemap_add_folio", pfn, format!("{file} index {index}"));
+        w.trace(
+            "filemap_add_folio",
+            pfn,
+            format_args!("{file} index {index}"),
+        );
         guard.into_raw();
         return Ok(pfn);
     }
@@ -246,7 +250,7 @@ fn do_fault(w: &World, mm: &Mm, vma_id: VmaId, va: u64, write: bool) -> Result<(
     };
     table.entries[i].store(pte.encode(), Ordering::SeqCst);
     mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    w.trace("set_pte_at", format!("va {:#x}", va << 12), pte);
+    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
     drop(ptl);
     if writable {
         // fault_dirty_shared_page
@@ -306,7 +310,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
                     young: true,
                 };
                 table.entries[i].store(pte.encode(), Ordering::SeqCst);
-                w.trace("wp_page_shared", format!("va {:#x}", va << 12), pte);
+                w.trace("wp_page_shared", format_args!("va {:#x}", va << 12), pte);
                 dirtied = true;
             }
         }
@@ -328,7 +332,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
                 young: true,
             };
             table.entries[i].store(pte.encode(), Ordering::SeqCst);
-            w.trace("wp_page_reuse", format!("va {:#x}", va << 12), pte);
+            w.trace("wp_page_reuse", format_args!("va {:#x}", va << 12), pte);
         }
         return Ok(());
     }
@@ -359,7 +363,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
             };
             table.entries[i].store(pte.encode(), Ordering::SeqCst);
             rmap::page_remove_rmap(w, pfn, vma_id);
-            w.trace("wp_page_copy", format!("va {:#x}", va << 12), pte);
+            w.trace("wp_page_copy", format_args!("va {:#x}", va << 12), pte);
             replaced = true;
         }
         drop(ptl);
@@ -394,7 +398,11 @@ pub fn migration_entry_wait(
     // needed here: the waiter returns and the access re-faults).
     drop(map);
     let page = w.pages.slot(pfn.idx);
-    w.trace("migration_entry_wait", format!("va {:#x}", va << 12), pfn);
+    w.trace(
+        "migration_entry_wait",
+        format_args!("va {:#x}", va << 12),
+        pfn,
+    );
     race_window!("migration_entry_wait: entry seen, not yet waiting");
     match w.protocol.migration_wait {
         MigrationWait::OnLocked => {
@@ -419,7 +427,7 @@ pub fn migration_entry_wait(
     }
     w.trace(
         "migration_entry_wait: woken",
-        format!("va {:#x}", va << 12),
+        format_args!("va {:#x}", va << 12),
         pfn,
     );
 }

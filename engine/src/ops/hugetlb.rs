@@ -66,7 +66,7 @@ pub fn huge_pmd_share(w: &World, mm_id: MmId, vma_id: VmaId, va: u64) -> Option<
         w.trace(
             "huge_pmd_share",
             mm_id,
-            format!("slot {slot} -> shared {t}"),
+            format_args!("slot {slot} -> shared {t}"),
         );
         return Some(t);
     }
@@ -91,7 +91,7 @@ pub fn try_unshare(w: &World, item: &PvmwItem<'_>, vma_id: VmaId, va: u64) -> bo
     w.mms.get(mm_id).pmd[slot].store(0, Ordering::SeqCst);
     item.table.share_count.fetch_sub(1, Ordering::SeqCst);
     tlb::flush_tlb_range(w, mm_id, va / per * per, (va / per + 1) * per);
-    w.trace("huge_pmd_unshare", mm_id, format!("slot {slot}"));
+    w.trace("huge_pmd_unshare", mm_id, format_args!("slot {slot}"));
     true
 }
 
@@ -113,7 +113,11 @@ pub fn unmap_hugepage_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start
                 mm.pmd[slot].store(0, Ordering::SeqCst);
                 table.share_count.fetch_sub(1, Ordering::SeqCst);
                 tlb::flush_tlb_range(w, info.mm, addr / per * per, (addr / per + 1) * per);
-                w.trace("huge_pmd_unshare (unmap)", info.mm, format!("slot {slot}"));
+                w.trace(
+                    "huge_pmd_unshare (unmap)",
+                    info.mm,
+                    format_args!("slot {slot}"),
+                );
                 addr = (addr / per + 1) * per;
                 continue;
             }

@@ -128,7 +128,7 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
                 w.trace(
                     "page_ref_freeze: failed",
                     old,
-                    format!("ref={}", p.refcount.load(Ordering::SeqCst)),
+                    format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
                 );
                 return Rc::Again;
             }
@@ -158,7 +158,7 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
         }
         Mapping::None => return Rc::Again,
     }
-    w.trace("move_to_new_page", old, format!("-> {new}"));
+    w.trace("move_to_new_page", old, format_args!("-> {new}"));
     Rc::Success
 }
 
@@ -212,7 +212,11 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
     if w.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
         mlock::mlock_vma_page(w, new);
     }
-    w.trace("remove_migration_pte", format!("va {:#x}", va << 12), pte);
+    w.trace(
+        "remove_migration_pte",
+        format_args!("va {:#x}", va << 12),
+        pte,
+    );
 }
 
 /// `remove_migration_ptes(old, new, locked)`: walk `new`'s rmap (its mapping was copied from

@@ -49,7 +49,7 @@ pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
         item.entry().store(clean.encode(), Ordering::SeqCst);
         w.trace(
             "page_mkclean_one",
-            format!("{mm} va {:#x}", va << 12),
+            format_args!("{mm} va {:#x}", va << 12),
             clean,
         );
         if dirty {
@@ -129,6 +129,10 @@ pub fn writeback_locked(
         );
     }
     page.test_clear(crate::mm::pg::WRITEBACK);
-    w.trace("writeback: written", pfn, format!("{file} index {index}"));
+    w.trace(
+        "writeback: written",
+        pfn,
+        format_args!("{file} index {index}"),
+    );
     true
 }

@@ -36,7 +36,7 @@ pub fn mlock_folio(w: &World, pfn: Pfn) {
     w.trace(
         "mlock_folio",
         pfn,
-        format!("mlock_count={}", page.mlock_count.load(Ordering::SeqCst)),
+        format_args!("mlock_count={}", page.mlock_count.load(Ordering::SeqCst)),
     );
 }
 

@@ -82,7 +82,7 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
     w.trace(
         "mmap_region",
         id,
-        format!(
+        format_args!(
             "{mm_id} {:#x}-{:#x}{}",
             start << 12,
             end << 12,

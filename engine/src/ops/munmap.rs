@@ -22,7 +22,7 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     w.trace(
         "munmap: detach",
         vma_id,
-        format!("{:#x}-{:#x}", info.start << 12, info.end << 12),
+        format_args!("{:#x}-{:#x}", info.start << 12, info.end << 12),
     );
     let map = map.downgrade();
     let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
@@ -102,7 +102,7 @@ pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
     w.trace(
         "madvise_dontneed",
         mm_id,
-        format!("{:#x}-{:#x}", start << 12, end << 12),
+        format_args!("{:#x}-{:#x}", start << 12, end << 12),
     );
     drop(map);
     Ok(())

@@ -30,7 +30,7 @@ pub fn invalidate_range_start(w: &World, mm: MmId, start: u64, end: u64) -> Brac
     w.trace(
         "mmu_notifier_invalidate_range_start",
         mm,
-        format!("{:#x}-{:#x}", start << 12, end.saturating_mul(4096)),
+        format_args!("{:#x}-{:#x}", start << 12, end.saturating_mul(4096)),
     );
     Bracket { mm, active: true }
 }
@@ -74,7 +74,7 @@ pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
         w.trace(
             "mmu_notifier_invalidate_page",
             mm,
-            format!("va {:#x}", va << 12),
+            format_args!("va {:#x}", va << 12),
         );
     }
 }
@@ -123,6 +123,6 @@ pub fn secondary_refresh(
         dirty: false,
     });
     drop(tlb);
-    w.trace("secondary refresh", format!("va {:#x}", va << 12), pfn);
+    w.trace("secondary refresh", format_args!("va {:#x}", va << 12), pfn);
     Some(pfn)
 }

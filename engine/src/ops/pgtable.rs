@@ -83,7 +83,7 @@ pub fn free_pgtables(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], keep: &[Vma
             // Lockless walkers (the hardware) are fenced by the flush before the free.
             mm.pmd[slot as usize].store(0, Ordering::SeqCst);
             tlb.tables.push(tid);
-            w.trace("free_pgd_range", tid, format!("slot {slot}"));
+            w.trace("free_pgd_range", tid, format_args!("slot {slot}"));
         }
     }
 }

@@ -81,7 +81,7 @@ pub fn page_vma_mapped_walk<'w>(
         if skip {
             w.trace(
                 "page_vma_mapped_walk: skip (unlocked)",
-                format!("va {:#x}", va << 12),
+                format_args!("va {:#x}", va << 12),
                 v,
             );
             return None;
@@ -99,7 +99,7 @@ pub fn page_vma_mapped_walk<'w>(
     } else {
         w.trace(
             "page_vma_mapped_walk: not mapped (locked)",
-            format!("va {:#x}", va << 12),
+            format_args!("va {:#x}", va << 12),
             pte,
         );
         None

@@ -82,7 +82,7 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     w.trace(
         "reclaim: __remove_mapping",
         pfn,
-        format!("{file} index {index}"),
+        format_args!("{file} index {index}"),
     );
     page_alloc::put_page(w, pfn);
     Reclaimed::Freed

@@ -23,7 +23,7 @@ pub fn flush_tlb_range(w: &World, mm: MmId, start: u64, end: u64) {
     w.trace(
         "flush_tlb_range",
         mm,
-        format!("{:#x}-{:#x}", start << 12, end << 12),
+        format_args!("{:#x}-{:#x}", start << 12, end << 12),
     );
     crate::ops::notifier::arch_invalidate_secondary_tlbs(w, mm, start, end);
 }

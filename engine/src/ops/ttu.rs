@@ -69,7 +69,7 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
             tlb::flush_tlb_range(w, mm_id, va, va + 1);
             w.trace(
                 "try_to_unmap_one: ptep_clear_flush",
-                format!("{mm_id} va {:#x}", va << 12),
+                format_args!("{mm_id} va {:#x}", va << 12),
                 item.pte,
             );
             if dirty {
@@ -80,7 +80,7 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
                 item.entry().store(entry.encode(), Ordering::SeqCst);
                 w.trace(
                     "try_to_migrate_one: set migration entry",
-                    format!("va {:#x}", va << 12),
+                    format_args!("va {:#x}", va << 12),
                     entry,
                 );
             } else {

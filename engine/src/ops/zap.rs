@@ -62,7 +62,7 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
                     };
                     w.trace(
                         "zap_pte_range: ptep_get_and_clear_full",
-                        format!("{mm_id} va {:#x}", va << 12),
+                        format_args!("{mm_id} va {:#x}", va << 12),
                         old,
                     );
                     tlb.tlb_remove_tlb_entry(va);
@@ -97,7 +97,7 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
                     mm.rss.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     w.trace(
                         "zap_pte_range: clear non-present",
-                        format!("{mm_id} va {:#x}", va << 12),
+                        format_args!("{mm_id} va {:#x}", va << 12),
                         "",
                     );
                 }
