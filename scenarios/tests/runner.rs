@@ -309,6 +309,11 @@ impl Scenario for Stuck {
             }),
         )];
         env.run(actors);
+        // Since 725b938 the engine's watchdog gives up on an actor it cannot unwind and
+        // `env.run` returns; the scenario's own thread is what the runner must abandon.
+        while !STUCK_RELEASE.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         Outcome {
             violations: env.sink.take(),
             ..Outcome::default()
