@@ -1,1 +1,165 @@
 //! Shared helpers for the criterion benchmarks in benches/.
+//!
+//! Every benchmark here compares protocol variants of one kernel path in one run, so that the
+//! ratios it prints were measured on the same machine under the same load. Each builds its
+//! world and does its setup (mm_alloc, mmap, mlock, faults) outside the timed part, with
+//! criterion's `iter_custom`, and times only the operation the question is about.
+//! `docs/BENCHMARKS.md` has the questions, the commands and the figures.
+
+use mmlab_engine::mm::World;
+use mmlab_engine::sync::switches;
+use mmlab_engine::trace;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// A body to run on a thread of its own: its actor name (for the trace) and the work.
+pub type Body = (&'static str, Box<dyn FnOnce() + Send + 'static>);
+
+/// Benchmarks measure the model, not its instruments: lockdep off, lock_stat off unless a
+/// benchmark turns it on for a figure it prints.
+pub fn quiet_instrumentation() {
+    switches::set_lockdep(false);
+    switches::set_stats(false);
+}
+
+/// Run `bodies` concurrently, body `i` on simulated CPU `i`, and return the time from the
+/// first body starting to the last one finishing. Thread creation is not timed: every thread
+/// is created and parked at a barrier first. Violations the bodies report go to `w`'s sink.
+pub fn time_concurrently(w: &Arc<World>, bodies: Vec<Body>) -> Duration {
+    let n = bodies.len();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let go = Arc::new(Barrier::new(n + 1));
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(cpu, (name, body))| {
+            let (w, ready, go) = (w.clone(), ready.clone(), go.clone());
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || {
+                    w.sink.install();
+                    trace::set_actor(name, cpu);
+                    ready.fetch_add(1, Ordering::SeqCst);
+                    go.wait();
+                    let start = Instant::now();
+                    body();
+                    (start, Instant::now())
+                })
+                .expect("spawn a benchmark thread")
+        })
+        .collect();
+    while ready.load(Ordering::SeqCst) < n {
+        std::thread::yield_now();
+    }
+    go.wait();
+    let spans: Vec<(Instant, Instant)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("a benchmark thread panicked"))
+        .collect();
+    let first = spans.iter().map(|s| s.0).min().expect("at least one body");
+    let last = spans.iter().map(|s| s.1).max().expect("at least one body");
+    last - first
+}
+
+/// A benchmark that trips an oracle measures a broken run: stop it.
+#[track_caller]
+pub fn assert_clean(w: &World, what: &str) {
+    let violations = w.sink.take();
+    assert!(
+        violations.is_empty(),
+        "{what}: the model reported violations: {:?}",
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Measure `variants` variants against each other under the same load: `rounds` rounds, each
+/// running every variant once (`f(v)` returns its time), in an order rotated every round.
+/// On a shared machine whose load drifts (other builds on 2 cores), criterion's one-variant-
+/// after-another estimates drift with it; paired rounds cancel the drift out of the ratios.
+/// Returns each variant's times.
+pub fn interleaved(
+    variants: usize,
+    rounds: usize,
+    mut f: impl FnMut(usize) -> Duration,
+) -> Vec<Vec<Duration>> {
+    let mut times = vec![Vec::with_capacity(rounds); variants];
+    for r in 0..rounds {
+        for i in 0..variants {
+            let v = (i + r) % variants;
+            times[v].push(f(v));
+        }
+    }
+    times
+}
+
+/// Was the whole benchmark asked for, rather than a subset (`cargo bench ... -- FILTER`)? The
+/// paired summaries cover every variant, so a filtered run skips them.
+pub fn whole_run() -> bool {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .all(|a| a.parse::<f64>().is_ok())
+}
+
+/// The median of `times`, ns.
+pub fn median(times: &[Duration]) -> f64 {
+    let mut ns: Vec<u128> = times.iter().map(Duration::as_nanos).collect();
+    ns.sort_unstable();
+    ns.get(ns.len() / 2).copied().unwrap_or(0) as f64
+}
+
+/// Nanoseconds, in the unit that suits them.
+pub fn ns(n: f64) -> String {
+    if n < 1e3 {
+        format!("{n:.0}ns")
+    } else if n < 1e6 {
+        format!("{:.1}us", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.2}ms", n / 1e6)
+    } else {
+        format!("{:.2}s", n / 1e9)
+    }
+}
+
+/// Means of what a benchmark measured per round, beside criterion's estimate: criterion keeps
+/// its own statistics, these are for the ratios and lock_stat figures printed after it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    /// Rounds measured (warm-up included).
+    pub rounds: u64,
+    /// Total timed duration, ns.
+    pub time_ns: f64,
+    /// Total wait of the lock class the benchmark watches, ns.
+    pub wait_ns: f64,
+    /// Total contentions of that class.
+    pub contentions: u64,
+}
+
+impl Tally {
+    /// Add one round.
+    pub fn add(&mut self, time: Duration, wait_ns: u64, contentions: u64) {
+        self.rounds += 1;
+        self.time_ns += time.as_nanos() as f64;
+        self.wait_ns += wait_ns as f64;
+        self.contentions += contentions;
+    }
+
+    /// Mean time per round, ns.
+    pub fn time(&self) -> f64 {
+        self.time_ns / self.rounds.max(1) as f64
+    }
+
+    /// Mean wait per round, ns.
+    pub fn wait(&self) -> f64 {
+        self.wait_ns / self.rounds.max(1) as f64
+    }
+
+    /// Mean contentions per round.
+    pub fn contended(&self) -> f64 {
+        self.contentions as f64 / self.rounds.max(1) as f64
+    }
+}
