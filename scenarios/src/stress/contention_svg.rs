@@ -67,17 +67,35 @@ fn bucket_range(reports: &[ContentionReport]) -> (i32, i32) {
     }
 }
 
-/// A class's histogram as a closed step outline over `[lo, hi]`.
-fn steps(c: &ClassSnapshot, lo: i32, hi: i32) -> Vec<(f64, f64)> {
-    let mut pts = vec![(f64::from(lo), FLOOR)];
-    for b in lo..=hi {
-        let n = c.wait_hist.get(b as usize).copied().unwrap_or(0);
-        let y = if n == 0 { FLOOR } else { n as f64 };
-        pts.push((f64::from(b), y));
-        pts.push((f64::from(b + 1), y));
+/// A class's histogram as step outlines, one per run of consecutive non-empty buckets over
+/// `[lo, hi]`, each rising from the floor and falling back to it (so that empty stretches draw
+/// nothing, and classes do not paint over each other along the floor).
+fn steps(c: &ClassSnapshot, lo: i32, hi: i32) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = Vec::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    for b in lo..=hi + 1 {
+        let n = if b <= hi {
+            c.wait_hist.get(b as usize).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let x = f64::from(b);
+        if n == 0 {
+            if !run.is_empty() {
+                let y = run.last().map_or(FLOOR, |p| p.1);
+                run.push((x, y));
+                run.push((x, FLOOR));
+                runs.push(std::mem::take(&mut run));
+            }
+            continue;
+        }
+        let y = n as f64;
+        match run.last().copied() {
+            None => run.extend([(x, FLOOR), (x, y)]),
+            Some((_, prev)) => run.extend([(x, prev), (x, y)]),
+        }
     }
-    pts.push((f64::from(hi + 1), FLOOR));
-    pts
+    runs
 }
 
 /// A bucket boundary, to two significant figures (`2^14` ns is "16us", not "16.4us").
@@ -188,8 +206,15 @@ fn draw(reports: &[ContentionReport], svg: &mut String) -> Result<(), Box<dyn st
                 .position(|n| *n == c.class.name())
                 .unwrap_or(0);
             let col = colour(i);
+            let mut runs = steps(c, lo, hi).into_iter();
+            let Some(first) = runs.next() else {
+                continue;
+            };
+            for run in runs {
+                chart.draw_series(LineSeries::new(run, col.stroke_width(2)))?;
+            }
             chart
-                .draw_series(LineSeries::new(steps(c, lo, hi), col.stroke_width(2)))?
+                .draw_series(LineSeries::new(first, col.stroke_width(2)))?
                 .label(format!(
                     "{}: {} wait{}, {} total, max {}",
                     c.class.name(),
