@@ -16,7 +16,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mmlab_benches::{
-    Tally, assert_clean, interleaved, median, ns, quiet_instrumentation, time_concurrently,
+    Panel, Tally, assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg,
+    time_concurrently,
 };
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -126,7 +127,7 @@ fn round(k: usize, mlock: MlockScheme) -> Round {
 }
 
 /// Paired rounds per K for the printed ratios (see `mmlab_benches::interleaved`).
-const PAIRED_ROUNDS: usize = 200;
+const PAIRED_ROUNDS: usize = 1000;
 
 fn bench(c: &mut Criterion) {
     quiet_instrumentation();
@@ -159,6 +160,7 @@ fn bench(c: &mut Criterion) {
         "new i_mmap wait",
         "wait ratio"
     );
+    let mut all_times = Vec::new();
     for k in KS {
         let mut waits = [Tally::default(); 2];
         let mut read_wait = [0.0f64; 2];
@@ -191,7 +193,25 @@ fn bench(c: &mut Criterion) {
             format!("{} {:.2}/round", ns(nw), waits[1].contended()),
             wait_ratio
         );
+        all_times.push((k, times));
     }
+    let panels: Vec<Panel<'_>> = all_times
+        .iter()
+        .map(|(k, t)| {
+            (
+                format!("K = {k}"),
+                vec![("page-mlock", &t[0][..]), ("mlock-count", &t[1][..])],
+            )
+        })
+        .collect();
+    report_svg(
+        "munlock_exit.svg",
+        &format!(
+            "munlock_exit: K exits of a {}-page mlocked file, paired rounds",
+            pages()
+        ),
+        &panels,
+    );
     println!(
         "(exit: median time from the first exit starting to the last finishing; i_mmap wait: \
          mean total wait on &mapping->i_mmap_rwsem per round, of it by page_mlock's readers, \

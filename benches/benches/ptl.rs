@@ -17,7 +17,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mmlab_benches::{
-    Body, assert_clean, interleaved, median, ns, quiet_instrumentation, time_concurrently,
+    Body, Panel, assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg,
+    time_concurrently,
 };
 use mmlab_engine::mm::{MmId, World, WorldConfig};
 use mmlab_engine::ops::access::store;
@@ -109,6 +110,7 @@ fn bench(c: &mut Criterion) {
         "\nptl: {PAIRED_RUNS} paired runs of {PAIRED_ROUNDS_PER_RUN} rounds per thread \
          (split and single lock alternating); median time per round of all threads:"
     );
+    let mut all_times = Vec::new();
     for threads in THREADS {
         let worlds: Vec<_> = LOCKS
             .iter()
@@ -153,7 +155,33 @@ fn bench(c: &mut Criterion) {
         for f in fought {
             println!("       100 instrumented rounds, {f}");
         }
+        let round_times: Vec<Vec<Duration>> = times
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .map(|d| *d / PAIRED_ROUNDS_PER_RUN as u32)
+                    .collect()
+            })
+            .collect();
+        all_times.push((threads, round_times));
     }
+    let panels: Vec<Panel<'_>> = all_times
+        .iter()
+        .map(|(threads, t)| {
+            (
+                format!("{threads} thread{}", if *threads == 1 { "" } else { "s" }),
+                vec![("split-ptl", &t[0][..]), ("page-table-lock", &t[1][..])],
+            )
+        })
+        .collect();
+    report_svg(
+        "ptl.svg",
+        &format!(
+            "ptl: fault + MADV_DONTNEED in one mm, {PAIRED_ROUNDS_PER_RUN} rounds per thread \
+             per run, paired runs"
+        ),
+        &panels,
+    );
 }
 
 criterion_group! {

@@ -18,7 +18,7 @@
 //! ```
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mmlab_benches::{assert_clean, interleaved, median, ns, quiet_instrumentation};
+use mmlab_benches::{assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg};
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access::store;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -116,6 +116,16 @@ fn bench(c: &mut Criterion) {
             m / PAGES as f64
         );
     }
+    let series = POLICIES
+        .iter()
+        .zip(&times)
+        .map(|((name, _), t)| (*name, &t[..]))
+        .collect();
+    report_svg(
+        "zap_rmap.svg",
+        "zap_rmap: munmap of 64 dirty shared-file pages, paired rounds",
+        &[(format!("rmap removal, {PAIRED_ROUNDS} rounds each"), series)],
+    );
 }
 
 criterion_group! {

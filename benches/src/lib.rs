@@ -163,3 +163,123 @@ impl Tally {
         self.contentions as f64 / self.rounds.max(1) as f64
     }
 }
+
+/// One panel of [`paired_svg`]: its title and, per variant, its name and paired times.
+pub type Panel<'a> = (String, Vec<(&'a str, &'a [Duration])>);
+
+/// Where [`paired_svg`] writes: `MMLAB_BENCH_SVG_DIR`, or `target/mmlab-bench` of the workspace.
+pub fn svg_dir() -> std::path::PathBuf {
+    std::env::var_os("MMLAB_BENCH_SVG_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            let benches = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            benches
+                .parent()
+                .unwrap_or(benches)
+                .join("target/mmlab-bench")
+        })
+}
+
+/// Draw the paired rounds' time distributions as SVG: one panel per parameter value, in each
+/// the cumulative distribution of every variant's round times (x: time, y: fraction of rounds
+/// at most that long), so equal variants draw one curve and a slower one lies to the right.
+/// Criterion's own plots show its sequential estimates, which drift with the machine's load;
+/// this shows the paired rounds the printed ratios come from. Written to [`svg_dir`]`/name`
+/// (temporary file + rename); returns the path.
+pub fn paired_svg(
+    name: &str,
+    title: &str,
+    panels: &[Panel<'_>],
+) -> std::io::Result<std::path::PathBuf> {
+    use plotters::prelude::*;
+    const COLOURS: [RGBColor; 4] = [
+        RGBColor(214, 39, 40),
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+    ];
+    let (pw, ph, top) = (460u32, 340u32, 36u32);
+    let mut svg = String::new();
+    let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
+        // Up to three panels a row.
+        let cols = panels.len().clamp(1, 3);
+        let rows = panels.len().max(1).div_ceil(cols);
+        let root = SVGBackend::with_string(&mut svg, (pw * cols as u32, ph * rows as u32 + top))
+            .into_drawing_area();
+        root.fill(&WHITE)?;
+        let (head, body) = root.split_vertically(top);
+        head.draw(&Text::new(
+            title.to_string(),
+            (10, 10),
+            ("sans-serif", 16).into_font(),
+        ))?;
+        for (area, (panel, series)) in body.split_evenly((rows, cols)).iter().zip(panels) {
+            let us = |d: &Duration| d.as_nanos() as f64 / 1e3;
+            // Clip at the 99th percentile of the slowest variant: the tail is load, not model.
+            let xmax = series
+                .iter()
+                .map(|(_, t)| {
+                    let mut v: Vec<f64> = t.iter().map(us).collect();
+                    v.sort_by(f64::total_cmp);
+                    v.get(v.len() * 99 / 100).copied().unwrap_or(1.0)
+                })
+                .fold(1.0, f64::max)
+                * 1.1;
+            let mut chart = ChartBuilder::on(area)
+                .caption(panel.as_str(), ("sans-serif", 14))
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(44)
+                .build_cartesian_2d(0.0..xmax, 0.0..1.0)?;
+            chart
+                .configure_mesh()
+                .x_desc("time per round (us)")
+                .y_desc("fraction of rounds")
+                .light_line_style(WHITE.mix(0.0))
+                .draw()?;
+            for (i, (variant, times)) in series.iter().enumerate() {
+                let mut v: Vec<f64> = times.iter().map(us).collect();
+                v.sort_by(f64::total_cmp);
+                let n = v.len().max(1) as f64;
+                let pts: Vec<(f64, f64)> = v
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &x)| (x.min(xmax), (k + 1) as f64 / n))
+                    .collect();
+                let col = COLOURS[i % COLOURS.len()];
+                let med = median(times) / 1e3;
+                chart
+                    .draw_series(LineSeries::new(pts, col.stroke_width(2)))?
+                    .label(format!("{variant}: median {med:.1}us"))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .label_font(("sans-serif", 11))
+                .draw()?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dir = svg_dir();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temp, svg)?;
+    std::fs::rename(&temp, &path)?;
+    Ok(path)
+}
+
+/// [`paired_svg`], saying where the picture went (or why there is none) beside the figures.
+pub fn report_svg(name: &str, title: &str, panels: &[Panel<'_>]) {
+    match paired_svg(name, title, panels) {
+        Ok(path) => println!("picture: {}", path.display()),
+        Err(e) => println!("picture: not drawn: {e}"),
+    }
+}
