@@ -145,15 +145,6 @@ fn bad_usage_writes_nothing() {
 }
 
 #[test]
-fn svg_output_says_it_is_not_yet_implemented() {
-    refused(
-        &["contention", "any", "--svg", "out.svg"],
-        "not yet implemented",
-    );
-    assert!(!Path::new("out.svg").exists());
-}
-
-#[test]
 fn help_and_version_exit_zero() {
     for args in [&["--help"][..], &["run", "--help"], &["--version"]] {
         let o = mmlab(args);

@@ -6,7 +6,8 @@
 //! mmlab explain SCENARIO     # the story: paths, locks, interleaving, oracle, commit
 //! mmlab run [SCENARIO|all] [--variant V|all] [--duration 5s | --iterations N] [--threads N]
 //!           [--seed S] [--no-inject] [--shard K/N] [--json FILE]
-//! mmlab contention SCENARIO [--variant V] [--duration D] [--json FILE] [--svg FILE]
+//! mmlab contention SCENARIO [--variant V|all] [--duration D] [--threads N] [--seed S]
+//!                  [--inject] [--json FILE] [--svg FILE]
 //! ```
 //!
 //! Exit status: 0 every verdict as expected, 1 something MISSED or UNEXPECTED, 2 bad usage
@@ -35,7 +36,9 @@ mod command {
     use mmlab_scenarios::stress::config::{self, Budget, RunConfig};
     use mmlab_scenarios::stress::console::Console;
     use mmlab_scenarios::stress::contention::{self, ContentionConfig};
+    use mmlab_scenarios::stress::contention_svg;
     use mmlab_scenarios::stress::json_file::{self, JsonFile};
+    use mmlab_scenarios::stress::output_file::OutputFile;
     use mmlab_scenarios::stress::progress::Progress;
     use mmlab_scenarios::stress::{
         EXIT_OK, EXIT_USAGE, Pair, Shard, UsageError, listing, report, runner, seed, select,
@@ -71,7 +74,7 @@ mod command {
         },
         /// Run scenarios on real threads and judge every variant (OK / MISSED / UNEXPECTED).
         Run(RunArgs),
-        /// Measure lock contention of one scenario variant, lock_stat style.
+        /// Measure lock contention of a scenario's variants, lock_stat style.
         Contention(ContentionArgs),
     }
 
@@ -111,10 +114,10 @@ mod command {
     struct ContentionArgs {
         /// The scenario.
         scenario: String,
-        /// The variant (default: `fixed`, else the first).
-        #[arg(long, value_name = "V")]
+        /// The variant, or `all` to measure each in turn (default: `fixed`, else the first).
+        #[arg(long, value_name = "V|all")]
         variant: Option<String>,
-        /// How long to measure.
+        /// How long to measure (each variant, with `--variant all`).
         #[arg(long, value_name = "D", value_parser = config::parse_duration, default_value = "5s")]
         duration: Duration,
         /// Actor threads for scenarios that scale (default: one per core).
@@ -126,10 +129,11 @@ mod command {
         /// Stall threads at race windows (off by default: stalls would count as hold time).
         #[arg(long)]
         inject: bool,
-        /// Write the report as JSON to FILE.
+        /// Write the report as JSON to FILE (with `--variant all`: {"scenario", "seed",
+        /// "variants": [one report each]}).
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
-        /// Draw the wait-time histograms as SVG (not yet implemented).
+        /// Draw the wait-time histograms per lock class as SVG to FILE (one panel per variant).
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     }
@@ -273,25 +277,21 @@ mod command {
         catalog: &[&'static dyn Scenario],
         args: ContentionArgs,
     ) -> Result<u8, UsageError> {
-        if args.svg.is_some() {
-            return Err(UsageError::new(
-                "--svg is not yet implemented; the table and --json are",
-            ));
-        }
+        // Everything the user could get wrong is checked before anything runs or is written.
         let scenario = select::find_scenario(catalog, &args.scenario)?;
-        let variant = match args.variant.as_deref() {
-            Some(v) => select::select(catalog, Some(&args.scenario), Some(v))?
-                .first()
-                .map(|p| p.variant),
-            None => contention::default_variant(scenario),
+        let all = args.variant.as_deref() == Some(select::ALL);
+        let pairs = match args.variant.as_deref() {
+            Some(v) => select::select(catalog, Some(&args.scenario), Some(v))?,
+            None => contention::default_variant(scenario)
+                .map(|variant| vec![Pair { scenario, variant }])
+                .unwrap_or_default(),
         };
-        let Some(variant) = variant else {
+        if pairs.is_empty() {
             return Err(UsageError::new(format!(
                 "scenario '{}' has no variants to measure",
                 scenario.name()
             )));
-        };
-        let pair = Pair { scenario, variant };
+        }
         let mut cfg = ContentionConfig::new(args.seed.unwrap_or_else(seed::random_seed));
         cfg.duration = args.duration;
         if let Some(t) = args.threads {
@@ -300,29 +300,67 @@ mod command {
         cfg.inject = args.inject;
         cfg.hang_after = config::hang_after_from_env()?;
         let json = args.json.as_deref().map(JsonFile::prepare).transpose()?;
+        let svg = args
+            .svg
+            .as_deref()
+            .map(|p| OutputFile::prepare("--svg", p))
+            .transpose()?;
 
         handle_ctrl_c(cfg.stop.clone());
+        let names: Vec<&str> = pairs.iter().map(|p| p.variant.name).collect();
         eprintln!(
-            "mmlab contention: {} for {} (seed {}, {} threads, injection {})",
-            pair.label(),
+            "mmlab contention: {}/{} for {}{} (seed {}, {} threads, injection {})",
+            scenario.name(),
+            names.join(","),
             report::short(cfg.duration),
+            if pairs.len() > 1 { " each" } else { "" },
             cfg.seed,
             cfg.threads,
             if cfg.inject { "on" } else { "off" }
         );
-        let r = contention::measure(&pair, &cfg);
-        print(&contention::table(&r));
-        if let Some(json) = json {
-            let target = json.target().display().to_string();
-            if let Err(e) = json.commit(&contention::document(&r)) {
-                eprintln!("mmlab: error: cannot write --json {target}: {e}");
-                return Ok(EXIT_USAGE);
+        let mut reports = Vec::new();
+        for pair in &pairs {
+            let r = contention::measure(pair, &cfg);
+            if !reports.is_empty() {
+                print("\n");
+            }
+            print(&contention::table(&r));
+            let interrupted = r.interrupted;
+            reports.push(r);
+            if interrupted {
+                break;
             }
         }
-        Ok(if r.interrupted {
+        if reports.len() > 1 {
+            print(&format!("\n{}", contention::comparison(&reports)));
+        }
+        let mut code = if reports.iter().any(|r| r.interrupted) {
             mmlab_scenarios::stress::EXIT_INTERRUPTED
         } else {
             EXIT_OK
-        })
+        };
+        if let Some(json) = json {
+            let target = json.target().display().to_string();
+            let written = if all {
+                json.commit(&contention::document_all(&reports))
+            } else {
+                json.commit(&contention::document(&reports[0]))
+            };
+            if let Err(e) = written {
+                eprintln!("mmlab: error: cannot write --json {target}: {e}");
+                code = EXIT_USAGE;
+            }
+        }
+        if let Some(svg) = svg {
+            let target = svg.target().display().to_string();
+            let written = contention_svg::render(&reports)
+                .map_err(std::io::Error::other)
+                .and_then(|doc| svg.commit(|w| w.write_all(doc.as_bytes())));
+            if let Err(e) = written {
+                eprintln!("mmlab: error: cannot write --svg {target}: {e}");
+                code = EXIT_USAGE;
+            }
+        }
+        Ok(code)
     }
 }

@@ -1,15 +1,28 @@
-//! `mmlab contention`: a lock_stat report of one scenario variant under load.
+//! `mmlab contention`: a lock_stat report of scenario variants under load.
 //!
 //! The kernel's `/proc/lock_stat` answers "which lock do my CPUs wait on, where, and for how
-//! long"; this answers the same for a scenario. The command resets the engine's lock_stat
-//! counters, runs the variant's iterations for a duration on real threads, and reports per lock
-//! class — sorted by total wait, as lock_stat sorts — acquisitions, contentions, wait
-//! total/avg/max, hold total/avg/max, and the call sites that waited most ("contention
-//! points"). Race-window injection is off by default here: injected stalls inside critical
-//! sections would be measured as hold time that the kernel path does not have.
+//! long"; this answers the same for a scenario. For each variant measured the command resets
+//! the engine's lock_stat counters, runs the variant's iterations for a duration on real
+//! threads, and reports per lock class — sorted by total wait, as lock_stat sorts —
+//! acquisitions, contentions, wait total/avg/max, hold total/avg/max, and the call sites that
+//! waited most ("contention points"). Race-window injection is off by default here: injected
+//! stalls inside critical sections would be measured as hold time that the kernel path does not
+//! have.
 //!
-//! lock_stat is process-wide, so the report covers everything that took a lock since the
-//! reset: the command runs one scenario per process.
+//! **What is counted.** lock_stat is process-wide and the scenario owns its iteration: it
+//! builds its world (mm_alloc, mmap, mlock, faults...), runs its actors, then checks the
+//! quiescent invariants, and the command cannot reset the counters between those steps. So
+//! *acquisitions and hold times include each iteration's setup and checks*. Those run on the
+//! iteration's own thread while no actor runs, so they never contend: *contentions, wait
+//! times, the wait histogram and the contention points are the actors' alone* — which is what
+//! a convoy is made of. The table says so under each report; the benchmarks in `benches/`,
+//! which own their setup, reset lock_stat after it and so count only the measured phase.
+//!
+//! `--variant all` measures each variant in turn, each for the whole `--duration`, and prints
+//! one table each, then the wait totals side by side. Its `--json` document is
+//! `{"scenario", "seed", "variants": [...]}`, each element the single-variant document (the
+//! contract of DESIGN.md, "The command"); a single variant writes that document alone.
+//! `--svg` draws the wait histograms ([`super::contention_svg`]).
 
 use super::iteration;
 use super::report::secs;
@@ -142,6 +155,67 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
     }
 }
 
+/// Printed under every table: what the columns include (see the module docs).
+pub const SETUP_NOTE: &str = "\nacquisitions and hold times include each iteration's setup and checks (they run alone, \
+so they never wait);\ncontentions, waits and contention points are the actors' alone.\n";
+
+/// With several variants: each class's wait total (and contentions) per variant, side by
+/// side, classes in the order of their largest wait.
+pub fn comparison(reports: &[ContentionReport]) -> String {
+    let mut classes: Vec<(&'static str, u64)> = Vec::new();
+    for c in reports.iter().flat_map(|r| &r.classes) {
+        match classes.iter_mut().find(|(n, _)| *n == c.class.name()) {
+            Some((_, w)) => *w = (*w).max(c.wait_total_ns),
+            None => classes.push((c.class.name(), c.wait_total_ns)),
+        }
+    }
+    classes.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let mut out = String::from("wait total (contentions) per variant:\n");
+    let mut header = vec!["class".to_string()];
+    header.extend(reports.iter().map(|r| r.variant.to_string()));
+    let rows: Vec<Vec<String>> = classes
+        .iter()
+        .map(|(name, _)| {
+            let mut row = vec![name.to_string()];
+            for r in reports {
+                row.push(
+                    r.classes
+                        .iter()
+                        .find(|c| c.class.name() == *name)
+                        .map_or("-".to_string(), |c| {
+                            format!("{} ({})", ns(c.wait_total_ns), c.contentions)
+                        }),
+                );
+            }
+            row
+        })
+        .collect();
+    out.push_str(&columns_dyn(&header, &rows));
+    out
+}
+
+/// [`columns`] for a width known only at run time.
+fn columns_dyn(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        for (i, cell) in row.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{cell:<w$}", w = widths[0]);
+            } else {
+                let _ = write!(out, "  {cell:>w$}", w = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Nanoseconds, in the unit that suits them.
 pub fn ns(n: u64) -> String {
     let n = n as f64;
@@ -224,6 +298,7 @@ pub fn table(r: &ContentionReport) -> String {
             &rows,
         ));
     }
+    out.push_str(SETUP_NOTE);
     if r.violations > 0 {
         let _ = writeln!(
             out,
@@ -296,6 +371,29 @@ struct JsonSite<'a> {
     site: &'a str,
     contentions: u64,
     wait_total_ns: u64,
+}
+
+/// The `contention --variant all --json` document: the run's scenario and seed, and the
+/// single-variant document of each variant measured, in the order measured.
+#[derive(Debug, Serialize)]
+pub struct ContentionAllDocument<'a> {
+    scenario: &'a str,
+    seed: u64,
+    variants: Vec<ContentionDocument<'a>>,
+}
+
+/// The `contention --variant all --json` document.
+pub fn document_all(reports: &[ContentionReport]) -> ContentionAllDocument<'_> {
+    ContentionAllDocument {
+        scenario: reports.first().map_or("", |r| r.scenario),
+        seed: reports.first().map_or(0, |r| r.seed),
+        variants: reports.iter().map(document).collect(),
+    }
+}
+
+/// The `contention --variant all --json` document, as a JSON value.
+pub fn to_json_all(reports: &[ContentionReport]) -> serde_json::Value {
+    serde_json::to_value(document_all(reports)).unwrap_or(serde_json::Value::Null)
 }
 
 /// The `contention --json` document, as a JSON value.

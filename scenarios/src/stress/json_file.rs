@@ -1,118 +1,35 @@
-//! Writing `--json FILE` whole or not at all.
+//! Writing `--json FILE` whole or not at all: an [`OutputFile`] that serialises a value.
 //!
-//! The file is a contract that scripts parse, so a reader must never see half of one. A
-//! [`JsonFile`] is prepared *before* the run: it creates its temporary file in the target's own
-//! directory (so an unwritable path is a usage error before any work, and the final rename
-//! cannot cross filesystems), and [`JsonFile::commit`] writes, syncs and renames it over the
-//! target in one step. If the run ends any other way the temporary file is removed: on drop,
-//! or by [`remove_pending`] when a second Ctrl-C exits the process without unwinding.
+//! The file is a contract that scripts parse, so a reader must never see half of one; see
+//! [`super::output_file`] for how (prepared before the run, committed by one rename).
 
+use super::output_file::OutputFile;
 use super::usage::UsageError;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{self, Write};
+use std::path::Path;
 
-/// Temporary files not yet committed, for [`remove_pending`].
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+pub use super::output_file::remove_pending;
 
 /// A `--json` target, prepared.
 #[derive(Debug)]
-pub struct JsonFile {
-    target: PathBuf,
-    temp: PathBuf,
-    file: Option<File>,
-}
+pub struct JsonFile(OutputFile);
 
 impl JsonFile {
     /// Check that `target` can be written, by creating the temporary file beside it.
     pub fn prepare(target: &Path) -> Result<Self, UsageError> {
-        let shown = target.display();
-        if target.as_os_str().is_empty() {
-            return Err(UsageError::new("--json needs a file name"));
-        }
-        if target.is_dir() {
-            return Err(UsageError::new(format!(
-                "cannot write --json {shown}: it is a directory"
-            )));
-        }
-        let Some(name) = target.file_name() else {
-            return Err(UsageError::new(format!(
-                "cannot write --json {shown}: it does not name a file"
-            )));
-        };
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let temp = dir.join(format!(
-            ".{}.{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| UsageError::new(format!("cannot write --json {shown}: {e}")))?;
-        if let Ok(mut p) = PENDING.lock() {
-            p.push(temp.clone());
-        }
-        Ok(JsonFile {
-            target: target.to_path_buf(),
-            temp,
-            file: Some(file),
-        })
+        OutputFile::prepare("--json", target).map(JsonFile)
     }
 
     /// Where it will be written.
     pub fn target(&self) -> &Path {
-        &self.target
+        self.0.target()
     }
 
-    /// Write `value` and move it into place.
-    pub fn commit(mut self, value: &impl serde::Serialize) -> io::Result<()> {
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("already committed"))?;
-        let mut w = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, value)?;
-        w.write_all(b"\n")?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.target)?;
-        forget_pending(&self.temp);
-        Ok(())
-    }
-}
-
-impl Drop for JsonFile {
-    fn drop(&mut self) {
-        // After a successful commit the temp path no longer exists; otherwise remove it.
-        if self.file.take().is_some() || self.temp.exists() {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-        forget_pending(&self.temp);
-    }
-}
-
-fn forget_pending(temp: &Path) {
-    if let Ok(mut p) = PENDING.lock() {
-        p.retain(|t| t != temp);
-    }
-}
-
-/// Remove every temporary file not yet committed (a second Ctrl-C calls this before it exits).
-pub fn remove_pending() {
-    // try_lock: this runs in a signal-handling thread and must never wait on the main thread.
-    if let Ok(mut p) = PENDING.try_lock() {
-        for t in p.drain(..) {
-            let _ = std::fs::remove_file(t);
-        }
+    /// Write `value` (pretty-printed, newline-terminated) and move it into place.
+    pub fn commit(self, value: &impl serde::Serialize) -> io::Result<()> {
+        self.0.commit(|w| {
+            serde_json::to_writer_pretty(&mut *w, value)?;
+            w.write_all(b"\n")
+        })
     }
 }

@@ -21,8 +21,9 @@
 //!   engine's watchdog cannot unwind never takes the runner down.
 //! - [`verdict`]: OK / MISSED / UNEXPECTED.
 //! - [`report`], [`console`], [`progress`]: the table, the failure story, the JSON, the bar.
-//! - [`json_file`]: `--json` written whole or not at all.
-//! - [`contention`]: `mmlab contention`, lock_stat for one variant.
+//! - [`output_file`], [`json_file`]: `--json` and `--svg` written whole or not at all.
+//! - [`contention`]: `mmlab contention`, lock_stat per variant; [`contention_svg`] draws its
+//!   wait histograms.
 //! - [`listing`]: `mmlab list` and `mmlab explain`.
 //!
 //! The runner takes its catalog as a slice (`&[&'static dyn Scenario]`), never names a
@@ -32,9 +33,11 @@
 pub mod config;
 pub mod console;
 pub mod contention;
+pub mod contention_svg;
 mod iteration;
 pub mod json_file;
 pub mod listing;
+pub mod output_file;
 pub mod progress;
 pub mod report;
 pub mod runner;
