@@ -33,3 +33,12 @@ lint:
 # What CI runs: the README's test command, from the repository's root.
 ci:
     bash .ci/run
+
+# Regenerate docs/RESULTS.md: time to first violation with and without injection, a 10-minute
+# clean run, mixed throughput (about half an hour).
+results:
+    cargo run --release -p mmlab-scenarios --example results -- --runs 10 --cap 10s --clean 600s --mixed 20s > docs/RESULTS.md.new && mv docs/RESULTS.md.new docs/RESULTS.md
+
+# lock_stat for the seed 003 story, both munlock schemes, with the wait-time picture.
+contention:
+    cargo run --release -- contention munlock-exit --variant all --duration 5s --svg docs/img/munlock-exit-contention.svg
