@@ -11,6 +11,8 @@
 //! `set_lockdep(false)`, the world's domain trace off) and on (all three on), reported per
 //! page (`Throughput::Elements(512)`).
 //! `locks/*`: an uncontended lock + unlock of each lock kind these paths take, off and on.
+//! `rmap/migrate/K` and `rmap/walk/K`: migration of one page mapped by K VMAs, and an rmap walk
+//! over its K mappings, per mapping (K = 1, 8, 64).
 //!
 //! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID` on Linux, wall time
 //! elsewhere): every bench here is one thread that never blocks, so on an idle machine the two
@@ -173,5 +175,104 @@ fn locks(c: &mut Criterion) {
     instrumentation(true);
 }
 
-criterion_group!(benches, paths, locks);
+/// Sharers of one file page in the migration and rmap-walk benches.
+const SHARERS: [usize; 3] = [1, 8, 64];
+
+/// A world where `k` mms each map one shared page of one file.
+fn shared_page(k: usize) -> (World, mmlab_engine::mm::Pfn) {
+    let w = World::new(
+        WorldConfig {
+            cpus: 1,
+            pages: 8,
+            mms: k,
+            vmas: k,
+            anon_vmas: 1,
+            tables: k,
+            ptes_per_table: 1,
+            pmds_per_mm: 1,
+            files: vec![(1, false)],
+            tlb_entries: 1,
+        },
+        Protocol::default(),
+    );
+    w.trace.set_enabled(false);
+    let file = w.file(0);
+    for _ in 0..k {
+        let mm = mm_alloc(&w).expect("an mm per sharer");
+        mmap(
+            &w,
+            mm,
+            0,
+            1,
+            MapKind::File {
+                file,
+                pgoff: 0,
+                shared: true,
+            },
+        )
+        .expect("one page");
+        access::load(&w, 0, mm, 0).expect("fault it in");
+    }
+    let pfn = w.files.get(file).i_pages.lock().pages[0].expect("cached");
+    (w, pfn)
+}
+
+/// Migration of one page mapped by 1, 8 and 64 VMAs (`migrate_pages`: try_to_migrate over
+/// every mapping, the refcount freeze, the copy, remove_migration_ptes), and an rmap walk
+/// that visits every mapping (`page_vma_mapped_walk` under each PTL, i_mmap_rwsem read held
+/// for the whole walk), both reported per mapping. Instrumentation off.
+fn rmap(c: &mut Criterion) {
+    use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages};
+    use mmlab_engine::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
+    use mmlab_engine::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
+    instrumentation(false);
+    let mut g = c.benchmark_group("rmap");
+    for k in SHARERS {
+        g.throughput(Throughput::Elements(k as u64));
+        let (w, first) = shared_page(k);
+        let file = w.file(0);
+        g.bench_function(format!("migrate/{k}-mappings"), |b| {
+            b.iter_custom(|iters| {
+                cpu_time(iters, || {
+                    // Each round allocates its newpage into a one-page pool; the old page is
+                    // freed by the migration, so the world never runs out.
+                    let pfn = w.files.get(file).i_pages.lock().pages[0].expect("cached");
+                    let pool = NewPagePool::new(&w, 1);
+                    assert!(isolate_lru_page(&w, pfn));
+                    assert!(migrate_pages(&w, &pool, &[pfn]).is_empty(), "migrated");
+                })
+            })
+        });
+        let _ = first;
+        g.bench_function(format!("walk/{k}-mappings"), |b| {
+            b.iter_custom(|iters| {
+                let pfn = w.files.get(file).i_pages.lock().pages[0].expect("cached");
+                let guard = w.page(pfn).lock().lock();
+                let t = cpu_time(iters, || {
+                    let mut found = 0usize;
+                    let mut one = |vma, va| {
+                        found += usize::from(
+                            page_vma_mapped_walk(&w, pfn, vma, va, PVMW_SYNC).is_some(),
+                        );
+                        true
+                    };
+                    let mut rwc = RmapWalkControl {
+                        rmap_one: &mut one,
+                        done: None,
+                        invalid_vma: None,
+                        anon_lock: AnonLock::LockAnonVmaRead,
+                    };
+                    rmap_walk(&w, pfn, &guard, &mut rwc);
+                    assert_eq!(found, k);
+                });
+                drop(guard);
+                t
+            })
+        });
+    }
+    g.finish();
+    instrumentation(true);
+}
+
+criterion_group!(benches, paths, locks, rmap);
 criterion_main!(benches);
