@@ -194,19 +194,32 @@ impl<'a> PageLock<'a> {
         }
     }
 
-    /// Clear PG_locked, and PG_waiters, waking the page's waiters if it was set. Returns whether
-    /// the page was locked: testing and clearing in one atomic step, as `folio_unlock`'s
-    /// `clear_bit_unlock_is_negative_byte` does, so that two racing unlocks cannot both pass a
-    /// check made before the clear.
+    /// Clear PG_locked, and if PG_waiters is set, clear it and wake the page's waiters. Returns
+    /// whether the page was locked: the test and the clear are one atomic step, as in
+    /// `folio_unlock`'s `clear_bit_unlock_is_negative_byte`, so that two racing unlocks cannot
+    /// both pass a check made before the clear.
+    ///
+    /// The clear touches PG_locked alone (one `lock btr` on x86, where clearing both bits and
+    /// returning the old word is a compare-and-swap loop), and PG_waiters is read after it. No
+    /// wakeup is lost: a waiter sets PG_waiters and then sleeps only if it finds PG_locked and
+    /// PG_waiters both set (`sleep_while_locked`); all four accesses are SeqCst, so either this
+    /// load sees the waiter's PG_waiters, or the waiter's check sees PG_locked clear (or set by a
+    /// new holder, whose unlock will see PG_waiters).
     #[inline]
     fn clear_and_wake(&self) -> bool {
-        let prev = self
-            .flags
-            .fetch_and(!(PG_LOCKED | PG_WAITERS), Ordering::SeqCst);
-        if prev & PG_WAITERS != 0 {
-            wake_all(self.instance());
+        let was_locked = self.flags.fetch_and(!PG_LOCKED, Ordering::SeqCst) & PG_LOCKED != 0;
+        if self.flags.load(Ordering::SeqCst) & PG_WAITERS != 0 {
+            self.wake_waiters();
         }
-        prev & PG_LOCKED != 0
+        was_locked
+    }
+
+    /// Clear PG_waiters and wake everyone on the page's wait queue. A waiter that still has to
+    /// wait (the page was locked again) sets PG_waiters again before it sleeps.
+    #[cold]
+    fn wake_waiters(&self) {
+        self.flags.fetch_and(!PG_WAITERS, Ordering::SeqCst);
+        wake_all(self.instance());
     }
 
     /// `VM_BUG_ON_FOLIO(!folio_test_locked(folio))`: an unlock found the page unlocked.
