@@ -144,7 +144,8 @@ fn rwsem_waiting_writer_blocks_new_readers() {
         })
     };
     wait_blocked("rwsem-wwbnr-writer", class);
-    assert!(sem.has_waiting_writer());
+    // Blocked (lockdep's record) comes a step before queued (the rwsem's count).
+    wait_until("the writer to queue", || sem.has_waiting_writer());
     assert!(
         sem.try_read().is_none(),
         "try_read succeeded while a writer waits"
@@ -248,6 +249,7 @@ fn rwsem_writer_aborted_while_waiting_does_not_block_readers() {
         })
     };
     wait_blocked("rwsem-abort-writer", class);
+    wait_until("the writer to queue", || sem.has_waiting_writer());
     abort.store(true, SeqCst);
     assert!(join(writer), "the writer's wait was not aborted");
     assert!(!sem.has_waiting_writer(), "the aborted writer still waits");

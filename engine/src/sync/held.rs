@@ -72,8 +72,8 @@ pub struct ThreadLocks {
 /// and release while lockdep is on; the watchdog takes it only to copy a hung iteration's
 /// state. A test-and-set lock released by a plain store costs one atomic read-modify-write per
 /// section, where `parking_lot::Mutex` costs two (its unlock is a compare-and-swap that looks
-/// for parked threads); that is a third of lockdep's cost per lock+unlock
-/// (docs/PERFORMANCE.md). Nobody parks on it: the owner never waits unless the watchdog is
+/// for parked threads); with three sections per lock+unlock that took about a quarter off
+/// lockdep's cost (docs/PERFORMANCE.md). Nobody parks on it: the owner never waits unless the watchdog is
 /// copying, which takes microseconds. Plain `std` atomics: like [`ObserverMutex`], this is the
 /// lab's notebook, invisible to loom.
 #[derive(Debug)]
