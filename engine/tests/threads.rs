@@ -29,7 +29,7 @@ fn churn(protocol: Protocol, dur: Duration) -> Vec<mmlab_engine::check::Violatio
     .unwrap();
     mmap(&w, shared, 32, 32, MapKind::Anon).unwrap();
     let env = Env::new(1);
-    let mut actors: Vec<(&'static str, Box<dyn FnOnce() + Send>)> = Vec::new();
+    let mut actors: Vec<mmlab_engine::actor::Actor> = Vec::new();
     for cpu in 0..3usize {
         let w = w.clone();
         actors.push((

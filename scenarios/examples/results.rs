@@ -169,8 +169,10 @@ fn main() {
                 scenario: m,
                 variant: v,
             };
-            if let Ok(report) = run(std::slice::from_ref(&pair), &cfg, &mut Quiet) {
-                if let Some(r) = report.results.first() {
+            if let Ok(report) = run(std::slice::from_ref(&pair), &cfg, &mut Quiet)
+                && let Some(r) = report.results.first()
+            {
+                {
                     let secs = r.elapsed.as_secs_f64().max(1e-9);
                     for (op, n) in &r.ops {
                         println!("| {threads} | {op} | {:.0} |", *n as f64 / secs);
