@@ -393,7 +393,7 @@ impl Scenario for Mixed {
         let (actors_n, own_n, fixed_ops, seed) = match size {
             Size::Tiny => (2, 1, 3, 0x006d_6978_6564),
             // At most 64 CPUs: `mm_cpumask` is a 64-bit mask.
-            Size::Stress => (env.threads.clamp(2, 64), 2, 200, env.seed),
+            Size::Stress => (env.threads.clamp(1, 64), 2, 200, env.seed),
         };
         let mms = 1 + actors_n * own_n;
         let w = common::world(size, actors_n, Protocol::default(), |c| match size {
