@@ -133,3 +133,33 @@ impl Overlap {
         }
     }
 }
+
+/// How many times a hugetlb migrator tries one page before putting it back.
+const HUGETLB_TRIES: usize = 3;
+
+/// Migrate the hugetlbfs page-cache page at `index` of `file`: isolate it,
+/// `unmap_and_move_huge_page` with a page from `pool`, retry on -EAGAIN, put it back if it
+/// never moved (success drops the isolation reference itself).
+pub(crate) fn migrate_hugetlb_index(
+    w: &World,
+    pool: &mmlab_engine::ops::migrate::NewPagePool,
+    file: mmlab_engine::mm::FileId,
+    index: u64,
+) {
+    use mmlab_engine::ops::migrate::{self, Rc};
+    let cached = w.files.get(file).i_pages.lock().pages[index as usize];
+    let Some(pfn) = cached else {
+        return;
+    };
+    if !migrate::isolate_lru_page(w, pfn) {
+        return;
+    }
+    for _ in 0..HUGETLB_TRIES {
+        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
+            Rc::Success => return,
+            Rc::NoMem => break,
+            Rc::Again => {}
+        }
+    }
+    migrate::putback_lru_page(w, pfn);
+}

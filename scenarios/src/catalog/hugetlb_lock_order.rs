@@ -38,8 +38,7 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::{FileId, Pfn, World};
-use mmlab_engine::ops::migrate::{self, NewPagePool, Rc};
+use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, hugetlb};
 use mmlab_engine::protocol::Protocol;
@@ -60,35 +59,6 @@ const VARIANTS: &[Variant] = &[
         summary: "336bf30eb765..b7880cb166ab: remove_migration_ptes takes i_mmap_rwsem under the folio lock",
     },
 ];
-
-/// How many times the migrator tries one folio before putting it back (`migrate_pages`
-/// retries -EAGAIN the same way).
-const TRIES: usize = 3;
-
-/// The page cache folio at `index` of `file`, if any.
-fn cached(w: &World, file: FileId, index: u64) -> Option<Pfn> {
-    w.files.get(file).i_pages.lock().pages[index as usize]
-}
-
-/// Migrate the folio at `index`: isolate it, `unmap_and_move_huge_page`, retry on -EAGAIN,
-/// put it back if it never moved.
-fn migrate_folio(w: &World, pool: &NewPagePool, file: FileId, index: u64) {
-    let Some(pfn) = cached(w, file, index) else {
-        return;
-    };
-    if !migrate::isolate_lru_page(w, pfn) {
-        return;
-    }
-    for _ in 0..TRIES {
-        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
-            // Success dropped the isolation reference.
-            Rc::Success => return,
-            Rc::NoMem => break,
-            Rc::Again => {}
-        }
-    }
-    migrate::putback_lru_page(w, pfn);
-}
 
 impl Scenario for HugetlbLockOrder {
     fn name(&self) -> &'static str {
@@ -140,7 +110,7 @@ impl Scenario for HugetlbLockOrder {
             actor("migrator", move || {
                 for _ in 0..rounds {
                     for index in 0..folios {
-                        migrate_folio(&wm, &pool, file, index);
+                        common::migrate_hugetlb_index(&wm, &pool, file, index);
                     }
                 }
             }),

@@ -38,9 +38,8 @@ use super::common::{self, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::{FileId, Pfn, World};
 use mmlab_engine::ops::access;
-use mmlab_engine::ops::migrate::{self, NewPagePool, Rc};
+use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Ordering;
@@ -61,29 +60,6 @@ const VARIANTS: &[Variant] = &[
         summary: "before 017b1660df89: the walk stops after the first sharer",
     },
 ];
-
-/// How many times the migrator tries one page before putting it back.
-const TRIES: usize = 3;
-
-/// Migrate the page cache page at `index` of `file` (isolate, `unmap_and_move_huge_page`,
-/// retry on -EAGAIN, put back if it never moved).
-fn migrate_index(w: &World, pool: &NewPagePool, file: FileId, index: u64) {
-    let cached: Option<Pfn> = w.files.get(file).i_pages.lock().pages[index as usize];
-    let Some(pfn) = cached else {
-        return;
-    };
-    if !migrate::isolate_lru_page(w, pfn) {
-        return;
-    }
-    for _ in 0..TRIES {
-        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
-            Rc::Success => return,
-            Rc::NoMem => break,
-            Rc::Again => {}
-        }
-    }
-    migrate::putback_lru_page(w, pfn);
-}
 
 impl Scenario for HugetlbPmdShare {
     fn name(&self) -> &'static str {
@@ -161,7 +137,7 @@ impl Scenario for HugetlbPmdShare {
             om.wait_for(helpers);
             for _ in 0..rounds {
                 for index in 0..faulted {
-                    migrate_index(&wm, &pool, file, index);
+                    common::migrate_hugetlb_index(&wm, &pool, file, index);
                 }
             }
             om.finish();

@@ -55,8 +55,7 @@ use super::common::{self, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::{FileId, Pfn, World};
-use mmlab_engine::ops::migrate::{self, NewPagePool, Rc};
+use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, notifier};
 use mmlab_engine::protocol::{Notifier, Protocol};
@@ -83,29 +82,6 @@ const VARIANTS: &[Variant] = &[
         summary: "b1394e745b94..e649b3f0188f: the device refreshes without mmu_invalidate_retry",
     },
 ];
-
-/// How many times the migrator tries one page before putting it back.
-const TRIES: usize = 3;
-
-/// Migrate the page cache page at `index` of `file` (isolate, `unmap_and_move_huge_page`,
-/// retry on -EAGAIN, put back if it never moved).
-fn migrate_index(w: &World, pool: &NewPagePool, file: FileId, index: u64) {
-    let cached: Option<Pfn> = w.files.get(file).i_pages.lock().pages[index as usize];
-    let Some(pfn) = cached else {
-        return;
-    };
-    if !migrate::isolate_lru_page(w, pfn) {
-        return;
-    }
-    for _ in 0..TRIES {
-        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
-            Rc::Success => return,
-            Rc::NoMem => break,
-            Rc::Again => {}
-        }
-    }
-    migrate::putback_lru_page(w, pfn);
-}
 
 impl Scenario for NotifierRange {
     fn name(&self) -> &'static str {
@@ -180,7 +156,7 @@ impl Scenario for NotifierRange {
                 om.wait_for(1);
                 for _ in 0..rounds {
                     for index in 0..faulted {
-                        migrate_index(&wm, &pool, file, index);
+                        common::migrate_hugetlb_index(&wm, &pool, file, index);
                     }
                 }
                 om.finish();
