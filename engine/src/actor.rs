@@ -14,6 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// How long the watchdog waits before unwinding a stalled iteration in which lockdep has
+/// already reported an inversion (the deadlock it predicted), instead of `Env::hang_after`.
+pub const PREDICTED_DEADLOCK: Duration = Duration::from_millis(100);
+
 /// An actor: its name (printed in traces and watchdog reports) and its body.
 pub type Actor = (&'static str, Box<dyn FnOnce() + Send + 'static>);
 
@@ -186,11 +190,15 @@ impl Env {
                 since = Instant::now();
                 continue;
             }
-            if since.elapsed() >= self.hang_after {
-                let mut msg = format!(
-                    "no progress for {:?}; threads and their locks:",
-                    self.hang_after
-                );
+            // Once lockdep has reported an inversion, a short stall is the deadlock it
+            // predicted: unwind after PREDICTED_DEADLOCK rather than the full bound.
+            let bound = if self.sink.fired(Oracle::I15Lockdep) {
+                self.hang_after.min(PREDICTED_DEADLOCK)
+            } else {
+                self.hang_after
+            };
+            if since.elapsed() >= bound {
+                let mut msg = format!("no progress for {bound:?}; threads and their locks:");
                 for (name, held, waiting) in held::all_threads() {
                     msg.push_str(&format!("\n  {name}:"));
                     for h in held {

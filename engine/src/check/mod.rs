@@ -167,6 +167,11 @@ impl Sink {
         std::mem::take(&mut *self.0.lock())
     }
 
+    /// Has `oracle` fired?
+    pub fn fired(&self, oracle: Oracle) -> bool {
+        self.0.lock().iter().any(|v| v.oracle == oracle)
+    }
+
     /// Has anything been recorded?
     pub fn is_empty(&self) -> bool {
         self.0.lock().is_empty()
