@@ -5,11 +5,17 @@
 //! interleaving without knowing loom or the runner. The trace is observer state: a `std`
 //! mutex that loom does not see, and under loom it is in execution order by construction
 //! (loom runs one thread at a time). It keeps the last [`Trace::CAPACITY`] events.
+//!
+//! Under loom a violation ends the execution with a panic before the scenario can print
+//! anything, so the world's trace is also *observed*: [`Trace::observe`] makes it the trace
+//! that [`crate::check::report`] quotes in its panic message ([`render_observed`]). That is how
+//! a loom counterexample reaches the developer as a kernel-level interleaving.
 
 use crate::sync::ObserverMutex;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Weak};
 
 /// One step.
 #[derive(Debug, Clone)]
@@ -38,14 +44,52 @@ impl fmt::Display for Event {
     }
 }
 
+/// The log itself: the next sequence number and the kept events.
+type Log = ObserverMutex<(u64, VecDeque<Event>)>;
+
 /// A bounded, ordered log of events.
 #[derive(Debug, Default)]
 pub struct Trace {
-    events: ObserverMutex<(u64, VecDeque<Event>)>,
+    // A `std` Arc (observer state) so that the observed slot below can hold a weak handle.
+    events: Arc<Log>,
 }
 
 crate::sync::thread_local! {
     static ACTOR: Cell<(&'static str, usize)> = Cell::new(("main", 0));
+}
+
+// The observed trace. Deliberately a `std` thread-local, not the facade's: under loom every
+// model thread is a coroutine on the test's own OS thread, so a `std` thread-local is one slot
+// per model — the world built by the model's main thread is seen by every actor — and tests
+// running in parallel (one OS thread each) do not see each other's worlds. In real mode it is
+// never set (violations do not panic there; the runner prints the trace itself).
+std::thread_local! {
+    static OBSERVED: RefCell<Weak<Log>> = const { RefCell::new(Weak::new()) };
+}
+
+/// The last `n` events of the observed trace (see [`Trace::observe`]), rendered; `None` when
+/// no live trace is observed on this thread, or when it is being written (a panic raised
+/// while an event is being recorded must not deadlock on the trace).
+pub fn render_observed(n: usize) -> Option<String> {
+    let log = OBSERVED.with(|o| o.borrow().upgrade())?;
+    let g = log.try_lock()?;
+    Some(render_events(&g.1, n))
+}
+
+fn render_events(events: &VecDeque<Event>, n: usize) -> String {
+    let skip = events.len().saturating_sub(n);
+    let mut out = String::new();
+    if skip > 0 {
+        out.push_str(&format!("  ... {skip} earlier events not shown\n"));
+    }
+    out.push_str(&format!(
+        "  {:>5}  {:<12} {:<4}  {:<44} {:<20} {}\n",
+        "seq", "thread", "cpu", "step", "object", "value"
+    ));
+    for e in events.iter().skip(skip) {
+        out.push_str(&format!("  {e}\n"));
+    }
+    out
 }
 
 /// Name the current thread's actor and its CPU (the runner does this for each actor).
@@ -88,19 +132,13 @@ impl Trace {
 
     /// The last `n` events, formatted one per line.
     pub fn render(&self, n: usize) -> String {
-        let g = self.events.lock();
-        let skip = g.1.len().saturating_sub(n);
-        let mut out = String::new();
-        if skip > 0 {
-            out.push_str(&format!("  ... {skip} earlier events not shown\n"));
-        }
-        out.push_str(&format!(
-            "  {:>5}  {:<12} {:<4}  {:<44} {:<20} {}\n",
-            "seq", "thread", "cpu", "step", "object", "value"
-        ));
-        for e in g.1.iter().skip(skip) {
-            out.push_str(&format!("  {e}\n"));
-        }
-        out
+        render_events(&self.events.lock().1, n)
+    }
+
+    /// Make this the trace that violations raised as loom panics quote (the world does this
+    /// under loom when it is built; the newest world wins). Observer-side only: no model
+    /// state, no scheduling point.
+    pub fn observe(&self) {
+        OBSERVED.with(|o| *o.borrow_mut() = Arc::downgrade(&self.events));
     }
 }
