@@ -15,7 +15,7 @@ use crate::sync::ObserverMutex;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// One step.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ type Log = ObserverMutex<(u64, VecDeque<Event>)>;
 /// A bounded, ordered log of events.
 #[derive(Debug, Default)]
 pub struct Trace {
-    // A `std` Arc (observer state) so that the observed slot below can hold a weak handle.
+    // A `std` Arc (observer state), shared with the observed slot below.
     events: Arc<Log>,
 }
 
@@ -63,15 +63,25 @@ crate::sync::thread_local! {
 // per model — the world built by the model's main thread is seen by every actor — and tests
 // running in parallel (one OS thread each) do not see each other's worlds. In real mode it is
 // never set (violations do not panic there; the runner prints the trace itself).
+//
+// It holds the log itself, not a weak handle: a failure loom raises after the world is gone
+// (its own limits, checked at the execution's last scheduling point) still gets the trace of
+// the execution that failed. Only the newest world's log is kept.
 std::thread_local! {
-    static OBSERVED: RefCell<Weak<Log>> = const { RefCell::new(Weak::new()) };
+    static OBSERVED: RefCell<Option<Arc<Log>>> = const { RefCell::new(None) };
+}
+
+/// Stop observing any trace on this thread (a loom harness calls this at the start of each
+/// execution, so that a model without a world never quotes an older model's trace).
+pub fn forget_observed() {
+    OBSERVED.with(|o| *o.borrow_mut() = None);
 }
 
 /// The last `n` events of the observed trace (see [`Trace::observe`]), rendered; `None` when
-/// no live trace is observed on this thread, or when it is being written (a panic raised
-/// while an event is being recorded must not deadlock on the trace).
+/// no trace is observed on this thread, or when it is being written (a panic raised while an
+/// event is being recorded must not deadlock on the trace).
 pub fn render_observed(n: usize) -> Option<String> {
-    let log = OBSERVED.with(|o| o.borrow().upgrade())?;
+    let log = OBSERVED.with(|o| o.borrow().clone())?;
     let g = log.try_lock()?;
     Some(render_events(&g.1, n))
 }
@@ -109,6 +119,9 @@ impl Trace {
     /// Record a step by the current actor.
     pub fn record(&self, step: &'static str, object: impl fmt::Display, value: impl fmt::Display) {
         let (thread, cpu) = actor();
+        // Formatted before the lock is taken: a Display that reads model state (a loom
+        // atomic) can end the execution with a panic, which must not leave the trace locked.
+        let (object, value) = (object.to_string(), value.to_string());
         let mut g = self.events.lock();
         let seq = g.0;
         g.0 += 1;
@@ -120,8 +133,8 @@ impl Trace {
             thread,
             cpu,
             step,
-            object: object.to_string(),
-            value: value.to_string(),
+            object,
+            value,
         });
     }
 
@@ -139,6 +152,6 @@ impl Trace {
     /// under loom when it is built; the newest world wins). Observer-side only: no model
     /// state, no scheduling point.
     pub fn observe(&self) {
-        OBSERVED.with(|o| *o.borrow_mut() = Arc::downgrade(&self.events));
+        OBSERVED.with(|o| *o.borrow_mut() = Some(self.events.clone()));
     }
 }

@@ -186,8 +186,8 @@ impl Exploration {
             }
             None => match std::env::var_os("LOOM_CHECKPOINT_FILE") {
                 Some(file) => out.push_str(&format!(
-                    "\nreplayed from LOOM_CHECKPOINT_FILE={}: execution 1 is its saved \
-                     schedule\n",
+                    "\nLOOM_CHECKPOINT_FILE={} is set: exploration started from its saved \
+                     schedule (a replay fails at execution 1), and no new capture was made\n",
                     PathBuf::from(file).display()
                 )),
                 None => out.push_str(&format!(

@@ -146,6 +146,7 @@ fn run(
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         builder.check(move || {
             counter.fetch_add(1, Ordering::Relaxed);
+            mmlab_engine::trace::forget_observed();
             let env = Env::new(0);
             let out = scenario.run(variant, Size::Tiny, &env);
             // Under loom every violation panics where it is reported; one that reached the
@@ -267,6 +268,33 @@ std::thread_local! {
     static FIRST_PANIC_SITE: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
+/// Where in the lab's code the model thread was when a non-violation panic struck (loom's own
+/// limits name only loom's internals): the mmlab frames of the current stack, innermost first.
+fn model_stack() -> String {
+    let bt = std::backtrace::Backtrace::force_capture().to_string();
+    let mut out = String::new();
+    let mut keep = false;
+    for line in bt.lines() {
+        let t = line.trim_start();
+        if t.starts_with("at ") {
+            if keep {
+                out.push_str(&format!("      {t}\n"));
+            }
+            continue;
+        }
+        keep = t.contains("mmlab_") && !t.contains("mmlab_loom_tests");
+        if keep {
+            let name = t.split_once(": ").map_or(t, |(_, n)| n);
+            out.push_str(&format!("    {name}\n"));
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\nthe failing model thread was in:\n{out}")
+    }
+}
+
 fn install_quiet_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -286,7 +314,7 @@ fn install_quiet_hook() {
                         )
                         .map(|t| format!("\ntrace of this interleaving, in execution order:\n{t}"))
                         .unwrap_or_default();
-                        *s = Some((site, trace));
+                        *s = Some((site, format!("{}{trace}", model_stack())));
                     }
                 });
             } else {
