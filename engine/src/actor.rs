@@ -42,6 +42,26 @@ pub struct Env {
     pub stop: Arc<AtomicBool>,
 }
 
+/// A spawned loom actor's body until its thread starts.
+///
+/// Loom hands a spawned closure to its thread only at the spawner's next context switch. If
+/// the inline actor fails (a violation panics) before that switch, loom's scheduler drops the
+/// queued closure while unwinding, outside its execution context; dropping the loom objects
+/// the body holds (the world's `Arc`) would then panic again, and a panic during unwinding
+/// aborts the whole test process. So a body dropped during a panic is leaked instead: only a
+/// failing execution's world, once per exploration.
+struct Unstarted(Option<Box<dyn FnOnce() + Send + 'static>>);
+
+impl Drop for Unstarted {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(body) = self.0.take()
+        {
+            std::mem::forget(body);
+        }
+    }
+}
+
 impl Env {
     /// An environment for one iteration.
     pub fn new(seed: u64) -> Self {
@@ -87,10 +107,14 @@ impl Env {
         let last = if n > 1 { actors.next_back() } else { None };
         for (cpu, (name, body)) in actors.enumerate() {
             let sink = self.sink.clone();
+            let body = Unstarted(Some(body));
             handles.push(sync::thread::spawn(move || {
+                let mut body = body;
                 sink.install();
                 trace::set_actor(name, cpu);
-                body();
+                if let Some(body) = body.0.take() {
+                    body();
+                }
             }));
         }
         if let Some((name, body)) = last {

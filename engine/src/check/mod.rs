@@ -210,10 +210,16 @@ pub fn set_panic_under_loom(on: bool) {
     PANIC_UNDER_LOOM.store(on, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// How many of the observed trace's last events a loom violation's panic message quotes.
+pub const LOOM_TRACE_EVENTS: usize = 120;
+
 /// Report a violation to the current thread's sink. Under loom it is also raised as a panic
-/// (unless the thread is already unwinding, or [`set_panic_under_loom`] turned that off),
-/// which is how loom learns that this interleaving failed — and it stops the execution before
-/// a reported inversion can deadlock it.
+/// (unless the thread is already unwinding, or [`set_panic_under_loom`] turned that off), which is how loom learns that this interleaving
+/// failed — and it stops the execution before a reported inversion can deadlock it. The
+/// panic message is `mmlab violation [ORACLE] message`, then the sites, then the domain
+/// trace of the interleaving so far (the world's observed trace, see
+/// [`crate::trace::Trace::observe`]), in execution order: the counterexample as a kernel
+/// developer reads it.
 pub fn report(v: Violation) {
     let raise = crate::sync::LOOM && PANIC_UNDER_LOOM.load(std::sync::atomic::Ordering::SeqCst);
     let text = raise.then(|| v.to_string());
@@ -221,7 +227,10 @@ pub fn report(v: Violation) {
     if let Some(text) = text
         && !std::thread::panicking()
     {
-        panic!("mmlab violation {text}");
+        let trace = crate::trace::render_observed(LOOM_TRACE_EVENTS)
+            .map(|t| format!("\ntrace of this interleaving, in execution order:\n{t}"))
+            .unwrap_or_default();
+        panic!("mmlab violation {text}{trace}");
     }
 }
 

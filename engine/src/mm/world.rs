@@ -152,6 +152,10 @@ impl World {
         for _ in 0..w.cfg.files.len() {
             w.files.alloc();
         }
+        if crate::sync::LOOM {
+            // A loom violation panics mid-path: let its message quote this world's trace.
+            w.trace.observe();
+        }
         w
     }
 

@@ -143,24 +143,30 @@ impl Scenario for DelayedRmap {
         for va in 0..pages {
             access::store(&w, 1, mm, va, 1).expect("populate");
         }
+        // The stale-TLB writer's stores: one is the race (it must land after writeback's
+        // snapshot); loom needs no more, stress repeats it.
+        let stores = common::rounds(size, 2) as u64;
         let actors: Vec<Actor> = match workload {
             Workload::LostDirty => {
                 let (wz, wb, wc) = (w.clone(), w.clone(), w.clone());
+                // The zapper last: under loom the last actor runs first, inline, so the race
+                // (zap preempted between its rmap removal and its TLB flush) is one
+                // preemption away. The writer stays cpu1, whose TLB holds the stale entry.
                 vec![
-                    actor("zap", move || {
-                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
+                    actor("writeback", move || {
+                        for index in 0..pages {
+                            mkclean::writeback(&wc, file, index);
+                        }
                     }),
                     actor("writer", move || {
-                        for value in 2..4 {
+                        for value in 2..2 + stores {
                             for va in 0..pages {
                                 let _ = access::store(&wb, 1, mm, va, value);
                             }
                         }
                     }),
-                    actor("writeback", move || {
-                        for index in 0..pages {
-                            mkclean::writeback(&wc, file, index);
-                        }
+                    actor("zap", move || {
+                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
                     }),
                 ]
             }
@@ -170,10 +176,8 @@ impl Scenario for DelayedRmap {
                     page_alloc::get_page(&w, p);
                 }
                 let (wz, ws): (Arc<World>, Arc<World>) = (w.clone(), w.clone());
+                // The zapper last, as above: its preemption after the PTL release is the race.
                 vec![
-                    actor("zap", move || {
-                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
-                    }),
                     actor("split", move || {
                         for pfn in pfns {
                             let guard = ws.page(pfn).lock().lock();
@@ -181,6 +185,9 @@ impl Scenario for DelayedRmap {
                             drop(guard);
                             page_alloc::put_page(&ws, pfn);
                         }
+                    }),
+                    actor("zap", move || {
+                        let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
                     }),
                 ]
             }

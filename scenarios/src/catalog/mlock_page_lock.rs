@@ -122,9 +122,15 @@ impl Scenario for MlockPageLock {
                 for _ in 0..rounds {
                     // try_to_unmap_cluster: reclaim holds Q (page 1) and walks the cluster
                     // around it in the VM_LOCKED VMA, mlocking what it finds mapped.
+                    // As the kernel does, it scans the cluster under the PTL of its table and
+                    // mlocks only present pages: without the PTL a page could be migrated away
+                    // and freed between the PTE read and the mlock, whatever the page lock.
                     let Some(q) = follow(&wr, mm, 1) else { return };
                     if let Some(qg) = wr.page(q).lock().try_lock() {
-                        if let Some(p) = follow(&wr, mm, 0) {
+                        if let Some((table, i, ptl)) = pte_offset_map_lock(&wr, wr.mms.get(mm), 0)
+                            && let Pte::Present { pfn: p, .. } =
+                                Pte::decode(table.entries[i].load(Ordering::SeqCst))
+                        {
                             if locked {
                                 if let Some(pg) = wr.page(p).lock().try_lock() {
                                     mlock::mlock_vma_page(&wr, p);
@@ -133,7 +139,7 @@ impl Scenario for MlockPageLock {
                             } else {
                                 mlock::mlock_vma_page(&wr, p);
                             }
-                            page_alloc::put_page(&wr, p);
+                            drop(ptl);
                         }
                         drop(qg);
                     }

@@ -22,7 +22,8 @@
 //! `mmlab contention munlock-exit --variant all` measures the difference.
 //!
 //! Oracle: I11 (no page stranded PG_mlocked or unevictable; reclaim never unmaps from a
-//! VM_LOCKED VMA, checked as residency of every page of a live VM_LOCKED VMA).
+//! VM_LOCKED VMA, checked as residency of every page of a live VM_LOCKED VMA). At Tiny (loom)
+//! the actors are the two exits alone; the reclaimer joins them on real threads.
 
 use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
@@ -59,8 +60,8 @@ pub fn shape(size: Size) -> (usize, u64) {
 }
 
 impl MunlockExit {
-    /// Run with `mms` processes mapping `pages` pages, plus a reclaimer; public so that the
-    /// benchmarks can sweep K.
+    /// Run with `mms` processes mapping `pages` pages, plus a reclaimer (Stress only); public
+    /// so that the benchmarks can sweep K.
     pub fn run_with(
         &self,
         variant: &str,
@@ -124,12 +125,17 @@ impl MunlockExit {
             .unwrap_or("exit");
             actors.push(actor(name, move || exit::exit_mmap(&we, mm)));
         }
-        let wr = w.clone();
-        actors.push(actor("reclaim", move || {
-            for index in 0..pages {
-                reclaim_page(&wr, file, index);
-            }
-        }));
+        // The reclaimer runs on real threads only: under loom (Tiny) the two exits racing on
+        // one page are the model. With a reclaimer as a third actor the page-mlock model
+        // passes 240,000 executions at preemption bound 2 without finishing (loom-tests).
+        if size == Size::Stress {
+            let wr = w.clone();
+            actors.push(actor("reclaim", move || {
+                for index in 0..pages {
+                    reclaim_page(&wr, file, index);
+                }
+            }));
+        }
         common::run(env, &w, actors)
     }
 }
