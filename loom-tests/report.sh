@@ -38,14 +38,16 @@ bound pinned in its test file (\`loom-tests/tests/<scenario>.rs\`). A \`clean\` 
 every interleaving within the bound; a \`race\` variant must be caught — loom must find an
 interleaving in which one of the scenario's own oracles fires (the counterexample found is the test
 passing; exploration stops there, so its execution count is how long the search took).
+Executions per second are left out for explorations under 10 ms.
 
 Run it: \`RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo test --release -p mmlab-loom-tests\`.
 \`MMLAB_LOOM_BOUND=<n>|unbounded\` overrides every test's bound (exploring deeper, or measuring).
 EOF
     awk -F'\t' '
         !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
-        { body[$1] = body[$1] sprintf("| `%s` | %s | %s | %s | %d | %.2f s | %.0f | %s |\n",
-              $2, $3, $4, $5, $6, $7, ($7 > 0 ? $6 / $7 : 0), $8)
+        { rate = ($7 >= 0.01 ? sprintf("%.0f", $6 / $7) : "–")
+          body[$1] = body[$1] sprintf("| `%s` | %s | %s | %s | %d | %.3f s | %s | %s |\n",
+              $2, $3, $4, $5, $6, $7, rate, $8)
           execs += $6; wall += $7 }
         END {
             for (i = 1; i <= n; i++) {
@@ -69,8 +71,10 @@ ignored test \`ttu_sync::failure_report_example\`):
 
 \`\`\`text
 EOF
+    # The test's own output, without the harness's framing or blank edges.
     sed -n '/^---- failure_report_example stdout ----$/,/^failures:$/p' "$example" |
-        sed '1d;$d' | sed "s|$root/||g"
+        sed '1d;$d' | sed "s|$root/||g" | grep -v '^note: run with `RUST_BACKTRACE' |
+        sed -e '/./,$!d' | sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}'
     cat <<EOF
 \`\`\`
 EOF

@@ -36,6 +36,27 @@
 //! report names the file; setting `LOOM_CHECKPOINT_FILE` to it reruns exactly that
 //! interleaving first (and, being the failing one, only that).
 //!
+//! # Adding a scenario's tests
+//!
+//! 1. `tests/<scenario_with_underscores>.rs`, starting `#![cfg(mmlab_loom)]`, its doc comment
+//!    telling the race in a few lines.
+//! 2. One test per variant, named as a sentence: a clean variant
+//!    `explore(&S, "fixed", Bound::Preemptions(3)).assert_clean()`, a race variant
+//!    `explore(&S, "the-bug", Bound::Preemptions(3)).assert_caught()`; plus
+//!    `every_variant_has_a_loom_test` ([`assert_covers_every_variant`]).
+//! 3. The bound: for a clean variant, unbounded if the whole exploration takes under two
+//!    minutes in `--release`, else 3 if that does, else 2 (shrink the scenario's Tiny size if
+//!    even 2 does not). For a race variant, the bound that finds the counterexample in under
+//!    two seconds. `MMLAB_LOOM_BOUND` overrides every bound, for measuring.
+//! 4. Two things about loom's search that decide whether a race is found quickly:
+//!    * under loom the *last* actor runs first, inline on the model's main thread; put last the
+//!      path whose preemption mid-way is the race, so that the race is one preemption away;
+//!    * loom's bounded search adds no alternative at a scheduling point once the preemptions
+//!      made so far equal the bound, even where switching is free (the running thread has just
+//!      finished): a race that needs `p` preemptions followed by such a switch needs a bound of
+//!      `p + 1`.
+//! 5. Rerun `loom-tests/report.sh` to regenerate `docs/LOOM.md`.
+//!
 //! # The report
 //!
 //! With `MMLAB_LOOM_REPORT=<file>` each exploration appends one tab-separated row to the

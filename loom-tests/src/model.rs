@@ -303,19 +303,30 @@ fn install_quiet_hook() {
             if QUIET.with(Cell::get) {
                 FIRST_PANIC_SITE.with(|s| {
                     let mut s = s.borrow_mut();
-                    if s.is_none() {
-                        let site = info
-                            .location()
-                            .map_or_else(|| "?".into(), |l| format!("{}:{}", l.file(), l.line()));
-                        // A violation quotes the trace itself; for any other panic (loom's own
-                        // limits, a plain bug) note where the model was.
+                    if s.is_some() {
+                        return;
+                    }
+                    let site = info
+                        .location()
+                        .map_or_else(|| "?".into(), |l| format!("{}:{}", l.file(), l.line()));
+                    // A violation quotes the trace itself; for any other panic (loom's own
+                    // limits, a plain bug) note where the model was. The stack is captured
+                    // only then: symbolising it costs tens of milliseconds.
+                    let violation = info
+                        .payload()
+                        .downcast_ref::<String>()
+                        .is_some_and(|m| m.starts_with("mmlab violation"));
+                    let context = if violation {
+                        String::new()
+                    } else {
                         let trace = mmlab_engine::trace::render_observed(
                             mmlab_engine::check::LOOM_TRACE_EVENTS,
                         )
                         .map(|t| format!("\ntrace of this interleaving, in execution order:\n{t}"))
                         .unwrap_or_default();
-                        *s = Some((site, format!("{}{trace}", model_stack())));
-                    }
+                        format!("{}{trace}", model_stack())
+                    };
+                    *s = Some((site, context));
                 });
             } else {
                 previous(info);

@@ -10,7 +10,7 @@ use mmlab_scenarios::catalog::munlock_exit::MunlockExit;
 
 #[test]
 fn mlock_count_keeps_mlock_state_in_every_interleaving() {
-    explore(&MunlockExit, "mlock-count", Bound::Preemptions(3)).assert_clean();
+    explore(&MunlockExit, "mlock-count", Bound::Unbounded).assert_clean();
 }
 
 #[test]

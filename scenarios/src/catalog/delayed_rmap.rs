@@ -146,6 +146,7 @@ impl Scenario for DelayedRmap {
         // The stale-TLB writer's stores: one is the race (it must land after writeback's
         // snapshot); loom needs no more, stress repeats it.
         let stores = common::rounds(size, 2) as u64;
+        let tiny = size == Size::Tiny;
         let actors: Vec<Actor> = match workload {
             Workload::LostDirty => {
                 let (wz, wb, wc) = (w.clone(), w.clone(), w.clone());
@@ -161,7 +162,15 @@ impl Scenario for DelayedRmap {
                     actor("writer", move || {
                         for value in 2..2 + stores {
                             for va in 0..pages {
-                                let _ = access::store(&wb, 1, mm, va, value);
+                                if tiny {
+                                    // The race is the store through the stale entry; a store
+                                    // that faults instead (TLB flushed) is not retried under
+                                    // loom, where the refault path only multiplies the
+                                    // interleavings without touching the race.
+                                    let _ = access::hw_access(&wb, 1, mm, va, Some(value));
+                                } else {
+                                    let _ = access::store(&wb, 1, mm, va, value);
+                                }
                             }
                         }
                     }),
