@@ -1,0 +1,24 @@
+//! hugetlb-pmd-share under loom (017b1660df89): two mms share a hugetlb page table; one
+//! migrates the page while the other's CPU holds a writable TLB entry for it. The fixed walk
+//! unshares the table for each sharer (flushing that mm's TLB) and goes on until the page is
+//! really unmapped; without unsharing it stops after the first sharer, and the second keeps
+//! writing the old page after the copy (a lost store, or the old page freed under its TLB).
+#![cfg(mmlab_loom)]
+
+use mmlab_loom_tests::{Bound, assert_covers_every_variant, explore};
+use mmlab_scenarios::catalog::hugetlb_pmd_share::HugetlbPmdShare;
+
+#[test]
+fn fixed_migrates_a_shared_table_page_without_losing_a_store() {
+    explore(&HugetlbPmdShare, "fixed", Bound::Preemptions(3)).assert_clean();
+}
+
+#[test]
+fn no_unshare_is_caught_by_a_lost_store_or_i3() {
+    explore(&HugetlbPmdShare, "no-unshare", Bound::Preemptions(3)).assert_caught();
+}
+
+#[test]
+fn every_variant_has_a_loom_test() {
+    assert_covers_every_variant(&HugetlbPmdShare, &["fixed", "no-unshare"]);
+}
