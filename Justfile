@@ -42,3 +42,8 @@ results:
 # lock_stat for the seed 003 story, both munlock schemes, with the wait-time picture.
 contention:
     cargo run --release -- contention munlock-exit --variant all --duration 5s --svg docs/img/munlock-exit-contention.svg
+
+# Regenerate docs/LOOM.md: every loom test's bound, executions, wall time and result, and the
+# counterexample a failing test prints.
+loom-report:
+    loom-tests/report.sh
