@@ -29,7 +29,7 @@
 //!
 //! Oracles: I4 (lost dirty data) for `immediate-rmap`; I2 for `rmap-after-ptl`.
 
-use super::common::{self, Actor, actor};
+use super::common::{self, Actor, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
@@ -150,32 +150,43 @@ impl Scenario for DelayedRmap {
         let actors: Vec<Actor> = match workload {
             Workload::LostDirty => {
                 let (wz, wb, wc) = (w.clone(), w.clone(), w.clone());
+                // At Stress size writeback and the writer keep going while the zap runs
+                // (Overlap), so that they meet its window; at Tiny they run once.
+                let overlap = Overlap::new(size);
+                let (ob, oc, oz) = (overlap.clone(), overlap.clone(), overlap);
                 // The zapper last: under loom the last actor runs first, inline, so the race
                 // (zap preempted between its rmap removal and its TLB flush) is one
                 // preemption away. The writer stays cpu1, whose TLB holds the stale entry.
                 vec![
                     actor("writeback", move || {
-                        for index in 0..pages {
-                            mkclean::writeback(&wc, file, index);
-                        }
+                        oc.repeat(1, |_| {
+                            for index in 0..pages {
+                                mkclean::writeback(&wc, file, index);
+                            }
+                        });
                     }),
                     actor("writer", move || {
-                        for value in 2..2 + stores {
-                            for va in 0..pages {
-                                if tiny {
-                                    // The race is the store through the stale entry; a store
-                                    // that faults instead (TLB flushed) is not retried under
-                                    // loom, where the refault path only multiplies the
-                                    // interleavings without touching the race.
-                                    let _ = access::hw_access(&wb, 1, mm, va, Some(value));
-                                } else {
-                                    let _ = access::store(&wb, 1, mm, va, value);
+                        ob.repeat(1, |round| {
+                            let first = 2 + round as u64 * stores;
+                            for value in first..first + stores {
+                                for va in 0..pages {
+                                    if tiny {
+                                        // The race is the store through the stale entry; a store
+                                        // that faults instead (TLB flushed) is not retried under
+                                        // loom, where the refault path only multiplies the
+                                        // interleavings without touching the race.
+                                        let _ = access::hw_access(&wb, 1, mm, va, Some(value));
+                                    } else {
+                                        let _ = access::store(&wb, 1, mm, va, value);
+                                    }
                                 }
                             }
-                        }
+                        });
                     }),
                     actor("zap", move || {
+                        oz.wait_for(2);
                         let _ = munmap::madvise_dontneed(&wz, mm, 0, pages);
+                        oz.finish();
                     }),
                 ]
             }
