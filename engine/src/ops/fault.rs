@@ -135,11 +135,24 @@ fn map_new_anon_page(
         dirty: write,
         young: true,
     };
-    table.entries[i].store(pte.encode(), Ordering::SeqCst);
-    mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
+    set_pte_at(w, &ptl, mm, table, i, va, pte);
     drop(ptl);
     Ok(())
+}
+
+/// `inc_mm_counter` + `set_pte_at`: install a new mapping in an empty PTE, under its PTL.
+fn set_pte_at(
+    w: &World,
+    _ptl: &SpinLockGuard<'_, ()>,
+    mm: &Mm,
+    table: &PageTable,
+    i: usize,
+    va: u64,
+    pte: Pte,
+) {
+    mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    table.entries[i].store(pte.encode(), Ordering::SeqCst);
+    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
 }
 
 /// `filemap_fault`: the page cache page at `index`, with a reference and **locked**
@@ -248,9 +261,7 @@ fn do_fault(w: &World, mm: &Mm, vma_id: VmaId, va: u64, write: bool) -> Result<(
         dirty: writable,
         young: true,
     };
-    table.entries[i].store(pte.encode(), Ordering::SeqCst);
-    mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
+    set_pte_at(w, &ptl, mm, table, i, va, pte);
     drop(ptl);
     if writable {
         // fault_dirty_shared_page
