@@ -16,8 +16,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mmlab_benches::{
-    Panel, Tally, assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg,
-    time_concurrently,
+    Panel, Tally, assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation,
+    report_svg, time_concurrently,
 };
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -60,16 +60,13 @@ fn setup(k: usize, mlock: MlockScheme) -> (Arc<World>, Vec<mmlab_engine::mm::MmI
         .max((pages as usize).div_ceil(cfg.ptes_per_table));
     cfg.tables = k * (pages as usize).div_ceil(cfg.ptes_per_table);
     cfg.pages = pages as usize * 2;
-    let w = Arc::new(World::new(
+    let w = bench_world(
         cfg,
         Protocol {
             mlock,
             ..Protocol::default()
         },
-    ));
-    // The domain trace is the lab's notebook, not kernel work: off, as in production.
-    w.trace.set_enabled(false);
-    w.sink.install();
+    );
     let file = w.file(0);
     let mms = (0..k)
         .map(|_| {

@@ -17,8 +17,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mmlab_benches::{
-    Body, Panel, assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg,
-    time_concurrently,
+    Body, Panel, assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation,
+    report_svg, time_concurrently,
 };
 use mmlab_engine::mm::{MmId, World, WorldConfig};
 use mmlab_engine::ops::access::store;
@@ -39,16 +39,13 @@ const NAMES: [&str; 2] = ["thread0", "thread1"];
 fn setup(threads: usize, split_ptl: bool) -> (Arc<World>, MmId) {
     let mut cfg = WorldConfig::stress(threads);
     cfg.files = vec![(RANGE as usize, false); threads];
-    let w = Arc::new(World::new(
+    let w = bench_world(
         cfg,
         Protocol {
             split_ptl,
             ..Protocol::default()
         },
-    ));
-    // The domain trace is the lab's notebook, not kernel work: off, as in production.
-    w.trace.set_enabled(false);
-    w.sink.install();
+    );
     let mm = mm_alloc(&w).expect("mm");
     for t in 0..threads {
         let kind = MapKind::File {

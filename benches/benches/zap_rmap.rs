@@ -18,7 +18,9 @@
 //! ```
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mmlab_benches::{assert_clean, interleaved, median, ns, quiet_instrumentation, report_svg};
+use mmlab_benches::{
+    assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation, report_svg,
+};
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access::store;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -39,17 +41,13 @@ const POLICIES: [(&str, RmapRemoval); 4] = [
 fn world(rmap_removal: RmapRemoval) -> Arc<World> {
     let mut cfg = WorldConfig::stress(1);
     cfg.files = vec![(PAGES as usize, false)];
-    let w = Arc::new(World::new(
+    bench_world(
         cfg,
         Protocol {
             rmap_removal,
             ..Protocol::default()
         },
-    ));
-    // The domain trace is the lab's notebook, not kernel work: off, as in production.
-    w.trace.set_enabled(false);
-    w.sink.install();
-    w
+    )
 }
 
 /// Map the file shared, store to every page (write fault + dirty PTE), then time the munmap.

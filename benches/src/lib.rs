@@ -23,6 +23,19 @@ pub fn quiet_instrumentation() {
     switches::set_stats(false);
 }
 
+/// A world for a benchmark: `cfg` under `protocol`, with the domain trace off (the lab's
+/// notebook, not kernel work, as in production) and its sink installed on this thread, so that
+/// setup violations are seen by [`assert_clean`].
+pub fn bench_world(
+    cfg: mmlab_engine::mm::WorldConfig,
+    protocol: mmlab_engine::protocol::Protocol,
+) -> Arc<World> {
+    let w = Arc::new(World::new(cfg, protocol));
+    w.trace.set_enabled(false);
+    w.sink.install();
+    w
+}
+
 /// Run `bodies` concurrently, body `i` on simulated CPU `i`, and return the time from the
 /// first body starting to the last one finishing. Thread creation is not timed: every thread
 /// is created and parked at a barrier first. Violations the bodies report go to `w`'s sink.
