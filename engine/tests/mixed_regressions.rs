@@ -4,7 +4,6 @@
 
 use mmlab_engine::check::{Oracle, Sink, quiescent};
 use mmlab_engine::mm::pg;
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{World, WorldConfig, vm};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, migrate, munlock, munmap, reclaim, ttu};
@@ -35,11 +34,7 @@ fn mlock_of_a_locked_vma_does_not_count_its_pages_twice() {
         };
         let vma = mmap(&w, mm, 0, 1, shared).unwrap();
         access::store(&w, 0, mm, 0, 7).unwrap();
-        let (slot, i) = w.pte_slot(0);
-        let table = w.mms.get(mm).pmd_table(slot).unwrap();
-        let pfn = Pte::decode(w.tables.get(table).entries[i].load(Ordering::SeqCst))
-            .pfn()
-            .unwrap();
+        let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).unwrap();
         munlock::mlock(&w, mm, vma).unwrap();
         munlock::mlock(&w, mm, vma).unwrap();
         if scheme == MlockScheme::MlockCount {
@@ -82,11 +77,7 @@ fn restoring_the_mlock_of_an_isolated_page_does_not_count_it_twice() {
     };
     let vma = mmap(&w, mm, 0, 1, shared).unwrap();
     access::store(&w, 0, mm, 0, 7).unwrap();
-    let (slot, i) = w.pte_slot(0);
-    let table = w.mms.get(mm).pmd_table(slot).unwrap();
-    let pfn = Pte::decode(w.tables.get(table).entries[i].load(Ordering::SeqCst))
-        .pfn()
-        .unwrap();
+    let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).unwrap();
     // Reclaim has isolated the page and passed its checks when mlock() counts it.
     assert!(migrate::isolate_lru_page(&w, pfn));
     munlock::mlock(&w, mm, vma).unwrap();
@@ -118,13 +109,7 @@ fn a_migrated_page_in_a_locked_vma_is_counted() {
     };
     let vma = mmap(&w, mm, 0, 1, shared).unwrap();
     munlock::mlock(&w, mm, vma).unwrap();
-    let pfn_at = |w: &World| {
-        let (slot, i) = w.pte_slot(0);
-        let table = w.mms.get(mm).pmd_table(slot).unwrap();
-        Pte::decode(w.tables.get(table).entries[i].load(Ordering::SeqCst))
-            .pfn()
-            .unwrap()
-    };
+    let pfn_at = |w: &World| w.pte_at(mm, 0).and_then(|p| p.pfn()).unwrap();
     let old = pfn_at(&w);
     let pool = migrate::NewPagePool::new(&w, 1);
     assert!(migrate::isolate_lru_page(&w, old));
@@ -160,11 +145,7 @@ fn reclaim_leaves_an_mlocked_page_alone() {
     };
     let vma = mmap(&w, mm, 0, 1, shared).unwrap();
     access::store(&w, 0, mm, 0, 7).unwrap();
-    let (slot, i) = w.pte_slot(0);
-    let table = w.mms.get(mm).pmd_table(slot).unwrap();
-    let pfn = Pte::decode(w.tables.get(table).entries[i].load(Ordering::SeqCst))
-        .pfn()
-        .unwrap();
+    let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).unwrap();
     // mlock() while someone has the page isolated: PG_mlocked, not counted.
     assert!(migrate::isolate_lru_page(&w, pfn));
     munlock::mlock(&w, mm, vma).unwrap();

@@ -20,9 +20,7 @@ fn world(protocol: Protocol) -> (World, Sink) {
 }
 
 fn pte(w: &World, mm: MmId, va: u64) -> Pte {
-    let (slot, i) = w.pte_slot(va);
-    let t = w.mms.get(mm).pmd_table(slot).unwrap();
-    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
+    w.pte_at(mm, va).expect("a table covers va")
 }
 
 fn mapped_pfn(w: &World, mm: MmId, va: u64) -> Pfn {

@@ -188,6 +188,17 @@ impl World {
         ((va / n) as usize, (va % n) as usize)
     }
 
+    /// The PTE mapping `va` of `mm` right now, without its PTL (a racy snapshot, as the
+    /// kernel's lockless reads are): `None` when no table covers `va`. For setup, oracles and
+    /// tests; a path that acts on the PTE takes the PTL (`pte_offset_map_lock`).
+    pub fn pte_at(&self, mm: Id<MmKind>, va: u64) -> Option<super::pte::Pte> {
+        let (slot, i) = self.pte_slot(va);
+        let t = self.mms.get(mm).pmd_table(slot)?;
+        Some(super::pte::Pte::decode(
+            self.tables.get(t).entries[i].load(crate::sync::Ordering::SeqCst),
+        ))
+    }
+
     /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's
     /// `page_table_lock` when split PTLs are off (`Protocol::split_ptl`).
     pub fn pte_lockptr<'a>(&'a self, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {

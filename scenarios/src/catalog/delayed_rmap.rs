@@ -33,12 +33,11 @@ use super::common::{self, Actor, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
 use mmlab_engine::protocol::{Protocol, RmapRemoval};
-use mmlab_engine::sync::{Arc, Ordering};
+use mmlab_engine::sync::Arc;
 
 /// The scenario.
 #[derive(Debug)]
@@ -77,9 +76,7 @@ enum Workload {
 }
 
 fn pfn_at(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
-    let (slot, i) = w.pte_slot(va);
-    let t = w.mms.get(mm).pmd_table(slot)?;
-    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)).pfn()
+    w.pte_at(mm, va)?.pfn()
 }
 
 impl Scenario for DelayedRmap {

@@ -32,13 +32,12 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap, page_alloc};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::race_window;
-use mmlab_engine::sync::{Arc, Ordering};
+use mmlab_engine::sync::Arc;
 
 /// The scenario.
 #[derive(Debug)]
@@ -92,11 +91,7 @@ impl Scenario for MigrateNewpage {
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         access::store(&w, 0, mm, 0, 3).expect("populate");
-        let (slot, i) = w.pte_slot(0);
-        let t = w.mms.get(mm).pmd_table(slot).expect("table");
-        let pfn = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
-            .pfn()
-            .expect("mapped");
+        let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).expect("mapped");
         assert!(
             isolate_lru_page(&w, pfn),
             "a freshly faulted page is on the LRU"

@@ -27,12 +27,10 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{self, Oracle};
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::ops::access;
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::protocol::{MigrationWait, Protocol};
-use mmlab_engine::sync::Ordering;
 
 /// The scenario.
 #[derive(Debug)]
@@ -108,9 +106,7 @@ impl Scenario for MigrateVsFault {
         actors.push(actor("migrator", move || {
             let pool = NewPagePool::new(&wm, rounds);
             for round in 0..rounds {
-                let (slot, i) = wm.pte_slot(0);
-                let Some(t) = wm.mms.get(mm).pmd_table(slot) else { return };
-                let Some(pfn) = Pte::decode(wm.tables.get(t).entries[i].load(Ordering::SeqCst)).pfn() else { return };
+                let Some(pfn) = wm.pte_at(mm, 0).and_then(|p| p.pfn()) else { return };
                 if !isolate_lru_page(&wm, pfn) {
                     continue;
                 }

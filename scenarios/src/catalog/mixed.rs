@@ -34,13 +34,12 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, exit, fault, mkclean, munlock, munmap, page_alloc, reclaim};
 use mmlab_engine::protocol::Protocol;
-use mmlab_engine::sync::{ObserverMutex, Ordering};
+use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::time::Instant;
@@ -248,9 +247,7 @@ fn pick_va(rng: &mut SmallRng, regions: &[Region]) -> (usize, u64) {
 
 /// The page mapped at `va` of `mm`, read as the hardware would (no lock).
 fn mapped_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
-    let (slot, i) = w.pte_slot(va);
-    let t = w.mms.get(mm).pmd_table(slot)?;
-    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)).pfn()
+    w.pte_at(mm, va)?.pfn()
 }
 
 /// A random file and index within what the layout maps of it.

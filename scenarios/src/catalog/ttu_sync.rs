@@ -24,11 +24,9 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap, page_alloc, split};
 use mmlab_engine::protocol::Protocol;
-use mmlab_engine::sync::Ordering;
 
 /// The scenario.
 #[derive(Debug)]
@@ -82,11 +80,7 @@ impl Scenario for TtuSync {
         let mut pfns = Vec::new();
         for va in 0..pages {
             access::store(&w, 0, mm, va, va + 1).expect("populate");
-            let (slot, i) = w.pte_slot(va);
-            let t = w.mms.get(mm).pmd_table(slot).expect("table");
-            let pfn = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
-                .pfn()
-                .expect("mapped");
+            let pfn = w.pte_at(mm, va).and_then(|p| p.pfn()).expect("mapped");
             // The splitter's reference (it holds the THP).
             page_alloc::get_page(&w, pfn);
             pfns.push(pfn);
