@@ -8,7 +8,7 @@
 //!
 //! What makes it cheap: every acquisition touches its class's acquisition count and, at the
 //! release, its hold time, so for the kernel's classes those three counters are kept per
-//! thread ([`Hot`]), written by their owner with plain loads and stores and summed when a
+//! thread (`Hot`), written by their owner with plain loads and stores and summed when a
 //! snapshot is taken: the fast path does no shared read-modify-write. Hold time is read from the
 //! CPU's timestamp counter where there is one (x86_64 `rdtsc`, as the kernel's lock_stat reads
 //! `local_clock`), and converted to ns when a snapshot is taken; wait time is measured with
@@ -101,7 +101,7 @@ impl Hot {
 }
 
 /// One class's shared counters. For a kernel class, `hot` holds what exited threads counted
-/// (live threads count in their own [`ThreadStats`]); for a named class, everything.
+/// (live threads count in their own `ThreadStats`); for a named class, everything.
 #[derive(Debug)]
 pub struct ClassStats {
     hot: Hot,

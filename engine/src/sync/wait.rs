@@ -5,7 +5,7 @@
 //! for arbitrary addresses, so a waiter yields and re-checks; loom's scheduler treats the yield
 //! as "let every other thread run first", which keeps the model finite.
 //!
-//! A waiter never sleeps unboundedly in real mode: it wakes every [`RECHECK`] to look at the
+//! A waiter never sleeps unboundedly in real mode: it wakes every `RECHECK` to look at the
 //! thread's abort flag, so the stress runner's watchdog can unwind a hung iteration instead of
 //! losing the process to it.
 
