@@ -39,7 +39,8 @@ ci:
 results:
     cargo run --release -p mmlab-scenarios --example results -- --runs 10 --cap 10s --clean 600s --mixed 20s > docs/RESULTS.md.new && mv docs/RESULTS.md.new docs/RESULTS.md
 
-# lock_stat for the seed 003 story, both munlock schemes, with the wait-time picture.
+# lock_stat for the munlock-exit story (v5.18's munlock rework), both munlock schemes, with the
+# wait-time picture.
 contention:
     cargo run --release -- contention munlock-exit --variant all --duration 5s --svg docs/img/munlock-exit-contention.svg
 

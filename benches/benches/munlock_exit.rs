@@ -1,7 +1,8 @@
 //! Does the old munlock convoy exits on `i_mmap_rwsem`, and does mlock_count remove it?
 //!
 //! K processes map one shared file of P pages and mlock it; then all K exit at once, one
-//! thread each (seed 003, KERNEL.md §2.d.1 and §4.14). Under the old scheme (`page-mlock`,
+//! thread each (Hugh Dickins' "mm/munlock: delete page_mlock() and all its works", v5.18;
+//! docs/MODEL.md §8). Under the old scheme (`page-mlock`,
 //! ≤5.17) every exit first munlocks each page — page lock, then, while others still map it,
 //! `page_mlock`'s rmap walk under `i_mmap_rwsem` read — and then needs `i_mmap_rwsem` write in
 //! `unlink_file_vma`; under the new one (`mlock-count`, 5.18+) exit only zaps. Timed: from the

@@ -1,5 +1,5 @@
 //! What do split page-table locks buy threads that fault and zap in different page tables of
-//! one mm? (`USE_SPLIT_PTE_PTLOCKS`; KERNEL.md §5.2: will-it-scale's threads mode is where
+//! one mm? (`USE_SPLIT_PTE_PTLOCKS`; will-it-scale's threads mode is where
 //! PTE-table contention appears, because the threads share one mm.)
 //!
 //! T threads (1 or 2) share one mm; thread t maps its own shared file at its own range of

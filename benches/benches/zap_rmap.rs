@@ -1,5 +1,6 @@
 //! What does each generation of `zap_pte_range`'s rmap removal cost a munmap of dirty shared
-//! file pages? (KERNEL.md §2.a.1, §4.2, §5.2 `page_fault3`.)
+//! file pages? (5df397dec7c4; the shape of will-it-scale's `page_fault3`, whose every munmap
+//! zaps dirty shared-file PTEs.)
 //!
 //! One process maps a shared file of P pages, write-faults and stores to every page (so every
 //! PTE is dirty: each PTE table's zap forces a TLB flush under its PTL), then munmaps it. Only
@@ -9,7 +10,8 @@
 //! - `immediate` (≤6.1): `page_remove_rmap` right after the PTE is cleared;
 //! - `delayed-dirty-file` (6.2+, 5df397dec7c4): dirty file pages' rmaps removed by
 //!   `tlb_flush_rmaps` after the TLB flush, still under the PTL;
-//! - `batch-all` (seed 002, RFC): every page's rmap removed in one batch per table;
+//! - `batch-all` (Ryan Roberts' 2023 RFC "mm/mmu_gather: generalize mmu_gather rmap removal
+//!   mechanism"): every page's rmap removed in one batch per table;
 //! - `after-ptl-release` (deliberately wrong): the delayed rmaps removed after the PTL is
 //!   dropped — measured only to show that the unsafe order buys nothing.
 //!

@@ -14,11 +14,12 @@ pub enum RmapRemoval {
     /// after `tlb_flush_mmu_tlbonly`, still under the PTL; others immediately.
     #[default]
     DelayedDirtyFile,
-    /// Seed 002 (Ryan Roberts, 2023 RFC): every page's rmap is removed in one batch per PTE
+    /// Ryan Roberts' 2023 RFC ("mm/mmu_gather: generalize mmu_gather rmap removal mechanism"):
+    /// every page's rmap is removed in one batch per PTE
     /// table by `tlb_flush_rmaps`, always before the PTL is released; the TLB flush is forced
     /// first only when a dirty file page requires it.
     BatchAll,
-    /// Deliberately wrong: delayed rmaps removed after the PTL is released. What seed 002's
+    /// Deliberately wrong: delayed rmaps removed after the PTL is released. What that RFC's
     /// rule ("rmap removal for PTEs cleared under a PTL must happen before that PTL is
     /// released") protects: `TTU_SYNC` walkers then see an empty PTE under the PTL while the
     /// page is still counted as mapped.
@@ -32,8 +33,8 @@ pub enum MlockScheme {
     /// (`page_mlock`) under `i_mmap_rwsem` / anon_vma read; munmap and exit munlock every
     /// VM_LOCKED VMA first (`munlock_vma_pages_all`).
     PageMlock,
-    /// v5.18+ (Hugh Dickins' series, seed 003, default): `mlock_count` kept by rmap add/remove
-    /// under the PTL; no rmap walk, no page lock.
+    /// v5.18+ (Hugh Dickins' munlock series: 07ca76067308, a213e5cf71cb, ...; default):
+    /// `mlock_count` kept by rmap add/remove under the PTL; no rmap walk, no page lock.
     #[default]
     MlockCount,
 }
@@ -68,11 +69,11 @@ pub enum Notifier {
 /// The switches. `Protocol::default()` is the modern kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protocol {
-    /// `zap_pte_range`'s rmap removal (5df397dec7c4, seed 002).
+    /// `zap_pte_range`'s rmap removal (5df397dec7c4; Ryan Roberts' 2023 RFC).
     pub rmap_removal: RmapRemoval,
     /// Split PTLs (`USE_SPLIT_PTE_PTLOCKS`); off = one `mm->page_table_lock` for every table.
     pub split_ptl: bool,
-    /// The munlock scheme (seed 003).
+    /// The munlock scheme (v5.18: 07ca76067308, a213e5cf71cb).
     pub mlock: MlockScheme,
     /// The fault side of migration (ffa65753c431).
     pub migration_wait: MigrationWait,
@@ -81,10 +82,12 @@ pub struct Protocol {
     /// THP split's unmap passes `TTU_SYNC` (732ed55823fc, 5.13); off = the walk may skip an
     /// empty-looking PTE without its PTL.
     pub ttu_sync: bool,
-    /// Migration trylocks its newpage and backs off with -EAGAIN (seed 004, Hugh Dickins
-    /// 2015); off = the pre-2015 `BUG_ON(!trylock_page(newpage))` in `move_to_new_page`.
+    /// Migration trylocks its newpage and backs off with -EAGAIN (Hugh Dickins 2015, "mm: page
+    /// migration trylock newpage at same level as oldpage"); off = the pre-2015
+    /// `BUG_ON(!trylock_page(newpage))` in `move_to_new_page`.
     pub newpage_trylock: bool,
-    /// Seed 004's other fix: an unused newpage always goes back through `put_new_page` (its
+    /// The same rework's other fix ("mm: page migration use the put_new_page whenever
+    /// necessary"): an unused newpage always goes back through `put_new_page` (its
     /// pool). Off = the pre-2015 `unmap_and_move`, whose "page was freed under us" success
     /// path released the unused newpage with `putback_lru_page`, outside a custom pool.
     pub newpage_to_pool: bool,

@@ -125,7 +125,7 @@ fn rwsem_writer_blocks_readers_until_released() {
 
 /// The kernel's rwsem queues a new reader behind a waiting writer, and `down_read_trylock`
 /// fails while one waits; otherwise a stream of readers starves the writer (the munlock convoy
-/// of seed 003 depends on this).
+/// that v5.18's "mm/munlock: delete page_mlock() and all its works" removed depends on this).
 #[test]
 fn rwsem_waiting_writer_blocks_new_readers() {
     let class = LockClass::Named("rwsem_waiting_writer_blocks_new_readers");

@@ -145,7 +145,8 @@ fn race_a_store_against(memory: Memory, zapper: Zapper) -> (Vec<Violation>, Stri
 
 /// MADV_DONTNEED as `munmap::madvise_dontneed` writes it — `mmap_lock` read, a gather,
 /// `unmap_vmas`, `tlb_finish_mmu` — except that the pages the zap gathered are put before
-/// `tlb_finish_mmu` flushes the TLB: KERNEL.md §2.a.2 rule 1 broken on purpose.
+/// `tlb_finish_mmu` flushes the TLB: "a page reaches the allocator only after a TLB flush that
+/// covers its former addresses" (I3, docs/MODEL.md §3) broken on purpose.
 fn madvise_dontneed_freeing_before_flush(w: &World, mm: MmId, vma: VmaId) {
     let map = w.mms.get(mm).mmap_lock.read();
     let mut gather = tlb::tlb_gather_mmu(w, mm, false);

@@ -1,5 +1,6 @@
 //! migrate-newpage under loom: migration's newpage, locked by a speculative locker and
-//! released outside its pool (seed 004, Hugh Dickins 2015). Trylocking the newpage and always
+//! released outside its pool (Hugh Dickins, "mm: make page migration's newpage handling more
+//! robust", 2015). Trylocking the newpage and always
 //! returning an unused one to `put_new_page` is clean in every interleaving; the old
 //! `BUG_ON(!trylock_page(newpage))` and the putback to the wrong pool are both found.
 #![cfg(mmlab_loom)]

@@ -1,4 +1,5 @@
-//! munlock-exit under loom: two mms mlock one file page and exit together (seed 003). Both
+//! munlock-exit under loom: two mms mlock one file page and exit together ("mm/munlock:
+//! delete page_mlock() and all its works", Hugh Dickins, v5.18). Both
 //! mlock schemes — v5.18's mlock_count and the old page_mlock rmap walk, which re-mlocks the
 //! page for the other exit's VMA until that exit clears VM_LOCKED — leave no page stranded
 //! PG_mlocked in any interleaving. The old one is slow (a convoy on i_mmap_rwsem), not wrong,

@@ -1,4 +1,5 @@
-//! notifier-range under loom (seed 001, 369ea8242c0f, e649b3f0188f): a secondary MMU mirrors
+//! notifier-range under loom (the 4.4 backport of 017b1660df89, 369ea8242c0f, e649b3f0188f):
+//! a secondary MMU mirrors
 //! an mm whose shared hugetlb table a migration unshares. With start/end brackets (range
 //! widened for PMD sharing) and the device's sequence check, no interleaving leaves the device
 //! translating to a page that was unmapped or freed; the 4.4 single-page `invalidate_page`

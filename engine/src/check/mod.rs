@@ -1,6 +1,6 @@
 //! The oracles' vocabulary: what a violation is, and where it is reported.
 //!
-//! Two kinds of oracle feed this module (DESIGN.md, "Oracles"): in-path assertions, like the
+//! Two kinds of oracle feed this module (docs/MODEL.md §3): in-path assertions, like the
 //! kernel's `VM_BUG_ON`, raised at the point where the path checks its own postcondition; and
 //! quiescent-state invariants, checked when the actors are done. Either way a violation is a
 //! value, [`Violation`], delivered to the current thread's [`Sink`]. The stress runner collects
@@ -15,7 +15,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-/// Which invariant or assertion fired. The I-numbers are KERNEL.md §3.
+/// Which invariant or assertion fired. The I-numbers are defined in docs/MODEL.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Oracle {
     /// I1: mapcount equals the mappings (plus pending delayed rmaps).

@@ -1,5 +1,5 @@
 //! Quiescent-state invariants: checked when a scenario's actors are done (and, in long runs,
-//! at quiescent points), over the whole world (KERNEL.md §3).
+//! at quiescent points), over the whole world (docs/MODEL.md §3).
 
 use super::{Oracle, violation};
 use crate::mm::page::pg;

@@ -42,7 +42,7 @@ pub struct AddressSpace {
     /// The disk: one word per (index, cpu), written by writeback. Observer state (a plain
     /// atomic): the lab's ground truth, not kernel state.
     pub backing: Vec<Vec<AtomicU64>>,
-    /// Is this a hugetlbfs file (its lock classes differ, KERNEL.md §1.2)?
+    /// Is this a hugetlbfs file (its lock classes differ, docs/MODEL.md §1)?
     pub hugetlb: bool,
 }
 

@@ -7,7 +7,7 @@
 //!
 //! Slots are recycled as `SLAB_TYPESAFE_BY_RCU` memory is: a reader holding a stale pointer
 //! from `page->mapping` may find a different anon_vma in the slot, and must re-validate with
-//! `page_mapped()` (KERNEL.md §2.b.2).
+//! `page_mapped()` (`page_lock_anon_vma_read` in mm/rmap.c).
 
 use super::arena::{Id, Kind};
 use super::vma::VmaId;

@@ -1,4 +1,5 @@
-//! Arenas of fixed capacity with typed, generation-carrying ids (STYLE.md item 9).
+//! Arenas of fixed capacity with typed, generation-carrying ids (after loom's object store,
+//! `src/rt/object.rs`).
 //!
 //! Objects live in slots created with the world. Allocation hands out a free slot and an id
 //! carrying the slot's generation; freeing bumps the generation, so any later use of the old id

@@ -2,9 +2,10 @@
 //!
 //! Each CPU caches (mm, va) → (pfn, writable, dirty). A load may use any cached entry; a store
 //! may use one only if it was cached writable *and dirty*; a clean→dirty transition re-walks
-//! the page table and sets the PTE's dirty bit, faulting if the PTE is gone (KERNEL.md §2.0's
-//! hardware rule). So a stale entry that is writable and already dirty can silently modify a
-//! page after its PTE was cleared — the heart of 5df397dec7c4 — and a clean one cannot.
+//! the page table and sets the PTE's dirty bit, faulting if the PTE is gone (the x86 rule the
+//! deferred-flush comment in `try_to_unmap_one` relies on). So a stale entry that is writable
+//! and already dirty can silently modify a page after its PTE was cleared — the heart of
+//! 5df397dec7c4 — and a clean one cannot.
 //!
 //! The TLB sits under a [`HwMutex`]: a shootdown takes every target CPU's TLB lock, which is
 //! how an IPI waits for the target to finish the instruction in flight. The hardware walker

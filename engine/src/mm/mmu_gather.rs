@@ -1,7 +1,7 @@
 //! `struct mmu_gather`: what a zap has cleared but not yet flushed and freed.
 //!
 //! The gather inherits each cleared PTE's page reference and drops it only after a TLB flush
-//! that covers the page's former addresses (KERNEL.md §2.a.2 rule 1). Pages whose rmap removal
+//! that covers the page's former addresses (I3, docs/MODEL.md §3). Pages whose rmap removal
 //! is delayed (5df397dec7c4's `DELAY_RMAP` bit in the encoded page pointer) are marked here
 //! and handed to `tlb_flush_rmaps` after the flush, under the PTL.
 

@@ -115,7 +115,7 @@ impl Page {
         }
     }
 
-    /// The page lock (PG_locked). Hugetlb folios have their own class (KERNEL.md §1.2).
+    /// The page lock (PG_locked). Hugetlb folios have their own class (docs/MODEL.md §1).
     pub fn lock(&self) -> PageLock<'_> {
         let class = if self.test(pg::HUGETLB) {
             LockClass::HugetlbFolioLock

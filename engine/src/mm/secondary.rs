@@ -1,5 +1,6 @@
 //! A secondary MMU: a device (KVM's shadow page tables, an IOMMU with ATS) with its own TLB of
-//! translations of one mm's pages, kept coherent through mmu notifiers (KERNEL.md §2.e).
+//! translations of one mm's pages, kept coherent through mmu notifiers
+//! (include/linux/mmu_notifier.h, Documentation/mm/mmu_notifier.rst).
 //!
 //! It follows KVM's protocol: `invalidate_range_start` bumps `in_progress` and the sequence
 //! and drops the range; `invalidate_range_end` drops `in_progress` and bumps the sequence; a

@@ -78,7 +78,8 @@ pub fn hw_access(
         Some(k) if store.is_none() || (tlb[k].write && tlb[k].dirty) => tlb[k],
         Some(k) if tlb[k].write => {
             // Clean→dirty: the hardware re-walks and sets the PTE's dirty bit; if the PTE
-            // is gone or changed, the access faults (KERNEL.md §2.0).
+            // is gone or changed, the access faults (the x86 rule `try_to_unmap_one`'s
+            // deferred-flush comment relies on).
             match walk(w, mm_id, va, true) {
                 Ok(e) if e.pfn == tlb[k].pfn => {
                     tlb[k] = e;

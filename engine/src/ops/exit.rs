@@ -1,7 +1,8 @@
-//! `exit_mmap` in the v6 order (KERNEL.md §2.a.6): zap everything under `mmap_lock` read, then
+//! `exit_mmap` in the v6 order (mm/mmap.c `exit_mmap`): zap everything under `mmap_lock` read, then
 //! `free_pgtables` (i_mmap and anon_vma write locks per VMA) under `mmap_lock` write.
 //! Under the old mlock scheme every VM_LOCKED VMA is munlocked first (v5.15's
-//! `munlock_vma_pages_all` loop), which is where seed 003's exit convoy comes from.
+//! `munlock_vma_pages_all` loop), which is where the exit convoy that v5.18's munlock rework
+//! removed comes from (a213e5cf71cb "mm/munlock: delete munlock_vma_pages_all(), allow oomreap").
 
 use crate::mm::{MmId, VmaId, World};
 use crate::ops::{pgtable, tlb, zap};

@@ -1,9 +1,10 @@
 //! The fault path: `handle_mm_fault` → `handle_pte_fault` → `do_anonymous_page`, `do_fault`
 //! (read, shared and COW), `do_wp_page`, and `migration_entry_wait`.
 //!
-//! Locks as in KERNEL.md §6.1: `mmap_lock` read for the whole fault; `anon_vma_prepare` takes
-//! the anon_vma rwsem and `page_table_lock` on first touch; file faults hold the folio lock
-//! while mapping; the PTE is installed under the PTL after re-checking it is still none.
+//! Locks as in the kernel (docs/MODEL.md §2): `mmap_lock` read for the whole fault;
+//! `anon_vma_prepare` takes the anon_vma rwsem and `page_table_lock` on first touch; file
+//! faults hold the folio lock while mapping; the PTE is installed under the PTL after
+//! re-checking it is still none.
 
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
@@ -184,7 +185,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
         let page = w.page(pfn);
         if f.hugetlb {
             // A hugetlbfs page is a hugetlb folio (PageHuge) from birth: its lock is of the
-            // hugetlb class, below `i_mmap_rwsem` (KERNEL.md §1.2).
+            // hugetlb class, below `i_mmap_rwsem` (docs/MODEL.md §1).
             page.flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
         }
         let guard = page

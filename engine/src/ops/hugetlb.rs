@@ -1,6 +1,6 @@
-//! hugetlb, as much as seed 001 and its catalog entries need: a hugetlbfs file whose page
+//! hugetlb, as much as 017b1660df89 and its catalog entries need: a hugetlbfs file whose page
 //! tables can be shared between mms (`huge_pmd_share` / `huge_pmd_unshare`), its lock classes
-//! (`hugetlbfs_i_mmap_rwsem_key`, the hugetlb folio lock; KERNEL.md §1.2), its migration
+//! (`hugetlbfs_i_mmap_rwsem_key`, the hugetlb folio lock; docs/MODEL.md §1), its migration
 //! (`unmap_and_move_huge_page`) and `hugetlbfs_punch_hole`.
 //!
 //! Simplification: a "huge page" is an ordinary model page of a hugetlbfs file, and the shared

@@ -1,11 +1,12 @@
 //! Page migration: `migrate_pages` → `unmap_and_move` → `__unmap_and_move` →
-//! `move_to_new_page`, and `remove_migration_ptes` (KERNEL.md §2.c; the 2015 shape of seed 004).
+//! `move_to_new_page`, and `remove_migration_ptes` (the shape Hugh Dickins' 2015 rework gave it:
+//! "mm: page migration trylock newpage at same level as oldpage", v4.4).
 //!
 //! ```text
 //! __unmap_and_move(P, N):
 //!   PGTRYLOCK(P) (PGLOCK if forced)      ; faults on P's entries sleep on this lock
 //!   av = page_get_anon_vma(P)            ; pins the anon_vma across unmap/move/remap
-//!   PGTRYLOCK(N) or -EAGAIN              ; seed 004: never sleep on N holding P
+//!   PGTRYLOCK(N) or -EAGAIN              ; 2015 rework: never sleep on N holding P
 //!   try_to_migrate(P)                    ; PTEs -> migration entries, MAP(P) -> 0
 //!   move_to_new_page(N, P)               ; refcount freeze under i_pages; copy data, flags
 //!   remove_migration_ptes(P, ok ? N : P) ; entries -> present PTEs
@@ -86,8 +87,9 @@ impl NewPagePool {
     }
 }
 
-/// `putback_lru_page` of a newpage. For a pool page that was never used this is seed 004's
-/// bug: the page leaves its pool.
+/// `putback_lru_page` of a newpage. For a pool page that was never used this is the bug that
+/// "mm: page migration use the put_new_page whenever necessary" (2015) fixed: the page leaves
+/// its pool.
 fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
     if pool.owns(pfn) {
         check::violation(
@@ -154,7 +156,8 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
             n.mapping
                 .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
             migrate_page_states(w, new, old);
-            // PageAnon is persistent once set: the old page keeps its ->mapping (seed 004).
+            // PageAnon is persistent once set: the old page keeps its ->mapping (Hugh Dickins,
+            // "mm: make page migration's newpage handling more robust", 2015).
         }
         Mapping::None => return Rc::Again,
     }
@@ -395,7 +398,7 @@ pub fn putback_lru_page(w: &World, pfn: Pfn) {
     page_alloc::put_page(w, pfn);
 }
 
-/// `unmap_and_move_huge_page` for a hugetlbfs file folio (KERNEL.md §2.c.4): `i_mmap_rwsem`
+/// `unmap_and_move_huge_page` for a hugetlbfs file folio (docs/MODEL.md §1): `i_mmap_rwsem`
 /// is trylocked for write under the folio lock (`hugetlb_page_mapping_lock_write`), because
 /// in the hugetlb order it sits above the folio lock. With
 /// `Protocol::hugetlb_imap_held_across_remove` (b7880cb166ab) it stays held across

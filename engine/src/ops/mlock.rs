@@ -1,4 +1,4 @@
-//! mlock state of pages under both schemes (KERNEL.md §2.d).
+//! mlock state of pages under both schemes (docs/MODEL.md §4, `Protocol::mlock`).
 //!
 //! 5.18+ (`MlockScheme::MlockCount`): `mlock_folio` / `munlock_folio` from rmap add/remove
 //! under the PTL, counting VM_LOCKED mappings in `mlock_count` under `lru_lock`. The kernel

@@ -1,12 +1,13 @@
 //! The mlock() / munlock() system calls and the munlock that munmap and exit do, under both
-//! schemes (KERNEL.md §2.d).
+//! schemes (docs/MODEL.md §4).
 //!
 //! ≤5.17 (`PageMlock`): munlock clears VM_LOCKED first, then for each page takes the page lock
 //! and, if others map it, walks the rmap (`page_mlock`, `i_mmap_rwsem` / anon_vma read for the
 //! whole walk) to see whether another VM_LOCKED VMA still mlocks it. munmap and exit do this
 //! for every VM_LOCKED VMA before zapping (`munlock_vma_pages_all`). Per exiting mm that is
 //! O(pages × mappers) work under `i_mmap_rwsem` read — while each exit also needs it for write
-//! in `unlink_file_vma` (seed 003's "intolerable" exit contention).
+//! in `unlink_file_vma` (the exit contention Hugh Dickins called "intolerable" in "mm/munlock:
+//! delete page_mlock() and all its works", v5.18).
 //!
 //! 5.18+ (`MlockCount`): mlock/munlock walk the page tables under the PTL
 //! (`mlock_pte_range`) and count; munmap and exit do nothing extra — `page_remove_rmap` does

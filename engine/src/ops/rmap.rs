@@ -1,7 +1,8 @@
 //! Adding and removing reverse mappings: `page_add_new_anon_rmap`, `page_add_file_rmap`,
 //! `page_remove_rmap`, and `set_page_dirty`.
 //!
-//! All are called under the PTL of the mapping being added or removed (KERNEL.md I1, I12):
+//! All are called under the PTL of the mapping being added or removed (I1, I12 in
+//! docs/MODEL.md §3):
 //! the guard is the proof. The mlock hooks of each scheme live here, as in the kernel
 //! (5.18+: `mlock_vma_folio` / `munlock_vma_folio` from rmap add/remove; ≤5.17:
 //! `clear_page_mlock` when the mapcount reaches zero).

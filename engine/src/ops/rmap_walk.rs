@@ -1,6 +1,6 @@
 //! `rmap_walk`: find every VMA that may map a page — through the file's `i_mmap` under
 //! `i_mmap_rwsem` read, or through the anon_vma under its root rwsem read, held for the whole
-//! walk (KERNEL.md §2.b.1) — and call `rmap_one` for each.
+//! walk (`rmap_walk_file` / `rmap_walk_anon`) — and call `rmap_one` for each.
 
 use crate::check::{self, Oracle};
 use crate::mm::anon_vma::AnonVmaTree;
@@ -51,8 +51,8 @@ pub enum HeldRmapLock<'g, 'w> {
 }
 
 /// `page_lock_anon_vma_read`: find and read-lock the anon_vma of a mapped anonymous page
-/// (KERNEL.md §2.b.2). `None` if the page is not mapped any more (its `->mapping` is then
-/// not trustworthy).
+/// (mm/rmap.c: RCU, trylock, refcount fallback, `page_mapped` re-checks). `None` if the page is
+/// not mapped any more (its `->mapping` is then not trustworthy).
 pub fn page_lock_anon_vma_read(
     w: &World,
     pfn: Pfn,

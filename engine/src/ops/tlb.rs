@@ -45,7 +45,8 @@ pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
 }
 
 /// `tlb_flush_rmaps`: remove the delayed rmaps (5df397dec7c4). Must run under the PTL of the
-/// table whose PTEs were cleared (seed 002's rule).
+/// table whose PTEs were cleared (the rule Ryan Roberts' 2023 "mm/mmu_gather: generalize
+/// mmu_gather rmap removal mechanism" states; I15(d) in docs/MODEL.md §3).
 pub fn tlb_flush_rmaps(w: &World, tlb: &mut MmuGather) {
     if !tlb.delayed_rmap {
         return;

@@ -1,5 +1,5 @@
 //! `try_to_unmap` (reclaim, file THP split) and `try_to_migrate` (migration, anon THP split),
-//! with their per-VMA `try_to_unmap_one` / `try_to_migrate_one` (KERNEL.md §2.b.5–6).
+//! with their per-VMA `try_to_unmap_one` / `try_to_migrate_one` (split apart by a98a2f0c8ce1).
 //!
 //! Callers hold the page lock (the guard is the proof) and a page reference. Each `_one` runs
 //! inside an mmu-notifier bracket (never under a PTL), finds the PTE with
@@ -60,7 +60,8 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
             // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount (which
             // counts table entries, not mms) is unchanged, so the walk goes on. With 4.4's
             // notifiers the `goto out_unmap` still ends in a single-page `invalidate_page`
-            // (seed 001): the rest of the table's range is never invalidated.
+            // (the 4.4 backport of 017b1660df89): the rest of the table's range is never
+            // invalidated.
             drop(item);
             invalidated_page_after_ptl = w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
         } else {

@@ -1,12 +1,12 @@
 //! Zap: `zap_pte_range` with the mmu_gather, `unmap_page_range`, `unmap_vmas`.
 //!
 //! `zap_pte_range` never takes the page lock: it serialises with rmap walkers only through the
-//! PTL, while the VMA is still linked in the rmap trees (KERNEL.md rule 1). Inside one PTL
-//! section it clears the PTE, moves the dirty bit to the page, and removes the rmap — with
-//! `Protocol::rmap_removal` choosing when, across the kernel's generations:
+//! PTL, while the VMA is still linked in the rmap trees (`free_pgtables` unlinks it later).
+//! Inside one PTL section it clears the PTE, moves the dirty bit to the page, and removes the
+//! rmap — with `Protocol::rmap_removal` choosing when, across the kernel's generations:
 //!
 //! ```text
-//! Immediate (≤6.1)            DelayedDirtyFile (6.2+)          BatchAll (seed 002)
+//! Immediate (≤6.1)            DelayedDirtyFile (6.2+)          BatchAll (2023 RFC)
 //! SPIN(ptl)                   SPIN(ptl)                        SPIN(ptl)
 //!  clear pte; dirty->page      clear pte; dirty->page           clear pte; dirty->page
 //!  page_remove_rmap            dirty file: delay, force flush   every page: delay
@@ -18,7 +18,8 @@
 //! ```
 //!
 //! `AfterPtlRelease` is the delayed scheme with `tlb_flush_rmaps` moved after `UNSPIN`: the
-//! wrong design seed 002's rule forbids.
+//! wrong design that the rule of Ryan Roberts' RFC ("mm/mmu_gather: generalize mmu_gather rmap
+//! removal mechanism", 2023) forbids.
 
 use crate::mm::page::Mapping;
 use crate::mm::pte::Pte;

@@ -2,7 +2,7 @@
 //!
 //! lockdep reasons about classes, not instances: every PTL is one class, every `i_mmap_rwsem`
 //! another. "Sleeping lock taken while a spinlock is held" is a property of the kind
-//! (KERNEL.md I15(b)); lockdep takes the kind from the lock primitive that is taken (a
+//! (I15(b), docs/MODEL.md §3); lockdep takes the kind from the lock primitive that is taken (a
 //! `SpinLock` spins whatever its class), which for the kernel's classes agrees with
 //! [`LockClass::kind`] and for a [`LockClass::Named`] class is the only source.
 
@@ -35,7 +35,7 @@ pub enum LockClass {
     /// The hugetlb per-VMA lock for PMD sharing (`hugetlb_vma_lock_write`, 6.1+).
     HugetlbVmaLock,
     /// The `i_mmap_rwsem` of a hugetlbfs mapping (`hugetlbfs_i_mmap_rwsem_key`): in the hugetlb
-    /// hierarchy it sits *above* the folio lock (KERNEL.md §1.2).
+    /// hierarchy it sits *above* the folio lock (docs/MODEL.md §1).
     HugetlbfsIMmapRwsem,
     /// PG_locked of a hugetlb folio.
     HugetlbFolioLock,

@@ -1,6 +1,6 @@
 //! lockdep: class-based lock-order checking, after the kernel's `kernel/locking/lockdep.c`.
 //!
-//! On every acquisition the thread's held classes are checked (KERNEL.md I15):
+//! On every acquisition the thread's held classes are checked (I15, docs/MODEL.md §3):
 //!
 //! * a blocking acquisition against the declared order ([`super::order`]) is reported the first
 //!   time it is taken, whether or not this run deadlocks — that is lockdep's value over waiting

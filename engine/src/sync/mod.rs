@@ -1,9 +1,9 @@
 //! The sync facade: the one place that chooses between loom and real primitives.
 //!
 //! Everything else in the engine imports its atomics, threads, waiting and thread-locals from
-//! here, never from `std` or `loom` directly (STYLE.md item 1, after tokio's `src/loom/mod.rs`).
+//! here, never from `std` or `loom` directly (after tokio's `src/loom/mod.rs`).
 //! The switch is `--cfg mmlab_loom`, prefixed so that it flips nothing in dependencies
-//! (STYLE.md item 2, after crossbeam PR #658).
+//! (after crossbeam PR #658).
 //!
 //! On top of the primitives sit the kernel's lock kinds, one per file: [`SpinLock`] (PTL,
 //! `page_table_lock`, `i_pages`, `lru_lock`), [`RwSem`] (`mmap_lock`, `i_mmap_rwsem`, the anon_vma
@@ -132,8 +132,8 @@ pub use imp::*;
 
 /// The model's "hardware" lock: a simulated CPU's TLB, which a shootdown must wait for as an
 /// IPI waits for the target CPU to finish its current instruction. Loom sees it (the TLB's
-/// interleavings are the races), lockdep does not: KERNEL.md §6.2 puts the TLB model's own
-/// synchronisation outside the kernel lock order.
+/// interleavings are the races), lockdep does not: the TLB model's own synchronisation is
+/// hardware, outside the kernel lock order (docs/MODEL.md §2).
 #[cfg(not(mmlab_loom))]
 pub type HwMutex<T> = parking_lot::Mutex<T>;
 /// See the real-mode definition.

@@ -63,7 +63,7 @@ pub const RMAP_ORDER: &[(LockClass, LockClass)] = &[
     (IPages, LruLock),
 ];
 
-/// The hugetlbfs order (KERNEL.md §1.2, v6.x).
+/// The hugetlbfs order (the second tree of the `mm/rmap.c` header, v6.x).
 pub const HUGETLB_ORDER: &[(LockClass, LockClass)] = &[
     (MmapLock, HugetlbFaultMutex),
     (HugetlbFaultMutex, HugetlbVmaLock),

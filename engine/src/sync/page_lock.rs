@@ -128,7 +128,8 @@ impl<'a> PageLock<'a> {
     }
 
     /// `trylock_page` / `folio_trylock`: never blocks; exempt from lockdep's ordering, which is
-    /// why migration may trylock a second page while holding one (seed 004).
+    /// why migration may trylock a second page while holding one (Hugh Dickins, 2015: "mm:
+    /// page migration trylock newpage at same level as oldpage").
     #[track_caller]
     #[inline]
     pub fn try_lock(self) -> Option<PageLockGuard<'a>> {

@@ -4,7 +4,8 @@
 //! as the kernel's rwsem does (`rwsem_down_read_slowpath` queues behind a waiting writer, and
 //! `down_read_trylock` fails while `RWSEM_FLAG_WAITERS` is set). That property is what turns
 //! the old munlock's per-page `i_mmap_rwsem` reads into a convoy at exit, where every exiting
-//! mm needs the write lock in `unlink_file_vma` (seed 003, KERNEL.md §2.d.1).
+//! mm needs the write lock in `unlink_file_vma` ("mm/munlock: delete page_mlock() and all its
+//! works", Hugh Dickins, 2022).
 //!
 //! Simplification: the kernel hands the lock off in queue order to bound starvation
 //! (`RWSEM_FLAG_HANDOFF`); here woken waiters race for it. Writers still win over new readers.

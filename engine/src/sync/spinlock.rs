@@ -161,7 +161,7 @@ pub struct SpinLock<T> {
     inner: lock_api::Mutex<RawSpinLock, T>,
 }
 
-/// Proof that a [`SpinLock`] is held (STYLE.md item 6: guards are proof).
+/// Proof that a [`SpinLock`] is held (guards are proof, as crossbeam-epoch's `&Guard` is).
 pub struct SpinLockGuard<'a, T> {
     inner: lock_api::MutexGuard<'a, RawSpinLock, T>,
 }

@@ -1,4 +1,4 @@
-//! `mmlab`: the command line of the lab (DESIGN.md, "The command").
+//! `mmlab`: the command line of the lab (docs/RUNNER.md).
 //!
 //! ```text
 //! mmlab                      # = mmlab run all, on the default budget: the main job

@@ -1,7 +1,8 @@
 //! `delayed-rmap`: zap vs writeback vs a store through a stale TLB entry — 5df397dec7c4 "mm:
 //! delay page_remove_rmap() until after the TLB has been flushed" (Linus Torvalds, Nov 2022,
-//! v6.2), and seed 002 (Ryan Roberts, 2023: remove every rmap in one batch per table, always
-//! before the PTL is released).
+//! v6.2), and Ryan Roberts' "[PATCH v1 2/4] mm/mmu_gather: generalize mmu_gather rmap removal
+//! mechanism" (2023 RFC: remove every rmap in one batch per table, always before the PTL is
+//! released).
 //!
 //! ```text
 //! zap (MADV_DONTNEED), v6.1             writeback                  cpu B (stale TLB: W+D)
@@ -23,7 +24,7 @@
 //! the PTL: `folio_mkclean` then sees the page mapped, walks to the PTE, waits on the PTL, and
 //! only snapshots once no CPU can write through the old translation.
 //!
-//! `rmap-after-ptl` moves `tlb_flush_rmaps` after the PTL release — the design seed 002's rule
+//! `rmap-after-ptl` moves `tlb_flush_rmaps` after the PTL release — the design that RFC's rule
 //! forbids: a `TTU_SYNC` walker (THP split's `unmap_folio`) then finds the PTE empty under the
 //! PTL while the page still counts as mapped [I2].
 //!
@@ -52,7 +53,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "batch-all",
         expected: Expect::Clean,
-        summary: "seed 002: every rmap removed per table before the PTL is released",
+        summary: "2023 RFC: every rmap removed per table before the PTL is released",
     },
     Variant {
         name: "immediate-rmap",

@@ -3,7 +3,8 @@
 //! January 2026; a syzbot deadlock). 336bf30eb765 (2020) had made `unmap_and_move_huge_page`
 //! drop the `i_mmap_rwsem` it trylocked for `try_to_migrate` before `remove_migration_ptes`,
 //! which then walks the file's rmap taking it again, for read — under the folio lock. In the
-//! hugetlb hierarchy `i_mmap_rwsem` sits *above* the folio lock (KERNEL.md §1.2), and
+//! hugetlb hierarchy `i_mmap_rwsem` sits *above* the folio lock (the hugetlbfs order of the
+//! `mm/rmap.c` header), and
 //! `hugetlbfs_punch_hole` takes them in that order:
 //!
 //! ```text
@@ -11,7 +12,7 @@
 //! --------------------------------------   --------------------------------------
 //! folio_trylock(H)                 [H held]
 //! i_mmap_trylock_write()  (the sanctioned
-//!   inversion: a trylock, §1.4)
+//!   inversion: a trylock)
 //! try_to_migrate(H, TTU_RMAP_LOCKED)
 //!   PTE -> migration entry
 //! move_to_new_folio(N, H)

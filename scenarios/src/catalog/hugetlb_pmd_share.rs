@@ -1,6 +1,8 @@
 //! `hugetlb-pmd-share`: migrating a hugetlb page whose PMD table is shared — 017b1660df89
 //! "mm: migration: fix migration of huge PMD shared pages" (Mike Kravetz, August 2018;
-//! database shared memory corrupted after soft offline), and seed 001 (its 4.4 backport).
+//! database shared memory corrupted after soft offline), and its 4.4 backport (the August
+//! 2018 linux-mm thread "Re: [PATCH v6 1/2] mm: migration: fix migration of huge PMD shared
+//! pages").
 //!
 //! Two processes map one hugetlbfs file `MAP_SHARED` at table-aligned addresses, so the fault
 //! path's `huge_pmd_share` points the second one's PMD slot at the first one's table: one
@@ -29,7 +31,7 @@
 //! mm's slot and flushing its TLB over the whole table; the mapcount is unchanged, so the walk
 //! goes on to the last sharer, which is unmapped for real. The notifier range must be widened
 //! to the whole table up front (`adjust_range_if_pmd_sharing_possible`): the `notifier-range`
-//! scenario tells that half of seed 001.
+//! scenario tells that half of the 4.4 backport.
 //!
 //! Oracles: the lost store (a sharer's store after the copy is not in the new page), and I3
 //! (the old page freed while the unvisited sharer's TLB still maps it).

@@ -1,4 +1,4 @@
-//! `migrate-newpage`: page migration's handling of its newpage — seed 004, "mm: make page
+//! `migrate-newpage`: page migration's handling of its newpage — "[PATCH 04/24] mm: make page
 //! migration's newpage handling more robust" (Hugh Dickins, Feb 2015), written for huge
 //! tmpfs's custom pool of newpages (`get_new_page` / `put_new_page`).
 //!
@@ -47,7 +47,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "fixed",
         expected: Expect::Clean,
-        summary: "seed 004: trylock newpage, back off; unused newpage always to put_new_page",
+        summary: "v4.4+: trylock newpage, back off; unused newpage always to put_new_page",
     },
     Variant {
         name: "bug-on-locked-newpage",
@@ -69,7 +69,7 @@ impl Scenario for MigrateNewpage {
         "migration's newpage: locked by a speculative locker, released outside its pool"
     }
     fn commit(&self) -> &'static str {
-        "seed 004 (Hugh Dickins, 2015)"
+        "mm: make page migration's newpage handling more robust (Hugh Dickins, 2015)"
     }
     fn story(&self) -> String {
         common::story(include_str!("migrate_newpage.rs"))

@@ -1,5 +1,5 @@
 //! `mixed`: every path at once, at random — the shape of the kernel's own stress tests rather
-//! than one historical race (KERNEL.md §5): will-it-scale's `page_fault1..3` and `tlb_flush1..3`
+//! than one historical race: will-it-scale's `page_fault1..3` and `tlb_flush1..3`
 //! (fault, store, `MADV_DONTNEED`, munmap, in processes and in threads sharing one mm),
 //! selftests' `migration.c` (a page migrated back and forth under readers) and
 //! `mlock-random-test.c` (random mlock/munlock), plus reclaim and writeback. It is the lab's

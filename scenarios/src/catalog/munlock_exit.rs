@@ -1,4 +1,4 @@
-//! `munlock-exit`: many processes mlock one file, then exit together — seed 003, "[v2,01/13]
+//! `munlock-exit`: many processes mlock one file, then exit together — "[v2,01/13]
 //! mm/munlock: delete page_mlock() and all its works" (Hugh Dickins, Feb 2022, v5.18), whose
 //! cover letter calls the old scheme's `i_mmap_rwsem` contention at exit "intolerable".
 //!
@@ -42,7 +42,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "mlock-count",
         expected: Expect::Clean,
-        summary: "v5.18+: mlock_count kept by rmap add/remove, no rmap walk (seed 003)",
+        summary: "v5.18+: mlock_count kept by rmap add/remove, no rmap walk (07ca76067308)",
     },
     Variant {
         name: "page-mlock",
@@ -148,7 +148,7 @@ impl Scenario for MunlockExit {
         "many mms mlock one file and exit: the old munlock's i_mmap_rwsem convoy"
     }
     fn commit(&self) -> &'static str {
-        "seed 003 (a213e5cf71cb, 07ca76067308, ...)"
+        "a213e5cf71cb, 07ca76067308 (mm/munlock series, v5.18)"
     }
     fn story(&self) -> String {
         common::story(include_str!("munlock_exit.rs"))

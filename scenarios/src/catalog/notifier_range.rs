@@ -1,7 +1,8 @@
-//! `notifier-range`: keeping a secondary MMU coherent across an unmap — seed 001 (the 4.4
+//! `notifier-range`: keeping a secondary MMU coherent across an unmap — the August 2018 thread
+//! "Re: [PATCH v6 1/2] mm: migration: fix migration of huge PMD shared pages" (the 4.4
 //! backport of 017b1660df89: Mike Kravetz, Jérôme Glisse, Michal Hocko, August 2018),
-//! 369ea8242c0f "mm/mmu_notifier: kill invalidate_page" (Jérôme Glisse, 2017) and
-//! e649b3f0188f "KVM: x86: fix APIC page invalidation race" (2020). KERNEL.md §2.e, §4.20.
+//! 369ea8242c0f "mm/rmap: update to new mmu_notifier semantic v2" (Jérôme Glisse, 2017) and
+//! e649b3f0188f "KVM: x86: Fix APIC page invalidation race" (2020).
 //!
 //! A device (KVM's shadow MMU, an IOMMU) mirrors mm A: it caches A's translations and is kept
 //! coherent by mmu notifiers. mm A and mm B map one hugetlbfs file `MAP_SHARED` at
@@ -11,7 +12,7 @@
 //! device to keep a translation A no longer has:
 //!
 //! `invalidate-page-after-ptl` — 4.4's `try_to_unmap_one` has no start/end bracket; after the
-//! PTL it calls `mmu_notifier_invalidate_page(mm, address)`, one page. Seed 001 asks how to
+//! PTL it calls `mmu_notifier_invalidate_page(mm, address)`, one page. The 2018 thread asks how to
 //! notify the unshare with only that: the answer was to add start/end with the range widened
 //! by `adjust_range_if_pmd_sharing_possible`, as 369ea8242c0f had done upstream.
 //!
@@ -74,7 +75,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "invalidate-page-after-ptl",
         expected: Expect::Race,
-        summary: "4.4 notifiers (seed 001): one invalidate_page after the PTL for a whole-table unshare",
+        summary: "4.4 notifiers: one invalidate_page after the PTL for a whole-table unshare",
     },
     Variant {
         name: "refresh-without-seq",

@@ -1,6 +1,7 @@
 //! `ttu-sync`: zap racing THP split's unmap — 732ed55823fc "mm/thp: try_to_unmap() use
-//! TTU_SYNC for safe splitting" (Hugh Dickins, June 2021), and seed 000 (the try_to_migrate
-//! split it rides on). Latent for five years after fec89c109f3a.
+//! TTU_SYNC for safe splitting" (Hugh Dickins, June 2021), and a98a2f0c8ce1 "mm/rmap: split
+//! migration into its own function" (Alistair Popple, 2021: the try_to_migrate split it rides
+//! on). Latent for five years after fec89c109f3a.
 //!
 //! ```text
 //! zap_pte_range() (munmap)               unmap_folio() (split, page locked)

@@ -1,5 +1,5 @@
 //! What a run is asked to do: a documented struct, its defaults, and the parsers that turn what
-//! a user typed into it (STYLE.md item 11, after `loom::model::Builder`).
+//! a user typed into it (after `loom::model::Builder`).
 //!
 //! Every parser returns a [`UsageError`] whose message says what would have been right; the
 //! command line feeds them to clap as value parsers, so a bad value is reported before any

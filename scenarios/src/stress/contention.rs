@@ -21,7 +21,7 @@
 //! `--variant all` measures each variant in turn, each for the whole `--duration`, and prints
 //! one table each, then the wait totals side by side. Its `--json` document is
 //! `{"scenario", "seed", "variants": [...]}`, each element the single-variant document (the
-//! contract of DESIGN.md, "The command"); a single variant writes that document alone.
+//! contract of docs/RUNNER.md); a single variant writes that document alone.
 //! `--svg` draws the wait histograms ([`super::contention_svg`]).
 
 use super::iteration;

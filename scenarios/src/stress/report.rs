@@ -1,6 +1,6 @@
 //! Reports: the table a person reads, the failure story, and the JSON a machine reads.
 //!
-//! The JSON field names are a contract (DESIGN.md, "The command"): `seed`, and per result
+//! The JSON field names are a contract (docs/RUNNER.md): `seed`, and per result
 //! `scenario`, `variant`, `expected`, `observed`, `iterations`, `elapsed_s`,
 //! `first_violation_s` (null if none), `verdict`, `violations: [{oracle, message, seed}]`.
 //! Fields may be added, never renamed or removed. Seeds are written as JSON integers (exact in

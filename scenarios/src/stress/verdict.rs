@@ -1,6 +1,6 @@
 //! Verdicts: what a (scenario, variant) pair's run means.
 //!
-//! The lab is judged by one table (DESIGN.md, "Scenarios"): a `clean` variant must stay silent
+//! The lab is judged by one table (README, "The catalog"): a `clean` variant must stay silent
 //! and a `race` variant must be caught. Three outcomes follow:
 //!
 //! | expected | what happened                                         | verdict      |
