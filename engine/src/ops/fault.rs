@@ -91,7 +91,10 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
             Some(_) => do_fault(w, mm, vma_id, va, write),
         },
         Pte::Migration { .. } => {
-            migration_entry_wait(w, mm, va, map);
+            // do_swap_page → migration_entry_wait; it returns 0 once the wait is over, and only
+            // then does the arch fault handler `mmap_read_unlock` (the access re-faults).
+            migration_entry_wait(w, mm, va, &map);
+            drop(map);
             Ok(())
         }
         Pte::Present { write: false, .. } if write => do_wp_page(w, mm, vma_id, va, orig),
@@ -390,14 +393,23 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
 }
 
 /// `migration_entry_wait`: a fault met a migration entry. Re-check it under the PTL, then wait
-/// for the migrating page's lock to be released — v5.17+ (ffa65753c431) by queueing while the
-/// PTL is held and taking no reference; v5.15 by taking a reference, dropping the PTL and
-/// `put_and_wait_on_page_locked`. The caller retries the access afterwards (I8).
+/// for the migrating page's lock to be released — v5.17+ (ffa65753c431,
+/// `migration_entry_wait_on_locked`) by queueing while the PTL is held and taking no
+/// reference; v5.15 by taking a reference, dropping the PTL and `put_and_wait_on_page_locked`.
+/// The caller retries the access afterwards (I8).
+///
+/// `_map` is the proof that the caller holds `mmap_lock` for read, and keeps holding it until
+/// the wait returns: in every era the waiter sleeps with `mmap_lock` (`do_swap_page` is
+/// reached from `handle_mm_fault`, whose caller took it, and returns 0 only after the wait),
+/// so munmap and exit cannot detach the VMA or free its page tables under a sleeping waiter.
+/// Simplification: the model has no per-VMA locks; a 6.4+ fault under the VMA lock either
+/// retried under `mmap_lock` before reaching here (`do_swap_page`'s `FAULT_FLAG_VMA_LOCK`
+/// bail-out) or sleeps holding the VMA read lock, which excludes munmap just as well.
 pub fn migration_entry_wait(
     w: &World,
     mm: &Mm,
     va: u64,
-    map: RwSemReadGuard<'_, crate::mm::mm_struct::MmMap>,
+    _map: &RwSemReadGuard<'_, crate::mm::mm_struct::MmMap>,
 ) {
     let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) else {
         return;
@@ -405,9 +417,6 @@ pub fn migration_entry_wait(
     let Pte::Migration { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst)) else {
         return;
     };
-    // The fault path drops mmap_lock before sleeping (`VM_FAULT_RETRY` semantics are not
-    // needed here: the waiter returns and the access re-faults).
-    drop(map);
     let page = w.pages.slot(pfn.idx);
     w.trace(
         "migration_entry_wait",
