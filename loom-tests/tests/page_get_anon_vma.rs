@@ -81,8 +81,12 @@ fn a_pin_racing_the_unlink_of_the_last_vma() -> (Vec<Violation>, String) {
 #[test]
 fn the_last_put_of_a_pinned_anon_vma_is_made_outside_rcu() {
     let mut builder = Builder::new();
-    builder.preemption_bound.get_or_insert(3);
-    builder.check(|| {
+    // Every interleaving: the whole exploration takes about a second in --release.
+    builder.preemption_bound = None;
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = executions.clone();
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (violations, trace) = a_pin_racing_the_unlink_of_the_last_vma();
         assert!(
             violations.is_empty(),
@@ -94,4 +98,8 @@ fn the_last_put_of_a_pinned_anon_vma_is_made_outside_rcu() {
                 .join("\n")
         );
     });
+    println!(
+        "{} executions (every interleaving)",
+        executions.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }

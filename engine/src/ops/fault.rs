@@ -9,7 +9,7 @@ use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{Mapping, Mm, MmId, PageTable, Pfn, TableId, VmaId, World};
-use crate::ops::{Error, mmap, page_alloc, rmap};
+use crate::ops::{Error, mmap, notifier, page_alloc, rmap};
 use crate::protocol::MigrationWait;
 use crate::sync::{Ordering, RwSemReadGuard, SpinLockGuard};
 use crate::{check, race_window};
@@ -301,7 +301,9 @@ fn copy_data(w: &World, from: Pfn, to: Pfn) {
 
 /// `do_wp_page`: a write to a read-only present PTE. Shared file pages are made writable and
 /// dirty (`wp_page_shared`, under the page lock); private file pages are copied
-/// (`wp_page_copy`); exclusive anonymous pages are reused (`wp_page_reuse`).
+/// (`wp_page_copy`, its PTE change bracketed by mmu-notifier start/end with
+/// `MMU_NOTIFY_CLEAR` over the one page, as mm/memory.c does); exclusive anonymous pages are
+/// reused (`wp_page_reuse`).
 fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
     let vma = w.vmas.get(vma_id);
     let Pte::Present { pfn, .. } = orig else {
@@ -360,6 +362,10 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         return Err(Error::Oom);
     };
     copy_data(w, pfn, new);
+    // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE) and
+    // invalidate_range_start before the PTL: a secondary MMU that read the old PTE must not
+    // install it after the change (its `mmu_invalidate_retry` sees the sequence move).
+    let bracket = notifier::invalidate_range_start(w, vma.info.get().mm, va, va + 1);
     let mut replaced = false;
     if let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) {
         if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig {
@@ -382,6 +388,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         }
         drop(ptl);
     }
+    notifier::invalidate_range_end(w, bracket);
     if replaced {
         // The old PTE's reference.
         page_alloc::put_page(w, pfn);
