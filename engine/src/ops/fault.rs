@@ -161,8 +161,22 @@ fn set_pte_at(
 /// `filemap_fault`: the page cache page at `index`, with a reference and **locked**
 /// (VM_FAULT_LOCKED). A missing page is allocated, read from the backing store and added to
 /// the cache under `i_pages`.
+///
+/// A cache miss takes `mapping->invalidate_lock` shared (`filemap_invalidate_lock_shared`,
+/// 5.15+) before creating the page, and keeps it — across `retry_find` if the page it meant to
+/// add was added by someone else — until the page is locked and found uptodate, as mm/filemap.c
+/// does; a hit on a cached page does not take it. Simplification: the model reads a new page
+/// before adding it to the cache (the kernel adds a locked, !uptodate folio and reads it with
+/// `filemap_read_folio`), so a cached page is always uptodate and the kernel's
+/// "found but !uptodate" branch, which takes the lock too, never arises. hugetlbfs pages do not
+/// come through here in the kernel (`hugetlb_fault` → `hugetlb_no_page`, serialised with hole
+/// punch by `hugetlb_fault_mutex`; v6.x `hugetlbfs_punch_hole` takes `i_rwsem` and
+/// `i_mmap_rwsem`, never `invalidate_lock`), so a hugetlbfs file's fault here takes no
+/// `invalidate_lock` either.
 pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
     let f = w.files.get(file);
+    // `mapping_locked`: the shared invalidate_lock, once taken.
+    let mut mapping_locked: Option<RwSemReadGuard<'_, ()>> = None;
     loop {
         let cached = f.i_pages.lock().pages[index as usize];
         if let Some(pfn) = cached {
@@ -181,7 +195,18 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
                 continue;
             }
             guard.into_raw();
+            // filemap_invalidate_unlock_shared, if this is the page a miss waited for.
+            drop(mapping_locked);
             return Ok(pfn);
+        }
+        // No page in the page cache at all.
+        if mapping_locked.is_none() && !f.hugetlb {
+            mapping_locked = Some(f.invalidate_lock.read());
+            w.trace(
+                "filemap_fault: filemap_invalidate_lock_shared",
+                file,
+                format_args!("index {index}"),
+            );
         }
         let pfn = page_alloc::alloc_page(w).ok_or(Error::Oom)?;
         let page = w.page(pfn);
@@ -223,6 +248,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
             format_args!("{file} index {index}"),
         );
         guard.into_raw();
+        drop(mapping_locked);
         return Ok(pfn);
     }
 }
