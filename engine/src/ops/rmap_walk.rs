@@ -182,7 +182,6 @@ pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
     if !pinned {
         return None;
     }
-    race_window!("page_get_anon_vma: pinned, page_mapped not yet re-checked");
     if !page.mapped() {
         // If it has been unmapped, nothing keeps the anon_vma alive but our pin.
         rcu.unlock();
