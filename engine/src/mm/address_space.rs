@@ -39,6 +39,13 @@ pub struct AddressSpace {
     pub i_mmap: RwSem<IMmap>,
     /// `mapping->i_pages` (the xarray lock) with the cache it protects.
     pub i_pages: SpinLock<PageCache>,
+    /// `mapping->invalidate_lock` (5.15+): held shared by a fault that must add a page to the
+    /// cache or read it (`filemap_fault`, `filemap_create_folio`), exclusive by truncation and
+    /// hole punching between evicting the cache and freeing the blocks, so that no fault
+    /// instantiates a page over blocks being freed.
+    /// Protected by: itself (the model never takes it exclusive outside tests: it has no
+    /// truncation); above the page lock and `i_mmap_rwsem`, below `mmap_lock`.
+    pub invalidate_lock: RwSem<()>,
     /// The disk: one word per (index, cpu), written by writeback. Observer state (a plain
     /// atomic): the lab's ground truth, not kernel state.
     pub backing: Vec<Vec<AtomicU64>>,
@@ -61,6 +68,7 @@ impl AddressSpace {
                     pages: vec![None; pages],
                 },
             ),
+            invalidate_lock: RwSem::new(LockClass::InvalidateLock, ()),
             backing: (0..pages)
                 .map(|_| (0..cpus).map(|_| AtomicU64::new(0)).collect())
                 .collect(),

@@ -10,7 +10,7 @@ use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{Mapping, Mm, MmId, PageTable, Pfn, TableId, VmaId, World};
-use crate::ops::{Error, mmap, page_alloc, rmap};
+use crate::ops::{Error, mmap, notifier, page_alloc, rmap};
 use crate::protocol::MigrationWait;
 use crate::sync::{Ordering, RwSemReadGuard, SpinLockGuard};
 use crate::{check, race_window};
@@ -92,7 +92,10 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
             Some(_) => do_fault(w, mm, vma_id, va, write),
         },
         Pte::Migration { .. } => {
-            migration_entry_wait(w, mm, va, map);
+            // do_swap_page → migration_entry_wait; it returns 0 once the wait is over, and only
+            // then does the arch fault handler `mmap_read_unlock` (the access re-faults).
+            migration_entry_wait(w, mm, va, &map);
+            drop(map);
             Ok(())
         }
         Pte::Present { write: false, .. } if write => do_wp_page(w, mm, vma_id, va, orig),
@@ -159,8 +162,22 @@ fn set_pte_at(
 /// `filemap_fault`: the page cache page at `index`, with a reference and **locked**
 /// (VM_FAULT_LOCKED). A missing page is allocated, read from the backing store and added to
 /// the cache under `i_pages`.
+///
+/// A cache miss takes `mapping->invalidate_lock` shared (`filemap_invalidate_lock_shared`,
+/// 5.15+) before creating the page, and keeps it — across `retry_find` if the page it meant to
+/// add was added by someone else — until the page is locked and found uptodate, as mm/filemap.c
+/// does; a hit on a cached page does not take it. Simplification: the model reads a new page
+/// before adding it to the cache (the kernel adds a locked, !uptodate folio and reads it with
+/// `filemap_read_folio`), so a cached page is always uptodate and the kernel's
+/// "found but !uptodate" branch, which takes the lock too, never arises. hugetlbfs pages do not
+/// come through here in the kernel (`hugetlb_fault` → `hugetlb_no_page`, serialised with hole
+/// punch by `hugetlb_fault_mutex`; v6.x `hugetlbfs_punch_hole` takes `i_rwsem` and
+/// `i_mmap_rwsem`, never `invalidate_lock`), so a hugetlbfs file's fault here takes no
+/// `invalidate_lock` either.
 pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
     let f = w.files.get(file);
+    // `mapping_locked`: the shared invalidate_lock, once taken.
+    let mut mapping_locked: Option<RwSemReadGuard<'_, ()>> = None;
     loop {
         let cached = f.i_pages.lock().pages[index as usize];
         if let Some(pfn) = cached {
@@ -179,7 +196,18 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
                 continue;
             }
             guard.into_raw();
+            // filemap_invalidate_unlock_shared, if this is the page a miss waited for.
+            drop(mapping_locked);
             return Ok(pfn);
+        }
+        // No page in the page cache at all.
+        if mapping_locked.is_none() && !f.hugetlb {
+            mapping_locked = Some(f.invalidate_lock.read());
+            w.trace(
+                "filemap_fault: filemap_invalidate_lock_shared",
+                file,
+                format_args!("index {index}"),
+            );
         }
         let pfn = page_alloc::alloc_page(w).ok_or(Error::Oom)?;
         let page = w.page(pfn);
@@ -221,6 +249,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
             format_args!("{file} index {index}"),
         );
         guard.into_raw();
+        drop(mapping_locked);
         return Ok(pfn);
     }
 }
@@ -299,7 +328,9 @@ fn copy_data(w: &World, from: Pfn, to: Pfn) {
 
 /// `do_wp_page`: a write to a read-only present PTE. Shared file pages are made writable and
 /// dirty (`wp_page_shared`, under the page lock); private file pages are copied
-/// (`wp_page_copy`); exclusive anonymous pages are reused (`wp_page_reuse`).
+/// (`wp_page_copy`, its PTE change bracketed by mmu-notifier start/end with
+/// `MMU_NOTIFY_CLEAR` over the one page, as mm/memory.c does); exclusive anonymous pages are
+/// reused (`wp_page_reuse`).
 fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
     let vma = w.vmas.get(vma_id);
     let Pte::Present { pfn, .. } = orig else {
@@ -358,6 +389,10 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         return Err(Error::Oom);
     };
     copy_data(w, pfn, new);
+    // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE) and
+    // invalidate_range_start before the PTL: a secondary MMU that read the old PTE must not
+    // install it after the change (its `mmu_invalidate_retry` sees the sequence move).
+    let bracket = notifier::invalidate_range_start(w, vma.info.get().mm, va, va + 1);
     let mut replaced = false;
     if let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) {
         if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig {
@@ -380,6 +415,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         }
         drop(ptl);
     }
+    notifier::invalidate_range_end(w, bracket);
     if replaced {
         // The old PTE's reference.
         page_alloc::put_page(w, pfn);
@@ -391,14 +427,23 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
 }
 
 /// `migration_entry_wait`: a fault met a migration entry. Re-check it under the PTL, then wait
-/// for the migrating page's lock to be released — v5.17+ (ffa65753c431) by queueing while the
-/// PTL is held and taking no reference; v5.15 by taking a reference, dropping the PTL and
-/// `put_and_wait_on_page_locked`. The caller retries the access afterwards (I8).
+/// for the migrating page's lock to be released — v5.17+ (ffa65753c431,
+/// `migration_entry_wait_on_locked`) by queueing while the PTL is held and taking no
+/// reference; v5.15 by taking a reference, dropping the PTL and `put_and_wait_on_page_locked`.
+/// The caller retries the access afterwards (I8).
+///
+/// `_map` is the proof that the caller holds `mmap_lock` for read, and keeps holding it until
+/// the wait returns: in every era the waiter sleeps with `mmap_lock` (`do_swap_page` is
+/// reached from `handle_mm_fault`, whose caller took it, and returns 0 only after the wait),
+/// so munmap and exit cannot detach the VMA or free its page tables under a sleeping waiter.
+/// Simplification: the model has no per-VMA locks; a 6.4+ fault under the VMA lock either
+/// retried under `mmap_lock` before reaching here (`do_swap_page`'s `FAULT_FLAG_VMA_LOCK`
+/// bail-out) or sleeps holding the VMA read lock, which excludes munmap just as well.
 pub fn migration_entry_wait(
     w: &World,
     mm: &Mm,
     va: u64,
-    map: RwSemReadGuard<'_, crate::mm::mm_struct::MmMap>,
+    _map: &RwSemReadGuard<'_, crate::mm::mm_struct::MmMap>,
 ) {
     let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) else {
         return;
@@ -406,9 +451,6 @@ pub fn migration_entry_wait(
     let Pte::Migration { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst)) else {
         return;
     };
-    // The fault path drops mmap_lock before sleeping (`VM_FAULT_RETRY` semantics are not
-    // needed here: the waiter returns and the access re-faults).
-    drop(map);
     let page = w.pages.slot(pfn.idx);
     w.trace(
         "migration_entry_wait",

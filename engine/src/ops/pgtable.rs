@@ -4,6 +4,7 @@
 
 use crate::mm::{AnonVmaId, MmuGather, VmaId, World};
 use crate::sync::Ordering;
+use crate::sync::lockdep::might_sleep;
 
 /// `unlink_anon_vmas`: take the VMA out of its anon_vma's tree; put the anon_vma if its tree
 /// emptied.
@@ -41,6 +42,9 @@ pub fn put_anon_vma(w: &World, av_id: AnonVmaId) {
 ///   atomic_read()                              rwsem_is_locked()
 /// ```
 pub fn anon_vma_free(w: &World, av_id: AnonVmaId) {
+    // As mm/rmap.c's anon_vma_free: it may take the rwsem for write, so it may sleep, whether
+    // or not it does this time — lockdep checks every caller's context, not just the unlucky.
+    might_sleep("anon_vma_free");
     let av = w.anon_vmas.get(av_id);
     if av.rwsem.is_locked() {
         drop(av.rwsem.write());

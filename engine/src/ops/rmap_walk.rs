@@ -53,6 +53,13 @@ pub enum HeldRmapLock<'g, 'w> {
 /// `page_lock_anon_vma_read`: find and read-lock the anon_vma of a mapped anonymous page
 /// (mm/rmap.c: RCU, trylock, refcount fallback, `page_mapped` re-checks). `None` if the page is
 /// not mapped any more (its `->mapping` is then not trustworthy).
+///
+/// The steps, each traced under the kernel's name: under `rcu_read_lock`, read
+/// `page->mapping` and bail if the page is not mapped; read `anon_vma->root` racily and
+/// `down_read_trylock` its rwsem — on success re-validate with `page_mapped()` (still mapped
+/// means still its anon_vma, and the held rwsem keeps it from `anon_vma_free`); on failure fall
+/// back to the refcount: `atomic_inc_not_zero`, re-check `page_mapped()`, leave RCU, sleep in
+/// `anon_vma_lock_read`, and drop the pin — freeing the anon_vma if it was the last reference.
 pub fn page_lock_anon_vma_read(
     w: &World,
     pfn: Pfn,
@@ -63,40 +70,71 @@ pub fn page_lock_anon_vma_read(
         return None;
     };
     if !page.mapped() {
+        w.trace("page_lock_anon_vma_read: !page_mapped", pfn, av_id);
         return None;
     }
     // SLAB_TYPESAFE_BY_RCU: the slot is an anon_vma, perhaps not ours any more.
     let av = w.anon_vmas.slot(av_id.idx);
-    let root = w.anon_vmas.slot(av.root.get().idx);
+    let root_id = av.root.get();
+    let root = w.anon_vmas.slot(root_id.idx);
+    w.trace(
+        "page_lock_anon_vma_read: lookup",
+        pfn,
+        format_args!(
+            "{av_id} gen {} root {root_id} gen {}",
+            av_id.generation, root_id.generation
+        ),
+    );
     race_window!("page_lock_anon_vma_read: anon_vma looked up, not yet locked");
     if let Some(g) = root.rwsem.try_read() {
         // If the page is still mapped, then this anon_vma is still its anon_vma.
-        if !page.mapped() {
+        let mapped = page.mapped();
+        w.trace(
+            "page_lock_anon_vma_read: down_read_trylock(root)",
+            pfn,
+            if mapped {
+                "locked, still mapped"
+            } else {
+                "locked, unmapped: up_read"
+            },
+        );
+        if !mapped {
             return None;
         }
         check_live(w, av_id, pfn);
         return Some((av_id, g));
     }
     // Refcount fallback: pin it, leave RCU, sleep on the rwsem.
-    if av
-        .refcount
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
-            (r > 0).then_some(r + 1)
-        })
-        .is_err()
-    {
+    let pinned = anon_vma_get_not_zero(w, av_id);
+    w.trace(
+        "page_lock_anon_vma_read: down_read_trylock(root) failed, atomic_inc_not_zero",
+        pfn,
+        if pinned { "pinned" } else { "refcount 0" },
+    );
+    if !pinned {
         return None;
     }
     if !page.mapped() {
+        w.trace(
+            "page_lock_anon_vma_read: !page_mapped, put_anon_vma",
+            pfn,
+            av_id,
+        );
         drop(rcu);
         put_slot(w, av_id.idx);
         return None;
     }
     drop(rcu);
     let g = root.rwsem.read();
+    w.trace("page_lock_anon_vma_read: anon_vma_lock_read", pfn, av_id);
     if av.refcount.fetch_sub(1, Ordering::SeqCst) == 1 {
         // We held the last reference: every VMA went meanwhile.
         drop(g);
+        w.trace(
+            "page_lock_anon_vma_read: last reference, __put_anon_vma",
+            pfn,
+            av_id,
+        );
         if let Some(id) = w.anon_vmas.live_id(av_id.idx) {
             pgtable::anon_vma_free(w, id);
         }
@@ -106,32 +144,66 @@ pub fn page_lock_anon_vma_read(
     Some((av_id, g))
 }
 
-/// `page_get_anon_vma`: pin the anon_vma of a mapped anonymous page (migration), or `None`.
+/// `page_get_anon_vma` (`folio_get_anon_vma` in v6.x): pin the anon_vma of a mapped anonymous
+/// page (migration), or `None`.
+///
+/// A pin taken on a page that turns out to be unmapped is dropped only after
+/// `rcu_read_unlock()`: it may be the last reference (the VMA was unlinked meanwhile), and
+/// `put_anon_vma` → `anon_vma_free` may sleep, which an RCU read-side section must not.
+///
+/// ```text
+/// page_get_anon_vma                        munmap
+/// rcu_read_lock; page_mapped: yes
+/// atomic_inc_not_zero: 2
+///                                          zap: page_remove_rmap
+///                                          unlink_anon_vmas: put_anon_vma: 1
+/// page_mapped: no
+/// rcu_read_unlock; put_anon_vma: 0 -> anon_vma_free (may sleep)
+/// ```
 pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
     let page = w.pages.slot(pfn.idx);
-    let _rcu = w.rcu.read_lock();
+    let rcu = w.rcu.read_lock();
     let Mapping::Anon(av_id) = page.mapping() else {
         return None;
     };
     if !page.mapped() {
         return None;
     }
-    let av = w.anon_vmas.slot(av_id.idx);
-    if av
-        .refcount
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
-            (r > 0).then_some(r + 1)
-        })
-        .is_err()
-    {
+    let pinned = anon_vma_get_not_zero(w, av_id);
+    w.trace(
+        "page_get_anon_vma: atomic_inc_not_zero",
+        pfn,
+        format_args!(
+            "{av_id} gen {}: {}",
+            av_id.generation,
+            if pinned { "pinned" } else { "refcount 0" }
+        ),
+    );
+    if !pinned {
         return None;
     }
     if !page.mapped() {
+        // If it has been unmapped, nothing keeps the anon_vma alive but our pin.
+        rcu.unlock();
+        w.trace("page_get_anon_vma: !page_mapped, put_anon_vma", pfn, av_id);
         put_slot(w, av_id.idx);
         return None;
     }
     check_live(w, av_id, pfn);
+    drop(rcu);
     Some(av_id)
+}
+
+/// `atomic_inc_not_zero(&anon_vma->refcount)` on the slot `page->mapping` names: the slot is
+/// type-stable, so the pin lands on whatever anon_vma lives there now.
+fn anon_vma_get_not_zero(w: &World, av_id: AnonVmaId) -> bool {
+    w.anon_vmas
+        .slot(av_id.idx)
+        .refcount
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| {
+            (r > 0).then_some(r + 1)
+        })
+        .is_ok()
 }
 
 fn put_slot(w: &World, idx: u32) {
