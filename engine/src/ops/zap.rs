@@ -21,7 +21,7 @@
 //! wrong design seed 002's rule forbids.
 
 use crate::mm::page::Mapping;
-use crate::mm::pte::Pte;
+use crate::mm::pte::{Pte, ptep_get_and_clear};
 use crate::mm::{MmuGather, VmaId, World};
 use crate::ops::rmap;
 use crate::ops::tlb::{tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps};
@@ -55,8 +55,10 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
             match Pte::decode(entry.load(Ordering::SeqCst)) {
                 Pte::None => continue,
                 Pte::Present { .. } => {
-                    // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits.
-                    let old = Pte::decode(entry.swap(0, Ordering::SeqCst));
+                    // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits
+                    // (x86: `ptep_get_and_clear` unless `full`, when no other CPU can use the
+                    // mm; the model always clears atomically).
+                    let old = ptep_get_and_clear(&ptl, entry);
                     let Pte::Present { pfn, dirty, .. } = old else {
                         continue;
                     };
