@@ -48,8 +48,13 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
         if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
             // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
             match w.protocol.mlock {
+                // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
+                // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
                 MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
-                MlockScheme::MlockCount => mlock::mlock_folio(w, pfn),
+                // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
+                // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
+                // page-table walk sets while it counts the VMA's folios.
+                MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
             }
             w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
             drop(item);
