@@ -13,7 +13,8 @@ fn fixed_newpage_handling_is_clean_in_every_interleaving() {
     explore(&MigrateNewpage, "fixed", Bound::Preemptions(3)).assert_clean();
 }
 
-/// Bound 2: it finds the counterexample after about 3,300 executions; bound 3 explores some
+/// Bound 2: it finds the counterexample after about 3,200 executions (the BUG now fires only
+/// in `move_to_new_page`, once the old page is unmapped); bound 3 explores some
 /// 90,000 first.
 #[test]
 fn bug_on_locked_newpage_is_caught() {

@@ -12,6 +12,20 @@
 //!   remove_migration_ptes(P, ok ? N : P) ; entries -> present PTEs
 //!   PGUNLOCK(N); put_anon_vma; PGUNLOCK(P) ; wakes the faulting waiters
 //! ```
+//!
+//! Before Hugh Dickins' 2015 series (`Protocol::newpage_trylock` off; v3.10 … v4.3) nothing
+//! locked N until `move_to_new_page`, which runs only once P is unmapped:
+//!
+//! ```text
+//! __unmap_and_move(P, N), pre-2015:
+//!   PGTRYLOCK(P) (PGLOCK if forced); av = page_get_anon_vma(P)
+//!   try_to_unmap(P, TTU_MIGRATION)       ; PTEs -> migration entries
+//!   if !page_mapped(P): move_to_new_page(N, P):
+//!       if (!trylock_page(N)) BUG()      ; a speculative locker of N crashes the kernel here
+//!       move; on success remove_migration_ptes(P, N); PGUNLOCK(N)
+//!   if rc: remove_migration_ptes(P, P)
+//!   put_anon_vma; PGUNLOCK(P)
+//! ```
 
 use crate::check::{self, Oracle};
 use crate::mm::page::pg;
@@ -232,6 +246,14 @@ pub fn remove_migration_ptes(
     new_page: &PageLockGuard<'_>,
     held: Option<&HeldRmapLock<'_, '_>>,
 ) {
+    w.trace(
+        "remove_migration_ptes",
+        old,
+        format_args!(
+            "-> {new}{}",
+            if held.is_some() { " (rmap locked)" } else { "" }
+        ),
+    );
     let mut one = |vma: VmaId, va: u64| {
         remove_migration_pte(w, old, new, vma, va);
         true
@@ -269,23 +291,22 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
         // Unmapped anon page: nothing to remap; the caller's isolation ref is the last.
         return Rc::Again;
     }
-    let rc = match w.page(new).lock().try_lock() {
-        Some(new_guard) => {
-            let rc = unmap_and_move_locked(w, old, new, &guard, &new_guard);
-            drop(new_guard);
-            rc
-        }
-        None => {
-            if !w.protocol.newpage_trylock {
-                check::violation(
-                    Oracle::Bug,
-                    format!(
-                        "kernel BUG at mm/migrate.c: BUG_ON(!trylock_page(newpage)): {new} is locked by someone else"
-                    ),
-                );
+    let rc = if w.protocol.newpage_trylock {
+        // "mm: page migration trylock newpage at same level as oldpage" (Hugh Dickins, 2015):
+        // lock N before unmapping P, and back off with -EAGAIN if someone holds it.
+        match w.page(new).lock().try_lock() {
+            Some(new_guard) => {
+                let rc = unmap_and_move_locked(w, old, new, &guard, &new_guard);
+                drop(new_guard);
+                rc
             }
-            Rc::Again
+            None => {
+                w.trace("__unmap_and_move: newpage locked", new, "-EAGAIN");
+                Rc::Again
+            }
         }
+    } else {
+        unmap_and_move_pre2015(w, old, new, &guard)
     };
     if let Some(av) = av {
         pgtable::put_anon_vma(w, av);
@@ -327,6 +348,63 @@ fn unmap_and_move_locked(
         };
         remove_migration_ptes(w, old, target, target_guard, None);
     }
+    rc
+}
+
+/// The pre-2015 `__unmap_and_move` after the old page is locked (v3.10 … v4.3): nothing locks
+/// the newpage yet. "Establish migration ptes or remove ptes" with `try_to_migrate`; only if
+/// that left the page unmapped does `move_to_new_page` run — and it is there that the newpage
+/// is locked, with `if (!trylock_page(newpage)) BUG();`. On failure the old page's migration
+/// entries are restored (`if (rc && remap_swapcache) remove_migration_ptes(page, page)`).
+///
+/// Simplification: the model's `try_to_migrate` stands for that era's `try_to_unmap(page,
+/// TTU_MIGRATION|TTU_IGNORE_MLOCK|TTU_IGNORE_ACCESS)`, and it is skipped (with the remap) when
+/// the page is not mapped: the walk would find nothing to unmap or restore.
+fn unmap_and_move_pre2015(w: &World, old: Pfn, new: Pfn, guard: &PageLockGuard<'_>) -> Rc {
+    let page = w.page(old);
+    let was_mapped = page.mapped();
+    if was_mapped {
+        ttu::try_to_migrate(w, old, guard, 0);
+    }
+    race_window!("__unmap_and_move: migration entries installed, page not yet copied");
+    let rc = if page.mapped() {
+        Rc::Again
+    } else {
+        move_to_new_page_pre2015(w, new, old, was_mapped)
+    };
+    if rc != Rc::Success && was_mapped {
+        remove_migration_ptes(w, old, old, guard, None);
+    }
+    rc
+}
+
+/// The pre-2015 `move_to_new_page`: "Block others from accessing the page when we get around
+/// to establishing additional references. We are the only one holding a reference to the new
+/// page at this point." — `if (!trylock_page(newpage)) BUG();`. Then the move, and on success
+/// `remove_migration_ptes(page, newpage)` under the newpage lock; `unlock_page(newpage)`.
+fn move_to_new_page_pre2015(w: &World, new: Pfn, old: Pfn, remap: bool) -> Rc {
+    let Some(new_guard) = w.page(new).lock().try_lock() else {
+        check::violation(
+            Oracle::Bug,
+            format!(
+                "kernel BUG at mm/migrate.c: move_to_new_page: !trylock_page(newpage): {new} is locked by someone else"
+            ),
+        );
+        // The kernel stops here; the model backs off as the 2015 kernel does, so that a
+        // stress run goes on after reporting.
+        return Rc::Again;
+    };
+    let rc = move_to_new_page(w, new, old);
+    if rc == Rc::Success {
+        // As in `unmap_and_move_locked`: on the LRU before its mappings come back, so that an
+        // mlock_count is rebuilt (the pre-2015 kernel had no count: this only matters when the
+        // old migration is composed with the 5.18+ mlock scheme).
+        w.page(new).test_set(pg::LRU);
+        if remap {
+            remove_migration_ptes(w, old, new, &new_guard, None);
+        }
+    }
+    drop(new_guard);
     rc
 }
 

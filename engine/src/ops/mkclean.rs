@@ -19,27 +19,30 @@ use crate::mm::pte::Pte;
 use crate::mm::{FileId, Pfn, VmaId, World};
 use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
 use crate::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
-use crate::ops::{notifier, page_alloc, rmap, tlb};
+use crate::ops::{notifier, page_alloc, pgtable, rmap};
 use crate::race_window;
 use crate::sync::{Ordering, PageLockGuard};
 
 /// `page_mkclean_one`: write-protect and clean this VMA's PTE of the page (PVMW_SYNC).
+/// Returns 1 if it did (`ret = 1`), whether or not the PTE was dirty: the kernel counts every
+/// PTE it write-protects, and `folio_clear_dirty_for_io` re-dirties the folio on any count —
+/// so a store that set the dirty bit after the walk looked is never lost.
 pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
     let mm = w.vmas.get(vma).info.get().mm;
     let bracket = notifier::invalidate_range_start(w, mm, va, va + 1);
     let mut cleaned = 0;
+    // `if (!pte_dirty(entry) && !pte_write(entry)) continue;`
     if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, PVMW_SYNC)
-        && let Pte::Present {
-            write,
-            dirty,
-            young,
-            ..
-        } = item.pte
+        && let Pte::Present { write, dirty, .. } = item.pte
         && (write || dirty)
     {
-        // ptep_clear_flush + set_pte_at(pte_wrprotect(pte_mkclean(entry))).
-        item.entry().store(0, Ordering::SeqCst);
-        tlb::flush_tlb_range(w, mm, va, va + 1);
+        // entry = ptep_clear_flush(vma, address, pte);
+        // entry = pte_wrprotect(entry); entry = pte_mkclean(entry);
+        // set_pte_at(vma->vm_mm, address, pte, entry); ret = 1;
+        let entry = pgtable::ptep_clear_flush(w, &item.ptl, mm, va, item.entry());
+        let Pte::Present { young, .. } = entry else {
+            unreachable!("only the PTL holder clears a present PTE: {entry}")
+        };
         let clean = Pte::Present {
             pfn,
             write: false,
@@ -50,17 +53,15 @@ pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
         w.trace(
             "page_mkclean_one",
             format_args!("{mm} va {:#x}", va << 12),
-            clean,
+            format_args!("{entry} -> {clean}"),
         );
-        if dirty {
-            cleaned += 1;
-        }
+        cleaned = 1;
     }
     notifier::invalidate_range_end(w, bracket);
     cleaned
 }
 
-/// `folio_mkclean`: returns how many dirty PTEs were cleaned.
+/// `folio_mkclean`: returns how many PTEs were write-protected and cleaned (dirty or not).
 pub fn folio_mkclean(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> usize {
     if !w.page(pfn).mapped() {
         w.trace("folio_mkclean: not mapped", pfn, "");

@@ -40,6 +40,25 @@ pub fn mlock_folio(w: &World, pfn: Pfn) {
     );
 }
 
+/// `mlock_vma_folio` (5.18+, mm/internal.h): `mlock_folio` only if `(vma->vm_flags &
+/// (VM_LOCKED|VM_SPECIAL)) == VM_LOCKED`. "VM_IO check prevents migration from
+/// double-counting during mlock" (34b6792380ce, "mm/munlock: mlock_pte_range() when mlocking
+/// or munlocking"): mlock()'s `mlock_vma_pages_range` sets VM_LOCKED|VM_IO, counts every
+/// mapped folio with its own page-table walk, then clears VM_IO; a concurrent
+/// `mlock_vma_folio` (reclaim's try_to_unmap_one, remove_migration_pte) in that window would
+/// count a folio the walk counts too. The caller holds the PTL of the mapping.
+///
+/// Simplification: of VM_SPECIAL (VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP) only VM_IO
+/// is modelled — no modelled VMA ever has the others.
+pub fn mlock_vma_folio(w: &World, pfn: Pfn, vma: VmaId) {
+    let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
+    if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
+        mlock_folio(w, pfn);
+    } else {
+        w.trace("mlock_vma_folio: not for this vma", pfn, vma);
+    }
+}
+
 /// `munlock_folio` (5.18+): one VM_LOCKED mapping fewer.
 pub fn munlock_folio(w: &World, pfn: Pfn) {
     let page = w.page(pfn);

@@ -12,7 +12,7 @@ use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
 use crate::ops::rmap_walk::{AnonLock, HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
-use crate::ops::{hugetlb, mlock, notifier, page_alloc, rmap, tlb};
+use crate::ops::{hugetlb, mlock, notifier, page_alloc, pgtable, rmap};
 use crate::protocol::{MlockScheme, Notifier};
 use crate::sync::{Ordering, PageLockGuard};
 
@@ -44,14 +44,17 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
     let mut ret = true;
     let mut invalidated_page_after_ptl = false;
     if let Some(item) = page_vma_mapped_walk(w, pfn, vma_id, va, pvmw_flags) {
-        let Pte::Present { write, dirty, .. } = item.pte else {
-            unreachable!("PVMW returns present PTEs")
-        };
+        debug_assert!(item.pte.is_present(), "PVMW returns present PTEs");
         if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
             // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
             match w.protocol.mlock {
+                // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
+                // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
                 MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
-                MlockScheme::MlockCount => mlock::mlock_folio(w, pfn),
+                // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
+                // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
+                // page-table walk sets while it counts the VMA's folios.
+                MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
             }
             w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
             drop(item);
@@ -65,18 +68,27 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
             drop(item);
             invalidated_page_after_ptl = w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
         } else {
-            // ptep_clear_flush: clear, then flush before the PTL is released.
-            item.entry().store(0, Ordering::SeqCst);
-            tlb::flush_tlb_range(w, mm_id, va, va + 1);
+            // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)`
+            // — clear and flush before the PTL is released, and keep the value the clear
+            // returned: the hardware may have set its dirty bit since the walk looked.
+            let pteval = pgtable::ptep_clear_flush(w, &item.ptl, mm_id, va, item.entry());
             w.trace(
-                "try_to_unmap_one: ptep_clear_flush",
+                match replace {
+                    Replace::Nothing => "try_to_unmap_one: ptep_clear_flush",
+                    Replace::MigrationEntry => "try_to_migrate_one: ptep_clear_flush",
+                },
                 format_args!("{mm_id} va {:#x}", va << 12),
-                item.pte,
+                pteval,
             );
+            let Pte::Present { write, dirty, .. } = pteval else {
+                unreachable!("only the PTL holder clears a present PTE: {pteval}")
+            };
+            // "Move the dirty bit to the physical page now the pte is gone": pte_dirty(pteval).
             if dirty {
                 rmap::set_page_dirty(w, pfn);
             }
             if replace == Replace::MigrationEntry {
+                // `pte_write(pteval)`: a writable or a readable migration entry.
                 let entry = Pte::Migration { pfn, write };
                 item.entry().store(entry.encode(), Ordering::SeqCst);
                 w.trace(

@@ -22,8 +22,8 @@
 //! removal mechanism", 2023) forbids.
 
 use crate::mm::page::Mapping;
-use crate::mm::pte::Pte;
-use crate::mm::{MmuGather, VmaId, World};
+use crate::mm::pte::{Pte, ptep_get_and_clear};
+use crate::mm::{MmId, MmuGather, VmaId, World};
 use crate::ops::rmap;
 use crate::ops::tlb::{tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps};
 use crate::protocol::RmapRemoval;
@@ -48,16 +48,28 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
     while addr < table_end {
         let ptl = w.pte_lockptr(mm, table).lock();
         let mut force_flush = false;
+        // The first of a run of empty PTEs passed over (`if (pte_none(ptent)) continue;`),
+        // traced once per run when it ends, so that a skipped slot shows in the story.
+        let mut empty_from = None;
         while addr < table_end {
             let va = addr;
             addr += 1;
             let (_, i) = w.pte_slot(va);
             let entry = &table.entries[i];
-            match Pte::decode(entry.load(Ordering::SeqCst)) {
-                Pte::None => continue,
+            let pte = Pte::decode(entry.load(Ordering::SeqCst));
+            if !pte.is_none() {
+                trace_pte_none_run(w, mm_id, &mut empty_from, va);
+            }
+            match pte {
+                Pte::None => {
+                    empty_from.get_or_insert(va);
+                    continue;
+                }
                 Pte::Present { .. } => {
-                    // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits.
-                    let old = Pte::decode(entry.swap(0, Ordering::SeqCst));
+                    // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits
+                    // (x86: `ptep_get_and_clear` unless `full`, when no other CPU can use the
+                    // mm; the model always clears atomically).
+                    let old = ptep_get_and_clear(&ptl, entry);
                     let Pte::Present { pfn, dirty, .. } = old else {
                         continue;
                     };
@@ -104,6 +116,7 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
                 }
             }
         }
+        trace_pte_none_run(w, mm_id, &mut empty_from, addr);
         match policy {
             RmapRemoval::Immediate | RmapRemoval::AfterPtlRelease => {
                 if force_flush {
@@ -133,6 +146,17 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
         }
     }
     table_end
+}
+
+/// Trace the run of empty PTEs `[*from, end)` that `zap_pte_range` skipped, if there is one.
+fn trace_pte_none_run(w: &World, mm: MmId, from: &mut Option<u64>, end: u64) {
+    if let Some(start) = from.take() {
+        w.trace(
+            "zap_pte_range: pte_none, skip",
+            format_args!("{mm} va {:#x}-{:#x}", start << 12, end << 12),
+            format_args!("{} empty", end - start),
+        );
+    }
 }
 
 /// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA).
