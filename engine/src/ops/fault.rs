@@ -400,8 +400,13 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
             rmap::page_add_new_anon_rmap(w, &ptl, new, vma_id, va);
             crate::ops::mlock::lru_cache_add_inactive_or_unevictable(w, new, vma_id);
             // ptep_clear_flush, then set the new PTE: the old read-only translation must go.
-            table.entries[i].store(0, Ordering::SeqCst);
-            crate::ops::tlb::flush_tlb_range(w, vma.info.get().mm, va, va + 1);
+            crate::ops::pgtable::ptep_clear_flush(
+                w,
+                &ptl,
+                vma.info.get().mm,
+                va,
+                &table.entries[i],
+            );
             let pte = Pte::Present {
                 pfn: new,
                 write: true,
