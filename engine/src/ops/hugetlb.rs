@@ -7,16 +7,43 @@
 //! "PMD table" is a PTE table of the model: what matters to the races is that one table entry
 //! maps the page for every sharer, so the mapcount counts entries, not mms.
 
-use crate::mm::{FileId, MmId, MmuGather, TableId, VmaId, World, vm};
+use crate::mm::{FileId, Mm, MmId, MmuGather, PageTable, TableId, VmaId, World, vm};
 use crate::ops::pvmw::PvmwItem;
 use crate::ops::{tlb, zap};
-use crate::sync::Ordering;
+use crate::sync::{Ordering, SpinLock};
+
+/// `huge_pte_lockptr` for the model's PMD-sized hugetlb pages: `pmd_lockptr(mm, pte)`, the
+/// split PMD lock of the table page that holds the entry (`ptlock_ptr(pmd_ptdesc(pmd))`, one
+/// lock for every mm sharing that table) with split PMD locks, `&mm->page_table_lock` without
+/// (include/linux/hugetlb.h). The model's hugetlb "PMD table" is one of its PTE tables, so
+/// this is [`World::pte_lockptr`] on that table.
+///
+/// Simplification: one switch, `Protocol::split_ptl`, stands for both `USE_SPLIT_PTE_PTLOCKS`
+/// and `USE_SPLIT_PMD_PTLOCKS` (the latter is the former plus
+/// `CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK`, which x86-64 and arm64 select).
+pub fn huge_pte_lockptr<'a>(w: &'a World, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {
+    w.pte_lockptr(mm, table)
+}
+
+/// Is `CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING` on? Since 188cac58a8bc ("mm/hugetlb: enforce
+/// that PMD PT sharing has split PMD PT locks", 6.12) it depends on split PMD locks: "sharing
+/// page tables between processes but falling back to per-MM page table locks cannot possibly
+/// work" — each sharer would serialise on its own `mm->page_table_lock`. Without it
+/// `huge_pmd_share` and `adjust_range_if_pmd_sharing_possible` are empty stubs and
+/// `huge_pmd_unshare` never finds a shared table.
+///
+/// Simplification: earlier kernels built without split PTLs (`NR_CPUS <
+/// CONFIG_SPLIT_PTLOCK_CPUS`) did share under per-mm locks; the model follows 6.12+ there.
+pub fn pmd_sharing_configured(w: &World) -> bool {
+    w.protocol.split_ptl
+}
 
 /// `adjust_range_if_pmd_sharing_possible`: the notifier range must cover the whole shared
 /// table, because sharing cannot be known until the page tables are locked.
+/// Without `CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING` it is the empty stub.
 pub fn adjust_range_if_pmd_sharing_possible(w: &World, vma: VmaId, va: u64) -> (u64, u64) {
     let v = w.vmas.get(vma);
-    if v.has(vm::HUGETLB) && v.has(vm::SHARED) {
+    if pmd_sharing_configured(w) && v.has(vm::HUGETLB) && v.has(vm::SHARED) {
         let per = w.cfg.ptes_per_table as u64;
         (va / per * per, (va / per + 1) * per)
     } else {
@@ -26,12 +53,14 @@ pub fn adjust_range_if_pmd_sharing_possible(w: &World, vma: VmaId, va: u64) -> (
 
 /// `huge_pmd_share`: at fault time, point this mm's PMD slot at a table another mm already
 /// populated for the same file range, instead of allocating one. Needs `i_mmap_rwsem` read
-/// (to walk i_mmap) and `page_table_lock`. Returns the table if shared.
+/// (to walk i_mmap) and, to populate the slot, the shared table's `huge_pte_lock`. Returns
+/// the table if shared.
 pub fn huge_pmd_share(w: &World, mm_id: MmId, vma_id: VmaId, va: u64) -> Option<TableId> {
     let v = w.vmas.get(vma_id);
     let info = v.info.get();
     let file = info.file?;
-    if !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
+    // want_pmd_share
+    if !pmd_sharing_configured(w) || !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
         return None;
     }
     let per = w.cfg.ptes_per_table as u64;
@@ -56,7 +85,8 @@ pub fn huge_pmd_share(w: &World, mm_id: MmId, vma_id: VmaId, va: u64) -> Option<
             continue;
         };
         let mm = w.mms.get(mm_id);
-        let _ptl = mm.page_table_lock.lock();
+        // `ptl = huge_pte_lock(h, mm, spte)`: the lock of the table being shared.
+        let _ptl = huge_pte_lockptr(w, mm, w.tables.get(t)).lock();
         let slot = (lo / per) as usize;
         if mm.pmd_table(slot).is_some() {
             return None;
@@ -109,7 +139,8 @@ pub fn unmap_hugepage_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start
         if let Some(t) = mm.pmd_table(slot) {
             let table = w.tables.get(t);
             if table.share_count.load(Ordering::SeqCst) > 1 {
-                let _ptl = table.ptl.lock();
+                // `ptl = huge_pte_lock(h, mm, ptep)`, then `huge_pmd_unshare` under it.
+                let _ptl = huge_pte_lockptr(w, mm, table).lock();
                 mm.pmd[slot].store(0, Ordering::SeqCst);
                 table.share_count.fetch_sub(1, Ordering::SeqCst);
                 tlb::flush_tlb_range(w, info.mm, addr / per * per, (addr / per + 1) * per);
