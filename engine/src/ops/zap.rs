@@ -53,7 +53,14 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
             let (_, i) = w.pte_slot(va);
             let entry = &table.entries[i];
             match Pte::decode(entry.load(Ordering::SeqCst)) {
-                Pte::None => continue,
+                Pte::None => {
+                    w.trace(
+                        "zap_pte_range: pte_none, skip",
+                        format_args!("{mm_id} va {:#x}", va << 12),
+                        "",
+                    );
+                    continue;
+                }
                 Pte::Present { .. } => {
                     // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits.
                     let old = Pte::decode(entry.swap(0, Ordering::SeqCst));
