@@ -4,7 +4,11 @@
 //! value), with steps named as the kernel names them, so a kernel developer can read the
 //! interleaving without knowing loom or the runner. The trace is observer state: a `std`
 //! mutex that loom does not see, and under loom it is in execution order by construction
-//! (loom runs one thread at a time). It keeps the last [`Trace::CAPACITY`] events.
+//! (loom runs one thread at a time). It keeps each thread's last [`Trace::CAPACITY`] events (a
+//! chatty thread evicts only its own) until a violation is marked in it ([`mark_violation`],
+//! called by [`crate::check::report`]); from then on it evicts nothing and keeps
+//! [`Trace::AFTER_MARK`] more, so that the steps that led to the violation are still there when
+//! the failing iteration ends. [`Trace::render`] tells the actors' story around the mark.
 //!
 //! Under loom a violation ends the execution with a panic before the scenario can print
 //! anything, so the world's trace is also *observed*: [`Trace::observe`] makes it the trace
@@ -44,8 +48,37 @@ impl fmt::Display for Event {
     }
 }
 
-/// The log itself: the next sequence number and the kept events.
-type Log = ObserverMutex<(u64, VecDeque<Event>)>;
+/// The log itself.
+type Log = ObserverMutex<LogState>;
+
+/// The kept events and what the log knows about the ones it did not keep.
+#[derive(Debug, Default)]
+struct LogState {
+    /// The next sequence number.
+    next: u64,
+    /// Each thread's kept events, oldest first: one ring per thread, so that a chatty thread
+    /// evicts its own old steps, never the other actors'.
+    threads: Vec<(&'static str, VecDeque<Event>)>,
+    /// Events recorded since the first violation mark, once there is one.
+    after_mark: Option<usize>,
+    /// Events not kept because [`Trace::AFTER_MARK`] were already kept after the mark.
+    dropped_after_mark: u64,
+}
+
+impl LogState {
+    /// Every kept event, in sequence order.
+    fn merged(&self) -> Vec<&Event> {
+        let mut all: Vec<&Event> = self.threads.iter().flat_map(|(_, q)| q.iter()).collect();
+        all.sort_by_key(|e| e.seq);
+        all
+    }
+
+    /// Events recorded and not kept before the first mark (evicted from their thread's ring).
+    fn evicted(&self) -> u64 {
+        let kept: usize = self.threads.iter().map(|(_, q)| q.len()).sum();
+        self.next - kept as u64 - self.dropped_after_mark
+    }
+}
 
 /// A bounded, ordered log of events.
 #[derive(Debug)]
@@ -94,7 +127,7 @@ pub fn forget_observed() {
 pub fn render_observed(n: usize) -> Option<String> {
     let log = OBSERVED.with(|o| o.borrow().clone())?;
     let g = log.try_lock()?;
-    Some(render_events(&g.1, n))
+    Some(render_events(&g, n))
 }
 
 /// The step of the event that marks a violation (see [`mark_violation`]).
@@ -132,20 +165,47 @@ pub fn mark_violation(v: &crate::check::Violation) {
     push(&mut g, thread, cpu, VIOLATION_STEP, object, value);
 }
 
+/// Append an event. Until the first violation mark each thread's ring keeps its last
+/// [`Trace::CAPACITY`] events; from the mark on nothing is evicted and at most
+/// [`Trace::AFTER_MARK`] more are kept, so that the actors' steps that led to the violation
+/// survive the rest of the run (a failing iteration goes on until its actors finish).
 fn push(
-    g: &mut (u64, VecDeque<Event>),
+    g: &mut LogState,
     thread: &'static str,
     cpu: usize,
     step: &'static str,
     object: String,
     value: String,
 ) {
-    let seq = g.0;
-    g.0 += 1;
-    if g.1.len() == Trace::CAPACITY {
-        g.1.pop_front();
+    let seq = g.next;
+    g.next += 1;
+    let evict = match g.after_mark {
+        Some(n) if n >= Trace::AFTER_MARK => {
+            g.dropped_after_mark += 1;
+            return;
+        }
+        Some(n) => {
+            g.after_mark = Some(n + 1);
+            false
+        }
+        None => {
+            if step == VIOLATION_STEP {
+                g.after_mark = Some(0);
+            }
+            true
+        }
+    };
+    let ring = match g.threads.iter().position(|(t, _)| *t == thread) {
+        Some(i) => &mut g.threads[i].1,
+        None => {
+            g.threads.push((thread, VecDeque::new()));
+            &mut g.threads.last_mut().expect("just pushed").1
+        }
+    };
+    if evict && ring.len() == Trace::CAPACITY {
+        ring.pop_front();
     }
-    g.1.push_back(Event {
+    ring.push_back(Event {
         seq,
         thread,
         cpu,
@@ -207,16 +267,15 @@ fn keep(events: &[&Event], budget: usize) -> Vec<bool> {
     kept
 }
 
-fn render_events(events: &VecDeque<Event>, budget: usize) -> String {
-    let events: Vec<&Event> = events.iter().collect();
+fn render_events(log: &LogState, budget: usize) -> String {
+    let events = log.merged();
     let kept = keep(&events, budget);
     let mut out = String::new();
-    if let Some(first) = events.first()
-        && first.seq > 0
-    {
+    let evicted = log.evicted();
+    if evicted > 0 {
         out.push_str(&format!(
-            "  ... {} earlier events were not kept by the trace\n",
-            first.seq
+            "  ... {evicted} earlier events were not kept by the trace (it keeps {} a thread)\n",
+            Trace::CAPACITY
         ));
     }
     out.push_str(&format!(
@@ -247,6 +306,13 @@ fn render_events(events: &VecDeque<Event>, budget: usize) -> String {
         }
     }
     flush(&mut out, &mut gap, false);
+    if log.dropped_after_mark > 0 {
+        out.push_str(&format!(
+            "  ... {} later events were not kept (the trace keeps {} after the first violation)\n",
+            log.dropped_after_mark,
+            Trace::AFTER_MARK
+        ));
+    }
     out
 }
 
@@ -261,8 +327,10 @@ pub fn actor() -> (&'static str, usize) {
 }
 
 impl Trace {
-    /// Events kept (the most recent).
-    pub const CAPACITY: usize = 4096;
+    /// Events kept per thread (its most recent) until the first violation mark.
+    pub const CAPACITY: usize = 1024;
+    /// Events kept after the first violation mark.
+    pub const AFTER_MARK: usize = 1024;
 
     /// Turn recording on or off (on by default; a failure's story needs it).
     pub fn set_enabled(&self, on: bool) {
@@ -290,7 +358,7 @@ impl Trace {
 
     /// The events, oldest first.
     pub fn events(&self) -> Vec<Event> {
-        self.events.lock().1.iter().cloned().collect()
+        self.events.lock().merged().into_iter().cloned().collect()
     }
 
     /// The story of the run in about `n` lines, one event a line: from the first actor step
@@ -299,7 +367,7 @@ impl Trace {
     /// run of left-out events is counted per thread ("... 35 events of thread writeback
     /// elided").
     pub fn render(&self, n: usize) -> String {
-        render_events(&self.events.lock().1, n)
+        render_events(&self.events.lock(), n)
     }
 
     /// Make this the trace that violations raised as loom panics quote (the world does this

@@ -66,3 +66,27 @@ fn a_stress_trace_shows_each_actor_around_the_marked_violation() {
     );
     assert!(story.lines().count() < 110, "{story}");
 }
+
+#[test]
+fn the_steps_before_a_violation_survive_a_long_run_after_it() {
+    Sink::new().install();
+    let t = Trace::default();
+    set_actor("migrator", 0);
+    t.record("try_to_migrate_one: set migration entry", "va 0x0", "pfn 3");
+    set_actor("writer", 1);
+    t.record("store: through a stale TLB entry", "va 0x0", "42");
+    check::violation(Oracle::I3FreeBeforeFlush, "pfn 3 freed while cpu1 maps it");
+    // The run goes on: a writer hammering long after the violation.
+    for i in 0..(2 * Trace::CAPACITY) {
+        t.record("store", format_args!("va {i:#x}"), i);
+    }
+    let story = t.render(80);
+    for step in [
+        "try_to_migrate_one: set migration entry",
+        "store: through a stale TLB entry",
+        "[I3-free-before-flush]",
+    ] {
+        assert!(story.contains(step), "{step} is missing:\n{story}");
+    }
+    assert!(story.contains("later events were not kept"), "{story}");
+}
