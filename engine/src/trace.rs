@@ -215,9 +215,10 @@ fn push(
     });
 }
 
-/// Which events of a trace a rendering of about `budget` lines keeps: the story of the actors
-/// around the (first) violation mark, not the setup before the first actor step nor the
-/// chattiest thread's whole output.
+/// Which events of a trace a rendering of about `budget` lines keeps: all of them if they fit
+/// (a loom counterexample, setup included); else the story of the actors around the (first)
+/// violation mark, not the setup before the first actor step nor the chattiest thread's whole
+/// output.
 ///
 /// * Events before the first actor step (thread `main`: setup) are dropped.
 /// * Up to the mark (or to the end, if nothing is marked), each thread keeps its most recent
@@ -228,6 +229,9 @@ fn push(
 ///   actors were doing as it was found.
 fn keep(events: &[&Event], budget: usize) -> Vec<bool> {
     let n = events.len();
+    if n <= budget {
+        return vec![true; n];
+    }
     let mut kept = vec![false; n];
     let start = events.iter().position(|e| e.thread != MAIN).unwrap_or(0);
     let mark = events.iter().position(|e| e.step == VIOLATION_STEP);
