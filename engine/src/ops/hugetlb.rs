@@ -56,56 +56,71 @@ pub fn adjust_range_if_pmd_sharing_possible(w: &World, vma: VmaId, va: u64) -> (
     }
 }
 
-/// `huge_pmd_share`: at fault time, point this mm's PMD slot at a table another mm already
-/// populated for the same file range, instead of allocating one. Needs `i_mmap_rwsem` read
-/// (to walk i_mmap) and, to populate the slot, the shared table's `huge_pte_lock`. Returns
-/// the table if shared.
-pub fn huge_pmd_share(w: &World, mm_id: MmId, vma_id: VmaId, va: u64) -> Option<TableId> {
+/// `want_pmd_share`: may the table covering `va` be shared? Only in a VM_MAYSHARE hugetlb VMA
+/// that spans the whole table (`range_in_vma`), with PMD sharing configured.
+fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
     let v = w.vmas.get(vma_id);
     let info = v.info.get();
-    let file = info.file?;
-    // want_pmd_share
-    if !pmd_sharing_configured(w) || !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
-        return None;
-    }
     let per = w.cfg.ptes_per_table as u64;
     let (lo, hi) = (va / per * per, (va / per + 1) * per);
-    // Only a table whose whole span lies inside the VMA, at the same file alignment, can be
-    // shared (`vma_shareable`, `page_table_shareable`).
-    if lo < info.start || hi > info.end {
-        return None;
-    }
+    pmd_sharing_configured(w)
+        && v.has(vm::HUGETLB)
+        && v.has(vm::SHARED)
+        && info.file.is_some()
+        && info.start <= lo
+        && hi <= info.end
+}
+
+/// `huge_pmd_share`: at fault time, point this mm's empty PMD slot at a table another mm
+/// already populated for the same file range (`page_table_shareable`: same file offset and
+/// alignment, the whole table inside the other VMA), instead of allocating one. Under
+/// `i_mmap_rwsem` read (to walk i_mmap); the slot is populated under the shared table's
+/// `huge_pte_lock`. Then `pmd_alloc` — this mm's own table if nothing was shared — still inside
+/// the i_mmap_rwsem section: "pud has to be populated inside the same i_mmap_rwsem section -
+/// otherwise racing tasks could either miss the sharing (see huge_pte_offset) or select a bad
+/// pmd for sharing."
+fn huge_pmd_share(
+    w: &World,
+    mm: &Mm,
+    mm_id: MmId,
+    vma_id: VmaId,
+    va: u64,
+) -> Result<TableId, Error> {
+    let info = w.vmas.get(vma_id).info.get();
+    let file = info.file.expect("want_pmd_share: a file VMA");
+    let per = w.cfg.ptes_per_table as u64;
+    let lo = va / per * per;
+    let slot = (lo / per) as usize;
     let index = info.index_of(lo);
     let imap = w.files.get(file).i_mmap.read();
-    for &other in imap.vmas.iter().filter(|&&o| o != vma_id) {
-        let oi = w.vmas.get(other).info.get();
-        let Some(ova) = oi.address(index) else {
-            continue;
-        };
-        if ova % per != 0 || ova + per > oi.end || oi.mm == mm_id {
-            continue;
-        }
-        let omm = w.mms.get(oi.mm);
-        let Some(t) = omm.pmd_table((ova / per) as usize) else {
-            continue;
-        };
-        let mm = w.mms.get(mm_id);
+    let spte = imap
+        .vmas
+        .iter()
+        .filter(|&&o| o != vma_id)
+        .find_map(|&other| {
+            let oi = w.vmas.get(other).info.get();
+            let ova = oi.address(index)?;
+            if ova % per != 0 || ova + per > oi.end || oi.mm == mm_id {
+                return None;
+            }
+            w.mms.get(oi.mm).pmd_table((ova / per) as usize)
+        });
+    if let Some(t) = spte {
         // `ptl = huge_pte_lock(h, mm, spte)`: the lock of the table being shared.
         let _ptl = huge_pte_lockptr(w, mm, w.tables.get(t)).lock();
-        let slot = (lo / per) as usize;
-        if mm.pmd_table(slot).is_some() {
-            return None;
+        if mm.pmd_table(slot).is_none() {
+            w.tables.get(t).share_count.fetch_add(1, Ordering::SeqCst);
+            mm.pmd[slot].store(t.pack() + 1, Ordering::SeqCst);
+            w.trace(
+                "huge_pmd_share",
+                mm_id,
+                format_args!("slot {slot} -> shared {t}"),
+            );
         }
-        w.tables.get(t).share_count.fetch_add(1, Ordering::SeqCst);
-        mm.pmd[slot].store(t.pack() + 1, Ordering::SeqCst);
-        w.trace(
-            "huge_pmd_share",
-            mm_id,
-            format_args!("slot {slot} -> shared {t}"),
-        );
-        return Some(t);
     }
-    None
+    let t = crate::ops::fault::pte_alloc(w, mm, mm_id, va);
+    drop(imap);
+    t
 }
 
 /// What the hugetlb branch of `try_to_unmap_one` / `try_to_migrate_one` did.
@@ -272,12 +287,11 @@ fn huge_pte_alloc(
     va: u64,
 ) -> Result<TableId, Error> {
     let (slot, _) = w.pte_slot(va);
-    if mm.pmd_table(slot).is_none()
-        && let Some(t) = huge_pmd_share(w, mm_id, vma_id, va)
-    {
-        return Ok(t);
+    if want_pmd_share(w, vma_id, va) && mm.pmd_table(slot).is_none() {
+        huge_pmd_share(w, mm, mm_id, vma_id, va)
+    } else {
+        crate::ops::fault::pte_alloc(w, mm, mm_id, va)
     }
-    crate::ops::fault::pte_alloc(w, mm, mm_id, va)
 }
 
 /// `hugetlb_fault` (mm/hugetlb.c, v6.1–6.5 shape) for a hugetlb VMA, called from
