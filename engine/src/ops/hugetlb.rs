@@ -369,6 +369,10 @@ pub fn hugetlb_fault(
                             ..
                         } = entry
                         {
+                            // A write to a read-only entry: hugetlb_wp(), which "takes
+                            // out MAP_SHARED mappings first" with set_huge_ptep_writable().
+                            // (A private mapping never gets here: its write faults SIGBUS.)
+                            let writable = writable || (write && vma.has(vm::SHARED));
                             let pte = Pte::Present {
                                 pfn,
                                 write: writable,
