@@ -11,12 +11,12 @@
 mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
-use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig};
-use mmlab_engine::ops::access;
+use mmlab_engine::mm::{MmId, Pte, VmaId, World, WorldConfig};
 use mmlab_engine::ops::hugetlb::hugetlb_fault_mutex_hash;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, fault, tlb};
 use mmlab_engine::protocol::Protocol;
-use mmlab_engine::sync::LockClass;
+use mmlab_engine::sync::{LockClass, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -83,5 +83,31 @@ fn hugetlb_faults_on_one_index_serialise_on_the_fault_mutex() {
         "hugetlb_fault instantiated the page without hugetlb_fault_mutex_table[hash]"
     );
     assert!(w.pte_at(mm, 0).is_some_and(|p| !p.is_none()));
+    assert!(w.sink.take().is_empty());
+}
+
+#[test]
+fn a_write_fault_on_a_read_only_shared_hugetlb_entry_makes_it_writable() {
+    let (w, mm, _) = hugetlb_world();
+    access::store(&w, 0, mm, 0, 1).expect("the fault maps the page");
+    let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, 0) else {
+        panic!("mapped: {:?}", w.pte_at(mm, 0));
+    };
+    // Write-protect the entry (as uffd-wp or mprotect would) and drop the CPU's translation.
+    let table = w.mms.get(mm).pmd_table(0).expect("the table");
+    let ro = Pte::Present {
+        pfn,
+        write: false,
+        dirty: true,
+        young: true,
+    };
+    w.tables.get(table).entries[0].store(ro.encode(), Ordering::SeqCst);
+    tlb::flush_tlb_range(&w, mm, 0, 1);
+    fault::handle_mm_fault(&w, mm, 0, true).expect("a write fault");
+    assert!(
+        matches!(w.pte_at(mm, 0), Some(Pte::Present { write: true, .. })),
+        "hugetlb_wp left the entry read-only: {:?}",
+        w.pte_at(mm, 0)
+    );
     assert!(w.sink.take().is_empty());
 }
