@@ -221,6 +221,7 @@ pub const LOOM_TRACE_EVENTS: usize = 120;
 /// [`crate::trace::Trace::observe`]), in execution order: the counterexample as a kernel
 /// developer reads it.
 pub fn report(v: Violation) {
+    crate::trace::mark_violation(&v);
     let raise = crate::sync::LOOM && PANIC_UNDER_LOOM.load(std::sync::atomic::Ordering::SeqCst);
     let text = raise.then(|| v.to_string());
     current_sink().push(v);

@@ -4,7 +4,7 @@ use super::address_space::FileId;
 use super::anon_vma::AnonVmaId;
 use super::arena::{Id, Kind};
 use super::mm_struct::MmId;
-use crate::sync::{AtomicU32, AtomicU64, Frozen, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, Ordering, RwSem};
 
 /// Marker for VMA ids.
 #[derive(Debug)]
@@ -87,6 +87,12 @@ pub struct Vma {
     /// `vma->anon_vma`, packed id + 1 (0 = none).
     /// Protected by: `mm->page_table_lock` (+ the anon_vma write lock) in `anon_vma_prepare`.
     pub anon_vma: AtomicU64,
+    /// The hugetlb VMA lock (`struct hugetlb_vma_lock`, `vma->vm_private_data` of a
+    /// VM_MAYSHARE hugetlb VMA, 6.1+, 8d9bfb260814 / 40549ba8f8e0): faults hold it for read
+    /// while they use a PTE pointer into a possibly shared PMD table, `huge_pmd_unshare`
+    /// callers hold it for write. Only a shared hugetlb VMA takes it (`__vma_shareable_lock`).
+    /// Protected by: itself (it protects the PMD-sharing state of this VMA's page tables).
+    pub hugetlb_vma_lock: RwSem<()>,
 }
 
 impl Vma {
@@ -95,6 +101,7 @@ impl Vma {
             info: Frozen::new(VmaInfo::EMPTY),
             flags: AtomicU32::new(0),
             anon_vma: AtomicU64::new(0),
+            hugetlb_vma_lock: RwSem::new(LockClass::HugetlbVmaLock, ()),
         }
     }
 

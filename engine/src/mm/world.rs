@@ -12,7 +12,7 @@ use super::vma::{Vma, VmaKind};
 use crate::check::Sink;
 use crate::protocol::Protocol;
 use crate::sync::rcu::Rcu;
-use crate::sync::{LockClass, ObserverMutex, SpinLock};
+use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};
 use crate::trace::Trace;
 use std::collections::HashMap;
 
@@ -114,6 +114,10 @@ pub struct World {
     pub rcu: Rcu,
     /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
     pub lru_lock: SpinLock<()>,
+    /// `hugetlb_fault_mutex_table`: `roundup_pow_of_two(8 * num_possible_cpus())` mutexes,
+    /// indexed by `hugetlb_fault_mutex_hash(mapping, idx)` (see `ops::hugetlb`).
+    /// Protected by: itself (each entry serialises hugetlb faults on its hash bucket).
+    pub hugetlb_fault_mutex_table: Vec<RwSem<()>>,
     /// The domain trace.
     pub trace: Trace,
     /// Where this world's violations go.
@@ -143,6 +147,9 @@ impl World {
             secondary: super::secondary::SecondaryMmu::new(),
             rcu: Rcu::new(),
             lru_lock: SpinLock::new(LockClass::LruLock, ()),
+            hugetlb_fault_mutex_table: (0..(8 * cpus).next_power_of_two())
+                .map(|_| RwSem::new(LockClass::HugetlbFaultMutex, ()))
+                .collect(),
             trace: Trace::default(),
             sink: Sink::new(),
             stores: ObserverMutex::new(HashMap::new()),

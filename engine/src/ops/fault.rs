@@ -74,10 +74,10 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
     if write && !vma.has(vm::WRITE) {
         return Err(Error::Segv);
     }
-    let tid = match crate::ops::hugetlb::huge_pmd_share(w, mm_id, vma_id, va) {
-        Some(t) => t,
-        None => pte_alloc(w, mm, mm_id, va)?,
-    };
+    if vma.has(vm::HUGETLB) {
+        return crate::ops::hugetlb::hugetlb_fault(w, mm_id, vma_id, va, write, map);
+    }
+    let tid = pte_alloc(w, mm, mm_id, va)?;
     let (_, i) = w.pte_slot(va);
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
     let orig = Pte::decode(w.tables.get(tid).entries[i].load(Ordering::SeqCst));

@@ -59,14 +59,22 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
             w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
             drop(item);
             ret = false;
-        } else if hugetlb::try_unshare(w, &item, vma_id, va) {
-            // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount (which
-            // counts table entries, not mms) is unchanged, so the walk goes on. With 4.4's
-            // notifiers the `goto out_unmap` still ends in a single-page `invalidate_page`
-            // (the 4.4 backport of 017b1660df89): the rest of the table's range is never
-            // invalidated.
+        } else if let unshare @ (hugetlb::Unshare::Unshared | hugetlb::Unshare::VmaLockBusy) =
+            hugetlb::try_unshare(w, &item, vma_id, va)
+        {
             drop(item);
-            invalidated_page_after_ptl = w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
+            if unshare == hugetlb::Unshare::VmaLockBusy {
+                // hugetlb_vma_trylock_write failed: `goto walk_abort`.
+                ret = false;
+            } else {
+                // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount
+                // (which counts table entries, not mms) is unchanged, so the walk goes on.
+                // With 4.4's notifiers the `goto out_unmap` still ends in a single-page
+                // `invalidate_page` (the 4.4 backport of 017b1660df89): the rest of the table's range is never
+                // invalidated.
+                invalidated_page_after_ptl =
+                    w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
+            }
         } else {
             // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)`
             // — clear and flush before the PTL is released, and keep the value the clear

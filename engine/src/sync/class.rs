@@ -24,15 +24,18 @@ pub enum LockKind {
 /// the rest are the model's own leaves and classes that tests declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LockClass {
-    /// `inode->i_rwsem`.
+    /// `inode->i_rwsem`. Not taken by any modelled path yet: it comes with truncation and hole
+    /// punch (`inode_lock` in `truncate`, `hugetlbfs_punch_hole`, `fallocate`).
     IRwsem,
     /// `mm->mmap_lock`.
     MmapLock,
     /// `mapping->invalidate_lock`.
     InvalidateLock,
-    /// `hugetlb_fault_mutex_table[hash]`.
+    /// `hugetlb_fault_mutex_table[hash]` (a mutex; `hugetlb_fault`).
     HugetlbFaultMutex,
-    /// The hugetlb per-VMA lock for PMD sharing (`hugetlb_vma_lock_write`, 6.1+).
+    /// The hugetlb per-VMA lock for PMD sharing (`hugetlb_vma_lock_read` in `hugetlb_fault`,
+    /// write in `__unmap_hugepage_range_final`, trylocked for write in `try_to_unmap_one` /
+    /// `try_to_migrate_one`; 6.1+, 40549ba8f8e0).
     HugetlbVmaLock,
     /// The `i_mmap_rwsem` of a hugetlbfs mapping (`hugetlbfs_i_mmap_rwsem_key`): in the hugetlb
     /// hierarchy it sits *above* the folio lock (docs/MODEL.md §1).
@@ -41,17 +44,21 @@ pub enum LockClass {
     HugetlbFolioLock,
     /// PG_locked: `lock_page` / `folio_lock`.
     PageLock,
-    /// The per-VMA lock (`vma_start_write`, 6.4+).
+    /// The per-VMA lock (`vma_start_write`, 6.4+). Not taken by any modelled path yet: it comes
+    /// with per-VMA locks (`lock_vma_under_rcu` faults, `vma_start_write` in munmap).
     VmaLock,
     /// `mapping->i_mmap_rwsem`.
     IMmapRwsem,
     /// `anon_vma->root->rwsem`.
     AnonVmaRwsem,
-    /// `mm->page_table_lock`.
+    /// `mm->page_table_lock`: populating the PMD level, and the PTL itself without split
+    /// locks.
     PageTableLock,
-    /// The split page-table lock of one PTE table (`pte_lockptr`).
+    /// A split page-table lock (`ptlock_ptr(ptdesc)`): a PTE table's (`pte_lockptr`), or a PMD
+    /// table's (`pmd_lockptr`, hugetlb's `huge_pte_lockptr`) — the kernel gives them one class.
     Ptl,
-    /// `swap_lock`.
+    /// `swap_lock`. Not taken by any modelled path yet: it comes with anonymous reclaim with
+    /// swap (`swap_duplicate` under the PTL in `try_to_unmap_one`).
     SwapLock,
     /// `mapping->i_pages` xa_lock.
     IPages,

@@ -22,6 +22,10 @@
 //!                                 in arch-dependent flush_dcache_mmap_lock,
 //!                                 within bdi.wb->list_lock in __sync_single_inode)
 //!
+//! anon_vma->rwsem,mapping->i_mmap_rwsem   (memory_failure, collect_procs_anon)
+//!   ->tasklist_lock
+//!     pte map lock
+//!
 //! hugetlbfs PageHuge() take locks in this order:
 //!   hugetlb_fault_mutex (hugetlbfs specific page fault mutex)
 //!     vma_lock (hugetlb specific lock for pmd_sharing)
@@ -29,15 +33,33 @@
 //!         folio_lock
 //! ```
 //!
-//! Simplifications, written down where they are made: the classes the model never takes
-//! (mmlist_lock, private_lock, i_lock, wb list_lock, sb_lock, memcg move_lock) are left out, and
-//! `swap_lock` keeps its place so that i_pages and lru_lock hang below the PTL as in the tree.
-//! Two leaves with no place in the tree are declared leaves here: `zone->lock` (the page
-//! allocator, taken under anything and taking nothing) and the secondary MMU's own lock. RCU
-//! read sections are exempt from ordering (they are not locks in the order); lockdep checks
-//! them only as atomic context. The hugetlb order uses its own classes for the folio lock and
-//! i_mmap_rwsem, as the kernel does with `hugetlbfs_i_mmap_rwsem_key`, so the two trees do not
-//! contradict each other.
+//! Simplifications, written down where they are made:
+//!
+//! * Classes no modelled path takes are left out: `mmlist_lock`, `private_lock`,
+//!   `inode->i_lock`, the wb `list_lock`, `sb_lock`, memcg `move_lock`, and the whole
+//!   memory-failure chain (`tasklist_lock` under the anon_vma rwsem and `i_mmap_rwsem`, the PTE
+//!   lock under it, in `collect_procs_anon`): the model has no
+//!   `memory_failure` (hwpoison) path.
+//! * Four classes keep their place in the tree although no path takes them yet, so that the
+//!   part that brings them finds its order already checked: `inode->i_rwsem` (truncation and
+//!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first),
+//!   `mapping->invalidate_lock` (`filemap_fault`'s read side; truncation's and hole punch's
+//!   write side),
+//!   `vma_start_write` (per-VMA locks, 6.4+: `lock_vma_under_rcu` faults, `vma_start_write` in
+//!   munmap/mprotect) and `swap_lock` (anonymous reclaim with swap: `swap_duplicate` under the
+//!   PTL in `try_to_unmap_one`). `swap_lock` also keeps `i_pages` and `lru_lock` below the PTL,
+//!   as in the tree.
+//! * Two leaves with no place in the tree are declared leaves here: `zone->lock` (the page
+//!   allocator, taken under anything and taking nothing) and the secondary MMU's own lock.
+//! * RCU read sections are exempt from ordering (they are not locks in the order); lockdep
+//!   checks them only as atomic context.
+//! * The hugetlb order uses its own classes for the folio lock and `i_mmap_rwsem`, as the
+//!   kernel does with `hugetlbfs_i_mmap_rwsem_key`, so the two trees do not contradict each
+//!   other.
+//! * Historical modes (`Protocol` switches for older kernels) are checked against this v6.x
+//!   order: a path of an era whose order differed (5.15's `hugetlb_fault_mutex` between
+//!   `i_mmap_rwsem` and `anon_vma->rwsem`, c0d0381ade79) would be reported as an inversion.
+//!   The model's `hugetlb_fault` is the 6.1+ one in every era.
 
 use super::class::LockClass::{self, *};
 use std::sync::OnceLock;
@@ -53,9 +75,15 @@ pub const RMAP_ORDER: &[(LockClass, LockClass)] = &[
     (IMmapRwsem, AnonVmaRwsem),
     (AnonVmaRwsem, PageTableLock),
     (AnonVmaRwsem, Ptl),
-    // `mm->page_table_lock or pte_lock`: one level, but the kernel does nest them (the PTL of a
-    // table is taken under page_table_lock in pte_alloc paths on configs without split PMD
-    // locks); the model takes page_table_lock only to populate the level above.
+    // `mm->page_table_lock or pte_lock` is one level of the tree, but the PMD lock is taken
+    // above a PTE table's lock where a page table is removed or replaced while both the PMD
+    // entry and the table's contents must hold still: khugepaged's `retract_page_tables` and
+    // `collapse_pte_mapped_thp` (mm/khugepaged.c, 6.5+) do `pml = pmd_lock(mm, pmd)`, then
+    // `spin_lock_nested(ptl, SINGLE_DEPTH_NESTING)` when `ptl != pml`. Without split PMD locks
+    // `pmd_lock` is `&mm->page_table_lock`: this edge. (With them both are split page-table
+    // locks of one lockdep class, the model's `Ptl`, nested by subclass.) The model's own
+    // paths take page_table_lock only to populate the PMD level (`__pte_alloc`,
+    // `huge_pmd_share` without split locks) and never nest a PTE lock under it.
     (PageTableLock, Ptl),
     (Ptl, SwapLock),
     (PageTableLock, SwapLock),
@@ -63,7 +91,9 @@ pub const RMAP_ORDER: &[(LockClass, LockClass)] = &[
     (IPages, LruLock),
 ];
 
-/// The hugetlbfs order (the second tree of the `mm/rmap.c` header, v6.x).
+/// The hugetlbfs order of the mm/rmap.c header (6.1+, with the hugetlb VMA lock), hung under
+/// `mmap_lock` (`hugetlb_fault` runs under it). The folio lock is above the PTLs and the
+/// anon_vma rwsem, as for any folio.
 pub const HUGETLB_ORDER: &[(LockClass, LockClass)] = &[
     (MmapLock, HugetlbFaultMutex),
     (HugetlbFaultMutex, HugetlbVmaLock),
@@ -102,7 +132,7 @@ fn matrix() -> &'static Vec<Vec<bool>> {
                 above[p][c] = true;
             }
         }
-        // Transitive closure (Floyd–Warshall on a 19-node graph; computed once).
+        // Transitive closure (Floyd–Warshall over the kernel classes; computed once).
         for k in 0..n {
             let below_k = above[k].clone();
             for row in above.iter_mut().filter(|row| row[k]) {
@@ -172,6 +202,38 @@ mod tests {
         assert_eq!(
             relation(HugetlbFolioLock, HugetlbfsIMmapRwsem),
             Relation::Inverted
+        );
+    }
+
+    #[test]
+    fn hugetlb_fault_chain_is_in_order() {
+        // hugetlb_fault: fault mutex, VMA lock, huge_pmd_share's i_mmap_rwsem and PTL;
+        // hugetlb_no_page: the folio lock, the page cache, the PTL.
+        let chain = [
+            MmapLock,
+            HugetlbFaultMutex,
+            HugetlbVmaLock,
+            HugetlbfsIMmapRwsem,
+            HugetlbFolioLock,
+            IPages,
+        ];
+        for (i, &a) in chain.iter().enumerate() {
+            for &b in &chain[i + 1..] {
+                assert_eq!(relation(a, b), Relation::InOrder, "{a} before {b}");
+            }
+        }
+        for held in [HugetlbVmaLock, HugetlbfsIMmapRwsem, HugetlbFolioLock] {
+            assert_eq!(
+                relation(held, Ptl),
+                Relation::InOrder,
+                "{held} before the PTL"
+            );
+            assert_eq!(relation(held, PageTableLock), Relation::InOrder);
+        }
+        assert_eq!(
+            relation(HugetlbFolioLock, HugetlbVmaLock),
+            Relation::Inverted,
+            "under a hugetlb folio lock the VMA lock may only be trylocked"
         );
     }
 

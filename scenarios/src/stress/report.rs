@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Lines of a failing iteration's trace printed (its most recent); `--json` has none of it.
+/// Lines of a failing iteration's trace printed at most (the scenario renders the story around
+/// the marked violation, `Trace::render`, in fewer); `--json` has none of it.
 pub const MAX_TRACE_LINES: usize = 200;
 /// Violations of the first failing iteration printed in full (they are one story: a race
 /// often trips a second oracle on its way, and a hang comes with lockdep's view of it).
