@@ -7,11 +7,11 @@
 //! flush TLB while holding PTL"). It leaves a CPU's writable, dirty TLB entry behind.
 #![cfg(not(mmlab_loom))]
 
-use mmlab_engine::check::{Oracle, Sink, Violation};
+use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, munmap, page_alloc, rmap};
+use mmlab_engine::ops::{access, munmap, page_alloc, rmap, tlb};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Ordering;
 
@@ -65,6 +65,101 @@ fn clear_pte_without_flush(w: &World, mm_id: MmId, vma: VmaId, va: u64) -> Pfn {
     rmap::page_remove_rmap(w, pfn, vma);
     drop(ptl);
     pfn
+}
+
+/// Item: a store through a stale TLB entry after munmap returned is a lost store, whatever
+/// page it lands in — here a shared file page, which the old oracle took for a legitimate
+/// store to the file.
+///
+/// ```text
+/// cpu0: store va1 (TLB: writable, dirty)
+/// broken path: clear va1's PTE, no flush
+/// munmap(file VMA): zap finds va1 none, nothing to flush; the table stays (anon VMA at va0)
+/// cpu0: store va1 again -> lands in the page cache page through the stale entry  [lost-store]
+/// ```
+#[test]
+fn a_store_through_a_stale_tlb_entry_after_munmap_returned_is_a_lost_store() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    mmap(&w, mm, 0, 1, MapKind::Anon).unwrap();
+    let file = mmap(
+        &w,
+        mm,
+        1,
+        1,
+        MapKind::File {
+            file: w.file(0),
+            pgoff: 0,
+            shared: true,
+        },
+    )
+    .unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    access::store(&w, 0, mm, 1, 2).unwrap();
+    let pfn = clear_pte_without_flush(&w, mm, file, 1);
+    page_alloc::put_page(&w, pfn); // the PTE's reference; the page cache keeps the page
+    munmap::munmap(&w, mm, file).unwrap();
+    let after = access::store(&w, 0, mm, 1, 3);
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(
+        fired(&v, Oracle::LostStore),
+        "a store after munmap returned ({after:?}) was not reported as lost:\n{}",
+        render(&v)
+    );
+}
+
+/// A legitimate refault after MADV_DONTNEED goes through a new PTE: nothing fires.
+#[test]
+fn a_store_that_refaults_after_madv_dontneed_is_not_a_lost_store() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 1, 1).unwrap();
+    access::store(&w, 1, mm, 1, 2).unwrap();
+    munmap::madvise_dontneed(&w, mm, 0, 2).unwrap();
+    access::store(&w, 0, mm, 1, 3).unwrap();
+    access::store(&w, 1, mm, 1, 4).unwrap();
+    munmap::madvise_dontneed(&w, mm, 1, 2).unwrap();
+    access::store(&w, 0, mm, 1, 5).unwrap();
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(v.is_empty(), "{}", render(&v));
+}
+
+/// Item: MADV_DONTNEED checks I14 when it returns, and says so.
+///
+/// ```text
+/// cpu0: store va1 (TLB: writable, dirty)
+/// broken path: clear va1's PTE, no flush
+/// MADV_DONTNEED(va1): zap finds it none, nothing to flush; returns   [I14: cpu0 still caches]
+/// ```
+#[test]
+fn madv_dontneed_checks_zap_completion_when_it_returns() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    let vma = mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 1, 1).unwrap();
+    let pfn = clear_pte_without_flush(&w, mm, vma, 1);
+    munmap::madvise_dontneed(&w, mm, 0, 2).unwrap();
+    let v = sink.take();
+    let i14: Vec<_> = v
+        .iter()
+        .filter(|v| v.oracle == Oracle::I14ZapCompletion)
+        .collect();
+    assert!(
+        !i14.is_empty(),
+        "MADV_DONTNEED returned with cpu0 caching va1, unreported:\n{}",
+        render(&v)
+    );
+    assert!(
+        i14.iter().all(|v| v.message.contains("MADV_DONTNEED")),
+        "I14's message names the call that returned:\n{}",
+        render(&v)
+    );
+    // Clean up: flush and put the page the broken path kept.
+    tlb::flush_tlb_range(&w, mm, 0, 2);
+    page_alloc::put_page(&w, pfn);
 }
 
 /// Item: `tlb_finish_mmu` flushes the range it gathered, widened by the freed tables'

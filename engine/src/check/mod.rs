@@ -8,6 +8,7 @@
 //! which is how loom learns that an interleaving failed.
 
 pub mod quiescent;
+pub mod unmapped;
 
 use crate::sync::ObserverMutex;
 use std::cell::RefCell;

@@ -121,6 +121,7 @@ pub fn secondary_refresh(
         pfn,
         write,
         dirty: false,
+        filled: w.tlb_fill_epoch(),
     });
     drop(tlb);
     w.trace("secondary refresh", format_args!("va {:#x}", va << 12), pfn);
