@@ -9,9 +9,10 @@
 
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, munmap, page_alloc, rmap, tlb};
+use mmlab_engine::ops::{access, munmap, notifier, page_alloc, rmap, tlb, zap};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Ordering;
 
@@ -188,5 +189,75 @@ fn tlb_finish_mmu_no_longer_hides_another_paths_missing_flush() {
         fired(&v, Oracle::I3FreeBeforeFlush),
         "the page was freed while cpu0 still cached va3, unreported:\n{}",
         render(&v)
+    );
+}
+
+/// MADV_DONTNEED composed from the engine's zap steps without its mmu-notifier bracket:
+/// `unmap_page_range` called directly instead of through `unmap_vmas`.
+fn madvise_dontneed_without_bracket(w: &World, mm_id: MmId, vma: VmaId, start: u64, end: u64) {
+    let map = w.mms.get(mm_id).mmap_lock.read();
+    let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
+    zap::unmap_page_range(w, &mut gather, vma, start, end);
+    tlb::tlb_finish_mmu(w, gather);
+    w.forget_anon_stores(mm_id, start, end);
+    drop(map);
+}
+
+/// Item: a KVM-like secondary MMU is kept coherent only by invalidate_range_start/end; a path
+/// that forgets its bracket leaves it mapping a freed page (I13), even though the CPU flush
+/// ran (that flush reaches only secondaries that share the CPU page tables).
+#[test]
+fn a_zap_without_its_notifier_bracket_is_caught_by_a_kvm_like_secondary() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    let vma = mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    notifier::register(&w, mm, SecondaryKind::Kvm);
+    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(
+        fired(&v, Oracle::I13SecondaryMmu),
+        "the secondary MMU kept a translation to a freed page, unreported:\n{}",
+        render(&v)
+    );
+}
+
+/// The SVA kind hears no start/end at all: it is kept coherent by the invalidation that follows
+/// the CPU flush under the PTL (`arch_invalidate_secondary_tlbs`), so even a bracket-less zap
+/// leaves it nothing stale; and with both kinds registered, the KVM-like one still catches the
+/// missing bracket.
+#[test]
+fn an_sva_secondary_is_invalidated_by_the_cpu_flush_alone() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    let vma = mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    notifier::register(&w, mm, SecondaryKind::Sva);
+    assert!(notifier::sva_translate(&w, mm, 0).is_some());
+    madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
+    access::store(&w, 0, mm, 1, 2).unwrap();
+    assert!(notifier::sva_translate(&w, mm, 1).is_some());
+    munmap::madvise_dontneed(&w, mm, 0, 2).unwrap();
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(v.is_empty(), "{}", render(&v));
+
+    access::store(&w, 0, mm, 0, 3).unwrap();
+    notifier::register(&w, mm, SecondaryKind::Kvm);
+    assert!(notifier::sva_translate(&w, mm, 0).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
+    let v = sink.take();
+    assert!(
+        v.iter()
+            .all(|v| v.oracle == Oracle::I13SecondaryMmu && v.message.contains("KVM")),
+        "only the KVM-like secondary is left stale:\n{}",
+        render(&v)
+    );
+    assert!(
+        !v.is_empty(),
+        "the KVM-like secondary's stale translation is reported"
     );
 }

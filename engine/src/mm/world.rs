@@ -109,8 +109,9 @@ pub struct World {
     pub tables: Arena<TableKind, PageTable>,
     /// CPUs.
     pub cpus: Vec<Cpu>,
-    /// The secondary MMU (a device TLB behind an mmu notifier), registered on at most one mm.
-    pub secondary: super::secondary::SecondaryMmu,
+    /// The secondary MMUs (device TLBs behind mmu notifiers), one of each kind
+    /// ([`super::secondary::SecondaryKind::ALL`] order), each registered on at most one mm.
+    pub secondaries: [super::secondary::SecondaryMmu; 2],
     /// The RCU domain.
     pub rcu: Rcu,
     /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
@@ -158,7 +159,8 @@ impl World {
             }),
             tables: Arena::new(cfg.tables, |_| PageTable::new(cfg.ptes_per_table)),
             cpus: (0..cpus).map(|_| Cpu::new()).collect(),
-            secondary: super::secondary::SecondaryMmu::new(),
+            secondaries: super::secondary::SecondaryKind::ALL
+                .map(super::secondary::SecondaryMmu::new),
             rcu: Rcu::new(),
             lru_lock: SpinLock::new(LockClass::LruLock, ()),
             trace: Trace::default(),
@@ -176,6 +178,18 @@ impl World {
             w.trace.observe();
         }
         w
+    }
+
+    /// The secondary MMU of `kind`.
+    pub fn secondary(
+        &self,
+        kind: super::secondary::SecondaryKind,
+    ) -> &super::secondary::SecondaryMmu {
+        let i = super::secondary::SecondaryKind::ALL
+            .iter()
+            .position(|&k| k == kind)
+            .expect("ALL lists every kind");
+        &self.secondaries[i]
     }
 
     /// The `i`-th file.
