@@ -49,12 +49,9 @@ pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
     let (start, end) = if tlb.fullmm {
         (0, u64::MAX)
     } else {
-        match tlb.range {
-            Some(r) => r,
-            // Only reachable with freed_tables and an empty range, which pte_free_tlb's own
-            // range adjustment rules out.
-            None => (0, 0),
-        }
+        // An empty range with freed_tables set is ruled out by pte_free_tlb's own range
+        // adjustment; (0, 0) would flush nothing.
+        tlb.range.unwrap_or_default()
     };
     if start < end {
         flush_tlb_range(w, tlb.mm, start, end);
