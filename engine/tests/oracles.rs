@@ -261,3 +261,26 @@ fn an_sva_secondary_is_invalidated_by_the_cpu_flush_alone() {
         "the KVM-like secondary's stale translation is reported"
     );
 }
+
+/// I13's first clause: between `invalidate_range_start` and `_end` the KVM-like secondary
+/// establishes no translation in the range. A refresh that skips `mmu_invalidate_retry` and
+/// installs inside the window is reported where it installs — even when the primary PTE is
+/// left unchanged, so that nothing stale remains for the checks at rest to find.
+#[test]
+fn a_secondary_translation_installed_inside_an_invalidate_window_is_reported() {
+    let (w, sink) = world();
+    let mm = mm_alloc(&w).unwrap();
+    mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    notifier::register(&w, mm, SecondaryKind::Kvm);
+    let bracket = notifier::invalidate_range_start(&w, mm, 0, 2);
+    notifier::secondary_refresh(&w, mm, 0, false);
+    notifier::invalidate_range_end(&w, bracket);
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(
+        fired(&v, Oracle::I13SecondaryMmu),
+        "a translation installed inside the invalidate window, unreported:\n{}",
+        render(&v)
+    );
+}

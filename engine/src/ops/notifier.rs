@@ -154,10 +154,21 @@ pub fn secondary_refresh(
     };
     crate::race_window!("secondary refresh: CPU PTE read, translation not yet installed");
     let mut tlb = hw_lock(&s.tlb);
-    if check_seq
-        && (s.in_progress.load(Ordering::SeqCst) != 0 || s.seq.load(Ordering::SeqCst) != seq)
-    {
+    let in_window = s.in_progress.load(Ordering::SeqCst) != 0;
+    if check_seq && (in_window || s.seq.load(Ordering::SeqCst) != seq) {
         return None;
+    }
+    if in_window {
+        // I13's first clause: no new translation while an invalidation is in progress —
+        // the primary PTE it read may be about to change (e649b3f0188f's lesson).
+        crate::check::violation(
+            crate::check::Oracle::I13SecondaryMmu,
+            format!(
+                "KVM-like secondary MMU installs {mm_id} va {:#x} -> {pfn} inside an \
+                 invalidate_range_start/end window (no mmu_invalidate_retry)",
+                va << 12
+            ),
+        );
     }
     tlb.retain(|e| e.va != va);
     tlb.push(crate::mm::TlbEntry {
