@@ -9,7 +9,9 @@
 //!   `in_progress`; a fault-in installs what it read only if no invalidation is in progress
 //!   and the sequence did not move since it began (`mmu_invalidate_retry`). It hears nothing
 //!   from the CPU TLB flush, so a path that changes a PTE outside a start/end bracket leaves
-//!   it stale: I13 catches that.
+//!   it stale: I13 catches that. (From 2020 to 6.5 x86 KVM also hooked `->invalidate_range`,
+//!   but only to reload its APIC-access page, e649b3f0188f; its shadow page tables always
+//!   relied on start/end and the sequence retry, which is what this kind models.)
 //! * [`SecondaryKind::Sva`] — an IOMMU doing shared virtual addressing (SVA/ATS:
 //!   `intel_mmuops` in drivers/iommu/intel/svm.c registers `.release` and
 //!   `.arch_invalidate_secondary_tlbs` only). It walks the CPU page tables itself, so it
