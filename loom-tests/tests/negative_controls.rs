@@ -392,8 +392,8 @@ fn unlink_file_vma_while_mapped(env: &Env) -> Outcome {
 }
 
 /// stale-id: a thread that uses an mm it holds no reference to (no `mmget`) races
-/// `exit_mmap`; loom finds the interleaving where the access comes after the mm was freed.
-/// A race: the access first is clean.
+/// `exit_mmap`; loom finds the interleaving where the access comes after the mm was freed
+/// (its first schedule: the last actor, the exit, runs first).
 fn access_racing_exit_without_mm_users(env: &Env) -> Outcome {
     let w = world(2, Protocol::default(), |_| {});
     let (mm, _, _) = mapped(&w, 1, MapKind::Anon);
