@@ -30,6 +30,7 @@
 
 use loom::model::Builder;
 use mmlab_engine::actor::Env;
+use mmlab_engine::check::unmapped::ZapCall;
 use mmlab_engine::check::{Oracle, Violation, quiescent};
 use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -254,8 +255,9 @@ fn two_dontneeds(zap: fn(&World, MmId)) -> (Vec<Violation>, String) {
     access::store(&w, 2, mm, 0, 9).expect("a store on cpu2 maps the page");
     let dontneed = |w: Arc<World>| {
         move || {
+            let began = w.unmap_begin(mm);
             zap(&w, mm);
-            munmap::assert_range_unmapped(&w, mm, 0, 1);
+            munmap::assert_range_unmapped(&w, mm, 0, 1, ZapCall::MadvDontneed, &began);
         }
     };
     env.run(vec![

@@ -8,6 +8,7 @@
 //! which is how loom learns that an interleaving failed.
 
 pub mod quiescent;
+pub mod unmapped;
 
 use crate::sync::ObserverMutex;
 use std::cell::RefCell;
@@ -40,9 +41,9 @@ pub enum Oracle {
     I11Mlock,
     /// I12: mlock locking rule.
     I12MlockLocking,
-    /// I13: secondary MMU consistency.
+    /// I13: secondary MMU consistency (either kind: `mm::secondary`).
     I13SecondaryMmu,
-    /// I14: zap completion.
+    /// I14: zap completion — checked as munmap and MADV_DONTNEED return.
     I14ZapCompletion,
     /// I15: lock discipline (lockdep).
     I15Lockdep,
@@ -50,7 +51,9 @@ pub enum Oracle {
     I16RmapReachable,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
-    /// A store that returned success is not in the page, or a store after munmap landed.
+    /// A store that returned success is not in the page; or a store landed, through a TLB
+    /// entry older than a munmap/MADV_DONTNEED of its address that had returned, in a page
+    /// the mm no longer maps there (checked as it lands: see [`unmapped`]).
     LostStore,
     /// A `BUG_ON`-style assertion of a kernel path.
     Bug,

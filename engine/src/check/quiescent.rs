@@ -195,41 +195,38 @@ pub fn check_world(w: &World) {
     check_stores(w);
 }
 
-/// I13 at rest: every translation the secondary MMU holds equals the current primary PTE of
+/// I13 at rest: every translation a secondary MMU holds equals the current primary PTE of
 /// the mm it mirrors (present, same page). A stale one lets the device reach a page its mm no
 /// longer maps — unmapped, migrated away or freed.
 pub fn check_secondary(w: &World) {
-    let entries = hw_lock(&w.secondary.tlb).clone();
-    for e in entries {
-        let what = format!(
-            "secondary MMU maps {} va {:#x} -> {}",
-            e.mm,
-            e.va << 12,
-            e.pfn
-        );
-        if !w.mms.is_live(e.mm) {
-            violation(
-                Oracle::I13SecondaryMmu,
-                format!("{what}, but the mm is gone"),
+    for s in w.secondaries.iter().filter(|s| s.registered()) {
+        let entries = hw_lock(&s.tlb).clone();
+        for e in entries {
+            let what = format!(
+                "{} maps {} va {:#x} -> {}",
+                s.kind.name(),
+                e.mm,
+                e.va << 12,
+                e.pfn
             );
-            continue;
-        }
-        let (slot, i) = w.pte_slot(e.va);
-        let pte = w
-            .mms
-            .get(e.mm)
-            .pmd_table(slot)
-            .map(|t| Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)));
-        match pte {
-            Some(Pte::Present { pfn, .. }) if pfn == e.pfn => {}
-            Some(pte) => violation(
-                Oracle::I13SecondaryMmu,
-                format!("{what}, but the primary PTE is {pte}"),
-            ),
-            None => violation(
-                Oracle::I13SecondaryMmu,
-                format!("{what}, but the primary has no page table there"),
-            ),
+            if !w.mms.is_live(e.mm) {
+                violation(
+                    Oracle::I13SecondaryMmu,
+                    format!("{what}, but the mm is gone"),
+                );
+                continue;
+            }
+            match w.pte_at(e.mm, e.va) {
+                Some(Pte::Present { pfn, .. }) if pfn == e.pfn => {}
+                Some(pte) => violation(
+                    Oracle::I13SecondaryMmu,
+                    format!("{what}, but the primary PTE is {pte}"),
+                ),
+                None => violation(
+                    Oracle::I13SecondaryMmu,
+                    format!("{what}, but the primary has no page table there"),
+                ),
+            }
         }
     }
 }

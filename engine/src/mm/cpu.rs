@@ -29,6 +29,10 @@ pub struct TlbEntry {
     pub write: bool,
     /// Cached dirty.
     pub dirty: bool,
+    /// When the walk that filled it ran ([`crate::check::unmapped`]'s epoch): observer
+    /// bookkeeping, not hardware state. An entry older than a munmap/MADV_DONTNEED that has
+    /// returned is stale.
+    pub filled: u64,
 }
 
 /// A simulated CPU.

@@ -34,6 +34,10 @@ pub struct MmuGather {
     pub batch: usize,
     /// The range still to flush, `[start, end)` in pages (`tlb->start/end`).
     pub range: Option<(u64, u64)>,
+    /// `tlb->freed_tables`: a page table was queued since the last flush, so the next flush
+    /// must happen even if no PTE was cleared (and, on hardware, must also invalidate the
+    /// paging-structure caches: the model's walker has none).
+    pub freed_tables: bool,
     /// Page tables queued for freeing after the flush (`tlb_remove_table`).
     pub tables: Vec<TableId>,
     /// `tlb->delayed_rmap`: some gathered page still needs `tlb_flush_rmaps`.
@@ -48,17 +52,41 @@ impl MmuGather {
             pages: Vec::new(),
             batch,
             range: None,
+            freed_tables: false,
             tables: Vec::new(),
             delayed_rmap: false,
         }
     }
 
+    /// `__tlb_adjust_range`: widen the range to flush to cover `[va, va + pages)`.
+    pub fn tlb_adjust_range(&mut self, va: u64, pages: u64) {
+        let end = va.saturating_add(pages);
+        self.range = Some(match self.range {
+            None => (va, end),
+            Some((s, e)) => (s.min(va), e.max(end)),
+        });
+    }
+
     /// `tlb_remove_tlb_entry`: widen the range to flush.
     pub fn tlb_remove_tlb_entry(&mut self, va: u64) {
-        self.range = Some(match self.range {
-            None => (va, va + 1),
-            Some((s, e)) => (s.min(va), e.max(va + 1)),
-        });
+        self.tlb_adjust_range(va, 1);
+    }
+
+    /// `pte_free_tlb` (include/asm-generic/tlb.h): queue the PTE table that mapped from `va`
+    /// for freeing after the flush. Like the kernel's macro it widens the range by one page at
+    /// the table's address (`tlb_flush_pmd_range(tlb, address, PAGE_SIZE)`) and sets
+    /// `freed_tables` (22a61c3c4f13, "asm-generic/tlb: Track freeing of page-table directories
+    /// in struct mmu_gather") — it does not widen the flush to the whole mm.
+    pub fn pte_free_tlb(&mut self, table: TableId, va: u64) {
+        self.tlb_adjust_range(va, 1);
+        self.freed_tables = true;
+        self.tables.push(table);
+    }
+
+    /// `__tlb_reset_range`: nothing left to flush.
+    pub fn tlb_reset_range(&mut self) {
+        self.range = None;
+        self.freed_tables = false;
     }
 
     /// `__tlb_remove_page`: gather a page (taking over the PTE's reference). Returns true when

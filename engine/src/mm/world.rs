@@ -10,6 +10,7 @@ use super::page::{Page, PageKind, Pfn};
 use super::table::{PageTable, TableKind};
 use super::vma::{Vma, VmaKind};
 use crate::check::Sink;
+use crate::check::unmapped::{UnmapLog, UnmapStart};
 use crate::protocol::Protocol;
 use crate::sync::rcu::Rcu;
 use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};
@@ -108,8 +109,9 @@ pub struct World {
     pub tables: Arena<TableKind, PageTable>,
     /// CPUs.
     pub cpus: Vec<Cpu>,
-    /// The secondary MMU (a device TLB behind an mmu notifier), registered on at most one mm.
-    pub secondary: super::secondary::SecondaryMmu,
+    /// The secondary MMUs (device TLBs behind mmu notifiers), one of each kind
+    /// ([`super::secondary::SecondaryKind::ALL`] order), each registered on at most one mm.
+    pub secondaries: [super::secondary::SecondaryMmu; 2],
     /// The RCU domain.
     pub rcu: Rcu,
     /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
@@ -126,6 +128,23 @@ pub struct World {
     /// oracle); a target's entry is dropped when its memory legitimately goes away (munmap
     /// of anonymous memory).
     pub stores: ObserverMutex<HashMap<(usize, StoreTarget), u64>>,
+    /// TLB fills, unmap starts and returns, faults in flight (observer state, for I14 and the
+    /// lost-store oracle: see [`crate::check::unmapped`]).
+    pub unmaps: ObserverMutex<UnmapLog>,
+}
+
+/// A fault in flight on an mm, for the I14 check of MADV_DONTNEED ([`World::fault_begin`]).
+#[derive(Debug)]
+#[must_use = "the fault is in flight until this is dropped"]
+pub struct FaultInFlight<'a> {
+    w: &'a World,
+    mm: Id<MmKind>,
+}
+
+impl Drop for FaultInFlight<'_> {
+    fn drop(&mut self) {
+        self.w.unmaps.lock().fault_end(self.mm);
+    }
 }
 
 impl World {
@@ -144,7 +163,8 @@ impl World {
             }),
             tables: Arena::new(cfg.tables, |_| PageTable::new(cfg.ptes_per_table)),
             cpus: (0..cpus).map(|_| Cpu::new()).collect(),
-            secondary: super::secondary::SecondaryMmu::new(),
+            secondaries: super::secondary::SecondaryKind::ALL
+                .map(super::secondary::SecondaryMmu::new),
             rcu: Rcu::new(),
             lru_lock: SpinLock::new(LockClass::LruLock, ()),
             hugetlb_fault_mutex_table: (0..(8 * cpus).next_power_of_two())
@@ -153,6 +173,7 @@ impl World {
             trace: Trace::default(),
             sink: Sink::new(),
             stores: ObserverMutex::new(HashMap::new()),
+            unmaps: ObserverMutex::new(UnmapLog::default()),
             protocol,
             cfg,
         };
@@ -164,6 +185,18 @@ impl World {
             w.trace.observe();
         }
         w
+    }
+
+    /// The secondary MMU of `kind`.
+    pub fn secondary(
+        &self,
+        kind: super::secondary::SecondaryKind,
+    ) -> &super::secondary::SecondaryMmu {
+        let i = super::secondary::SecondaryKind::ALL
+            .iter()
+            .position(|&k| k == kind)
+            .expect("ALL lists every kind");
+        &self.secondaries[i]
     }
 
     /// The `i`-th file.
@@ -214,6 +247,23 @@ impl World {
         } else {
             &mm.page_table_lock
         }
+    }
+
+    /// The epoch stamped on a TLB entry when a walk fills it ([`crate::mm::TlbEntry::filled`]).
+    pub fn tlb_fill_epoch(&self) -> u64 {
+        self.unmaps.lock().tick()
+    }
+
+    /// A munmap or MADV_DONTNEED of `mm` begins (before it zaps anything): what I14 and the
+    /// lost-store oracle compare against when it returns.
+    pub fn unmap_begin(&self, mm: Id<MmKind>) -> UnmapStart {
+        self.unmaps.lock().begin(mm)
+    }
+
+    /// A fault on `mm` begins; it ends when the guard drops (`handle_mm_fault` holds one).
+    pub fn fault_begin(&self, mm: Id<MmKind>) -> FaultInFlight<'_> {
+        self.unmaps.lock().fault_begin(mm);
+        FaultInFlight { w: self, mm }
     }
 
     /// Note a successful store (for the lost-store oracle).

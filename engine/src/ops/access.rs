@@ -58,6 +58,7 @@ fn walk(w: &World, mm_id: MmId, va: u64, store: bool) -> Result<TlbEntry, HwFaul
             pfn,
             write,
             dirty: dirty || store,
+            filled: w.tlb_fill_epoch(),
         });
     }
 }
@@ -74,8 +75,17 @@ pub fn hw_access(
     w.mms.get(mm_id).note_cpu(cpu);
     let mut tlb = hw_lock(&w.cpus[cpu].tlb);
     let cached = tlb.iter().position(|e| e.mm == mm_id && e.va == va);
+    let mut stale = None;
     let entry = match cached {
-        Some(k) if store.is_none() || (tlb[k].write && tlb[k].dirty) => tlb[k],
+        Some(k) if store.is_none() || (tlb[k].write && tlb[k].dirty) => {
+            if store.is_some() {
+                // The lost-store oracle: a store that uses, without a walk, an entry filled
+                // before a munmap/MADV_DONTNEED of this address that has since returned goes
+                // to a page the mm no longer maps here.
+                stale = w.unmaps.lock().stale(mm_id, va, tlb[k].filled);
+            }
+            tlb[k]
+        }
         Some(k) if tlb[k].write => {
             // Clean→dirty: the hardware re-walks and sets the PTE's dirty bit; if the PTE
             // is gone or changed, the access faults (the x86 rule `try_to_unmap_one`'s
@@ -112,6 +122,25 @@ pub fn hw_access(
     };
     let page = w.page(entry.pfn);
     let value = match store {
+        Some(v) if stale.is_some() => {
+            // It lands all the same (the hardware does not know), but it is no store to
+            // anything the mm maps: reported, and not recorded as a legitimate store.
+            page.data[cpu].store(v, Ordering::SeqCst);
+            let (call, lo, hi) = stale.expect("checked by the guard");
+            check::violation(
+                Oracle::LostStore,
+                format!(
+                    "cpu{cpu}'s store of {v} to {mm_id} va {:#x} landed in {} through a TLB entry \
+                     older than the {} of {:#x}-{:#x}, which has returned",
+                    va << 12,
+                    entry.pfn,
+                    call.name(),
+                    lo << 12,
+                    hi << 12
+                ),
+            );
+            v
+        }
         Some(v) => {
             page.data[cpu].store(v, Ordering::SeqCst);
             // Recorded under the TLB lock, so that a zap's flush (which takes it) orders the

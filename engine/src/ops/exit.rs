@@ -29,5 +29,6 @@ pub fn exit_mmap(w: &World, mm_id: MmId) {
     drop(map);
     w.forget_anon_stores(mm_id, 0, u64::MAX);
     w.trace("exit_mmap", mm_id, "");
+    w.unmaps.lock().forget(mm_id);
     w.mms.free(mm_id);
 }

@@ -67,6 +67,7 @@ pub fn pte_offset_map_lock<'w>(
 /// `handle_mm_fault`: resolve a fault at `va` of `mm` (a write fault if `write`). Returns once
 /// the access may be retried; `Err` is a signal.
 pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
+    let _in_flight = w.fault_begin(mm_id); // observer bookkeeping for MADV_DONTNEED's I14
     let mm = w.mms.get(mm_id);
     let map = mm.mmap_lock.read();
     let vma_id = find_vma(w, &map.vmas, va).ok_or(Error::Segv)?;

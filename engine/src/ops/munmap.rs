@@ -1,5 +1,6 @@
 //! `munmap` (v6 `do_vmi_align_munmap` shape) and `MADV_DONTNEED` (`zap_page_range_single`).
 
+use crate::check::unmapped::{UnmapStart, ZapCall};
 use crate::check::{self, Oracle};
 use crate::mm::pte::Pte;
 use crate::mm::{MmId, VmaId, World};
@@ -15,6 +16,7 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let Some(pos) = map.vmas.iter().position(|&v| v == vma_id) else {
         return Err(Error::Inval);
     };
+    let began = w.unmap_begin(mm_id);
     let info = w.vmas.get(vma_id).info.get();
     crate::ops::munlock::munlock_before_unmap(w, vma_id);
     // detach: faults no longer find the VMA.
@@ -32,36 +34,65 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     w.vmas.free(vma_id);
     // Anonymous memory (and private COW copies) goes away with the mapping.
     w.forget_anon_stores(mm_id, info.start, info.end);
-    assert_range_unmapped(w, mm_id, info.start, info.end);
+    assert_range_unmapped(w, mm_id, info.start, info.end, ZapCall::Munmap, &began);
+    unmap_returned(w, ZapCall::Munmap, &began, info.start, info.end);
     drop(map);
     Ok(())
 }
 
-/// I14: nothing maps `[start, end)` of `mm` and no CPU TLB caches it.
+/// Note that the unmap that began at `began` returns, having torn down `[start, end)`: from
+/// now on a store through a TLB entry older than it is a lost store.
+pub fn unmap_returned(w: &World, call: ZapCall, began: &UnmapStart, start: u64, end: u64) {
+    w.unmaps.lock().returned(call, began, start, end);
+}
+
+/// I14, checked as `call` returns: nothing maps `[start, end)` of `mm` and no CPU TLB caches
+/// it — even if another thread zapped the same range concurrently.
+///
+/// After MADV_DONTNEED the VMA stays, so a fault may legitimately refill the range before the
+/// call returns: only TLB entries filled before it began (`began`) must be gone, and the PTE
+/// half is checked only if no fault on the mm was in flight or began meanwhile
+/// ([`crate::check::unmapped`]). After munmap nothing may map or cache the range at all.
 #[track_caller]
-pub fn assert_range_unmapped(w: &World, mm_id: MmId, start: u64, end: u64) {
+pub fn assert_range_unmapped(
+    w: &World,
+    mm_id: MmId,
+    start: u64,
+    end: u64,
+    call: ZapCall,
+    began: &UnmapStart,
+) {
     let mm = w.mms.get(mm_id);
+    let op = call.name();
+    let mut still_mapped = Vec::new();
     for va in start..end {
         let (slot, i) = w.pte_slot(va);
         if let Some(t) = mm.pmd_table(slot) {
             let pte = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst));
             if !pte.is_none() {
-                check::violation(
-                    Oracle::I14ZapCompletion,
-                    format!("{mm_id} va {:#x} still {pte} after munmap", va << 12),
-                );
+                still_mapped.push((va, pte));
             }
         }
     }
+    // Asked after the PTEs were read: a fault that installed one of them had begun by then.
+    let refilled = call == ZapCall::MadvDontneed && w.unmaps.lock().faulted_since(began);
+    for (va, pte) in still_mapped.into_iter().filter(|_| !refilled) {
+        check::violation(
+            Oracle::I14ZapCompletion,
+            format!("{mm_id} va {:#x} still {pte} after {op}", va << 12),
+        );
+    }
     for (c, cpu) in w.cpus.iter().enumerate() {
-        if let Some(e) = hw_lock(&cpu.tlb)
-            .iter()
-            .find(|e| e.mm == mm_id && start <= e.va && e.va < end)
-        {
+        if let Some(e) = hw_lock(&cpu.tlb).iter().find(|e| {
+            e.mm == mm_id
+                && start <= e.va
+                && e.va < end
+                && (call == ZapCall::Munmap || e.filled < began.epoch)
+        }) {
             check::violation(
                 Oracle::I14ZapCompletion,
                 format!(
-                    "cpu{c} TLB still caches {mm_id} va {:#x} -> {} after munmap",
+                    "cpu{c} TLB still caches {mm_id} va {:#x} -> {} after {op}",
                     e.va << 12,
                     e.pfn
                 ),
@@ -71,10 +102,12 @@ pub fn assert_range_unmapped(w: &World, mm_id: MmId, start: u64, end: u64) {
 }
 
 /// `madvise(MADV_DONTNEED)` over `[start, end)`: `mmap_lock` read; per VMA a gather, a
-/// notifier bracket and a zap (`zap_page_range_single`).
+/// notifier bracket and a zap (`zap_page_range_single`). On return each zapped VMA's part of
+/// the range maps nothing a fault did not refill, and no TLB caches what was there (I14).
 pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<(), Error> {
     let mm = w.mms.get(mm_id);
     let map = mm.mmap_lock.read();
+    let began = w.unmap_begin(mm_id);
     let vmas: Vec<VmaId> = map
         .vmas
         .iter()
@@ -87,11 +120,14 @@ pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
     if vmas.is_empty() {
         return Err(Error::Inval);
     }
+    let mut zapped = Vec::new();
     for v in vmas {
         if w.vmas.get(v).has(crate::mm::vm::LOCKED) {
             // MADV_DONTNEED refuses VM_LOCKED VMAs (madvise_dontneed_free_valid_vma).
             continue;
         }
+        let info = w.vmas.get(v).info.get();
+        zapped.push((start.max(info.start), end.min(info.end)));
         let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
         zap::unmap_vmas(w, &mut gather, &[v], start, end);
         tlb::tlb_finish_mmu(w, gather);
@@ -104,6 +140,10 @@ pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
         mm_id,
         format_args!("{:#x}-{:#x}", start << 12, end << 12),
     );
+    for (lo, hi) in zapped {
+        assert_range_unmapped(w, mm_id, lo, hi, ZapCall::MadvDontneed, &began);
+        unmap_returned(w, ZapCall::MadvDontneed, &began, lo, hi);
+    }
     drop(map);
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! mmu notifiers: `mmu_notifier_invalidate_range_start/end` and the secondary-TLB invalidation
-//! that follows a CPU flush. Start/end may sleep and are never called under a PTL: lockdep's
-//! `might_sleep` checks it.
+//! that follows a CPU flush, each delivered to the kind of secondary MMU that registers it
+//! (`mm::secondary`): start/end to the KVM-like one, `arch_invalidate_secondary_tlbs` to the
+//! SVA one. Start/end may sleep and are never called under a PTL: lockdep's `might_sleep`
+//! checks it.
 
+use crate::mm::secondary::{SecondaryKind, SecondaryMmu};
 use crate::mm::{MmId, World};
 use crate::protocol::Notifier;
 use crate::sync::lockdep::might_sleep;
@@ -15,18 +18,24 @@ pub struct Bracket {
     active: bool,
 }
 
-/// `mmu_notifier_invalidate_range_start`: the secondary stops establishing translations in the
-/// range and drops the ones it has.
+/// The KVM-like secondary if it mirrors `mm` (the only kind with start/end callbacks).
+fn kvm_on(w: &World, mm: MmId) -> Option<&SecondaryMmu> {
+    Some(w.secondary(SecondaryKind::Kvm)).filter(|s| s.mirrors(mm))
+}
+
+/// `mmu_notifier_invalidate_range_start`: a KVM-like secondary (`kvm_mmu_notifier_invalidate_range_start`)
+/// bumps `mmu_invalidate_in_progress` and `mmu_invalidate_seq`, so it establishes no new
+/// translation in the range until the end, and drops the ones it has. An SVA secondary has
+/// no such callback.
 #[track_caller]
 pub fn invalidate_range_start(w: &World, mm: MmId, start: u64, end: u64) -> Bracket {
     might_sleep("mmu_notifier_invalidate_range_start");
-    let s = &w.secondary;
-    if !s.mirrors(mm) {
+    let Some(s) = kvm_on(w, mm) else {
         return Bracket { mm, active: false };
-    }
+    };
     s.in_progress.fetch_add(1, Ordering::SeqCst);
     s.seq.fetch_add(1, Ordering::SeqCst);
-    hw_lock(&s.tlb).retain(|e| !(start <= e.va && e.va < end));
+    hw_lock(&s.tlb).retain(|e| !(e.mm == mm && start <= e.va && e.va < end));
     w.trace(
         "mmu_notifier_invalidate_range_start",
         mm,
@@ -35,12 +44,13 @@ pub fn invalidate_range_start(w: &World, mm: MmId, start: u64, end: u64) -> Brac
     Bracket { mm, active: true }
 }
 
-/// `mmu_notifier_invalidate_range_end`.
+/// `mmu_notifier_invalidate_range_end`: the KVM-like secondary bumps the sequence and drops
+/// `in_progress` (`kvm_mmu_notifier_invalidate_range_end`).
 #[track_caller]
 pub fn invalidate_range_end(w: &World, b: Bracket) {
     might_sleep("mmu_notifier_invalidate_range_end");
     if b.active {
-        let s = &w.secondary;
+        let s = w.secondary(SecondaryKind::Kvm);
         s.seq.fetch_add(1, Ordering::SeqCst);
         s.in_progress.fetch_sub(1, Ordering::SeqCst);
         w.trace("mmu_notifier_invalidate_range_end", b.mm, "");
@@ -48,28 +58,31 @@ pub fn invalidate_range_end(w: &World, b: Bracket) {
 }
 
 /// `arch_invalidate_secondary_tlbs` (6.6+; `mmu_notifier_invalidate_range` before): called by
-/// the TLB flush, under the PTL where the flush is, so a secondary that walks CPU page tables
-/// cannot keep a translation to a page about to be freed.
+/// the TLB flush, under the PTL where the flush is, so a secondary that walks the CPU page
+/// tables (SVA) cannot keep a translation to a page about to be freed. Only the SVA kind
+/// registers it (`intel_mmuops`' `.arch_invalidate_secondary_tlbs`); KVM relies on start/end.
 ///
 /// Only under the 2017+ semantics (`Notifier::StartEnd`): the 4.4-era `try_to_unmap_one` had
 /// no secondary invalidation under the PTL, only `invalidate_page` after it.
 pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64) {
-    let s = &w.secondary;
+    let s = w.secondary(SecondaryKind::Sva);
     if w.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
-        hw_lock(&s.tlb).retain(|e| !(start <= e.va && e.va < end));
+        hw_lock(&s.tlb).retain(|e| !(e.mm == mm && start <= e.va && e.va < end));
     }
 }
 
 /// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
-/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Like KVM's
-/// `kvm_mmu_notifier_invalidate_page`, it bumps the invalidate sequence, so that a refresh
-/// that read the old PTE before it does not install it after.
+/// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Both kinds had the
+/// hook then (`kvm_mmu_notifier_invalidate_page`; intel-svm's `intel_invalidate_page`). Like
+/// KVM's, it bumps the invalidate sequence, so that a refresh that read the old PTE before it
+/// does not install it after.
 pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
-    let s = &w.secondary;
-    if s.mirrors(mm) {
+    for s in w.secondaries.iter().filter(|s| s.mirrors(mm)) {
         let mut tlb = hw_lock(&s.tlb);
-        s.seq.fetch_add(1, Ordering::SeqCst);
-        tlb.retain(|e| e.va != va);
+        if s.kind == SecondaryKind::Kvm {
+            s.seq.fetch_add(1, Ordering::SeqCst);
+        }
+        tlb.retain(|e| !(e.mm == mm && e.va == va));
         drop(tlb);
         w.trace(
             "mmu_notifier_invalidate_page",
@@ -79,12 +92,41 @@ pub fn invalidate_page(w: &World, mm: MmId, va: u64) {
     }
 }
 
-/// Register the secondary MMU on `mm` (`mmu_notifier_register`).
-pub fn register(w: &World, mm: MmId) {
-    w.secondary.mm.store(mm.pack() + 1, Ordering::SeqCst);
+/// Register the secondary MMU of `kind` on `mm` (`mmu_notifier_register`). Before any actor
+/// runs.
+pub fn register(w: &World, mm: MmId, kind: SecondaryKind) {
+    w.secondary(kind).mm.set(mm.pack() + 1);
 }
 
-/// The device faults a translation in (KVM's `kvm_faultin_pfn` + `mmu_invalidate_retry`):
+/// The SVA device translates `va` (an ATS translation request): the IOMMU walks the CPU page
+/// table itself, under its own lock — the lock `arch_invalidate_secondary_tlbs` takes — so a
+/// walk either precedes an invalidation (and is dropped by it) or sees the PTE it followed.
+/// Returns the page it translated to, if the PTE is present.
+pub fn sva_translate(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> {
+    use crate::mm::pte::Pte;
+    let s = w.secondary(SecondaryKind::Sva);
+    if !s.mirrors(mm_id) {
+        return None;
+    }
+    let mut tlb = hw_lock(&s.tlb);
+    let Some(Pte::Present { pfn, write, .. }) = w.pte_at(mm_id, va) else {
+        return None;
+    };
+    tlb.retain(|e| e.va != va);
+    tlb.push(crate::mm::TlbEntry {
+        mm: mm_id,
+        va,
+        pfn,
+        write,
+        dirty: false,
+        filled: w.tlb_fill_epoch(),
+    });
+    drop(tlb);
+    w.trace("sva translate", format_args!("va {:#x}", va << 12), pfn);
+    Some(pfn)
+}
+
+/// The KVM-like device faults a translation in (KVM's `kvm_faultin_pfn` + `mmu_invalidate_retry`):
 /// note the sequence, read the CPU PTE, and install it only if no invalidation began
 /// meanwhile. With `check_seq` false the retry check is skipped (the 2017/2020 KVM APIC-page
 /// bugs, b1394e745b94 / e649b3f0188f). Returns the page installed, if any.
@@ -95,7 +137,10 @@ pub fn secondary_refresh(
     check_seq: bool,
 ) -> Option<crate::mm::Pfn> {
     use crate::mm::pte::Pte;
-    let s = &w.secondary;
+    let s = w.secondary(SecondaryKind::Kvm);
+    if !s.mirrors(mm_id) {
+        return None;
+    }
     let seq = s.seq.load(Ordering::SeqCst);
     if check_seq && s.in_progress.load(Ordering::SeqCst) != 0 {
         return None;
@@ -109,10 +154,21 @@ pub fn secondary_refresh(
     };
     crate::race_window!("secondary refresh: CPU PTE read, translation not yet installed");
     let mut tlb = hw_lock(&s.tlb);
-    if check_seq
-        && (s.in_progress.load(Ordering::SeqCst) != 0 || s.seq.load(Ordering::SeqCst) != seq)
-    {
+    let in_window = s.in_progress.load(Ordering::SeqCst) != 0;
+    if check_seq && (in_window || s.seq.load(Ordering::SeqCst) != seq) {
         return None;
+    }
+    if in_window {
+        // I13's first clause: no new translation while an invalidation is in progress —
+        // the primary PTE it read may be about to change (e649b3f0188f's lesson).
+        crate::check::violation(
+            crate::check::Oracle::I13SecondaryMmu,
+            format!(
+                "KVM-like secondary MMU installs {mm_id} va {:#x} -> {pfn} inside an \
+                 invalidate_range_start/end window (no mmu_invalidate_retry)",
+                va << 12
+            ),
+        );
     }
     tlb.retain(|e| e.va != va);
     tlb.push(crate::mm::TlbEntry {
@@ -121,6 +177,7 @@ pub fn secondary_refresh(
         pfn,
         write,
         dirty: false,
+        filled: w.tlb_fill_epoch(),
     });
     drop(tlb);
     w.trace("secondary refresh", format_args!("va {:#x}", va << 12), pfn);

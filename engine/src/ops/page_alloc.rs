@@ -111,19 +111,19 @@ pub fn free_page(w: &World, pfn: Pfn) {
             format!("Bad page state: {pfn} freed with PG_mlocked"),
         );
     }
-    // I13: nor may the secondary MMU (the free must follow its invalidation).
-    if let Some(e) = crate::sync::hw_lock(&w.secondary.tlb)
-        .iter()
-        .find(|e| e.pfn == pfn)
-    {
-        check::violation(
-            Oracle::I13SecondaryMmu,
-            format!(
-                "{pfn} freed while the secondary MMU still maps it at {} va {:#x}",
-                e.mm,
-                e.va << 12
-            ),
-        );
+    // I13: nor may a secondary MMU (the free must follow its invalidation).
+    for s in w.secondaries.iter().filter(|s| s.registered()) {
+        if let Some(e) = crate::sync::hw_lock(&s.tlb).iter().find(|e| e.pfn == pfn) {
+            check::violation(
+                Oracle::I13SecondaryMmu,
+                format!(
+                    "{pfn} freed while the {} still maps it at {} va {:#x}",
+                    s.kind.name(),
+                    e.mm,
+                    e.va << 12
+                ),
+            );
+        }
     }
     // The free path clears PG_mlocked (`unevictable_pgs_cleared`): a page can legitimately be
     // freed mlocked after a truncation/munlock race.

@@ -113,7 +113,7 @@ pub fn free_pgtables(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], keep: &[Vma
             // free_pgd_range: no lock; nothing can reach the table through a VMA any more.
             // Lockless walkers (the hardware) are fenced by the flush before the free.
             mm.pmd[slot as usize].store(0, Ordering::SeqCst);
-            tlb.tables.push(tid);
+            tlb.pte_free_tlb(tid, lo);
             w.trace("free_pgd_range", tid, format_args!("slot {slot}"));
         }
     }

@@ -37,11 +37,26 @@ pub fn tlb_gather_mmu(w: &World, mm: MmId, fullmm: bool) -> MmuGather {
     MmuGather::new(mm, fullmm, w.protocol.gather_batch)
 }
 
-/// `tlb_flush_mmu_tlbonly`: flush the gathered range.
+/// `tlb_flush_mmu_tlbonly`: if anything was cleared or a table queued, `tlb_flush`, then
+/// `__tlb_reset_range`. `tlb_flush` (include/asm-generic/tlb.h; x86's passes the same range to
+/// `flush_tlb_mm_range`) flushes the whole mm only for `fullmm` (exit, or a nested gather
+/// that `tlb_finish_mmu` turned into one), else exactly `[tlb->start, tlb->end)`: the cleared
+/// PTEs' addresses plus one page at each freed table's address (`pte_free_tlb`).
 pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
-    if let Some((s, e)) = tlb.range.take() {
-        flush_tlb_range(w, tlb.mm, s, e);
+    if tlb.range.is_none() && !tlb.freed_tables {
+        return;
     }
+    let (start, end) = if tlb.fullmm {
+        (0, u64::MAX)
+    } else {
+        // An empty range with freed_tables set is ruled out by pte_free_tlb's own range
+        // adjustment; (0, 0) would flush nothing.
+        tlb.range.unwrap_or_default()
+    };
+    if start < end {
+        flush_tlb_range(w, tlb.mm, start, end);
+    }
+    tlb.tlb_reset_range();
 }
 
 /// `tlb_flush_rmaps`: remove the delayed rmaps (5df397dec7c4). Must run under the PTL of the
@@ -74,14 +89,18 @@ pub fn tlb_flush_mmu(w: &World, tlb: &mut MmuGather) {
     }
 }
 
-/// `tlb_finish_mmu`: a final flush (everything, if another gather ran on this mm meanwhile —
-/// `mm_tlb_flush_nested`), free queued page tables, `tlb_flush_pending--`.
+/// `tlb_finish_mmu` (mm/mmu_gather.c): if another gather ran on this mm meanwhile
+/// (`mm_tlb_flush_nested`: a parallel MADV_DONTNEED may have cleared PTEs this one found
+/// empty and not flushed them yet), become `fullmm`, reset the range and mark `freed_tables`,
+/// so the final flush covers everything; otherwise flush the range gathered — freed tables
+/// widen it only by their own addresses (`pte_free_tlb`). Then free queued page tables and
+/// `tlb_flush_pending--`.
 pub fn tlb_finish_mmu(w: &World, mut tlb: MmuGather) {
     let mm = w.mms.get(tlb.mm);
-    if tlb.fullmm || mm.tlb_flush_pending.load(Ordering::SeqCst) > 1 || !tlb.tables.is_empty() {
-        // Nested gathers (parallel MADV_DONTNEED) or freed tables: flush the whole mm, as
-        // tlb_finish_mmu does with `__tlb_reset_range` + `freed_tables`.
-        tlb.range = Some((0, u64::MAX));
+    if mm.tlb_flush_pending.load(Ordering::SeqCst) > 1 {
+        tlb.fullmm = true;
+        tlb.tlb_reset_range();
+        tlb.freed_tables = true;
     }
     tlb_flush_mmu(w, &mut tlb);
     for t in std::mem::take(&mut tlb.tables) {

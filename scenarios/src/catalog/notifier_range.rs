@@ -56,6 +56,7 @@ use super::common::{self, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, notifier};
@@ -143,8 +144,9 @@ impl Scenario for NotifierRange {
             "B shares A's table"
         );
         assert_eq!(w.tables.get(table).share_count.load(Ordering::SeqCst), 2);
-        // The device mirrors A and has faulted every page in.
-        notifier::register(&w, mm_a);
+        // The device (KVM-like: start/end and the invalidate sequence) mirrors A and has
+        // faulted every page in.
+        notifier::register(&w, mm_a, SecondaryKind::Kvm);
         for va in 0..faulted {
             assert!(notifier::secondary_refresh(&w, mm_a, va, true).is_some());
         }

@@ -1,0 +1,150 @@
+//! The two kinds of secondary MMU under loom: a device filling its TLB from the CPU page table
+//! races a MADV_DONTNEED of the page it translates.
+//!
+//! ```text
+//! device                                    zapper (MADV_DONTNEED of va 0)
+//! KVM-like: seq = mmu_invalidate_seq        [invalidate_range_start: in_progress++, seq++,
+//!           read PTE: present(P)              drop the range]
+//!           lock; retry if seq moved        SPIN(ptl); clear PTE; flush_tlb_range
+//!           or in progress; install P         [SVA: arch_invalidate_secondary_tlbs]
+//! SVA:      lock; walk PTE; install P       UNSPIN(ptl); [invalidate_range_end]; free P
+//! ```
+//!
+//! With the bracket both kinds stay coherent (`kvm`, `sva`). Without it (`*-no-bracket`, the
+//! MADV_DONTNEED composed from `unmap_page_range` directly) the KVM-like device can install or
+//! keep P after it is freed — I13 — while the SVA device, which only ever hears the
+//! invalidation that follows the CPU flush, is unaffected: a missing bracket is visible only
+//! to the kind that relies on it.
+#![cfg(mmlab_loom)]
+
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::{Oracle, quiescent};
+use mmlab_engine::mm::secondary::SecondaryKind;
+use mmlab_engine::mm::{World, WorldConfig};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::{access, munmap, notifier, tlb, zap};
+use mmlab_engine::protocol::Protocol;
+use mmlab_engine::sync::Arc;
+use mmlab_loom_tests::{Bound, assert_covers_every_variant, explore};
+use mmlab_scenarios::scenario::{Expect, Outcome, Scenario, Size, Variant};
+
+#[derive(Debug)]
+struct SecondaryMmu;
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "kvm",
+        expected: Expect::Clean,
+        summary: "KVM-like device (seq retry) vs a bracketed MADV_DONTNEED",
+    },
+    Variant {
+        name: "sva",
+        expected: Expect::Clean,
+        summary: "SVA device (walks under its lock) vs a bracketed MADV_DONTNEED",
+    },
+    Variant {
+        name: "kvm-no-bracket",
+        expected: Expect::Race,
+        summary: "KVM-like device vs a MADV_DONTNEED without its notifier bracket",
+    },
+    Variant {
+        name: "sva-no-bracket",
+        expected: Expect::Clean,
+        summary: "SVA device vs a MADV_DONTNEED without its notifier bracket: unaffected",
+    },
+];
+
+impl Scenario for SecondaryMmu {
+    fn name(&self) -> &'static str {
+        "secondary-mmu"
+    }
+    fn title(&self) -> &'static str {
+        "KVM-like and SVA secondary MMUs vs MADV_DONTNEED, with and without the bracket"
+    }
+    fn commit(&self) -> &'static str {
+        "369ea8242c0f"
+    }
+    fn story(&self) -> String {
+        self.title().to_string()
+    }
+    fn variants(&self) -> &'static [Variant] {
+        VARIANTS
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[Oracle::I13SecondaryMmu]
+    }
+    fn run(&self, variant: &str, _size: Size, env: &Env) -> Outcome {
+        env.sink.install();
+        let kind = if variant.starts_with("kvm") {
+            SecondaryKind::Kvm
+        } else {
+            SecondaryKind::Sva
+        };
+        let bracket = !variant.ends_with("no-bracket");
+        let w = Arc::new(World::new(WorldConfig::tiny(2), Protocol::default()));
+        let mm = mm_alloc(&w).expect("an mm slot");
+        let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("a VMA slot");
+        access::store(&w, 0, mm, 0, 7).expect("a store faults the page in");
+        notifier::register(&w, mm, kind);
+        let (wd, wz) = (w.clone(), w.clone());
+        env.run(vec![
+            (
+                "device",
+                Box::new(move || {
+                    match kind {
+                        SecondaryKind::Kvm => notifier::secondary_refresh(&wd, mm, 0, true),
+                        SecondaryKind::Sva => notifier::sva_translate(&wd, mm, 0),
+                    };
+                }),
+            ),
+            (
+                "zapper",
+                Box::new(move || {
+                    if bracket {
+                        munmap::madvise_dontneed(&wz, mm, 0, 1).expect("a mapped range");
+                    } else {
+                        let map = wz.mms.get(mm).mmap_lock.read();
+                        let mut gather = tlb::tlb_gather_mmu(&wz, mm, false);
+                        zap::unmap_page_range(&wz, &mut gather, vma, 0, 1);
+                        tlb::tlb_finish_mmu(&wz, gather);
+                        wz.forget_anon_stores(mm, 0, 1);
+                        drop(map);
+                    }
+                }),
+            ),
+        ]);
+        quiescent::check_world(&w);
+        Outcome {
+            violations: env.sink.take(),
+            ..Outcome::default()
+        }
+    }
+}
+
+#[test]
+fn a_kvm_like_device_stays_coherent_across_a_bracketed_zap() {
+    explore(&SecondaryMmu, "kvm", Bound::Unbounded).assert_clean();
+}
+
+#[test]
+fn an_sva_device_stays_coherent_across_a_bracketed_zap() {
+    explore(&SecondaryMmu, "sva", Bound::Unbounded).assert_clean();
+}
+
+#[test]
+fn a_zap_without_its_bracket_is_caught_by_the_kvm_like_device() {
+    explore(&SecondaryMmu, "kvm-no-bracket", Bound::Preemptions(3)).assert_caught();
+}
+
+#[test]
+fn an_sva_device_needs_no_bracket() {
+    explore(&SecondaryMmu, "sva-no-bracket", Bound::Unbounded).assert_clean();
+}
+
+#[test]
+fn every_variant_has_a_loom_test() {
+    assert_covers_every_variant(
+        &SecondaryMmu,
+        &["kvm", "sva", "kvm-no-bracket", "sva-no-bracket"],
+    );
+}
