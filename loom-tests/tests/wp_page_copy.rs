@@ -28,6 +28,7 @@
 use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, notifier};
@@ -61,7 +62,7 @@ fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     };
     mmap(&w, mm, 0, 1, private).expect("one VMA slot");
     access::load(&w, 0, mm, 0).expect("a read fault maps the file page read-only");
-    notifier::register(&w, mm);
+    notifier::register(&w, mm, SecondaryKind::Kvm);
     assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
 
     let writer = {
