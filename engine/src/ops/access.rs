@@ -82,6 +82,8 @@ pub fn hw_access(
                 // The lost-store oracle: a store that uses, without a walk, an entry filled
                 // before a munmap/MADV_DONTNEED of this address that has since returned goes
                 // to a page the mm no longer maps here.
+                // Simplification: only such stores are judged; a load through a stale entry
+                // is not.
                 stale = w.unmaps.lock().stale(mm_id, va, tlb[k].filled);
             }
             tlb[k]

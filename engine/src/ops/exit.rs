@@ -8,6 +8,9 @@ use crate::mm::{MmId, VmaId, World};
 use crate::ops::{pgtable, tlb, zap};
 
 /// `exit_mmap` + `mmdrop`: tear down every mapping of `mm` and free it.
+///
+/// Simplification: no `mmu_notifier_release` (a registered secondary MMU is not told the mm
+/// is going) and no OOM-reaper handshake (`MMF_OOM_SKIP`, `mm_users`).
 pub fn exit_mmap(w: &World, mm_id: MmId) {
     let mm = w.mms.get(mm_id);
     let vmas: Vec<VmaId> = mm.mmap_lock.read().vmas.clone();

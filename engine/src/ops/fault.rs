@@ -175,6 +175,9 @@ fn set_pte_at(
 /// punch by `hugetlb_fault_mutex`; v6.x `hugetlbfs_punch_hole` takes `i_rwsem` and
 /// `i_mmap_rwsem`, never `invalidate_lock`), so a hugetlbfs file's fault here takes no
 /// `invalidate_lock` either.
+///
+/// Simplification: page-cache lookups take the `i_pages` lock; the kernel's
+/// (`filemap_get_entry`) are RCU walks of the xarray.
 pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
     let f = w.files.get(file);
     // `mapping_locked`: the shared invalidate_lock, once taken.

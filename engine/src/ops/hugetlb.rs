@@ -210,6 +210,10 @@ pub fn unmap_hugepage_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start
 
 /// `hugetlbfs_punch_hole`: `i_mmap_rwsem` write (to unmap), then each folio's lock — the
 /// hugetlb order, in which i_mmap_rwsem is above the folio lock.
+///
+/// Simplification: the kernel's `inode_lock` before them is not taken, nothing is unmapped
+/// (`hugetlb_vmdelete_list`), and `remove_inode_hugepages`, with its `hugetlb_fault_mutex`,
+/// does not run: the folio stays in the cache.
 pub fn hugetlbfs_punch_hole(w: &World, file: FileId, index: u64) {
     let f = w.files.get(file);
     let imap = f.i_mmap.write();
@@ -269,6 +273,9 @@ pub fn hugetlb_vma_trylock_write(
 
 /// `hugetlb_fault_mutex_hash`: the bucket of (mapping, idx) in `hugetlb_fault_mutex_table`
 /// (the kernel hashes with `jhash2`; any mix of the two serves).
+///
+/// Simplification: a multiplicative hash instead of `jhash2`, and the table's mutexes are
+/// `RwSem`s (class `HugetlbFaultMutex`) that are only ever taken for write.
 pub fn hugetlb_fault_mutex_hash(w: &World, file: FileId, idx: u64) -> usize {
     let n = w.hugetlb_fault_mutex_table.len();
     let key = (u64::from(file.idx) << 32) ^ idx;
@@ -416,6 +423,10 @@ pub fn hugetlb_fault(
 /// (`hugetlb_add_to_page_cache`); then map it under `huge_pte_lock` if the entry is still
 /// `old`. A new folio becomes migratable (`SetHPageMigratable`, the model's PG_lru) only
 /// once mapped.
+///
+/// Simplification: no reservation or subpool accounting (`vma_needs_reservation`,
+/// `hugepage_subpool_get_pages`, `restore_reserve_on_error`): an allocation fails only when
+/// the model's page pool is empty.
 #[allow(clippy::too_many_arguments)]
 fn hugetlb_no_page(
     w: &World,

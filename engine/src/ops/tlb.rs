@@ -9,6 +9,9 @@ use crate::sync::{Ordering, hw_lock};
 
 /// `flush_tlb_range`: shoot down `[start, end)` of `mm` on every CPU that ran it. Each target
 /// CPU's TLB lock is taken, as an IPI waits for its target.
+///
+/// Simplification: every shootdown is synchronous; there is no deferred (batched) flush
+/// (`TTU_BATCH_FLUSH`, `flush_tlb_batched_pending`).
 pub fn flush_tlb_range(w: &World, mm: MmId, start: u64, end: u64) {
     let ran = w
         .mms
@@ -42,6 +45,10 @@ pub fn tlb_gather_mmu(w: &World, mm: MmId, fullmm: bool) -> MmuGather {
 /// `flush_tlb_mm_range`) flushes the whole mm only for `fullmm` (exit, or a nested gather
 /// that `tlb_finish_mmu` turned into one), else exactly `[tlb->start, tlb->end)`: the cleared
 /// PTEs' addresses plus one page at each freed table's address (`pte_free_tlb`).
+///
+/// Simplification: `freed_tables` only forces the flush (the model's walker has no
+/// paging-structure caches to invalidate), and `tlb_update_vma_flags` (the VM_EXEC/VM_HUGETLB
+/// hints `tlb_flush` passes on) is not modelled.
 pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
     if tlb.range.is_none() && !tlb.freed_tables {
         return;

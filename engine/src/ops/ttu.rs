@@ -146,6 +146,8 @@ fn walk(
     replace: Replace,
 ) -> bool {
     let p = w.page(pfn);
+    // Simplification: anonymous try_to_unmap needs swap (swap entries, `swap_duplicate`),
+    // which is not modelled: it is reported as a BUG instead of being run.
     if replace == Replace::Nothing && matches!(p.mapping(), Mapping::Anon(_)) {
         check::violation(
             Oracle::Bug,

@@ -160,6 +160,11 @@ fn trace_pte_none_run(w: &World, mm: MmId, from: &mut Option<u64>, end: u64) {
 }
 
 /// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA).
+///
+/// Simplification: no `tlb_start_vma`/`tlb_end_vma`. The kernel's `tlb_end_vma` flushes and
+/// resets the gathered range at each VMA boundary (unless `fullmm` or
+/// `CONFIG_MMU_GATHER_MERGE_VMAS`); here what is not force-flushed waits for
+/// `tlb_finish_mmu`, so a stale TLB window stays open longer than in the kernel.
 pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, end: u64) {
     if w.vmas.get(vma_id).has(crate::mm::vm::HUGETLB) {
         crate::ops::hugetlb::unmap_hugepage_range(w, tlb, vma_id, start, end);

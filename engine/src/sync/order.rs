@@ -40,15 +40,14 @@
 //!   memory-failure chain (`tasklist_lock` under the anon_vma rwsem and `i_mmap_rwsem`, the PTE
 //!   lock under it, in `collect_procs_anon`): the model has no
 //!   `memory_failure` (hwpoison) path.
-//! * Four classes keep their place in the tree although no path takes them yet, so that the
+//! * Three classes keep their place in the tree although no path takes them yet, so that the
 //!   part that brings them finds its order already checked: `inode->i_rwsem` (truncation and
 //!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first),
-//!   `mapping->invalidate_lock` (`filemap_fault`'s read side; truncation's and hole punch's
-//!   write side),
 //!   `vma_start_write` (per-VMA locks, 6.4+: `lock_vma_under_rcu` faults, `vma_start_write` in
 //!   munmap/mprotect) and `swap_lock` (anonymous reclaim with swap: `swap_duplicate` under the
 //!   PTL in `try_to_unmap_one`). `swap_lock` also keeps `i_pages` and `lru_lock` below the PTL,
-//!   as in the tree.
+//!   as in the tree. `mapping->invalidate_lock` is taken only for read (`filemap_fault` on a
+//!   cache miss); its write side comes with truncation and hole punch.
 //! * Two leaves with no place in the tree are declared leaves here: `zone->lock` (the page
 //!   allocator, taken under anything and taking nothing) and the secondary MMU's own lock.
 //! * RCU read sections are exempt from ordering (they are not locks in the order); lockdep

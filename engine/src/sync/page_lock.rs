@@ -93,6 +93,10 @@ impl<'a> PageLock<'a> {
     }
 
     /// `lock_page` / `folio_lock`: sleep until the page is ours.
+    ///
+    /// Simplification: woken waiters race for PG_locked and a waiter re-checks until it sees
+    /// the bit clear (the pre-5.9 shape); there is no exclusive handoff to a waiter after
+    /// `sysctl_page_lock_unfairness` steals (5.9+ `folio_wait_bit_common`).
     #[track_caller]
     #[inline]
     pub fn lock(self) -> PageLockGuard<'a> {

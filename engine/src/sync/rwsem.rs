@@ -9,6 +9,9 @@
 //!
 //! Simplification: the kernel hands the lock off in queue order to bound starvation
 //! (`RWSEM_FLAG_HANDOFF`); here woken waiters race for it. Writers still win over new readers.
+//! Simplification: a reader never takes the rwsem while a writer is queued; the kernel's
+//! `rwsem_down_read_slowpath` lets a reader steal a rwsem that no writer holds, waiters or
+//! not, unless a handoff is pending (reader optimistic lock stealing).
 
 use super::acquire::{self, Acquisition, LockId, Site};
 use super::class::{LockClass, LockKind};
