@@ -8,8 +8,10 @@
 //! that a trylock never blocks (it is called while the lock is held, and the holder then joins
 //! it: a trylock that waited would never return, which loom reports).
 //!
-//! Under loom the sleeping locks wait by yielding (engine/src/sync/wait.rs), so these models
-//! check the lock words' protocol; the real-thread tests in engine/tests check parking.
+//! Under loom a waiter blocks until an unlock wakes it (engine/src/sync/wait.rs): a lost
+//! wakeup leaves the waiter blocked, which loom reports as a deadlock, so every test here in
+//! which a thread waits also checks that its wake comes. The real-thread tests in engine/tests
+//! check parking_lot's parking.
 //!
 //! Bounds: 3 where the model is small enough to explore in seconds, 2 for three threads.
 #![cfg(mmlab_loom)]
@@ -20,6 +22,7 @@ use mmlab_engine::sync::{
     Arc, AtomicBool, AtomicU32, AtomicUsize, LockClass, Ordering::Relaxed, PageLock, RwSem,
     SpinLock, thread,
 };
+use std::mem::ManuallyDrop;
 
 /// Explore `f` with at most `bound` preemptions per execution.
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
@@ -360,4 +363,80 @@ fn page_trylock_never_blocks_and_excludes() {
         racer.join().unwrap();
         assert_clean(&sink);
     });
+}
+
+/// The kinds of wait a [`deadlock_model`] makes.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    Spin,
+    RwSemWrite,
+    RwSemRead,
+    PageLock,
+    PageWaitUnlocked,
+}
+
+/// The holder takes the lock, starts a waiter for it, and then waits for the waiter to finish
+/// without unlocking: a deadlock. A waiter that blocks (`wait::block_on`) leaves no thread
+/// runnable, which loom reports as a deadlock, naming every thread's state. A waiter that polled
+/// the lock word instead (the yield loop this lab had before) stayed runnable and polled until
+/// loom's branch limit ended the execution, with a message about the limit, not the deadlock.
+fn deadlock_model(wait: Wait) -> impl Fn() + Sync + Send + 'static {
+    move || {
+        let sink = main_sink();
+        // Never dropped: loom ends the execution at the deadlock, and a loom object dropped
+        // while this thread unwinds from there would panic again inside loom.
+        let locks = ManuallyDrop::new((
+            Arc::new(SpinLock::new(LockClass::Ptl, ())),
+            Arc::new(RwSem::new(LockClass::IMmapRwsem, ())),
+            Arc::new(AtomicU32::new(0)),
+        ));
+        let (spin, sem, flags) = &*locks;
+        let page = PageLock::new(flags, LockClass::PageLock);
+        let _held = ManuallyDrop::new((
+            matches!(wait, Wait::Spin).then(|| spin.lock()),
+            matches!(wait, Wait::RwSemWrite | Wait::RwSemRead).then(|| sem.write()),
+            matches!(wait, Wait::PageLock | Wait::PageWaitUnlocked).then(|| page.lock()),
+        ));
+        let waiter = {
+            // The waiter's clones too: loom unwinds the blocked waiter at the deadlock.
+            let mine = ManuallyDrop::new((spin.clone(), sem.clone(), flags.clone()));
+            spawn(&sink, move || {
+                let (spin, sem, flags) = &*mine;
+                let page = PageLock::new(flags, LockClass::PageLock);
+                match wait {
+                    Wait::Spin => drop(spin.lock()),
+                    Wait::RwSemWrite => drop(sem.write()),
+                    Wait::RwSemRead => drop(sem.read()),
+                    Wait::PageLock => page.lock().unlock(),
+                    Wait::PageWaitUnlocked => page.wait_unlocked(),
+                }
+            })
+        };
+        waiter.join().unwrap();
+    }
+}
+
+/// Under loom a waiter blocks until an unlock wakes it: with the holder blocked too, loom finds
+/// no runnable thread and reports the deadlock.
+#[test]
+fn a_waiter_blocks_so_loom_reports_a_deadlock_as_one() {
+    for wait in [
+        Wait::Spin,
+        Wait::RwSemWrite,
+        Wait::RwSemRead,
+        Wait::PageLock,
+        Wait::PageWaitUnlocked,
+    ] {
+        let result = std::panic::catch_unwind(|| model(2, deadlock_model(wait)));
+        let payload = result.expect_err("a deadlock went unnoticed");
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(
+            message.starts_with("deadlock"),
+            "{wait:?}: loom did not see a deadlock but: {message}"
+        );
+    }
 }

@@ -82,13 +82,15 @@ impl<'a> PageLock<'a> {
         self.flags.fetch_or(PG_LOCKED, Ordering::Acquire) & PG_LOCKED == 0
     }
 
-    /// Sleep until the page looks unlocked.
+    /// Sleep until the page looks unlocked. PG_waiters is set and PG_locked tested in one
+    /// atomic step, inside the wait queue's lock (real mode: the bucket lock), as
+    /// `folio_wait_bit_common` sets PG_waiters and tests the bit under `q->lock`; that one
+    /// read-modify-write is also the re-check that keeps a loom waiter from missing the unlock
+    /// (`wait::block_on`).
     fn sleep_while_locked(&self) {
-        self.flags.fetch_or(PG_WAITERS, Ordering::SeqCst);
         let f = self.flags;
         block_on(self.instance(), || {
-            let v = f.load(Ordering::SeqCst);
-            v & PG_LOCKED != 0 && v & PG_WAITERS != 0
+            f.fetch_or(PG_WAITERS, Ordering::SeqCst) & PG_LOCKED != 0
         });
     }
 

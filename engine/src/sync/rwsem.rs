@@ -13,6 +13,7 @@ use super::acquire::{self, Acquisition, LockId, Site};
 use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
+use super::wait::recheck;
 use super::{AtomicU32, Ordering, block_on, wake_all};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -104,17 +105,24 @@ impl RawRwSem {
     }
 
     fn sleep(&self, blocked: impl Fn(u32) -> bool) {
+        if super::LOOM {
+            // No sleeper count under loom: it only spares real-mode unlocks a trip to the
+            // wait queue, and under loom that trip is free while every count update and check
+            // would be one more scheduling point on the lock and unlock paths.
+            block_on(self.key(), || blocked(recheck(&self.state)));
+            return;
+        }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         // Counted out on the way out, also when the watchdog unwinds the wait.
         let _sleeping = OnDrop(|| {
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
         });
-        block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
+        block_on(self.key(), || blocked(recheck(&self.state)));
     }
 
     #[inline]
     fn wake(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        if super::LOOM || self.sleepers.load(Ordering::SeqCst) > 0 {
             wake_all(self.key());
         }
     }
@@ -172,10 +180,14 @@ impl RawRwSem {
         // Queue: from now on new readers wait behind us (writer preference).
         self.state.fetch_add(WAITING_WRITER, Ordering::SeqCst);
         // If the wait unwinds (the stress watchdog aborts a hung iteration), withdraw the
-        // claim: a waiting writer that is gone would block every reader from then on.
-        let queued = OnDrop(|| {
-            self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
-            self.wake();
+        // claim: a waiting writer that is gone would block every reader from then on. Real
+        // mode only: a loom model thread unwinds from a wait only when loom has ended the
+        // execution (a deadlock it reports), and a loom operation made then panics again.
+        let queued = (!super::LOOM).then(|| {
+            OnDrop(|| {
+                self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
+                self.wake();
+            })
         });
         while !self.try_write_fast(true) {
             self.sleep(|s| s & (WRITER | READER_MASK) != 0);
