@@ -225,6 +225,29 @@ fn rwsem_waiting_writer_fails_try_read_and_gets_in_after_the_reader() {
     });
 }
 
+/// `down_read_trylock` fails only while a writer holds or waits: never because another reader
+/// entered or left between its read of the count and its compare-and-swap
+/// (`__down_read_trylock` retries with the value the failed compare-and-swap returned).
+#[test]
+fn rwsem_try_read_fails_only_for_a_writer() {
+    model(3, || {
+        let sink = main_sink();
+        let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
+        let first = sem.read();
+        let other = {
+            let sem = sem.clone();
+            spawn(&sink, move || drop(sem.read()))
+        };
+        assert!(
+            sem.try_read().is_some(),
+            "try_read failed with no writer about"
+        );
+        drop(first);
+        other.join().unwrap();
+        assert_clean(&sink);
+    });
+}
+
 /// The writer is already trying while the downgrade happens: no interleaving lets it in
 /// between the write lock and the read lock it becomes.
 #[test]

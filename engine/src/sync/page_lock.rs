@@ -87,11 +87,16 @@ impl<'a> PageLock<'a> {
     /// `folio_wait_bit_common` sets PG_waiters and tests the bit under `q->lock`; that one
     /// read-modify-write is also the re-check that keeps a loom waiter from missing the unlock
     /// (`wait::block_on`).
-    fn sleep_while_locked(&self) {
+    ///
+    /// Returns whether it slept; when it returns `false` the page was unlocked at the re-check,
+    /// which is the newest value of the flags word (a read-modify-write), so a caller waiting
+    /// only for the unlock loops on this rather than on a separate load that loom could answer
+    /// with an older value.
+    fn sleep_while_locked(&self) -> bool {
         let f = self.flags;
         block_on(self.instance(), || {
             f.fetch_or(PG_WAITERS, Ordering::SeqCst) & PG_LOCKED != 0
-        });
+        })
     }
 
     /// `lock_page` / `folio_lock`: sleep until the page is ours.
@@ -158,8 +163,9 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn wait_unlocked(self) {
         lockdep::might_sleep("wait_on_page_locked");
-        while self.is_locked() {
-            self.sleep_while_locked();
+        // folio_wait_locked: sleep only if the page looks locked; then until it is not.
+        if self.is_locked() {
+            while self.sleep_while_locked() {}
         }
     }
 
@@ -173,9 +179,7 @@ impl<'a> PageLock<'a> {
         self.flags.fetch_or(PG_WAITERS, Ordering::SeqCst);
         drop(ptl);
         lockdep::might_sleep("migration_entry_wait_on_locked");
-        while self.is_locked() {
-            self.sleep_while_locked();
-        }
+        while self.sleep_while_locked() {}
     }
 
     /// `unlock_page` without a guard, for paths that hand the lock over as the kernel does.

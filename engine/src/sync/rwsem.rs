@@ -76,32 +76,51 @@ impl RawRwSem {
         &self.state as *const AtomicU32 as usize
     }
 
+    /// `__down_read_trylock`: a compare-and-swap loop that starts from a guess of the unlocked
+    /// value and retries with the value each failure returns, as long as no writer holds or
+    /// waits ("Optimize for the case when the rwsem is not locked at all",
+    /// kernel/locking/rwsem.c). It fails only when a reader may not enter, never because
+    /// another reader changed the count meanwhile; and it reads the word only through
+    /// read-modify-writes, which under loom return the newest value (a separate load could
+    /// return an older one, and loom would explore every such stale start).
     #[inline]
     fn try_read_fast(&self) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        s & (WRITER | WAITING_MASK) == 0
-            && s & READER_MASK != READER_MASK
-            && self
+        let mut s = 0;
+        while s & (WRITER | WAITING_MASK) == 0 && s & READER_MASK != READER_MASK {
+            match self
                 .state
                 .compare_exchange(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+            {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
     }
 
-    /// Take the write lock if free; `queued` says this writer counted itself as waiting.
+    /// Take the write lock if no writer or reader holds it; `queued` says this writer counted
+    /// itself as waiting (and so guesses the word holds just its own claim). Like
+    /// [`Self::try_read_fast`], a compare-and-swap loop from a guess (`rwsem_write_trylock`
+    /// tries the unlocked value once; here a change in the waiting-writer count does not make
+    /// the attempt fail).
     #[inline]
     fn try_write_fast(&self, queued: bool) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        if s & (WRITER | READER_MASK) != 0 {
-            return false;
+        let mut s = if queued { WAITING_WRITER } else { 0 };
+        while s & (WRITER | READER_MASK) == 0 {
+            let new = if queued {
+                (s - WAITING_WRITER) | WRITER
+            } else {
+                s | WRITER
+            };
+            match self
+                .state
+                .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
         }
-        let new = if queued {
-            (s - WAITING_WRITER) | WRITER
-        } else {
-            s | WRITER
-        };
-        self.state
-            .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        false
     }
 
     fn sleep(&self, blocked: impl Fn(u32) -> bool) {
