@@ -20,7 +20,7 @@ use loom::model::Builder;
 use mmlab_engine::check::{Sink, Violation};
 use mmlab_engine::sync::{
     Arc, AtomicBool, AtomicU32, AtomicUsize, LockClass, Ordering::Relaxed, PageLock, RwSem,
-    SpinLock, thread,
+    SpinLock, rcu::Rcu, thread,
 };
 use std::mem::ManuallyDrop;
 
@@ -396,6 +396,7 @@ enum Wait {
     RwSemRead,
     PageLock,
     PageWaitUnlocked,
+    SynchronizeRcu,
 }
 
 /// The holder takes the lock, starts a waiter for it, and then waits for the waiter to finish
@@ -412,19 +413,21 @@ fn deadlock_model(wait: Wait) -> impl Fn() + Sync + Send + 'static {
             Arc::new(SpinLock::new(LockClass::Ptl, ())),
             Arc::new(RwSem::new(LockClass::IMmapRwsem, ())),
             Arc::new(AtomicU32::new(0)),
+            Arc::new(Rcu::new()),
         ));
-        let (spin, sem, flags) = &*locks;
+        let (spin, sem, flags, rcu) = &*locks;
         let page = PageLock::new(flags, LockClass::PageLock);
         let _held = ManuallyDrop::new((
             matches!(wait, Wait::Spin).then(|| spin.lock()),
             matches!(wait, Wait::RwSemWrite | Wait::RwSemRead).then(|| sem.write()),
             matches!(wait, Wait::PageLock | Wait::PageWaitUnlocked).then(|| page.lock()),
+            matches!(wait, Wait::SynchronizeRcu).then(|| rcu.read_lock()),
         ));
         let waiter = {
             // The waiter's clones too: loom unwinds the blocked waiter at the deadlock.
-            let mine = ManuallyDrop::new((spin.clone(), sem.clone(), flags.clone()));
+            let mine = ManuallyDrop::new((spin.clone(), sem.clone(), flags.clone(), rcu.clone()));
             spawn(&sink, move || {
-                let (spin, sem, flags) = &*mine;
+                let (spin, sem, flags, rcu) = &*mine;
                 let page = PageLock::new(flags, LockClass::PageLock);
                 match wait {
                     Wait::Spin => drop(spin.lock()),
@@ -432,6 +435,7 @@ fn deadlock_model(wait: Wait) -> impl Fn() + Sync + Send + 'static {
                     Wait::RwSemRead => drop(sem.read()),
                     Wait::PageLock => page.lock().unlock(),
                     Wait::PageWaitUnlocked => page.wait_unlocked(),
+                    Wait::SynchronizeRcu => rcu.synchronize(),
                 }
             })
         };
@@ -449,6 +453,7 @@ fn a_waiter_blocks_so_loom_reports_a_deadlock_as_one() {
         Wait::RwSemRead,
         Wait::PageLock,
         Wait::PageWaitUnlocked,
+        Wait::SynchronizeRcu,
     ] {
         let result = std::panic::catch_unwind(|| model(2, deadlock_model(wait)));
         let payload = result.expect_err("a deadlock went unnoticed");
@@ -462,4 +467,30 @@ fn a_waiter_blocks_so_loom_reports_a_deadlock_as_one() {
             "{wait:?}: loom did not see a deadlock but: {message}"
         );
     }
+}
+
+/// `synchronize_rcu` returns only after the read section open at the call has closed, and the
+/// reader's `rcu_read_unlock` wakes it (a lost wake would be a deadlock loom reports).
+#[test]
+fn rcu_synchronize_waits_for_the_open_reader() {
+    model(3, || {
+        let sink = main_sink();
+        let rcu = Arc::new(Rcu::new());
+        let closed = Arc::new(AtomicBool::new(false));
+        let section = rcu.read_lock();
+        let syncer = {
+            let (rcu, closed) = (rcu.clone(), closed.clone());
+            spawn(&sink, move || {
+                rcu.synchronize();
+                assert!(
+                    closed.load(Relaxed),
+                    "synchronize_rcu returned inside a read section"
+                );
+            })
+        };
+        closed.store(true, Relaxed);
+        drop(section);
+        syncer.join().unwrap();
+        assert_clean(&sink);
+    });
 }

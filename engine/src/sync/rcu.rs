@@ -21,7 +21,6 @@ use super::acquire::{self, Acquisition, LockId};
 use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
-use super::wait::recheck;
 use super::{AtomicUsize, Ordering, block_on, wake_all};
 use std::fmt;
 use std::panic::Location;
@@ -105,8 +104,13 @@ impl Rcu {
         lockdep::might_sleep("synchronize_rcu");
         if super::LOOM {
             // Sleep until the last reader leaves (its `rcu_read_unlock` wakes us), re-checking
-            // after every wake.
-            while block_on(self.instance(), || recheck(&self.readers) != 0) {}
+            // after every wake. The re-check is a read-modify-write (`wait::block_on`), and
+            // SeqCst rather than `wait::recheck`'s Relaxed: `synchronize_rcu` implies a full
+            // memory barrier, so whatever a reader did inside its section is visible once this
+            // returns.
+            while block_on(self.instance(), || {
+                self.readers.fetch_add(0, Ordering::SeqCst) != 0
+            }) {}
             return;
         }
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

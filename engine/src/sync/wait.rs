@@ -131,5 +131,4 @@ macro_rules! recheck_impl {
 recheck_impl! {
     super::AtomicBool => bool, false;
     super::AtomicU32 => u32, 0;
-    super::AtomicUsize => usize, 0;
 }
