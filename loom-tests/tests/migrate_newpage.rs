@@ -9,11 +9,11 @@ use mmlab_scenarios::catalog::migrate_newpage::MigrateNewpage;
 
 #[test]
 fn fixed_newpage_handling_is_clean_in_every_interleaving() {
-    explore(&MigrateNewpage, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&MigrateNewpage, "fixed", Bound::Preemptions(4)).assert_clean();
 }
 
-/// Bound 2: it finds the counterexample after about 3,300 executions; bound 3 explores some
-/// 90,000 first.
+/// Bound 2: it finds the counterexample after about 800 executions; bound 3 explores some
+/// 15,000 first.
 #[test]
 fn bug_on_locked_newpage_is_caught() {
     explore(
