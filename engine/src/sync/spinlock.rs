@@ -12,8 +12,10 @@
 //! behaviour, and each was a scheduling point for loom to branch on (loom's documentation:
 //! spin loops explode the state space). A blocked model thread is not scheduled until the
 //! unlock; then, like a spinner that sees the release, it races for the lock with everyone
-//! else (no hand-off: the unlock is the same release store). What the model gives up is a
-//! spinner's cost in time, which loom does not measure.
+//! else (no hand-off: the unlock releases the lock word as before, with a swap instead of a
+//! store under loom, see `unlock`). What the model gives up is a spinner's cost in time, which
+//! loom does not measure.
+//!
 //! Built on lock_api 0.5's `RawMutex` so the guard carries the acquisition's state.
 
 use super::acquire::{self, Acquisition, LockId, Site};
