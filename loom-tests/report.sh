@@ -38,7 +38,10 @@ bound pinned in its test file (\`loom-tests/tests/<scenario>.rs\`). A \`clean\` 
 every interleaving within the bound; a \`race\` variant must be caught — loom must find an
 interleaving in which one of the scenario's own oracles fires (the counterexample found is the test
 passing; exploration stops there, so its execution count is how long the search took).
-Executions per second are left out for explorations under 10 ms.
+Executions per second are left out for explorations under 10 ms. A thread that waits for a lock
+(spinlock, rwsem, page lock, \`synchronize_rcu\`) blocks until the unlock wakes it
+(\`engine/src/sync/wait.rs\`), so waiting adds no interleavings, and a wait that nothing ends is
+reported by loom as a deadlock.
 
 Run it: \`RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo test --release -p mmlab-loom-tests\`.
 \`MMLAB_LOOM_BOUND=<n>|unbounded\` overrides every test's bound (exploring deeper, or measuring).

@@ -45,9 +45,13 @@
 //!    `explore(&S, "the-bug", Bound::Preemptions(3)).assert_caught()`; plus
 //!    `every_variant_has_a_loom_test` ([`assert_covers_every_variant`]).
 //! 3. The bound: for a clean variant, unbounded if the whole exploration takes under two
-//!    minutes in `--release`, else 3 if that does, else 2 (shrink the scenario's Tiny size if
-//!    even 2 does not). For a race variant, the bound that finds the counterexample in under
-//!    two seconds. `MMLAB_LOOM_BOUND` overrides every bound, for measuring.
+//!    minutes in `--release` on a loaded two-core machine, else the largest bound that does
+//!    (at least 2: shrink the scenario's Tiny size if even 2 does not), as long as the whole
+//!    suite stays under about ten minutes. For a race variant, the bound that finds the
+//!    counterexample in under two seconds. `MMLAB_LOOM_BOUND` overrides every bound, for
+//!    measuring. Waiting costs no interleavings: under loom a thread that waits for a lock
+//!    blocks until the unlock wakes it (`engine/src/sync/wait.rs`), so a bound buys
+//!    preemptions at points where something can change.
 //! 4. Two things about loom's search that decide whether a race is found quickly:
 //!    * under loom the *last* actor runs first, inline on the model's main thread; put last the
 //!      path whose preemption mid-way is the race, so that the race is one preemption away;

@@ -15,12 +15,12 @@ use mmlab_scenarios::catalog::delayed_rmap::DelayedRmap;
 
 #[test]
 fn fixed_keeps_dirty_data_in_every_interleaving() {
-    explore(&DelayedRmap, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&DelayedRmap, "fixed", Bound::Preemptions(5)).assert_clean();
 }
 
 #[test]
 fn batch_all_keeps_dirty_data_in_every_interleaving() {
-    explore(&DelayedRmap, "batch-all", Bound::Preemptions(3)).assert_clean();
+    explore(&DelayedRmap, "batch-all", Bound::Preemptions(5)).assert_clean();
 }
 
 #[test]

@@ -40,10 +40,11 @@ use mmlab_engine::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// The preemption bound every model here is explored to. `LOOM_MAX_PREEMPTIONS` overrides it
-/// for a deeper hunt: at bound 6 each model takes from a fraction of a second to under a minute
-/// (executions and times per model in docs/PERFORMANCE.md, "Paths").
-const PREEMPTION_BOUND: usize = 3;
+/// The preemption bound every model here is explored to, whatever `LOOM_MAX_PREEMPTIONS` says
+/// (the suite's command sets it to 2 for loom's own default). `MMLAB_LOOM_BOUND=<n>` overrides
+/// it, as it does every scenario test's bound. At 6 the whole file takes about half a minute
+/// (executions and times per model in docs/PERFORMANCE.md, "Loom").
+const PREEMPTION_BOUND: usize = 6;
 
 /// The smallest world the race needs: two CPUs, one mm with one one-page VMA, one PTE table
 /// of one PTE, a one-entry TLB per CPU, and two page frames (MADV_DONTNEED lets the storer
@@ -165,7 +166,13 @@ fn explore(name: &str, model: impl Fn() + Sync + Send + 'static) -> usize {
     let executions = std::sync::Arc::new(AtomicUsize::new(0));
     let counted = executions.clone();
     let mut builder = Builder::new();
-    let bound = *builder.preemption_bound.get_or_insert(PREEMPTION_BOUND);
+    let bound = match std::env::var("MMLAB_LOOM_BOUND") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("MMLAB_LOOM_BOUND={v}: expected a number of preemptions")),
+        Err(_) => PREEMPTION_BOUND,
+    };
+    builder.preemption_bound = Some(bound);
     builder.max_branches = 100_000;
     let started = Instant::now();
     builder.check(move || {

@@ -11,7 +11,7 @@ use mmlab_scenarios::catalog::hugetlb_lock_order::HugetlbLockOrder;
 
 #[test]
 fn fixed_takes_no_lock_against_the_hugetlb_order_in_any_interleaving() {
-    explore(&HugetlbLockOrder, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&HugetlbLockOrder, "fixed", Bound::Preemptions(6)).assert_clean();
 }
 
 #[test]

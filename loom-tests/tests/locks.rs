@@ -1,5 +1,4 @@
-//! The lock kinds under loom: every interleaving of two (sometimes three) threads, within a
-//! pinned preemption bound.
+//! The lock kinds under loom: every interleaving of two (sometimes three) threads.
 //!
 //! What is proved, per kind: exclusion (an increment made of a separate load and store through
 //! a loom atomic never loses an update under the lock), the rwsem's semantics (readers share, a
@@ -8,23 +7,28 @@
 //! that a trylock never blocks (it is called while the lock is held, and the holder then joins
 //! it: a trylock that waited would never return, which loom reports).
 //!
-//! Under loom the sleeping locks wait by yielding (engine/src/sync/wait.rs), so these models
-//! check the lock words' protocol; the real-thread tests in engine/tests check parking.
+//! Under loom a waiter blocks until an unlock wakes it (engine/src/sync/wait.rs): a lost
+//! wakeup leaves the waiter blocked, which loom reports as a deadlock, so every test here in
+//! which a thread waits also checks that its wake comes. The real-thread tests in engine/tests
+//! check parking_lot's parking.
 //!
-//! Bounds: 3 where the model is small enough to explore in seconds, 2 for three threads.
+//! Bounds: none. Every model here is explored in every interleaving (the whole file takes a
+//! fraction of a second).
 #![cfg(mmlab_loom)]
 
 use loom::model::Builder;
 use mmlab_engine::check::{Sink, Violation};
 use mmlab_engine::sync::{
     Arc, AtomicBool, AtomicU32, AtomicUsize, LockClass, Ordering::Relaxed, PageLock, RwSem,
-    SpinLock, thread,
+    SpinLock, rcu::Rcu, thread,
 };
+use std::mem::ManuallyDrop;
 
-/// Explore `f` with at most `bound` preemptions per execution.
-fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+/// Explore every interleaving of `f` (no preemption bound: these models are small enough, now
+/// that a waiter blocks instead of polling, for the whole file to take well under a second).
+fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = Builder::new();
-    b.preemption_bound = Some(bound);
+    b.preemption_bound = None;
     b.check(f);
 }
 
@@ -58,7 +62,7 @@ fn increment(count: &AtomicUsize) {
 
 #[test]
 fn spinlock_never_loses_an_update() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let lock = Arc::new(SpinLock::new(LockClass::Ptl, ()));
         let count = Arc::new(AtomicUsize::new(0));
@@ -81,7 +85,7 @@ fn spinlock_never_loses_an_update() {
 
 #[test]
 fn spinlock_trylock_never_blocks_and_excludes() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let lock = Arc::new(SpinLock::new(LockClass::Ptl, ()));
         let inside = Arc::new(AtomicBool::new(false));
@@ -114,7 +118,7 @@ fn spinlock_trylock_never_blocks_and_excludes() {
 
 #[test]
 fn rwsem_writers_never_lose_an_update() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
         let count = Arc::new(AtomicUsize::new(0));
@@ -137,7 +141,7 @@ fn rwsem_writers_never_lose_an_update() {
 
 #[test]
 fn rwsem_reader_never_sees_a_writer_half_done() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
         // The writer stores both; a reader inside the lock must see both or neither.
@@ -161,7 +165,7 @@ fn rwsem_reader_never_sees_a_writer_half_done() {
 
 #[test]
 fn rwsem_readers_share() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
         let first = sem.read();
@@ -179,7 +183,7 @@ fn rwsem_readers_share() {
 
 #[test]
 fn rwsem_trylocks_never_block() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
         let held = sem.write();
@@ -197,7 +201,7 @@ fn rwsem_trylocks_never_block() {
 
 #[test]
 fn rwsem_waiting_writer_fails_try_read_and_gets_in_after_the_reader() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
         let count = Arc::new(AtomicUsize::new(0));
@@ -222,11 +226,34 @@ fn rwsem_waiting_writer_fails_try_read_and_gets_in_after_the_reader() {
     });
 }
 
+/// `down_read_trylock` fails only while a writer holds or waits: never because another reader
+/// entered or left between its read of the count and its compare-and-swap
+/// (`__down_read_trylock` retries with the value the failed compare-and-swap returned).
+#[test]
+fn rwsem_try_read_fails_only_for_a_writer() {
+    model(|| {
+        let sink = main_sink();
+        let sem = Arc::new(RwSem::new(LockClass::IMmapRwsem, ()));
+        let first = sem.read();
+        let other = {
+            let sem = sem.clone();
+            spawn(&sink, move || drop(sem.read()))
+        };
+        assert!(
+            sem.try_read().is_some(),
+            "try_read failed with no writer about"
+        );
+        drop(first);
+        other.join().unwrap();
+        assert_clean(&sink);
+    });
+}
+
 /// The writer is already trying while the downgrade happens: no interleaving lets it in
 /// between the write lock and the read lock it becomes.
 #[test]
 fn rwsem_downgrade_keeps_out_writers() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let sem = Arc::new(RwSem::new(LockClass::MmapLock, ()));
         let value = Arc::new(AtomicUsize::new(0));
@@ -250,7 +277,7 @@ fn rwsem_downgrade_keeps_out_writers() {
 
 #[test]
 fn page_lock_never_loses_an_update() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let flags = Arc::new(AtomicU32::new(0));
         let count = Arc::new(AtomicUsize::new(0));
@@ -274,7 +301,7 @@ fn page_lock_never_loses_an_update() {
 
 #[test]
 fn page_lock_waiter_of_wait_unlocked_proceeds_after_unlock() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let flags = Arc::new(AtomicU32::new(0));
         let unlocked = Arc::new(AtomicBool::new(false));
@@ -298,7 +325,7 @@ fn page_lock_waiter_of_wait_unlocked_proceeds_after_unlock() {
 
 #[test]
 fn page_lock_waiter_of_lock_proceeds_after_unlock() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let flags = Arc::new(AtomicU32::new(0));
         let value = Arc::new(AtomicUsize::new(0));
@@ -326,7 +353,7 @@ fn page_lock_waiter_of_lock_proceeds_after_unlock() {
 
 #[test]
 fn page_trylock_never_blocks_and_excludes() {
-    model(3, || {
+    model(|| {
         let sink = main_sink();
         let flags = Arc::new(AtomicU32::new(0));
         let inside = Arc::new(AtomicBool::new(false));
@@ -358,6 +385,113 @@ fn page_trylock_never_blocks_and_excludes() {
             page.unlock();
         }
         racer.join().unwrap();
+        assert_clean(&sink);
+    });
+}
+
+/// The kinds of wait a [`deadlock_model`] makes.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    Spin,
+    RwSemWrite,
+    RwSemRead,
+    PageLock,
+    PageWaitUnlocked,
+    SynchronizeRcu,
+}
+
+/// The holder takes the lock, starts a waiter for it, and then waits for the waiter to finish
+/// without unlocking: a deadlock. A waiter that blocks (`wait::block_on`) leaves no thread
+/// runnable, which loom reports as a deadlock, naming every thread's state. A waiter that polled
+/// the lock word instead (the yield loop this lab had before) stayed runnable and polled until
+/// loom's branch limit ended the execution, with a message about the limit, not the deadlock.
+fn deadlock_model(wait: Wait) -> impl Fn() + Sync + Send + 'static {
+    move || {
+        let sink = main_sink();
+        // Never dropped: loom ends the execution at the deadlock, and a loom object dropped
+        // while this thread unwinds from there would panic again inside loom.
+        let locks = ManuallyDrop::new((
+            Arc::new(SpinLock::new(LockClass::Ptl, ())),
+            Arc::new(RwSem::new(LockClass::IMmapRwsem, ())),
+            Arc::new(AtomicU32::new(0)),
+            Arc::new(Rcu::new()),
+        ));
+        let (spin, sem, flags, rcu) = &*locks;
+        let page = PageLock::new(flags, LockClass::PageLock);
+        let _held = ManuallyDrop::new((
+            matches!(wait, Wait::Spin).then(|| spin.lock()),
+            matches!(wait, Wait::RwSemWrite | Wait::RwSemRead).then(|| sem.write()),
+            matches!(wait, Wait::PageLock | Wait::PageWaitUnlocked).then(|| page.lock()),
+            matches!(wait, Wait::SynchronizeRcu).then(|| rcu.read_lock()),
+        ));
+        let waiter = {
+            // The waiter's clones too: loom unwinds the blocked waiter at the deadlock.
+            let mine = ManuallyDrop::new((spin.clone(), sem.clone(), flags.clone(), rcu.clone()));
+            spawn(&sink, move || {
+                let (spin, sem, flags, rcu) = &*mine;
+                let page = PageLock::new(flags, LockClass::PageLock);
+                match wait {
+                    Wait::Spin => drop(spin.lock()),
+                    Wait::RwSemWrite => drop(sem.write()),
+                    Wait::RwSemRead => drop(sem.read()),
+                    Wait::PageLock => page.lock().unlock(),
+                    Wait::PageWaitUnlocked => page.wait_unlocked(),
+                    Wait::SynchronizeRcu => rcu.synchronize(),
+                }
+            })
+        };
+        waiter.join().unwrap();
+    }
+}
+
+/// Under loom a waiter blocks until an unlock wakes it: with the holder blocked too, loom finds
+/// no runnable thread and reports the deadlock.
+#[test]
+fn a_waiter_blocks_so_loom_reports_a_deadlock_as_one() {
+    for wait in [
+        Wait::Spin,
+        Wait::RwSemWrite,
+        Wait::RwSemRead,
+        Wait::PageLock,
+        Wait::PageWaitUnlocked,
+        Wait::SynchronizeRcu,
+    ] {
+        let result = std::panic::catch_unwind(|| model(deadlock_model(wait)));
+        let payload = result.expect_err("a deadlock went unnoticed");
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(
+            message.starts_with("deadlock"),
+            "{wait:?}: loom did not see a deadlock but: {message}"
+        );
+    }
+}
+
+/// `synchronize_rcu` returns only after the read section open at the call has closed, and the
+/// reader's `rcu_read_unlock` wakes it (a lost wake would be a deadlock loom reports).
+#[test]
+fn rcu_synchronize_waits_for_the_open_reader() {
+    model(|| {
+        let sink = main_sink();
+        let rcu = Arc::new(Rcu::new());
+        let closed = Arc::new(AtomicBool::new(false));
+        let section = rcu.read_lock();
+        let syncer = {
+            let (rcu, closed) = (rcu.clone(), closed.clone());
+            spawn(&sink, move || {
+                rcu.synchronize();
+                assert!(
+                    closed.load(Relaxed),
+                    "synchronize_rcu returned inside a read section"
+                );
+            })
+        };
+        closed.store(true, Relaxed);
+        drop(section);
+        syncer.join().unwrap();
         assert_clean(&sink);
     });
 }

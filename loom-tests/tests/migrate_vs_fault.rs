@@ -9,7 +9,7 @@ use mmlab_scenarios::catalog::migrate_vs_fault::MigrateVsFault;
 
 #[test]
 fn fixed_migration_completes_in_every_interleaving() {
-    explore(&MigrateVsFault, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&MigrateVsFault, "fixed", Bound::Preemptions(7)).assert_clean();
 }
 
 #[test]

@@ -8,7 +8,7 @@ use mmlab_scenarios::catalog::mixed::Mixed;
 
 #[test]
 fn fixed_keeps_every_oracle_in_every_interleaving() {
-    explore(&Mixed, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&Mixed, "fixed", Bound::Preemptions(6)).assert_clean();
 }
 
 #[test]

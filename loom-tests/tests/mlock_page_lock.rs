@@ -9,7 +9,7 @@ use mmlab_scenarios::catalog::mlock_page_lock::MlockPageLock;
 
 #[test]
 fn fixed_mlocks_only_locked_pages_in_every_interleaving() {
-    explore(&MlockPageLock, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&MlockPageLock, "fixed", Bound::Preemptions(7)).assert_clean();
 }
 
 #[test]

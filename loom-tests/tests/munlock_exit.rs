@@ -16,7 +16,7 @@ fn mlock_count_keeps_mlock_state_in_every_interleaving() {
 
 #[test]
 fn page_mlock_keeps_mlock_state_in_every_interleaving() {
-    explore(&MunlockExit, "page-mlock", Bound::Preemptions(3)).assert_clean();
+    explore(&MunlockExit, "page-mlock", Bound::Preemptions(5)).assert_clean();
 }
 
 #[test]

@@ -11,7 +11,7 @@ use mmlab_scenarios::catalog::notifier_range::NotifierRange;
 
 #[test]
 fn fixed_never_leaves_a_stale_secondary_translation() {
-    explore(&NotifierRange, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&NotifierRange, "fixed", Bound::Preemptions(7)).assert_clean();
 }
 
 #[test]

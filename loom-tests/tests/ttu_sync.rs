@@ -9,7 +9,7 @@ use mmlab_scenarios::catalog::ttu_sync::TtuSync;
 
 #[test]
 fn fixed_split_unmaps_the_page_in_every_interleaving() {
-    explore(&TtuSync, "fixed", Bound::Preemptions(3)).assert_clean();
+    explore(&TtuSync, "fixed", Bound::Preemptions(6)).assert_clean();
 }
 
 #[test]

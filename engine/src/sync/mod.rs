@@ -70,6 +70,40 @@ mod imp {
         Some(std::time::Instant::now())
     }
 
+    /// Sleep on `key` (a lock word's address) unless `validate` finds the sleeper no longer
+    /// blocked, until woken by [`unpark_all`] or until `deadline`. Real mode: parking_lot_core's
+    /// hashed wait queues, with `validate` run under the bucket's lock; the same idea as the
+    /// kernel's hashed page wait queues (`folio_waitqueue`), where `folio_wait_bit_common` sets
+    /// PG_waiters and tests the bit under the queue's lock. Returns whether it slept.
+    pub(crate) fn park(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        deadline: std::time::Instant,
+    ) -> bool {
+        // SAFETY: `key` is the address of a lock word owned by the caller's lock;
+        // parking_lot_core only uses it as a hash key. `validate` runs under the bucket lock
+        // and does not call back into parking_lot.
+        let r = unsafe {
+            parking_lot_core::park(
+                key,
+                validate,
+                || {},
+                |_, _| {},
+                parking_lot_core::DEFAULT_PARK_TOKEN,
+                Some(deadline),
+            )
+        };
+        !matches!(r, parking_lot_core::ParkResult::Invalid)
+    }
+
+    /// Wake every thread sleeping on `key`.
+    pub(crate) fn unpark_all(key: usize) {
+        // SAFETY: `key` is the address of a lock word the caller owns (see `park`).
+        unsafe {
+            parking_lot_core::unpark_all(key, parking_lot_core::DEFAULT_UNPARK_TOKEN);
+        }
+    }
+
     /// Declare a thread-local: `std::thread_local!` in real mode.
     #[macro_export]
     #[doc(hidden)]
@@ -116,6 +150,68 @@ mod imp {
     #[inline]
     pub fn now() -> Option<std::time::Instant> {
         None
+    }
+
+    // The model's wait queue: who sleeps on which key, for this execution only (a loom
+    // `lazy_static` is rebuilt for every execution, so no handle outlives its model thread).
+    // The list itself is invisible to loom: a `std` mutex, never contended (loom runs one model
+    // thread at a time on one OS thread), held across no loom operation. That is what makes
+    // `park`'s check-then-sleep atomic with respect to `unpark_all`: loom switches threads only
+    // at a loom operation, so between `validate`'s one atomic read-modify-write and the sleep
+    // nobody else runs, and a waker's update of the lock word and its look at this list are
+    // likewise one step.
+    loom::lazy_static! {
+        static ref WAITERS: std::sync::Mutex<Vec<(usize, loom::thread::Thread)>> =
+            std::sync::Mutex::new(Vec::new());
+    }
+
+    fn waiters() -> std::sync::MutexGuard<'static, Vec<(usize, loom::thread::Thread)>> {
+        WAITERS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleep on `key` unless `validate` finds the sleeper no longer blocked, until woken by
+    /// [`unpark_all`]. Loom: the thread is queued and `loom::thread::park`ed, which blocks it
+    /// in the model (it is not scheduled until woken; if every thread is blocked loom reports
+    /// the deadlock). `validate` must read the lock word with one read-modify-write (see
+    /// `wait::block_on`). There is no deadline: loom has no clock and no watchdog. Returns
+    /// whether it slept.
+    pub(crate) fn park(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        _deadline: std::time::Instant,
+    ) -> bool {
+        if !validate() {
+            return false;
+        }
+        let me = loom::thread::current();
+        waiters().push((key, me.clone()));
+        loom::thread::park();
+        // `unpark_all` dequeued us before waking us; loom's `park` may also return without a
+        // wake ("callers should be prepared for this possibility"), so leave the queue either
+        // way.
+        waiters().retain(|(_, t)| t.id() != me.id());
+        true
+    }
+
+    /// Wake every thread sleeping on `key`: dequeue them, then unpark each (loom's unpark
+    /// also orders everything the waker did before it before what the woken thread does next).
+    pub(crate) fn unpark_all(key: usize) {
+        let woken: Vec<loom::thread::Thread> = {
+            let mut q = waiters();
+            let mut woken = Vec::new();
+            q.retain(|(k, t)| {
+                if *k == key {
+                    woken.push(t.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            woken
+        };
+        for t in woken {
+            t.unpark();
+        }
     }
 
     /// Declare a thread-local: `loom::thread_local!` under loom, because loom runs every model

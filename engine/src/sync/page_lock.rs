@@ -82,14 +82,21 @@ impl<'a> PageLock<'a> {
         self.flags.fetch_or(PG_LOCKED, Ordering::Acquire) & PG_LOCKED == 0
     }
 
-    /// Sleep until the page looks unlocked.
-    fn sleep_while_locked(&self) {
-        self.flags.fetch_or(PG_WAITERS, Ordering::SeqCst);
+    /// Sleep until the page looks unlocked. PG_waiters is set and PG_locked tested in one
+    /// atomic step, inside the wait queue's lock (real mode: the bucket lock), as
+    /// `folio_wait_bit_common` sets PG_waiters and tests the bit under `q->lock`; that one
+    /// read-modify-write is also the re-check that keeps a loom waiter from missing the unlock
+    /// (`wait::block_on`).
+    ///
+    /// Returns whether it slept; when it returns `false` the page was unlocked at the re-check,
+    /// which is the newest value of the flags word (a read-modify-write), so a caller waiting
+    /// only for the unlock loops on this rather than on a separate load that loom could answer
+    /// with an older value.
+    fn sleep_while_locked(&self) -> bool {
         let f = self.flags;
         block_on(self.instance(), || {
-            let v = f.load(Ordering::SeqCst);
-            v & PG_LOCKED != 0 && v & PG_WAITERS != 0
-        });
+            f.fetch_or(PG_WAITERS, Ordering::SeqCst) & PG_LOCKED != 0
+        })
     }
 
     /// `lock_page` / `folio_lock`: sleep until the page is ours.
@@ -161,8 +168,9 @@ impl<'a> PageLock<'a> {
     #[track_caller]
     pub fn wait_unlocked(self) {
         lockdep::might_sleep("wait_on_page_locked");
-        while self.is_locked() {
-            self.sleep_while_locked();
+        // folio_wait_locked: sleep only if the page looks locked; then until it is not.
+        if self.is_locked() {
+            while self.sleep_while_locked() {}
         }
     }
 
@@ -176,9 +184,7 @@ impl<'a> PageLock<'a> {
         self.flags.fetch_or(PG_WAITERS, Ordering::SeqCst);
         drop(ptl);
         lockdep::might_sleep("migration_entry_wait_on_locked");
-        while self.is_locked() {
-            self.sleep_while_locked();
-        }
+        while self.sleep_while_locked() {}
     }
 
     /// `unlock_page` without a guard, for paths that hand the lock over as the kernel does.

@@ -12,7 +12,7 @@
 //! loom we chose a small counting model instead of crossbeam-epoch's own loom mode: that mode
 //! is gated on crossbeam's `crossbeam_loom` cfg, which would flip the dependency for the whole
 //! build, and its internal state would add interleavings that are crossbeam's business, not
-//! the kernel's. The counting model (readers inside + a yield loop in `synchronize_rcu`) is
+//! the kernel's. The counting model (readers inside; `synchronize_rcu` sleeps until none is) is
 //! stronger than RCU — it waits for readers that started after the call too — which can hide
 //! no race that RCU would expose in this model, since nothing here relies on a grace period
 //! ending early.
@@ -21,7 +21,7 @@ use super::acquire::{self, Acquisition, LockId};
 use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
-use super::{AtomicUsize, Ordering};
+use super::{AtomicUsize, Ordering, block_on, wake_all};
 use std::fmt;
 use std::panic::Location;
 
@@ -103,9 +103,14 @@ impl Rcu {
     pub fn synchronize(&self) {
         lockdep::might_sleep("synchronize_rcu");
         if super::LOOM {
-            while self.readers.load(Ordering::SeqCst) != 0 {
-                super::yield_now();
-            }
+            // Sleep until the last reader leaves (its `rcu_read_unlock` wakes us), re-checking
+            // after every wake. The re-check is a read-modify-write (`wait::block_on`), and
+            // SeqCst rather than `wait::recheck`'s Relaxed: `synchronize_rcu` implies a full
+            // memory barrier, so whatever a reader did inside its section is visible once this
+            // returns.
+            while block_on(self.instance(), || {
+                self.readers.fetch_add(0, Ordering::SeqCst) != 0
+            }) {}
             return;
         }
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -135,6 +140,11 @@ impl Drop for RcuReadGuard<'_> {
             acquire::release(acq, None);
         }
         drop(self.epoch.take());
-        self.rcu.readers.fetch_sub(1, Ordering::SeqCst);
+        let before = self.rcu.readers.fetch_sub(1, Ordering::SeqCst);
+        if super::LOOM && before == 1 {
+            // The last reader out wakes a waiting `synchronize` (free under loom: the wait
+            // queue is invisible to it).
+            wake_all(self.rcu.instance());
+        }
     }
 }

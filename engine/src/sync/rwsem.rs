@@ -17,6 +17,7 @@ use super::acquire::{self, Acquisition, LockId, Site};
 use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
+use super::wait::recheck;
 use super::{AtomicU32, Ordering, block_on, wake_all};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -79,46 +80,72 @@ impl RawRwSem {
         &self.state as *const AtomicU32 as usize
     }
 
+    /// `__down_read_trylock`: a compare-and-swap loop that starts from a guess of the unlocked
+    /// value and retries with the value each failure returns, as long as no writer holds or
+    /// waits ("Optimize for the case when the rwsem is not locked at all",
+    /// kernel/locking/rwsem.c). It fails only when a reader may not enter, never because
+    /// another reader changed the count meanwhile; and it reads the word only through
+    /// read-modify-writes, which under loom return the newest value (a separate load could
+    /// return an older one, and loom would explore every such stale start).
     #[inline]
     fn try_read_fast(&self) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        s & (WRITER | WAITING_MASK) == 0
-            && s & READER_MASK != READER_MASK
-            && self
+        let mut s = 0;
+        while s & (WRITER | WAITING_MASK) == 0 && s & READER_MASK != READER_MASK {
+            match self
                 .state
                 .compare_exchange(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+            {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
     }
 
-    /// Take the write lock if free; `queued` says this writer counted itself as waiting.
+    /// Take the write lock if no writer or reader holds it; `queued` says this writer counted
+    /// itself as waiting (and so guesses the word holds just its own claim). Like
+    /// [`Self::try_read_fast`], a compare-and-swap loop from a guess (`rwsem_write_trylock`
+    /// tries the unlocked value once; here a change in the waiting-writer count does not make
+    /// the attempt fail).
     #[inline]
     fn try_write_fast(&self, queued: bool) -> bool {
-        let s = self.state.load(Ordering::Relaxed);
-        if s & (WRITER | READER_MASK) != 0 {
-            return false;
+        let mut s = if queued { WAITING_WRITER } else { 0 };
+        while s & (WRITER | READER_MASK) == 0 {
+            let new = if queued {
+                (s - WAITING_WRITER) | WRITER
+            } else {
+                s | WRITER
+            };
+            match self
+                .state
+                .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
         }
-        let new = if queued {
-            (s - WAITING_WRITER) | WRITER
-        } else {
-            s | WRITER
-        };
-        self.state
-            .compare_exchange(s, new, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        false
     }
 
     fn sleep(&self, blocked: impl Fn(u32) -> bool) {
+        if super::LOOM {
+            // No sleeper count under loom: it only spares real-mode unlocks a trip to the
+            // wait queue, and under loom that trip is free while every count update and check
+            // would be one more scheduling point on the lock and unlock paths.
+            block_on(self.key(), || blocked(recheck(&self.state)));
+            return;
+        }
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         // Counted out on the way out, also when the watchdog unwinds the wait.
         let _sleeping = OnDrop(|| {
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
         });
-        block_on(self.key(), || blocked(self.state.load(Ordering::SeqCst)));
+        block_on(self.key(), || blocked(recheck(&self.state)));
     }
 
     #[inline]
     fn wake(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        if super::LOOM || self.sleepers.load(Ordering::SeqCst) > 0 {
             wake_all(self.key());
         }
     }
@@ -176,10 +203,14 @@ impl RawRwSem {
         // Queue: from now on new readers wait behind us (writer preference).
         self.state.fetch_add(WAITING_WRITER, Ordering::SeqCst);
         // If the wait unwinds (the stress watchdog aborts a hung iteration), withdraw the
-        // claim: a waiting writer that is gone would block every reader from then on.
-        let queued = OnDrop(|| {
-            self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
-            self.wake();
+        // claim: a waiting writer that is gone would block every reader from then on. Real
+        // mode only: a loom model thread unwinds from a wait only when loom has ended the
+        // execution (a deadlock it reports), and a loom operation made then panics again.
+        let queued = (!super::LOOM).then(|| {
+            OnDrop(|| {
+                self.state.fetch_sub(WAITING_WRITER, Ordering::SeqCst);
+                self.wake();
+            })
         });
         while !self.try_write_fast(true) {
             self.sleep(|s| s & (WRITER | READER_MASK) != 0);

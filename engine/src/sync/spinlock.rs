@@ -3,14 +3,27 @@
 //!
 //! Holding one is atomic context: lockdep reports any sleeping lock taken under it. Real mode
 //! spins briefly, then yields to the OS, so that an oversubscribed machine (more actor threads
-//! than cores) does not crawl; under loom every spin is a yield, so the model stays finite.
+//! than cores) does not crawl.
+//!
+//! Under loom a waiter does not spin: it blocks on the lock's address (`wait::block_on`) and the
+//! unlock wakes it. The kernel's waiter spins (a CPU busy in `queued_spin_lock_slowpath`), but a
+//! spinning CPU does nothing but look at the lock word, and the only thing it can see change
+//! is the release: every spin that finds the lock still held is an interleaving with no new
+//! behaviour, and each was a scheduling point for loom to branch on (loom's documentation:
+//! spin loops explode the state space). A blocked model thread is not scheduled until the
+//! unlock; then, like a spinner that sees the release, it races for the lock with everyone
+//! else (no hand-off: the unlock releases the lock word as before, with a swap instead of a
+//! store under loom, see `unlock`). What the model gives up is a spinner's cost in time, which
+//! loom does not measure.
+//!
 //! Built on lock_api 0.5's `RawMutex` so the guard carries the acquisition's state.
 
 use super::acquire::{self, Acquisition, LockId, Site};
 use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::Attempt;
-use super::{AtomicBool, Ordering};
+use super::wait::recheck;
+use super::{AtomicBool, Ordering, block_on, wake_all};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
@@ -86,6 +99,13 @@ impl RawSpinLock {
     #[cold]
     fn lock_slow(&self, lockdep: bool, site: Site) -> Option<std::time::Instant> {
         let start = acquire::contended(self.class, lockdep, site);
+        if super::LOOM {
+            // Block until an unlock, then race for the lock again (see the module's note).
+            while !self.try_fast() {
+                block_on(self.instance(), || recheck(&self.locked));
+            }
+            return start;
+        }
         let mut spins = 0;
         loop {
             // Test before test-and-set, so waiters spin on a shared cache line.
@@ -148,7 +168,16 @@ unsafe impl lock_api::RawMutex for RawSpinLock {
     #[inline]
     unsafe fn unlock(&self, guard: Acquisition) {
         acquire::release(guard, None);
-        self.locked.store(false, Ordering::Release);
+        if super::LOOM {
+            // A swap, not a store: every write to a word that loom waiters re-check must be a
+            // read-modify-write (`wait::recheck`). Then wake the blocked waiters; under loom
+            // that costs no scheduling point (the wait queue is invisible to loom), so no
+            // waiter count is kept in the lock word.
+            self.locked.swap(false, Ordering::Release);
+            wake_all(self.instance());
+        } else {
+            self.locked.store(false, Ordering::Release);
+        }
     }
 
     fn is_locked(&self) -> bool {
