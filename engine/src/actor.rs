@@ -5,6 +5,15 @@
 //! violations: an actor's panic is reported (never a hang), and in real mode a watchdog
 //! unwinds every actor of an iteration that stops making progress and reports the hang with
 //! each thread's held locks and what it waits for (from lockdep's held-lock state).
+//!
+//! Where the actors run is [`Env::harness`]: a fresh thread per actor per iteration
+//! ([`Harness::Spawn`], the default, and what loom always does), a [`Crew`] of long-lived
+//! threads parked between iterations ([`Harness::Crew`], the stress runner's default: thread
+//! creation cost more than the model's own work), or one after another on the caller's thread
+//! ([`Harness::Inline`], for benchmarks that measure the model's work without any harness).
+//! Every actor gets the same per-thread setup in each (sink, trace actor, lockdep name, abort
+//! flag, race injector from the seed and its CPU index), so an iteration's seed decides the
+//! same delays whichever harness ran it.
 
 use crate::check::{Oracle, Sink, Violation};
 use crate::race::{self, Injector};
@@ -40,6 +49,34 @@ pub struct Env {
     pub progress: Arc<AtomicU64>,
     /// Set by the runner to ask long-running actors to stop early (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Where [`Env::run`] runs the actors (real mode; loom always spawns model threads).
+    pub harness: Harness,
+}
+
+/// Where [`Env::run`] runs a scenario's actors in real mode.
+#[derive(Debug, Clone, Default)]
+pub enum Harness {
+    /// A new thread per actor per iteration, joined at its end.
+    #[default]
+    Spawn,
+    /// The crew's long-lived threads: actor `i` runs on worker `i`, which parks between
+    /// iterations. A worker whose actor panicked, ended holding a lock, or never came back is
+    /// retired and replaced by a fresh thread at the next iteration.
+    Crew(Arc<Crew>),
+    /// One after another, in order, on the calling thread, with no watchdog: what the actors'
+    /// own work costs without any harness (benchmarks). An actor that waits for another one
+    /// would wait forever here; [`running_inline`] lets a helper that paces itself by another
+    /// actor (the catalog's `Overlap`) run its fixed count instead.
+    Inline,
+}
+
+std::thread_local! {
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Is the current thread running an actor under [`Harness::Inline`]?
+pub fn running_inline() -> bool {
+    INLINE.with(|i| i.get())
 }
 
 /// A spawned loom actor's body until its thread starts.
@@ -74,6 +111,7 @@ impl Env {
             hang_after: Duration::from_secs(5),
             progress: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
+            harness: Harness::Spawn,
         }
     }
 
@@ -94,7 +132,11 @@ impl Env {
         if sync::LOOM {
             self.run_loom(actors);
         } else {
-            self.run_real(actors);
+            match &self.harness {
+                Harness::Spawn => self.run_real(actors),
+                Harness::Crew(crew) => self.run_crew(crew, actors),
+                Harness::Inline => self.run_inline(actors),
+            }
         }
     }
 
@@ -132,6 +174,14 @@ impl Env {
         }
     }
 
+    /// The race injector of the actor on simulated CPU `cpu`: derived from the iteration's
+    /// seed and the CPU index only, whichever thread runs it.
+    fn injector(&self, cpu: usize) -> Option<Injector> {
+        self.inject.then(|| {
+            Injector::new(self.seed ^ (cpu as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        })
+    }
+
     fn run_real(&self, actors: Vec<Actor>) {
         let abort = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
@@ -139,38 +189,22 @@ impl Env {
         let n = actors.len() as u64;
         let mut handles = Vec::new();
         for (cpu, (name, body)) in actors.into_iter().enumerate() {
-            let sink = self.sink.clone();
-            let abort = abort.clone();
-            let done_here = done.clone();
-            let watcher = watcher.clone();
-            let inject = self.inject.then(|| {
-                Injector::new(self.seed ^ (cpu as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            });
+            let job = Job {
+                name,
+                cpu,
+                body,
+                sink: self.sink.clone(),
+                abort: abort.clone(),
+                inject: self.injector(cpu),
+                done: done.clone(),
+                watcher: watcher.clone(),
+            };
             let spawned = std::thread::Builder::new()
                 .name(name.to_string())
                 .spawn(move || {
-                    sink.install();
-                    trace::set_actor(name, cpu);
-                    held::set_thread_name(name);
-                    sync::wait::set_abort_flag(Some(abort));
-                    race::install(inject);
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-                    race::install(None);
-                    sync::wait::set_abort_flag(None);
-                    if let Err(payload) = r
-                        && payload.downcast_ref::<sync::wait::Aborted>().is_none()
-                    {
-                        let msg = payload
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "non-string panic".into());
-                        sink.push(Violation::new(
-                            Oracle::Panic,
-                            format!("actor {name} panicked: {msg}"),
-                        ));
-                    }
-                    done_here.fetch_add(1, Ordering::SeqCst);
+                    let (done, watcher) = (job.done.clone(), job.watcher.clone());
+                    job.run();
+                    done.fetch_add(1, Ordering::SeqCst);
                     watcher.unpark();
                 });
             match spawned {
@@ -192,6 +226,60 @@ impl Env {
         // Otherwise some actor is stuck where the watchdog cannot unwind it (spinning on a
         // spinlock held forever): its thread is abandoned rather than joined, so the run goes
         // on; the hang is already reported.
+    }
+
+    /// As [`Self::run_real`], on the crew's long-lived threads instead of new ones. The
+    /// watchdog is the same; an actor it could not unwind keeps its worker, which the crew
+    /// retires (abandons) so that the next iteration gets a fresh thread in its place.
+    fn run_crew(&self, crew: &Crew, actors: Vec<Actor>) {
+        let abort = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let watcher = std::thread::current();
+        let n = actors.len() as u64;
+        for (cpu, (name, body)) in actors.into_iter().enumerate() {
+            let job = Job {
+                name,
+                cpu,
+                body,
+                sink: self.sink.clone(),
+                abort: abort.clone(),
+                inject: self.injector(cpu),
+                done: done.clone(),
+                watcher: watcher.clone(),
+            };
+            if let Err(e) = crew.dispatch(cpu, job) {
+                self.sink.push(Violation::new(
+                    Oracle::Panic,
+                    format!("cannot spawn actor {name}: {e}"),
+                ));
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        if !self.watch(&done, n, &abort) {
+            crew.retire_busy();
+        }
+    }
+
+    /// Every actor in turn on this thread, with an actor's setup (no abort flag: there is no
+    /// watchdog), then this thread's own identity back.
+    fn run_inline(&self, actors: Vec<Actor>) {
+        let before = trace::actor();
+        let thread_name = std::thread::current().name().unwrap_or("?").to_string();
+        INLINE.with(|i| i.set(true));
+        for (cpu, (name, body)) in actors.into_iter().enumerate() {
+            self.sink.install();
+            trace::set_actor(name, cpu);
+            held::set_thread_name(name);
+            race::install(self.injector(cpu));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+            race::install(None);
+            if let Err(payload) = r {
+                report_panic(&self.sink, name, payload.as_ref());
+            }
+        }
+        INLINE.with(|i| i.set(false));
+        held::set_thread_name(&thread_name);
+        trace::set_actor(before.0, before.1);
     }
 
     /// The watchdog: wait until every actor is done (each unparks this thread when it
@@ -249,5 +337,202 @@ impl Env {
             }
         }
         true
+    }
+}
+
+/// Report an actor's panic, unless it is the watchdog's unwinding ([`sync::wait::Aborted`]).
+fn report_panic(sink: &Sink, name: &str, payload: &(dyn std::any::Any + Send)) {
+    if payload.downcast_ref::<sync::wait::Aborted>().is_some() {
+        return;
+    }
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "non-string panic".into());
+    sink.push(Violation::new(
+        Oracle::Panic,
+        format!("actor {name} panicked: {msg}"),
+    ));
+}
+
+/// One actor of one iteration, with everything its thread needs to play it.
+struct Job {
+    name: &'static str,
+    cpu: usize,
+    body: Box<dyn FnOnce() + Send + 'static>,
+    sink: Sink,
+    abort: Arc<AtomicBool>,
+    inject: Option<Injector>,
+    /// Counts finished actors; bumped by whoever ran the job, after it.
+    done: Arc<AtomicU64>,
+    /// The thread running [`Env::watch`], unparked after `done` is bumped.
+    watcher: std::thread::Thread,
+}
+
+impl Job {
+    /// Play the actor on the current thread: install its identity, run its body, report a
+    /// panic, clear the per-iteration state. Returns whether the thread is fit for another
+    /// actor: the body returned normally and left no lock held in lockdep's state (an unwound
+    /// or panicked body may have left it inconsistent, and a fresh thread is cheap next to a
+    /// false report).
+    fn run(self) -> bool {
+        let Job {
+            name,
+            cpu,
+            body,
+            sink,
+            abort,
+            inject,
+            ..
+        } = self;
+        sink.install();
+        trace::set_actor(name, cpu);
+        held::set_thread_name(name);
+        sync::wait::set_abort_flag(Some(abort));
+        race::install(inject);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        race::install(None);
+        sync::wait::set_abort_flag(None);
+        let clean = r.is_ok();
+        if let Err(payload) = r {
+            report_panic(&sink, name, payload.as_ref());
+        }
+        clean && held::held_classes().is_empty()
+    }
+}
+
+/// Long-lived actor threads for [`Harness::Crew`]: worker `i` plays the actor on simulated
+/// CPU `i` of every iteration it is given, and parks in between. Dropping the crew lets its
+/// idle workers exit.
+#[derive(Debug, Default)]
+pub struct Crew {
+    /// Worker `i`, if it has been started and not retired.
+    ///
+    /// Protected by: its own mutex (only the thread running [`Env::run`] takes it).
+    workers: std::sync::Mutex<Vec<Option<Worker>>>,
+}
+
+#[derive(Debug)]
+struct Worker {
+    thread: std::thread::Thread,
+    shared: Arc<WorkerShared>,
+}
+
+#[derive(Default)]
+struct WorkerShared {
+    /// The next actor to play.
+    ///
+    /// Protected by: its own mutex (the dispatcher puts, the worker takes).
+    job: std::sync::Mutex<Option<Job>>,
+    /// Given a job and not finished with it yet. Cleared by the worker before it bumps the
+    /// job's `done`, so a watchdog that saw every actor done sees every worker idle.
+    busy: AtomicBool,
+    /// The crew gave up on this worker (or the worker on itself): exit instead of parking.
+    retired: AtomicBool,
+}
+
+impl std::fmt::Debug for WorkerShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerShared")
+            .field("busy", &self.busy)
+            .field("retired", &self.retired)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Crew {
+    /// An empty crew: workers are started by the first iteration that needs them.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Crew::default())
+    }
+
+    /// Hand `job` to worker `cpu`, starting it (or its replacement) if needed.
+    fn dispatch(&self, cpu: usize, job: Job) -> std::io::Result<()> {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        if workers.len() <= cpu {
+            workers.resize_with(cpu + 1, || None);
+        }
+        let fit = workers[cpu]
+            .as_ref()
+            .is_some_and(|w| !w.shared.retired.load(Ordering::SeqCst));
+        if !fit {
+            workers[cpu] = Some(Worker::start(cpu)?);
+        }
+        let w = workers[cpu].as_ref().expect("just started");
+        w.shared.busy.store(true, Ordering::SeqCst);
+        *w.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
+        w.thread.unpark();
+        Ok(())
+    }
+
+    /// Give up on every worker still busy (the watchdog could not unwind its actor): it is
+    /// abandoned, never joined, and exits if its actor ever returns.
+    fn retire_busy(&self) {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        for slot in workers.iter_mut() {
+            if slot
+                .as_ref()
+                .is_some_and(|w| w.shared.busy.load(Ordering::SeqCst))
+                && let Some(w) = slot.take()
+            {
+                w.shared.retired.store(true, Ordering::SeqCst);
+                w.thread.unpark();
+            }
+        }
+    }
+
+    /// Workers started and not retired.
+    pub fn live_workers(&self) -> usize {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        workers
+            .iter()
+            .flatten()
+            .filter(|w| !w.shared.retired.load(Ordering::SeqCst))
+            .count()
+    }
+}
+
+impl Drop for Crew {
+    fn drop(&mut self) {
+        let workers = self.workers.get_mut().unwrap_or_else(|e| e.into_inner());
+        for w in workers.iter().flatten() {
+            w.shared.retired.store(true, Ordering::SeqCst);
+            w.thread.unpark();
+        }
+    }
+}
+
+impl Worker {
+    fn start(cpu: usize) -> std::io::Result<Worker> {
+        let shared = Arc::new(WorkerShared::default());
+        let mine = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("actor-cpu{cpu}"))
+            .spawn(move || Worker::main(&mine))?;
+        Ok(Worker {
+            thread: handle.thread().clone(),
+            shared,
+        })
+    }
+
+    /// Take a job, play it, signal it done; park when there is none; exit once retired.
+    fn main(shared: &WorkerShared) {
+        loop {
+            let job = shared.job.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match job {
+                Some(job) => {
+                    let (done, watcher) = (job.done.clone(), job.watcher.clone());
+                    if !job.run() {
+                        shared.retired.store(true, Ordering::SeqCst);
+                    }
+                    shared.busy.store(false, Ordering::SeqCst);
+                    done.fetch_add(1, Ordering::SeqCst);
+                    watcher.unpark();
+                }
+                None if shared.retired.load(Ordering::SeqCst) => return,
+                None => std::thread::park(),
+            }
+        }
     }
 }

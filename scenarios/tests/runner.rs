@@ -888,3 +888,39 @@ fn names_that_match_nothing_suggest_the_nearest() {
     let all = select::select(&catalog, Some("all"), Some("all")).unwrap();
     assert_eq!(all.len(), FLAKY_VARIANTS.len() + 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The harness: long-lived threads (the default) or threads per iteration (`--harness spawn`).
+
+#[test]
+fn the_harness_changes_no_seed_and_no_verdict() {
+    use mmlab_scenarios::stress::config::HarnessKind;
+    static S: Flaky = Flaky::new("flaky-harness");
+    let all: Vec<&str> = FLAKY_VARIANTS.iter().map(|v| v.name).collect();
+    let mut p = pairs(&S, &all);
+    p.extend(pairs(&Panicky, &["actor", "setup"]));
+    p.extend(pairs(&Deadlock, &["abba"]));
+    let mut seen = Vec::new();
+    let mut verdicts = Vec::new();
+    for harness in [HarnessKind::Crew, HarnessKind::Spawn] {
+        let mut cfg = config(17, Budget::Iterations(40));
+        cfg.harness = harness;
+        let r = run_quiet(&p, &cfg);
+        seen.push(all.iter().map(|v| S.take_seen(v)).collect::<Vec<_>>());
+        verdicts.push(
+            r.results
+                .iter()
+                .map(|res| {
+                    (
+                        res.variant,
+                        res.verdict(),
+                        res.iterations,
+                        res.first.as_ref().map(|f| f.seed),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(verdicts[0], verdicts[1]);
+}

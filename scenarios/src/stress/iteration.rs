@@ -11,10 +11,17 @@
 //!   thread of its own; once the sink holds a hang report and the iteration has not come back
 //!   within a further grace period, the runner reports that and moves on, leaving the stuck
 //!   threads behind (they are leaked, never killed: Rust cannot kill a thread).
+//!
+//! Under [`HarnessKind::Crew`] (the default) that thread lives for the whole pair: it takes
+//! each iteration's [`Env`] over a channel, and only an iteration it had to abandon (or one
+//! that panicked outside its actors) costs a fresh thread. Under [`HarnessKind::Spawn`] every
+//! iteration gets a new one, as before the crew existed.
 
+use super::config::HarnessKind;
 use crate::scenario::{Outcome, Scenario, Size};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Oracle, Violation};
+use mmlab_engine::sync::held;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -30,73 +37,206 @@ pub(crate) struct IterationOutcome {
     pub(crate) abandoned: bool,
 }
 
-/// Run `variant` of `scenario` once at stress size in `env`.
-pub(crate) fn run_one(
+/// Runs one pair's iterations, each so that nothing it does can take the runner down.
+pub(crate) struct Iterations {
     scenario: &'static dyn Scenario,
     variant: &'static str,
-    env: &Env,
-) -> IterationOutcome {
-    let (tx, rx) = mpsc::channel();
-    let env_for_thread = env.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("{}/{variant}", scenario.name()))
-        .spawn(move || {
-            let env = env_for_thread;
-            env.sink.install();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                scenario.run(variant, Size::Stress, &env)
-            }));
-            // The receiver is gone only if the runner abandoned this iteration.
-            let _ = tx.send(r.map_err(|p| panic_message(p.as_ref())));
-        });
-    let handle = match spawned {
-        Ok(h) => h,
-        Err(e) => {
-            let mut outcome = Outcome::default();
-            outcome.violations.push(Violation::new(
-                Oracle::Panic,
-                format!("cannot spawn the iteration's thread: {e}"),
-            ));
-            return IterationOutcome {
-                outcome,
-                abandoned: false,
-            };
+    /// `Some` under [`HarnessKind::Crew`]: the pair's long-lived scenario thread, started by the
+    /// first iteration and replaced after one it had to abandon.
+    driver: Option<Driver>,
+    kind: HarnessKind,
+}
+
+/// A long-lived scenario thread: takes an [`Env`], runs the scenario in it, sends the result.
+struct Driver {
+    requests: mpsc::Sender<Env>,
+    results: mpsc::Receiver<Returned>,
+}
+
+/// What the scenario's own thread sends back: its outcome, or its panic's message.
+type Returned = Result<Outcome, String>;
+
+/// How waiting for an iteration ended.
+enum Waited {
+    /// The scenario's thread sent its result.
+    Returned(Returned),
+    /// The scenario's thread ended without sending one.
+    Gone,
+    /// It never came back: reported, and its threads left behind.
+    Abandoned(IterationOutcome),
+}
+
+impl Iterations {
+    /// For `variant` of `scenario`, on the threads `kind` says.
+    pub(crate) fn new(
+        scenario: &'static dyn Scenario,
+        variant: &'static str,
+        kind: HarnessKind,
+    ) -> Self {
+        Iterations {
+            scenario,
+            variant,
+            driver: None,
+            kind,
         }
-    };
+    }
+
+    fn thread_name(&self) -> String {
+        format!("{}/{}", self.scenario.name(), self.variant)
+    }
+
+    /// Run the variant once at stress size in `env`.
+    pub(crate) fn run_one(&mut self, env: &Env) -> IterationOutcome {
+        match self.kind {
+            HarnessKind::Spawn => self.run_spawned(env),
+            HarnessKind::Crew => self.run_on_driver(env),
+        }
+    }
+
+    /// On a thread of its own, started for this iteration and joined at its end.
+    fn run_spawned(&mut self, env: &Env) -> IterationOutcome {
+        let (tx, rx) = mpsc::channel();
+        let env_for_thread = env.clone();
+        let (scenario, variant) = (self.scenario, self.variant);
+        let spawned = std::thread::Builder::new()
+            .name(self.thread_name())
+            .spawn(move || {
+                let env = env_for_thread;
+                // The receiver is gone only if the runner abandoned this iteration.
+                let _ = tx.send(play(scenario, variant, &env));
+            });
+        let handle = match spawned {
+            Ok(h) => h,
+            Err(e) => return cannot_spawn(&e),
+        };
+        match wait(&rx, env) {
+            Waited::Returned(result) => {
+                let _ = handle.join();
+                self.finish(Some(result), env)
+            }
+            Waited::Gone => {
+                let _ = handle.join();
+                self.finish(None, env)
+            }
+            // Dropping the handle detaches the thread.
+            Waited::Abandoned(it) => it,
+        }
+    }
+
+    /// On the pair's long-lived scenario thread.
+    fn run_on_driver(&mut self, env: &Env) -> IterationOutcome {
+        let mut env_for_thread = env.clone();
+        loop {
+            let driver = match self.driver.take() {
+                Some(d) => d,
+                None => match Driver::start(self.thread_name(), self.scenario, self.variant) {
+                    Ok(d) => d,
+                    Err(e) => return cannot_spawn(&e),
+                },
+            };
+            match driver.requests.send(env_for_thread) {
+                Ok(()) => {
+                    self.driver = Some(driver);
+                    break;
+                }
+                // The driver retired itself after its last iteration: start another.
+                Err(mpsc::SendError(back)) => env_for_thread = back,
+            }
+        }
+        let driver = self.driver.as_ref().expect("just sent to it");
+        match wait(&driver.results, env) {
+            Waited::Returned(result) => self.finish(Some(result), env),
+            Waited::Gone => {
+                self.driver = None;
+                self.finish(None, env)
+            }
+            Waited::Abandoned(it) => {
+                // Dropping the channels detaches the thread; it exits if it ever returns.
+                self.driver = None;
+                it
+            }
+        }
+    }
+
+    /// The iteration's outcome from what its scenario thread returned (`None`: nothing).
+    fn finish(&self, result: Option<Returned>, env: &Env) -> IterationOutcome {
+        let mut outcome = match result {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(msg)) => Outcome {
+                violations: vec![Violation::new(
+                    Oracle::Panic,
+                    format!(
+                        "scenario {} panicked outside its actors: {msg}",
+                        self.scenario.name()
+                    ),
+                )],
+                ..Outcome::default()
+            },
+            None => Outcome::default(),
+        };
+        merge_leftovers(&mut outcome, env.sink.take());
+        IterationOutcome {
+            outcome,
+            abandoned: false,
+        }
+    }
+}
+
+impl Driver {
+    fn start(
+        name: String,
+        scenario: &'static dyn Scenario,
+        variant: &'static str,
+    ) -> std::io::Result<Driver> {
+        let (requests, inbox) = mpsc::channel::<Env>();
+        let (outbox, results) = mpsc::channel();
+        std::thread::Builder::new().name(name).spawn(move || {
+            for env in inbox {
+                let result = play(scenario, variant, &env);
+                // A panic may have left this thread's lockdep state inconsistent (a lock
+                // taken and never released): retire, and the next iteration starts a fresh
+                // thread, as the spawning harness gives every iteration.
+                let fit = result.is_ok() && held::held_classes().is_empty();
+                // The receiver is gone only if the runner abandoned this iteration.
+                if outbox.send(result).is_err() || !fit {
+                    return;
+                }
+            }
+        })?;
+        Ok(Driver { requests, results })
+    }
+}
+
+/// The scenario's own thread's work: the scenario, its panic caught.
+fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
+    env.sink.install();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario.run(variant, Size::Stress, env)
+    }))
+    .map_err(|p| panic_message(p.as_ref()))
+}
+
+fn cannot_spawn(e: &std::io::Error) -> IterationOutcome {
+    let mut outcome = Outcome::default();
+    outcome.violations.push(Violation::new(
+        Oracle::Panic,
+        format!("cannot spawn the iteration's thread: {e}"),
+    ));
+    IterationOutcome {
+        outcome,
+        abandoned: false,
+    }
+}
+
+/// Wait for the scenario thread behind `rx`; once the sink holds a hang report and nothing
+/// has come back within a further grace period, give up on it.
+fn wait(rx: &mpsc::Receiver<Returned>, env: &Env) -> Waited {
     let grace = env.hang_after.saturating_mul(2) + Duration::from_secs(1);
     let mut hang_seen: Option<Instant> = None;
     loop {
         match rx.recv_timeout(POLL) {
-            Ok(result) => {
-                let _ = handle.join();
-                let mut outcome = match result {
-                    Ok(outcome) => outcome,
-                    Err(msg) => Outcome {
-                        violations: vec![Violation::new(
-                            Oracle::Panic,
-                            format!(
-                                "scenario {} panicked outside its actors: {msg}",
-                                scenario.name()
-                            ),
-                        )],
-                        ..Outcome::default()
-                    },
-                };
-                merge_leftovers(&mut outcome, env.sink.take());
-                return IterationOutcome {
-                    outcome,
-                    abandoned: false,
-                };
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = handle.join();
-                let mut outcome = Outcome::default();
-                merge_leftovers(&mut outcome, env.sink.take());
-                return IterationOutcome {
-                    outcome,
-                    abandoned: false,
-                };
-            }
+            Ok(result) => return Waited::Returned(result),
+            Err(RecvTimeoutError::Disconnected) => return Waited::Gone,
             Err(RecvTimeoutError::Timeout) => {
                 if hang_seen.is_none()
                     && env.sink.snapshot().iter().any(|v| v.oracle == Oracle::Hang)
@@ -114,12 +254,10 @@ pub(crate) fn run_one(
                              spinlock); its threads were abandoned"
                         ),
                     ));
-                    // Dropping the handle detaches the thread.
-                    drop(handle);
-                    return IterationOutcome {
+                    return Waited::Abandoned(IterationOutcome {
                         outcome,
                         abandoned: true,
-                    };
+                    });
                 }
             }
         }

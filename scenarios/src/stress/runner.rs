@@ -16,15 +16,16 @@
 //! than once: under a time budget it is given the rest of its share (so it usually runs once),
 //! under `--iterations` each iteration lasts [`LONG_ITERATION`].
 
+use super::config::HarnessKind;
 use super::config::{Budget, LONG_ITERATION, MIN_LONG_ITERATION, RunConfig};
-use super::iteration;
+use super::iteration::{self, Iterations};
 use super::seed::iteration_seed;
 use super::select::Pair;
 use super::shard::Shard;
 use super::usage::UsageError;
 use super::verdict::{self, Verdict};
 use crate::scenario::Expect;
-use mmlab_engine::actor::Env;
+use mmlab_engine::actor::{Crew, Env, Harness};
 use mmlab_engine::check::{Oracle, Violation};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -243,6 +244,11 @@ pub fn run(
     observer.run_started(cfg, pairs, total);
     let mut results = Vec::with_capacity(pairs.len());
     let mut interrupted = false;
+    // One crew of actor threads for the whole run; its idle workers exit when it is dropped.
+    let harness = match cfg.harness {
+        HarnessKind::Crew => Harness::Crew(Crew::new()),
+        HarnessKind::Spawn => Harness::Spawn,
+    };
     for (index, pair) in pairs.iter().enumerate() {
         if cfg.stop.load(Ordering::SeqCst) {
             interrupted = true;
@@ -263,7 +269,7 @@ pub fn run(
             Share::Below(_) => None,
         };
         observer.pair_started(index, pair, share_time);
-        let result = run_pair(pair, cfg, share, observer);
+        let result = run_pair(pair, cfg, &harness, share, observer);
         interrupted |= result.interrupted;
         observer.pair_done(&result);
         results.push(result);
@@ -284,9 +290,16 @@ pub fn run(
     })
 }
 
-fn run_pair(pair: &Pair, cfg: &RunConfig, share: Share, observer: &mut dyn Observer) -> PairResult {
+fn run_pair(
+    pair: &Pair,
+    cfg: &RunConfig,
+    harness: &Harness,
+    share: Share,
+    observer: &mut dyn Observer,
+) -> PairResult {
     let started = Instant::now();
     let mut result = PairResult::new(pair);
+    let mut iterations = Iterations::new(pair.scenario, pair.variant.name, cfg.harness);
     let long = pair.scenario.long_running();
     for index in cfg.shard.indices() {
         match share {
@@ -307,7 +320,8 @@ fn run_pair(pair: &Pair, cfg: &RunConfig, share: Share, observer: &mut dyn Obser
         env.hang_after = cfg.hang_after;
         env.duration = duration;
         env.stop = cfg.stop.clone();
-        let it = iteration::run_one(pair.scenario, pair.variant.name, &env);
+        env.harness = harness.clone();
+        let it = iterations.run_one(&env);
         result.iterations += 1;
         let at = started.elapsed();
         result.elapsed = at;
