@@ -72,6 +72,16 @@ pub enum Harness {
 
 std::thread_local! {
     static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set when an actor this thread played under [`Harness::Crew`] panicked or ended holding
+    /// a lock: its lockdep state may be inconsistent, and it should not play another.
+    static UNFIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Did an actor played on this thread by [`Harness::Crew`] (the last actor of an iteration
+/// runs on the thread that called [`Env::run`]) panic or end holding a lock since the last
+/// call? A long-lived thread that calls `Env::run` should then let a fresh thread take over.
+pub fn take_unfit() -> bool {
+    UNFIT.with(|u| u.replace(false))
 }
 
 /// Is the current thread running an actor under [`Harness::Inline`]?
@@ -228,26 +238,32 @@ impl Env {
         // on; the hang is already reported.
     }
 
-    /// As [`Self::run_real`], on the crew's long-lived threads instead of new ones. The
-    /// watchdog is the same; an actor it could not unwind keeps its worker, which the crew
-    /// retires (abandons) so that the next iteration gets a fresh thread in its place.
+    /// As [`Self::run_real`], on long-lived threads instead of new ones: the last actor on the
+    /// calling thread itself (as loom runs it), the others on the crew's workers, watched by
+    /// the crew's one watchdog thread instead of this one. Each actor handed to another thread
+    /// costs a wake-up to start it and one to report it done; on a loaded two-core machine
+    /// those wake-ups, not the model, were most of a short iteration. An actor the watchdog
+    /// could not unwind keeps its thread: a worker is retired (abandoned) and replaced at the
+    /// next iteration; the calling thread stays stuck, and the stress runner abandons it.
     fn run_crew(&self, crew: &Crew, actors: Vec<Actor>) {
         let abort = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
-        let watcher = std::thread::current();
-        let n = actors.len() as u64;
+        let me = std::thread::current();
+        let n = actors.len();
+        let mut actors = actors;
+        let last = actors.pop();
+        let job = |cpu: usize, name: &'static str, body| Job {
+            name,
+            cpu,
+            body,
+            sink: self.sink.clone(),
+            abort: abort.clone(),
+            inject: self.injector(cpu),
+            done: done.clone(),
+            watcher: me.clone(),
+        };
         for (cpu, (name, body)) in actors.into_iter().enumerate() {
-            let job = Job {
-                name,
-                cpu,
-                body,
-                sink: self.sink.clone(),
-                abort: abort.clone(),
-                inject: self.injector(cpu),
-                done: done.clone(),
-                watcher: watcher.clone(),
-            };
-            if let Err(e) = crew.dispatch(cpu, job) {
+            if let Err(e) = crew.dispatch(cpu, job(cpu, name, body)) {
                 self.sink.push(Violation::new(
                     Oracle::Panic,
                     format!("cannot spawn actor {name}: {e}"),
@@ -255,7 +271,32 @@ impl Env {
                 done.fetch_add(1, Ordering::SeqCst);
             }
         }
-        if !self.watch(&done, n, &abort) {
+        let watched = Arc::new(Watched {
+            env: self.clone(),
+            done: done.clone(),
+            n: n as u64,
+            abort: abort.clone(),
+            gave_up: AtomicBool::new(false),
+            waiter: me.clone(),
+        });
+        crew.watch(&watched);
+        if let Some((name, body)) = last {
+            let identity = (
+                trace::actor(),
+                std::thread::current().name().unwrap_or("?").to_string(),
+            );
+            if !job(n - 1, name, body).run() {
+                UNFIT.with(|u| u.set(true));
+            }
+            trace::set_actor(identity.0.0, identity.0.1);
+            held::set_thread_name(&identity.1);
+            done.fetch_add(1, Ordering::SeqCst);
+        }
+        while done.load(Ordering::SeqCst) < n as u64 && !watched.gave_up.load(Ordering::SeqCst) {
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+        crew.unwatch(&watched);
+        if watched.gave_up.load(Ordering::SeqCst) {
             crew.retire_busy();
         }
     }
@@ -302,28 +343,9 @@ impl Env {
                 since = Instant::now();
                 continue;
             }
-            // Once lockdep has reported an inversion, a short stall is the deadlock it
-            // predicted: unwind after PREDICTED_DEADLOCK rather than the full bound.
-            let bound = if self.sink.fired(Oracle::I15Lockdep) {
-                self.hang_after.min(PREDICTED_DEADLOCK)
-            } else {
-                self.hang_after
-            };
+            let bound = self.stall_bound();
             if since.elapsed() >= bound {
-                let mut msg = format!("no progress for {bound:?}; threads and their locks:");
-                for (name, held, waiting) in held::all_threads() {
-                    msg.push_str(&format!("\n  {name}:"));
-                    for h in held {
-                        msg.push_str(&format!("\n    holds {h}"));
-                    }
-                    if let Some((class, site)) = waiting {
-                        msg.push_str(&format!(
-                            "\n    waits for {class} at {}:{}",
-                            site.file(),
-                            site.line()
-                        ));
-                    }
-                }
+                let msg = hang_message(bound);
                 self.sink.push(Violation::new(Oracle::Hang, msg));
                 abort.store(true, Ordering::SeqCst);
                 // Waiters wake within their recheck period and unwind; spinners are not
@@ -338,6 +360,36 @@ impl Env {
         }
         true
     }
+
+    /// How long a stall may last before it is a hang. Once lockdep has reported an inversion,
+    /// a short stall is the deadlock it predicted: unwind after [`PREDICTED_DEADLOCK`] rather
+    /// than the full bound.
+    fn stall_bound(&self) -> Duration {
+        if self.sink.fired(Oracle::I15Lockdep) {
+            self.hang_after.min(PREDICTED_DEADLOCK)
+        } else {
+            self.hang_after
+        }
+    }
+}
+
+/// The hang report: the stall, and every thread's held locks and what it waits for.
+fn hang_message(bound: Duration) -> String {
+    let mut msg = format!("no progress for {bound:?}; threads and their locks:");
+    for (name, held, waiting) in held::all_threads() {
+        msg.push_str(&format!("\n  {name}:"));
+        for h in held {
+            msg.push_str(&format!("\n    holds {h}"));
+        }
+        if let Some((class, site)) = waiting {
+            msg.push_str(&format!(
+                "\n    waits for {class} at {}:{}",
+                site.file(),
+                site.line()
+            ));
+        }
+    }
+    msg
 }
 
 /// Report an actor's panic, unless it is the watchdog's unwinding ([`sync::wait::Aborted`]).
@@ -411,6 +463,34 @@ pub struct Crew {
     ///
     /// Protected by: its own mutex (only the thread running [`Env::run`] takes it).
     workers: std::sync::Mutex<Vec<Option<Worker>>>,
+    /// The iteration being watched, and the watchdog thread's handle once started.
+    ///
+    /// Protected by: its own mutex (the thread running [`Env::run`] sets it, the watchdog
+    /// reads it).
+    watchdog: Arc<std::sync::Mutex<Watchdog>>,
+}
+
+/// The crew's one watchdog: a thread that looks at the current iteration every 10 ms, started
+/// by the first iteration and gone when the crew is dropped.
+#[derive(Debug, Default)]
+struct Watchdog {
+    current: Option<Arc<Watched>>,
+    thread: Option<std::thread::Thread>,
+    closing: bool,
+}
+
+/// One iteration under the crew's watchdog.
+#[derive(Debug)]
+struct Watched {
+    env: Env,
+    done: Arc<AtomicU64>,
+    n: u64,
+    abort: Arc<AtomicBool>,
+    /// The watchdog reported a hang and an actor still did not finish within a further
+    /// `hang_after`: stop waiting for it.
+    gave_up: AtomicBool,
+    /// The thread waiting for the iteration, unparked on giving up.
+    waiter: std::thread::Thread,
 }
 
 #[derive(Debug)]
@@ -453,9 +533,15 @@ impl Crew {
         if workers.len() <= cpu {
             workers.resize_with(cpu + 1, || None);
         }
-        let fit = workers[cpu]
-            .as_ref()
-            .is_some_and(|w| !w.shared.retired.load(Ordering::SeqCst));
+        // A worker still busy is stuck in an actor of an iteration the watchdog gave up on
+        // (one whose caller never came back to retire it): abandon it too.
+        let fit = workers[cpu].as_ref().is_some_and(|w| {
+            !w.shared.retired.load(Ordering::SeqCst) && !w.shared.busy.load(Ordering::SeqCst)
+        });
+        if !fit && let Some(w) = workers[cpu].take() {
+            w.shared.retired.store(true, Ordering::SeqCst);
+            w.thread.unpark();
+        }
         if !fit {
             workers[cpu] = Some(Worker::start(cpu)?);
         }
@@ -464,6 +550,31 @@ impl Crew {
         *w.shared.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
         w.thread.unpark();
         Ok(())
+    }
+
+    /// Watch `w` (the iteration that just started), starting the watchdog thread if needed.
+    fn watch(&self, w: &Arc<Watched>) {
+        let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
+        dog.current = Some(w.clone());
+        if dog.thread.is_none() {
+            let shared = Arc::downgrade(&self.watchdog);
+            // Without a watchdog a hang would go unreported, but the iteration still ends
+            // when its actors do; the next iteration tries again.
+            if let Ok(h) = std::thread::Builder::new()
+                .name("watchdog".into())
+                .spawn(move || Watchdog::main(&shared))
+            {
+                dog.thread = Some(h.thread().clone());
+            }
+        }
+    }
+
+    /// Stop watching `w`.
+    fn unwatch(&self, w: &Arc<Watched>) {
+        let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
+        if dog.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, w)) {
+            dog.current = None;
+        }
     }
 
     /// Give up on every worker still busy (the watchdog could not unwind its actor): it is
@@ -493,8 +604,79 @@ impl Crew {
     }
 }
 
+/// What the watchdog thread knows of the iteration it watches: the iteration, the last
+/// (progress, done) seen, since when, and the give-up deadline once it has reported a hang.
+type Tracked = (Arc<Watched>, (u64, u64), Instant, Option<Instant>);
+
+impl Watchdog {
+    /// Every 10 ms: has the watched iteration made progress (an actor ticked or finished)? If
+    /// not for its stall bound, report the hang and unwind its actors, as [`Env::watch`]
+    /// does; if an actor still has not finished a further `hang_after` later, give up on it.
+    fn main(shared: &std::sync::Weak<std::sync::Mutex<Watchdog>>) {
+        let mut tracked: Option<Tracked> = None;
+        loop {
+            std::thread::park_timeout(Duration::from_millis(10));
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let current = {
+                let dog = shared.lock().unwrap_or_else(|e| e.into_inner());
+                if dog.closing {
+                    return;
+                }
+                dog.current.clone()
+            };
+            drop(shared);
+            let Some(w) = current else {
+                tracked = None;
+                continue;
+            };
+            let now = (
+                w.env.progress.load(Ordering::Relaxed),
+                w.done.load(Ordering::SeqCst),
+            );
+            let t = match &mut tracked {
+                Some(t) if Arc::ptr_eq(&t.0, &w) => t,
+                _ => tracked.insert((w.clone(), now, Instant::now(), None)),
+            };
+            if now.1 >= w.n || w.gave_up.load(Ordering::SeqCst) {
+                continue;
+            }
+            match t.3 {
+                None if now != t.1 => {
+                    t.1 = now;
+                    t.2 = Instant::now();
+                }
+                None => {
+                    let bound = w.env.stall_bound();
+                    if t.2.elapsed() >= bound {
+                        w.env
+                            .sink
+                            .push(Violation::new(Oracle::Hang, hang_message(bound)));
+                        w.abort.store(true, Ordering::SeqCst);
+                        t.3 = Some(Instant::now() + w.env.hang_after);
+                    }
+                }
+                Some(deadline) if Instant::now() >= deadline => {
+                    w.gave_up.store(true, Ordering::SeqCst);
+                    w.waiter.unpark();
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 impl Drop for Crew {
     fn drop(&mut self) {
+        {
+            let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
+            dog.closing = true;
+            dog.current = None;
+            if let Some(t) = &dog.thread {
+                t.unpark();
+            }
+        }
         let workers = self.workers.get_mut().unwrap_or_else(|e| e.into_inner());
         for w in workers.iter().flatten() {
             w.shared.retired.store(true, Ordering::SeqCst);

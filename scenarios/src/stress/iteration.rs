@@ -19,7 +19,7 @@
 
 use super::config::HarnessKind;
 use crate::scenario::{Outcome, Scenario, Size};
-use mmlab_engine::actor::Env;
+use mmlab_engine::actor::{self, Env};
 use mmlab_engine::check::{Oracle, Violation};
 use mmlab_engine::sync::held;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -196,7 +196,9 @@ impl Driver {
                 // A panic may have left this thread's lockdep state inconsistent (a lock
                 // taken and never released): retire, and the next iteration starts a fresh
                 // thread, as the spawning harness gives every iteration.
-                let fit = result.is_ok() && held::held_classes().is_empty();
+                // So may an actor this thread played itself (the crew runs an iteration's last
+                // actor on the thread that calls `Env::run`).
+                let fit = result.is_ok() && held::held_classes().is_empty() && !actor::take_unfit();
                 // The receiver is gone only if the runner abandoned this iteration.
                 if outbox.send(result).is_err() || !fit {
                     return;
