@@ -20,18 +20,28 @@
 //! (add a filter such as `ttu-sync/fixed` for one variant). The figures are in
 //! docs/PERFORMANCE.md ("Stress harness").
 
+#[cfg(not(mmlab_loom))]
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+#[cfg(not(mmlab_loom))]
 use mmlab_engine::actor::{Env, Harness};
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::catalog;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::scenario::{Expect, Size};
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::stress::config::HarnessKind;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::stress::seed::iteration_seed;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::stress::{Budget, Pair, Quiet, RunConfig, run};
+#[cfg(not(mmlab_loom))]
 use std::time::{Duration, Instant};
 
 /// The run seed every figure uses.
+#[cfg(not(mmlab_loom))]
 const SEED: u64 = 1;
 
+#[cfg(not(mmlab_loom))]
 fn clean_pairs() -> Vec<Pair> {
     catalog::all()
         .into_iter()
@@ -49,6 +59,7 @@ fn clean_pairs() -> Vec<Pair> {
 }
 
 /// `iters` iterations of `pair`'s bodies back to back on this thread: the model's own work.
+#[cfg(not(mmlab_loom))]
 fn model(pair: &Pair, iters: u64) -> Duration {
     let started = Instant::now();
     for i in 0..iters {
@@ -72,6 +83,7 @@ fn model(pair: &Pair, iters: u64) -> Duration {
 }
 
 /// `iters` iterations of `pair` through the stress runner on `harness`.
+#[cfg(not(mmlab_loom))]
 fn runner(pair: &Pair, harness: HarnessKind, iters: u64) -> Duration {
     let mut cfg = RunConfig::new(SEED);
     cfg.budget = Budget::Iterations(iters);
@@ -85,6 +97,7 @@ fn runner(pair: &Pair, harness: HarnessKind, iters: u64) -> Duration {
     elapsed
 }
 
+#[cfg(not(mmlab_loom))]
 fn harness(c: &mut Criterion) {
     let mut g = c.benchmark_group("harness");
     g.throughput(Throughput::Elements(1));
@@ -104,5 +117,11 @@ fn harness(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(not(mmlab_loom))]
 criterion_group!(benches, harness);
+#[cfg(not(mmlab_loom))]
 criterion_main!(benches);
+
+/// The stress runner is compiled out under `--cfg mmlab_loom`: nothing to run there.
+#[cfg(mmlab_loom)]
+fn main() {}

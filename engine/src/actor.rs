@@ -271,8 +271,12 @@ impl Env {
                 done.fetch_add(1, Ordering::SeqCst);
             }
         }
+        // The watchdog needs the Env's progress, sink and bounds, not the crew it runs on (a
+        // Watched holding the crew would keep it alive from its own watchdog).
+        let mut watched_env = self.clone();
+        watched_env.harness = Harness::Spawn;
         let watched = Arc::new(Watched {
-            env: self.clone(),
+            env: watched_env,
             done: done.clone(),
             n: n as u64,
             abort: abort.clone(),

@@ -16,13 +16,20 @@
 //! Figures are measured in one run on whatever machine runs it; compare ratios, not absolute
 //! times (the lab's machine is shared and noisy).
 
+#[cfg(not(mmlab_loom))]
 use mmlab_engine::sync::{LockClass, lock_stat};
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::catalog;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::scenario::Expect;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::stress::config::{HarnessKind, parse_duration, parse_harness};
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::stress::{Budget, Pair, Quiet, RunConfig, run};
+#[cfg(not(mmlab_loom))]
 use std::time::Duration;
 
+#[cfg(not(mmlab_loom))]
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -31,6 +38,7 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+#[cfg(not(mmlab_loom))]
 fn pairs(expected: Expect) -> Vec<Pair> {
     catalog::all()
         .into_iter()
@@ -47,6 +55,7 @@ fn pairs(expected: Expect) -> Vec<Pair> {
         .collect()
 }
 
+#[cfg(not(mmlab_loom))]
 fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
@@ -56,6 +65,7 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
 }
 
 /// Seconds to the first violation of one run of `pair`, or None within `cap`.
+#[cfg(not(mmlab_loom))]
 fn first_violation(
     pair: &Pair,
     seed: u64,
@@ -75,6 +85,7 @@ fn first_violation(
         .map(|d| d.as_secs_f64())
 }
 
+#[cfg(not(mmlab_loom))]
 fn fmt_s(x: Option<f64>) -> String {
     match x {
         Some(s) if s < 1.0 => format!("{:.1} ms", s * 1000.0),
@@ -83,6 +94,7 @@ fn fmt_s(x: Option<f64>) -> String {
     }
 }
 
+#[cfg(not(mmlab_loom))]
 fn main() {
     let runs: u64 = arg("--runs", "10").parse().unwrap_or(10);
     let cap = parse_duration(&arg("--cap", "10s")).unwrap_or(Duration::from_secs(10));
@@ -218,3 +230,7 @@ fn main() {
         }
     }
 }
+
+/// The stress runner is compiled out under `--cfg mmlab_loom`: nothing to run there.
+#[cfg(mmlab_loom)]
+fn main() {}

@@ -924,3 +924,76 @@ fn the_harness_changes_no_seed_and_no_verdict() {
     assert_eq!(seen[0], seen[1]);
     assert_eq!(verdicts[0], verdicts[1]);
 }
+
+/// Never returns from its first iteration (until released); returns at once from the others.
+struct StuckOnce {
+    runs: AtomicU64,
+    seeds: Mutex<Vec<u64>>,
+}
+static STUCK_ONCE_RELEASE: AtomicBool = AtomicBool::new(false);
+
+impl Scenario for StuckOnce {
+    fn name(&self) -> &'static str {
+        "stuck-once"
+    }
+    fn title(&self) -> &'static str {
+        "its first iteration never returns"
+    }
+    fn commit(&self) -> &'static str {
+        ""
+    }
+    fn story(&self) -> String {
+        "".to_string()
+    }
+    fn variants(&self) -> &'static [Variant] {
+        &[Variant {
+            name: "fixed",
+            expected: Expect::Clean,
+            summary: "the first iteration is abandoned",
+        }]
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[]
+    }
+    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+        self.seeds.lock().unwrap().push(env.seed);
+        if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
+            // What the watchdog would report for an actor it cannot unwind.
+            env.sink
+                .push(check::Violation::new(Oracle::Hang, "no progress"));
+            while !STUCK_ONCE_RELEASE.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Outcome::default()
+    }
+}
+
+#[test]
+fn after_an_abandoned_iteration_the_pair_goes_on_with_the_next_seed_on_a_fresh_thread() {
+    use mmlab_scenarios::stress::config::HarnessKind;
+    use mmlab_scenarios::stress::seed::iteration_seed;
+    for harness in [HarnessKind::Crew, HarnessKind::Spawn] {
+        static S: StuckOnce = StuckOnce {
+            runs: AtomicU64::new(0),
+            seeds: Mutex::new(Vec::new()),
+        };
+        S.runs.store(0, Ordering::SeqCst);
+        S.seeds.lock().unwrap().clear();
+        STUCK_ONCE_RELEASE.store(false, Ordering::SeqCst);
+        let mut cfg = config(6, Budget::Iterations(3));
+        cfg.hang_after = Duration::from_millis(100);
+        cfg.harness = harness;
+        let r = run_quiet(&pairs(&S, &["fixed"]), &cfg);
+        STUCK_ONCE_RELEASE.store(true, Ordering::SeqCst);
+        let res = &r.results[0];
+        assert_eq!(res.iterations, 3, "{harness:?}");
+        assert_eq!(res.abandoned, 1, "{harness:?}");
+        assert_eq!(res.failed_iterations, 1, "{harness:?}");
+        assert_eq!(res.first.as_ref().map(|f| f.iteration), Some(0));
+        let expected: Vec<u64> = (0..3)
+            .map(|i| iteration_seed(6, "stuck-once", "fixed", i))
+            .collect();
+        assert_eq!(*S.seeds.lock().unwrap(), expected, "{harness:?}");
+    }
+}

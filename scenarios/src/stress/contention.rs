@@ -119,11 +119,7 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
     let mut interrupted = false;
     // Threads per iteration, as before the crew: lock_stat hands a thread's counts to the
     // totals when it exits, and this measurement was made (and documented) that way.
-    let mut runner = iteration::Iterations::new(
-        pair.scenario,
-        pair.variant.name,
-        super::config::HarnessKind::Spawn,
-    );
+    let mut runner = iteration::Iterations::new(pair.scenario, pair.variant.name);
     for index in Shard::WHOLE.indices() {
         let now = Instant::now();
         if iterations > 0 && now >= deadline {

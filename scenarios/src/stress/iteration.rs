@@ -12,21 +12,18 @@
 //!   within a further grace period, the runner reports that and moves on, leaving the stuck
 //!   threads behind (they are leaked, never killed: Rust cannot kill a thread).
 //!
-//! Under [`HarnessKind::Crew`] (the default) that thread lives for the whole pair: it takes
-//! each iteration's [`Env`] over a channel, and only an iteration it had to abandon (or one
-//! that panicked outside its actors) costs a fresh thread. Under [`HarnessKind::Spawn`] every
-//! iteration gets a new one, as before the crew existed.
+//! This is the `--harness spawn` path (and `contention`'s): a new thread per iteration. The
+//! crew's path (`runner`'s `run_pair_crew`) runs a pair's whole loop on one long-lived
+//! thread and uses the same pieces ([`play`], [`outcome_of`], [`abandoned`]).
 
-use super::config::HarnessKind;
 use crate::scenario::{Outcome, Scenario, Size};
-use mmlab_engine::actor::{self, Env};
-use mmlab_engine::check::{Oracle, Violation};
-use mmlab_engine::sync::held;
+use mmlab_engine::actor::Env;
+use mmlab_engine::check::{Oracle, Sink, Violation};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// How often the runner looks at a running iteration's sink for a hang report.
-const POLL: Duration = Duration::from_millis(20);
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 
 /// What one iteration produced.
 #[derive(Debug, Default)]
@@ -41,20 +38,10 @@ pub(crate) struct IterationOutcome {
 pub(crate) struct Iterations {
     scenario: &'static dyn Scenario,
     variant: &'static str,
-    /// `Some` under [`HarnessKind::Crew`]: the pair's long-lived scenario thread, started by the
-    /// first iteration and replaced after one it had to abandon.
-    driver: Option<Driver>,
-    kind: HarnessKind,
-}
-
-/// A long-lived scenario thread: takes an [`Env`], runs the scenario in it, sends the result.
-struct Driver {
-    requests: mpsc::Sender<Env>,
-    results: mpsc::Receiver<Returned>,
 }
 
 /// What the scenario's own thread sends back: its outcome, or its panic's message.
-type Returned = Result<Outcome, String>;
+pub(crate) type Returned = Result<Outcome, String>;
 
 /// How waiting for an iteration ended.
 enum Waited {
@@ -67,34 +54,18 @@ enum Waited {
 }
 
 impl Iterations {
-    /// For `variant` of `scenario`, on the threads `kind` says.
-    pub(crate) fn new(
-        scenario: &'static dyn Scenario,
-        variant: &'static str,
-        kind: HarnessKind,
-    ) -> Self {
-        Iterations {
-            scenario,
-            variant,
-            driver: None,
-            kind,
-        }
+    /// For `variant` of `scenario`.
+    pub(crate) fn new(scenario: &'static dyn Scenario, variant: &'static str) -> Self {
+        Iterations { scenario, variant }
     }
 
     fn thread_name(&self) -> String {
         format!("{}/{}", self.scenario.name(), self.variant)
     }
 
-    /// Run the variant once at stress size in `env`.
+    /// Run the variant once at stress size in `env`, on a thread of its own, started for this
+    /// iteration and joined at its end.
     pub(crate) fn run_one(&mut self, env: &Env) -> IterationOutcome {
-        match self.kind {
-            HarnessKind::Spawn => self.run_spawned(env),
-            HarnessKind::Crew => self.run_on_driver(env),
-        }
-    }
-
-    /// On a thread of its own, started for this iteration and joined at its end.
-    fn run_spawned(&mut self, env: &Env) -> IterationOutcome {
         let (tx, rx) = mpsc::channel();
         let env_for_thread = env.clone();
         let (scenario, variant) = (self.scenario, self.variant);
@@ -112,105 +83,71 @@ impl Iterations {
         match wait(&rx, env) {
             Waited::Returned(result) => {
                 let _ = handle.join();
-                self.finish(Some(result), env)
+                outcome_of(self.scenario, Some(result), &env.sink)
             }
             Waited::Gone => {
                 let _ = handle.join();
-                self.finish(None, env)
+                outcome_of(self.scenario, None, &env.sink)
             }
             // Dropping the handle detaches the thread.
             Waited::Abandoned(it) => it,
         }
     }
+}
 
-    /// On the pair's long-lived scenario thread.
-    fn run_on_driver(&mut self, env: &Env) -> IterationOutcome {
-        let mut env_for_thread = env.clone();
-        loop {
-            let driver = match self.driver.take() {
-                Some(d) => d,
-                None => match Driver::start(self.thread_name(), self.scenario, self.variant) {
-                    Ok(d) => d,
-                    Err(e) => return cannot_spawn(&e),
-                },
-            };
-            match driver.requests.send(env_for_thread) {
-                Ok(()) => {
-                    self.driver = Some(driver);
-                    break;
-                }
-                // The driver retired itself after its last iteration: start another.
-                Err(mpsc::SendError(back)) => env_for_thread = back,
-            }
-        }
-        let driver = self.driver.as_ref().expect("just sent to it");
-        match wait(&driver.results, env) {
-            Waited::Returned(result) => self.finish(Some(result), env),
-            Waited::Gone => {
-                self.driver = None;
-                self.finish(None, env)
-            }
-            Waited::Abandoned(it) => {
-                // Dropping the channels detaches the thread; it exits if it ever returns.
-                self.driver = None;
-                it
-            }
-        }
-    }
-
-    /// The iteration's outcome from what its scenario thread returned (`None`: nothing).
-    fn finish(&self, result: Option<Returned>, env: &Env) -> IterationOutcome {
-        let mut outcome = match result {
-            Some(Ok(outcome)) => outcome,
-            Some(Err(msg)) => Outcome {
-                violations: vec![Violation::new(
-                    Oracle::Panic,
-                    format!(
-                        "scenario {} panicked outside its actors: {msg}",
-                        self.scenario.name()
-                    ),
-                )],
-                ..Outcome::default()
-            },
-            None => Outcome::default(),
-        };
-        merge_leftovers(&mut outcome, env.sink.take());
-        IterationOutcome {
-            outcome,
-            abandoned: false,
-        }
+/// The iteration's outcome from what its scenario thread returned (`None`: nothing), with what
+/// `sink` still holds.
+pub(crate) fn outcome_of(
+    scenario: &dyn Scenario,
+    result: Option<Returned>,
+    sink: &Sink,
+) -> IterationOutcome {
+    let mut outcome = match result {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(msg)) => Outcome {
+            violations: vec![Violation::new(
+                Oracle::Panic,
+                format!(
+                    "scenario {} panicked outside its actors: {msg}",
+                    scenario.name()
+                ),
+            )],
+            ..Outcome::default()
+        },
+        None => Outcome::default(),
+    };
+    merge_leftovers(&mut outcome, sink.take());
+    IterationOutcome {
+        outcome,
+        abandoned: false,
     }
 }
 
-impl Driver {
-    fn start(
-        name: String,
-        scenario: &'static dyn Scenario,
-        variant: &'static str,
-    ) -> std::io::Result<Driver> {
-        let (requests, inbox) = mpsc::channel::<Env>();
-        let (outbox, results) = mpsc::channel();
-        std::thread::Builder::new().name(name).spawn(move || {
-            for env in inbox {
-                let result = play(scenario, variant, &env);
-                // A panic may have left this thread's lockdep state inconsistent (a lock
-                // taken and never released): retire, and the next iteration starts a fresh
-                // thread, as the spawning harness gives every iteration.
-                // So may an actor this thread played itself (the crew runs an iteration's last
-                // actor on the thread that calls `Env::run`).
-                let fit = result.is_ok() && held::held_classes().is_empty() && !actor::take_unfit();
-                // The receiver is gone only if the runner abandoned this iteration.
-                if outbox.send(result).is_err() || !fit {
-                    return;
-                }
-            }
-        })?;
-        Ok(Driver { requests, results })
+/// How long after the watchdog's hang report an iteration may still return.
+pub(crate) fn grace(hang_after: Duration) -> Duration {
+    hang_after.saturating_mul(2) + Duration::from_secs(1)
+}
+
+/// The outcome of an iteration that never returned: what `sink` holds, and why it was left.
+pub(crate) fn abandoned(sink: &Sink, grace: Duration) -> IterationOutcome {
+    let mut outcome = Outcome::default();
+    merge_leftovers(&mut outcome, sink.take());
+    outcome.violations.push(Violation::new(
+        Oracle::Hang,
+        format!(
+            "the iteration did not return within {grace:?} of the watchdog's \
+             report (a thread that cannot be unwound, e.g. spinning on a \
+             spinlock); its threads were abandoned"
+        ),
+    ));
+    IterationOutcome {
+        outcome,
+        abandoned: true,
     }
 }
 
 /// The scenario's own thread's work: the scenario, its panic caught.
-fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
+pub(crate) fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
     env.sink.install();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         scenario.run(variant, Size::Stress, env)
@@ -218,7 +155,7 @@ fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Re
     .map_err(|p| panic_message(p.as_ref()))
 }
 
-fn cannot_spawn(e: &std::io::Error) -> IterationOutcome {
+pub(crate) fn cannot_spawn(e: &std::io::Error) -> IterationOutcome {
     let mut outcome = Outcome::default();
     outcome.violations.push(Violation::new(
         Oracle::Panic,
@@ -233,7 +170,7 @@ fn cannot_spawn(e: &std::io::Error) -> IterationOutcome {
 /// Wait for the scenario thread behind `rx`; once the sink holds a hang report and nothing
 /// has come back within a further grace period, give up on it.
 fn wait(rx: &mpsc::Receiver<Returned>, env: &Env) -> Waited {
-    let grace = env.hang_after.saturating_mul(2) + Duration::from_secs(1);
+    let grace = grace(env.hang_after);
     let mut hang_seen: Option<Instant> = None;
     loop {
         match rx.recv_timeout(POLL) {
@@ -246,20 +183,7 @@ fn wait(rx: &mpsc::Receiver<Returned>, env: &Env) -> Waited {
                     hang_seen = Some(Instant::now());
                 }
                 if hang_seen.is_some_and(|t| t.elapsed() >= grace) {
-                    let mut outcome = Outcome::default();
-                    merge_leftovers(&mut outcome, env.sink.take());
-                    outcome.violations.push(Violation::new(
-                        Oracle::Hang,
-                        format!(
-                            "the iteration did not return within {grace:?} of the watchdog's \
-                             report (a thread that cannot be unwound, e.g. spinning on a \
-                             spinlock); its threads were abandoned"
-                        ),
-                    ));
-                    return Waited::Abandoned(IterationOutcome {
-                        outcome,
-                        abandoned: true,
-                    });
+                    return Waited::Abandoned(abandoned(&env.sink, grace));
                 }
             }
         }
