@@ -474,11 +474,13 @@ pub struct Crew {
     watchdog: Arc<std::sync::Mutex<Watchdog>>,
 }
 
-/// The crew's one watchdog: a thread that looks at the current iteration every 10 ms, started
+/// The crew's one watchdog: a thread that looks at the running iterations every 10 ms, started
 /// by the first iteration and gone when the crew is dropped.
 #[derive(Debug, Default)]
 struct Watchdog {
-    current: Option<Arc<Watched>>,
+    /// The iterations running now: one, unless a thread the stress runner abandoned has come
+    /// back and runs its actors beside the live iteration's.
+    current: Vec<Arc<Watched>>,
     thread: Option<std::thread::Thread>,
     closing: bool,
 }
@@ -556,10 +558,10 @@ impl Crew {
         Ok(())
     }
 
-    /// Watch `w` (the iteration that just started), starting the watchdog thread if needed.
+    /// Watch `w` (an iteration that just started), starting the watchdog thread if needed.
     fn watch(&self, w: &Arc<Watched>) {
         let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
-        dog.current = Some(w.clone());
+        dog.current.push(w.clone());
         if dog.thread.is_none() {
             let shared = Arc::downgrade(&self.watchdog);
             // Without a watchdog a hang would go unreported, but the iteration still ends
@@ -576,9 +578,7 @@ impl Crew {
     /// Stop watching `w`.
     fn unwatch(&self, w: &Arc<Watched>) {
         let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
-        if dog.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, w)) {
-            dog.current = None;
-        }
+        dog.current.retain(|c| !Arc::ptr_eq(c, w));
     }
 
     /// Give up on every worker still busy (the watchdog could not unwind its actor): it is
@@ -613,11 +613,11 @@ impl Crew {
 type Tracked = (Arc<Watched>, (u64, u64), Instant, Option<Instant>);
 
 impl Watchdog {
-    /// Every 10 ms: has the watched iteration made progress (an actor ticked or finished)? If
+    /// Every 10 ms, for each watched iteration: has it made progress (an actor ticked or finished)? If
     /// not for its stall bound, report the hang and unwind its actors, as [`Env::watch`]
     /// does; if an actor still has not finished a further `hang_after` later, give up on it.
     fn main(shared: &std::sync::Weak<std::sync::Mutex<Watchdog>>) {
-        let mut tracked: Option<Tracked> = None;
+        let mut tracked: Vec<Tracked> = Vec::new();
         loop {
             std::thread::park_timeout(Duration::from_millis(10));
             let Some(shared) = shared.upgrade() else {
@@ -631,41 +631,44 @@ impl Watchdog {
                 dog.current.clone()
             };
             drop(shared);
-            let Some(w) = current else {
-                tracked = None;
-                continue;
-            };
-            let now = (
-                w.env.progress.load(Ordering::Relaxed),
-                w.done.load(Ordering::SeqCst),
-            );
-            let t = match &mut tracked {
-                Some(t) if Arc::ptr_eq(&t.0, &w) => t,
-                _ => tracked.insert((w.clone(), now, Instant::now(), None)),
-            };
-            if now.1 >= w.n || w.gave_up.load(Ordering::SeqCst) {
-                continue;
-            }
-            match t.3 {
-                None if now != t.1 => {
-                    t.1 = now;
-                    t.2 = Instant::now();
-                }
-                None => {
-                    let bound = w.env.stall_bound();
-                    if t.2.elapsed() >= bound {
-                        w.env
-                            .sink
-                            .push(Violation::new(Oracle::Hang, hang_message(bound)));
-                        w.abort.store(true, Ordering::SeqCst);
-                        t.3 = Some(Instant::now() + w.env.hang_after);
+            tracked.retain(|t| current.iter().any(|w| Arc::ptr_eq(w, &t.0)));
+            for w in current {
+                let now = (
+                    w.env.progress.load(Ordering::Relaxed),
+                    w.done.load(Ordering::SeqCst),
+                );
+                let i = match tracked.iter().position(|t| Arc::ptr_eq(&t.0, &w)) {
+                    Some(i) => i,
+                    None => {
+                        tracked.push((w.clone(), now, Instant::now(), None));
+                        tracked.len() - 1
                     }
+                };
+                let t = &mut tracked[i];
+                if now.1 >= w.n || w.gave_up.load(Ordering::SeqCst) {
+                    continue;
                 }
-                Some(deadline) if Instant::now() >= deadline => {
-                    w.gave_up.store(true, Ordering::SeqCst);
-                    w.waiter.unpark();
+                match t.3 {
+                    None if now != t.1 => {
+                        t.1 = now;
+                        t.2 = Instant::now();
+                    }
+                    None => {
+                        let bound = w.env.stall_bound();
+                        if t.2.elapsed() >= bound {
+                            w.env
+                                .sink
+                                .push(Violation::new(Oracle::Hang, hang_message(bound)));
+                            w.abort.store(true, Ordering::SeqCst);
+                            t.3 = Some(Instant::now() + w.env.hang_after);
+                        }
+                    }
+                    Some(deadline) if Instant::now() >= deadline => {
+                        w.gave_up.store(true, Ordering::SeqCst);
+                        w.waiter.unpark();
+                    }
+                    Some(_) => {}
                 }
-                Some(_) => {}
             }
         }
     }
@@ -676,7 +679,7 @@ impl Drop for Crew {
         {
             let mut dog = self.watchdog.lock().unwrap_or_else(|e| e.into_inner());
             dog.closing = true;
-            dog.current = None;
+            dog.current.clear();
             if let Some(t) = &dog.thread {
                 t.unpark();
             }

@@ -255,3 +255,54 @@ fn a_renewed_world_is_a_new_world_and_ids_from_before_are_stale() {
             .any(|v| v.oracle == Oracle::StaleId && v.message.contains("use after free"))
     );
 }
+
+#[test]
+fn the_crew_watchdog_watches_every_iteration_running_on_it() {
+    // A thread the stress runner abandoned may come back and run an iteration beside the live
+    // one: a hang in either must still be reported and given up on.
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    let crew = Crew::new();
+    let h = Harness::Crew(crew.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stalled = env(&h, false);
+    let sink = stalled.sink.clone();
+    std::thread::spawn(move || {
+        let actors: Vec<Actor> = vec![
+            (
+                "staller",
+                Box::new(|| {
+                    while !RELEASE.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }),
+            ),
+            ("quick", Box::new(|| {})),
+        ];
+        stalled.run(actors);
+        let _ = tx.send(());
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let busy = env(&h, false);
+    let progress = busy.clone();
+    let actors: Vec<Actor> = vec![
+        (
+            "ticker",
+            Box::new(move || {
+                for _ in 0..60 {
+                    progress.tick();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }),
+        ),
+        ("idle", Box::new(|| {})),
+    ];
+    busy.run(actors);
+    let returned = rx.recv_timeout(Duration::from_secs(5));
+    RELEASE.store(true, Ordering::SeqCst);
+    assert!(
+        returned.is_ok(),
+        "the stalled iteration was never given up on"
+    );
+    assert!(sink.take().iter().any(|v| v.oracle == Oracle::Hang));
+    assert!(busy.sink.take().is_empty(), "the ticking one made progress");
+}
