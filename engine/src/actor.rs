@@ -59,9 +59,10 @@ pub enum Harness {
     /// A new thread per actor per iteration, joined at its end.
     #[default]
     Spawn,
-    /// The crew's long-lived threads: actor `i` runs on worker `i`, which parks between
-    /// iterations. A worker whose actor panicked, ended holding a lock, or never came back is
-    /// retired and replaced by a fresh thread at the next iteration.
+    /// Long-lived threads: the first actor on the calling thread, actor `i > 0` on the crew's
+    /// worker `i`, which parks between iterations. A worker whose actor panicked, ended
+    /// holding a lock, or never came back is retired and replaced by a fresh thread at the
+    /// next iteration (and a calling thread learns it from [`take_unfit`]).
     Crew(Arc<Crew>),
     /// One after another, in order, on the calling thread, with no watchdog: what the actors'
     /// own work costs without any harness (benchmarks). An actor that waits for another one
@@ -77,7 +78,7 @@ std::thread_local! {
     static UNFIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Did an actor played on this thread by [`Harness::Crew`] (the last actor of an iteration
+/// Did an actor played on this thread by [`Harness::Crew`] (the first actor of an iteration
 /// runs on the thread that called [`Env::run`]) panic or end holding a lock since the last
 /// call? A long-lived thread that calls `Env::run` should then let a fresh thread take over.
 pub fn take_unfit() -> bool {
@@ -238,20 +239,30 @@ impl Env {
         // on; the hang is already reported.
     }
 
-    /// As [`Self::run_real`], on long-lived threads instead of new ones: the last actor on the
-    /// calling thread itself (as loom runs it), the others on the crew's workers, watched by
-    /// the crew's one watchdog thread instead of this one. Each actor handed to another thread
-    /// costs a wake-up to start it and one to report it done; on a loaded two-core machine
-    /// those wake-ups, not the model, were most of a short iteration. An actor the watchdog
-    /// could not unwind keeps its thread: a worker is retired (abandoned) and replaced at the
-    /// next iteration; the calling thread stays stuck, and the stress runner abandons it.
+    /// As [`Self::run_real`], on long-lived threads instead of new ones: the first actor on the
+    /// calling thread itself, the others on the crew's workers (actor `i` on worker `i`),
+    /// watched by the crew's one watchdog thread instead of this one. Each actor handed to
+    /// another thread costs a wake-up to start it and one to report it done; on a loaded
+    /// two-core machine those wake-ups, not the model, were most of a short iteration.
+    ///
+    /// Why the first: spawned actors start in order, the first a thread creation ahead of the
+    /// next, and several races (migrate-vs-fault's wait-takes-ref, without injection) need
+    /// that head start of the first actor (the migrator) to be sampled as often as before. The
+    /// first actor here starts while the workers are still waking up, much as it did then.
+    /// Playing the last actor instead caught wait-takes-ref in none of 5 runs of 5 s without
+    /// injection (it ran ahead of the migrator), and in 4 of 6 runs of 4 s when held until the
+    /// workers' actors had started; spawning, and this, caught it in 6 of 6.
+    ///
+    /// An actor the watchdog could not unwind keeps its thread: a worker is retired
+    /// (abandoned) and replaced at the next iteration; the calling thread stays stuck, and the
+    /// stress runner abandons it.
     fn run_crew(&self, crew: &Crew, actors: Vec<Actor>) {
         let abort = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let me = std::thread::current();
         let n = actors.len();
         let mut actors = actors;
-        let last = actors.pop();
+        let first = (!actors.is_empty()).then(|| actors.remove(0));
         let job = |cpu: usize, name: &'static str, body| Job {
             name,
             cpu,
@@ -262,7 +273,8 @@ impl Env {
             done: done.clone(),
             watcher: me.clone(),
         };
-        for (cpu, (name, body)) in actors.into_iter().enumerate() {
+        for (i, (name, body)) in actors.into_iter().enumerate() {
+            let cpu = i + 1;
             if let Err(e) = crew.dispatch(cpu, job(cpu, name, body)) {
                 self.sink.push(Violation::new(
                     Oracle::Panic,
@@ -284,12 +296,12 @@ impl Env {
             waiter: me.clone(),
         });
         crew.watch(&watched);
-        if let Some((name, body)) = last {
+        if let Some((name, body)) = first {
             let identity = (
                 trace::actor(),
                 std::thread::current().name().unwrap_or("?").to_string(),
             );
-            if !job(n - 1, name, body).run() {
+            if !job(0, name, body).run() {
                 UNFIT.with(|u| u.set(true));
             }
             trace::set_actor(identity.0.0, identity.0.1);
@@ -458,7 +470,7 @@ impl Job {
     }
 }
 
-/// Long-lived actor threads for [`Harness::Crew`]: worker `i` plays the actor on simulated
+/// Long-lived actor threads for [`Harness::Crew`]: worker `i` (`i > 0`) plays the actor on simulated
 /// CPU `i` of every iteration it is given, and parks in between. Dropping the crew lets its
 /// idle workers exit.
 #[derive(Debug, Default)]

@@ -111,9 +111,9 @@ fn a_crew_keeps_its_threads_from_one_iteration_to_the_next() {
     }
     assert_eq!(threads[0], threads[1]);
     assert_eq!(threads[1], threads[2]);
-    // The last actor runs on the caller, the others on workers.
-    assert_ne!(threads[0][0], std::thread::current().id());
-    assert_eq!(threads[0][1], std::thread::current().id());
+    // The first actor runs on the caller, the others on workers.
+    assert_eq!(threads[0][0], std::thread::current().id());
+    assert_ne!(threads[0][1], std::thread::current().id());
     assert_eq!(crew.live_workers(), 1);
 }
 
@@ -135,8 +135,8 @@ fn a_panicked_actor_is_reported_and_its_worker_replaced() {
 
     let e = env(&h, false);
     let seen: Seen = Arc::default();
-    let mut actors: Vec<Actor> = vec![("loud", Box::new(|| panic!("boom in a crew")))];
-    actors.extend(observers(&seen, &["b"]));
+    let mut actors = observers(&seen, &["a"]);
+    actors.push(("loud", Box::new(|| panic!("boom in a crew"))));
     e.run(actors);
     let violations = e.sink.take();
     assert!(
@@ -146,9 +146,9 @@ fn a_panicked_actor_is_reported_and_its_worker_replaced() {
         "{violations:?}"
     );
     assert_eq!(
-        thread_of(&seen, 1),
-        thread_of(&before, 1),
-        "the caller plays the last"
+        thread_of(&seen, 0),
+        thread_of(&before, 0),
+        "the caller plays the first"
     );
     assert!(
         !mmlab_engine::actor::take_unfit(),
@@ -157,7 +157,7 @@ fn a_panicked_actor_is_reported_and_its_worker_replaced() {
 
     let after: Seen = Arc::default();
     env(&h, false).run(observers(&after, &["a", "b"]));
-    assert_ne!(thread_of(&after, 0), thread_of(&before, 0), "replaced");
+    assert_ne!(thread_of(&after, 1), thread_of(&before, 1), "replaced");
 
     // A panic in the actor the caller played marks the caller unfit for more.
     let e = env(&h, false);
@@ -176,19 +176,19 @@ fn an_actor_the_watchdog_cannot_unwind_is_abandoned_and_its_worker_replaced() {
     let before: Seen = Arc::default();
     env(&h, false).run(observers(&before, &["a", "b"]));
 
-    // The sleeper on a worker (the caller plays the last actor; a caller stuck there is the
+    // The sleeper on a worker (the caller plays the first actor; a caller stuck there is the
     // stress runner's to abandon, see scenarios/tests/runner.rs).
     let e = env(&h, false);
     let seen: Seen = Arc::default();
-    let mut actors: Vec<Actor> = vec![(
+    let mut actors = observers(&seen, &["a"]);
+    actors.push((
         "sleeper",
         Box::new(|| {
             while !RELEASE.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }),
-    )];
-    actors.extend(observers(&seen, &["b"]));
+    ));
     let started = Instant::now();
     e.run(actors);
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -203,7 +203,7 @@ fn an_actor_the_watchdog_cannot_unwind_is_abandoned_and_its_worker_replaced() {
     let after: Seen = Arc::default();
     env(&h, false).run(observers(&after, &["a", "b"]));
     RELEASE.store(true, Ordering::SeqCst);
-    assert_ne!(thread_of(&after, 0), thread_of(&before, 0), "replaced");
+    assert_ne!(thread_of(&after, 1), thread_of(&before, 1), "replaced");
     assert_eq!(crew.live_workers(), 1);
 }
 
@@ -268,6 +268,7 @@ fn the_crew_watchdog_watches_every_iteration_running_on_it() {
     let sink = stalled.sink.clone();
     std::thread::spawn(move || {
         let actors: Vec<Actor> = vec![
+            ("quick", Box::new(|| {})),
             (
                 "staller",
                 Box::new(|| {
@@ -276,7 +277,6 @@ fn the_crew_watchdog_watches_every_iteration_running_on_it() {
                     }
                 }),
             ),
-            ("quick", Box::new(|| {})),
         ];
         stalled.run(actors);
         let _ = tx.send(());

@@ -486,7 +486,7 @@ fn run_pair_crew(
                         let returned = iteration::play(scenario, variant.name, &env);
                         // A panic may have left this thread's lockdep state inconsistent (a
                         // lock taken and never released), and so may an actor it played
-                        // itself (the crew runs an iteration's last actor on the thread that
+                        // itself (the crew runs an iteration's first actor on the thread that
                         // calls `Env::run`): a fresh thread takes over after it.
                         let fit = returned.is_ok()
                             && held::held_classes().is_empty()
