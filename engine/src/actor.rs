@@ -470,9 +470,9 @@ impl Job {
     }
 }
 
-/// Long-lived actor threads for [`Harness::Crew`]: worker `i` (`i > 0`) plays the actor on simulated
-/// CPU `i` of every iteration it is given, and parks in between. Dropping the crew lets its
-/// idle workers exit.
+/// Long-lived actor threads for [`Harness::Crew`]: worker `i` (`i > 0`) plays the actor on
+/// simulated CPU `i` of every iteration it is given, and parks in between (the first actor is
+/// the calling thread's). Dropping the crew lets its idle workers and its watchdog exit.
 #[derive(Debug, Default)]
 pub struct Crew {
     /// Worker `i`, if it has been started and not retired.
@@ -625,9 +625,10 @@ impl Crew {
 type Tracked = (Arc<Watched>, (u64, u64), Instant, Option<Instant>);
 
 impl Watchdog {
-    /// Every 10 ms, for each watched iteration: has it made progress (an actor ticked or finished)? If
-    /// not for its stall bound, report the hang and unwind its actors, as [`Env::watch`]
-    /// does; if an actor still has not finished a further `hang_after` later, give up on it.
+    /// Every 10 ms, for each watched iteration: has it made progress (an actor ticked or
+    /// finished)? If not for its stall bound, report the hang and unwind its actors, as
+    /// [`Env::watch`] does; if an actor still has not finished a further `hang_after` later,
+    /// give up on it.
     fn main(shared: &std::sync::Weak<std::sync::Mutex<Watchdog>>) {
         let mut tracked: Vec<Tracked> = Vec::new();
         loop {
