@@ -1,7 +1,9 @@
 //! Produce docs/RESULTS.md: what the stress runner finds, and how fast.
 //!
 //! `cargo run --release -p mmlab-scenarios --example results -- [--runs 10] [--cap 10s]
-//! [--clean 600s] [--mixed 20s] > docs/RESULTS.md` (the `just results` recipe).
+//! [--clean 600s] [--mixed 20s] [--harness crew|spawn] > docs/RESULTS.md` (the `just results`
+//! recipe). `--harness spawn` runs every iteration on new threads, the runner's harness before
+//! its long-lived crew (the default): for the before/after comparison in docs/PERFORMANCE.md.
 //!
 //! - For each `race` variant: the median time to first violation over `--runs` runs (each its
 //!   own seed) with race-window injection and without, side by side; a run that has not
@@ -14,12 +16,20 @@
 //! Figures are measured in one run on whatever machine runs it; compare ratios, not absolute
 //! times (the lab's machine is shared and noisy).
 
+#[cfg(not(mmlab_loom))]
 use mmlab_engine::sync::{LockClass, lock_stat};
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::catalog;
+#[cfg(not(mmlab_loom))]
 use mmlab_scenarios::scenario::Expect;
-use mmlab_scenarios::stress::{Budget, Pair, Quiet, RunConfig, config::parse_duration, run};
+#[cfg(not(mmlab_loom))]
+use mmlab_scenarios::stress::config::{HarnessKind, parse_duration, parse_harness};
+#[cfg(not(mmlab_loom))]
+use mmlab_scenarios::stress::{Budget, Pair, Quiet, RunConfig, run};
+#[cfg(not(mmlab_loom))]
 use std::time::Duration;
 
+#[cfg(not(mmlab_loom))]
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -28,6 +38,7 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+#[cfg(not(mmlab_loom))]
 fn pairs(expected: Expect) -> Vec<Pair> {
     catalog::all()
         .into_iter()
@@ -44,6 +55,7 @@ fn pairs(expected: Expect) -> Vec<Pair> {
         .collect()
 }
 
+#[cfg(not(mmlab_loom))]
 fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
@@ -53,8 +65,16 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
 }
 
 /// Seconds to the first violation of one run of `pair`, or None within `cap`.
-fn first_violation(pair: &Pair, seed: u64, inject: bool, cap: Duration) -> Option<f64> {
+#[cfg(not(mmlab_loom))]
+fn first_violation(
+    pair: &Pair,
+    seed: u64,
+    inject: bool,
+    cap: Duration,
+    harness: HarnessKind,
+) -> Option<f64> {
     let mut cfg = RunConfig::new(seed);
+    cfg.harness = harness;
     cfg.inject = inject;
     cfg.budget = Budget::Duration(cap);
     let report = run(std::slice::from_ref(pair), &cfg, &mut Quiet).ok()?;
@@ -65,6 +85,7 @@ fn first_violation(pair: &Pair, seed: u64, inject: bool, cap: Duration) -> Optio
         .map(|d| d.as_secs_f64())
 }
 
+#[cfg(not(mmlab_loom))]
 fn fmt_s(x: Option<f64>) -> String {
     match x {
         Some(s) if s < 1.0 => format!("{:.1} ms", s * 1000.0),
@@ -73,16 +94,22 @@ fn fmt_s(x: Option<f64>) -> String {
     }
 }
 
+#[cfg(not(mmlab_loom))]
 fn main() {
     let runs: u64 = arg("--runs", "10").parse().unwrap_or(10);
     let cap = parse_duration(&arg("--cap", "10s")).unwrap_or(Duration::from_secs(10));
     let clean = parse_duration(&arg("--clean", "600s")).unwrap_or(Duration::from_secs(600));
     let mixed = parse_duration(&arg("--mixed", "20s")).unwrap_or(Duration::from_secs(20));
+    let harness = parse_harness(&arg("--harness", "crew")).unwrap_or_default();
+    let harness_arg = match harness {
+        HarnessKind::Crew => String::new(),
+        other => format!(" --harness {}", other.as_str()),
+    };
 
     println!("# Results\n");
     println!("What the stress runner finds and how fast, measured in one run by");
     println!(
-        "`cargo run --release -p mmlab-scenarios --example results -- --runs {runs} --cap {} --clean {} --mixed {}`",
+        "`cargo run --release -p mmlab-scenarios --example results -- --runs {runs} --cap {} --clean {} --mixed {}{harness_arg}`",
         humantime::format_duration(cap),
         humantime::format_duration(clean),
         humantime::format_duration(mixed)
@@ -103,10 +130,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     for pair in pairs(Expect::Race) {
         let with: Vec<f64> = (1..=runs)
-            .filter_map(|s| first_violation(&pair, s, true, cap))
+            .filter_map(|s| first_violation(&pair, s, true, cap, harness))
             .collect();
         let without: Vec<f64> = (1..=runs)
-            .filter_map(|s| first_violation(&pair, s, false, cap))
+            .filter_map(|s| first_violation(&pair, s, false, cap, harness))
             .collect();
         let (mw, mo) = (median(with.clone()), median(without.clone()));
         let ratio = match (mw, mo) {
@@ -129,6 +156,7 @@ fn main() {
     let clean_pairs = pairs(Expect::Clean);
     let mut cfg = RunConfig::new(0x5eed);
     cfg.budget = Budget::Duration(clean);
+    cfg.harness = harness;
     match run(&clean_pairs, &cfg, &mut Quiet) {
         Ok(report) => {
             println!(
@@ -160,6 +188,7 @@ fn main() {
         for threads in [1usize, 2] {
             lock_stat::reset();
             let mut cfg = RunConfig::new(7);
+            cfg.harness = harness;
             cfg.threads = threads;
             cfg.budget = Budget::Duration(mixed);
             let Some(v) = m.variants().first() else {
@@ -201,3 +230,7 @@ fn main() {
         }
     }
 }
+
+/// The stress runner is compiled out under `--cfg mmlab_loom`: nothing to run there.
+#[cfg(mmlab_loom)]
+fn main() {}

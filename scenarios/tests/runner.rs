@@ -888,3 +888,112 @@ fn names_that_match_nothing_suggest_the_nearest() {
     let all = select::select(&catalog, Some("all"), Some("all")).unwrap();
     assert_eq!(all.len(), FLAKY_VARIANTS.len() + 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The harness: long-lived threads (the default) or threads per iteration (`--harness spawn`).
+
+#[test]
+fn the_harness_changes_no_seed_and_no_verdict() {
+    use mmlab_scenarios::stress::config::HarnessKind;
+    static S: Flaky = Flaky::new("flaky-harness");
+    let all: Vec<&str> = FLAKY_VARIANTS.iter().map(|v| v.name).collect();
+    let mut p = pairs(&S, &all);
+    p.extend(pairs(&Panicky, &["actor", "setup"]));
+    p.extend(pairs(&Deadlock, &["abba"]));
+    let mut seen = Vec::new();
+    let mut verdicts = Vec::new();
+    for harness in [HarnessKind::Crew, HarnessKind::Spawn] {
+        let mut cfg = config(17, Budget::Iterations(40));
+        cfg.harness = harness;
+        let r = run_quiet(&p, &cfg);
+        seen.push(all.iter().map(|v| S.take_seen(v)).collect::<Vec<_>>());
+        verdicts.push(
+            r.results
+                .iter()
+                .map(|res| {
+                    (
+                        res.variant,
+                        res.verdict(),
+                        res.iterations,
+                        res.first.as_ref().map(|f| f.seed),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(verdicts[0], verdicts[1]);
+}
+
+/// Never returns from its first iteration (until released); returns at once from the others.
+struct StuckOnce {
+    runs: AtomicU64,
+    seeds: Mutex<Vec<u64>>,
+}
+static STUCK_ONCE_RELEASE: AtomicBool = AtomicBool::new(false);
+
+impl Scenario for StuckOnce {
+    fn name(&self) -> &'static str {
+        "stuck-once"
+    }
+    fn title(&self) -> &'static str {
+        "its first iteration never returns"
+    }
+    fn commit(&self) -> &'static str {
+        ""
+    }
+    fn story(&self) -> String {
+        "".to_string()
+    }
+    fn variants(&self) -> &'static [Variant] {
+        &[Variant {
+            name: "fixed",
+            expected: Expect::Clean,
+            summary: "the first iteration is abandoned",
+        }]
+    }
+    fn oracles(&self) -> &'static [Oracle] {
+        &[]
+    }
+    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+        self.seeds.lock().unwrap().push(env.seed);
+        if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
+            // What the watchdog would report for an actor it cannot unwind.
+            env.sink
+                .push(check::Violation::new(Oracle::Hang, "no progress"));
+            while !STUCK_ONCE_RELEASE.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Outcome::default()
+    }
+}
+
+#[test]
+fn after_an_abandoned_iteration_the_pair_goes_on_with_the_next_seed_on_a_fresh_thread() {
+    use mmlab_scenarios::stress::config::HarnessKind;
+    use mmlab_scenarios::stress::seed::iteration_seed;
+    for harness in [HarnessKind::Crew, HarnessKind::Spawn] {
+        static S: StuckOnce = StuckOnce {
+            runs: AtomicU64::new(0),
+            seeds: Mutex::new(Vec::new()),
+        };
+        S.runs.store(0, Ordering::SeqCst);
+        S.seeds.lock().unwrap().clear();
+        STUCK_ONCE_RELEASE.store(false, Ordering::SeqCst);
+        let mut cfg = config(6, Budget::Iterations(3));
+        cfg.hang_after = Duration::from_millis(100);
+        cfg.harness = harness;
+        let r = run_quiet(&pairs(&S, &["fixed"]), &cfg);
+        STUCK_ONCE_RELEASE.store(true, Ordering::SeqCst);
+        let res = &r.results[0];
+        assert_eq!(res.iterations, 3, "{harness:?}");
+        assert_eq!(res.abandoned, 1, "{harness:?}");
+        assert_eq!(res.failed_iterations, 1, "{harness:?}");
+        assert_eq!(res.first.as_ref().map(|f| f.iteration), Some(0));
+        let expected: Vec<u64> = (0..3)
+            .map(|i| iteration_seed(6, "stuck-once", "fixed", i))
+            .collect();
+        assert_eq!(*S.seeds.lock().unwrap(), expected, "{harness:?}");
+    }
+}

@@ -178,6 +178,41 @@ impl<K: Kind, T> Arena<K, T> {
         true
     }
 
+    /// Every slot free again, in the order `new` hands them out, its object reset by `reset`
+    /// (slot index, object); used by `World::renew`. Every slot's generation moves on to one
+    /// common even (freed) value above every generation the arena has used: never back, so
+    /// every id handed out before stays stale; and common, so that the ids handed out next
+    /// differ from a new arena's only by that offset, and compare among themselves as they
+    /// would there. Refused (false, nothing changed) once generations near the top of their
+    /// range.
+    #[cfg(not(mmlab_loom))]
+    pub(crate) fn renew(&mut self, mut reset: impl FnMut(u32, &mut T)) -> bool {
+        let Some(next) = self.renewed_generation() else {
+            return false;
+        };
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            *slot.generation.get_mut() = next;
+            reset(i as u32, &mut slot.obj);
+        }
+        let free = self.free.get_mut();
+        free.clear();
+        free.extend((0..self.slots.len() as u32).rev());
+        true
+    }
+
+    /// The common generation [`Self::renew`] would give every slot, if there is room for it.
+    #[cfg(not(mmlab_loom))]
+    pub(crate) fn renewed_generation(&mut self) -> Option<u32> {
+        let top = self
+            .slots
+            .iter_mut()
+            .map(|s| *s.generation.get_mut())
+            .max()
+            .unwrap_or(0);
+        let next = (top + 2) & !1;
+        (next < u32::MAX / 2).then_some(next)
+    }
+
     /// Is `id` live?
     pub fn is_live(&self, id: Id<K>) -> bool {
         (id.idx as usize) < self.slots.len()

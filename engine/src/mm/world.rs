@@ -18,7 +18,7 @@ use crate::trace::Trace;
 use std::collections::HashMap;
 
 /// How big a world is. Scenarios pick a tiny one for loom and a larger one for stress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorldConfig {
     /// Simulated CPUs (one per actor).
     pub cpus: usize,

@@ -108,6 +108,11 @@ mod command {
         /// Write the results as JSON to FILE (whole, or not at all).
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Which threads run iterations: `crew` (long-lived, the default) or `spawn` (new
+        /// threads per iteration). Hidden: it exists to measure what the crew saves
+        /// (docs/PERFORMANCE.md), and changes no seed, delay or verdict.
+        #[arg(long, value_name = "crew|spawn", value_parser = config::parse_harness, hide = true)]
+        harness: Option<config::HarnessKind>,
     }
 
     #[derive(Debug, Args)]
@@ -245,6 +250,7 @@ mod command {
             cfg.threads = t;
         }
         cfg.inject = !args.no_inject;
+        cfg.harness = args.harness.unwrap_or_default();
         cfg.shard = args.shard.unwrap_or_default();
         cfg.hang_after = config::hang_after_from_env()?;
         cfg.check(&pairs)?;

@@ -12,6 +12,11 @@ use mmlab_engine::sync::Arc;
 pub(crate) type Actor = (&'static str, Box<dyn FnOnce() + Send + 'static>);
 
 /// A world for `size` with `cpus` CPUs (one per actor), tweaked by `f`.
+///
+/// On real threads, the world the previous iteration on this thread left behind is renewed
+/// (`World::renew`) instead, if it has the same configuration and protocol and nothing else
+/// holds it any more: the same state, without the allocations. A thread that runs one
+/// iteration (the runner's `--harness spawn`) always builds a new one.
 pub(crate) fn world(
     size: Size,
     cpus: usize,
@@ -23,7 +28,38 @@ pub(crate) fn world(
         Size::Stress => WorldConfig::stress(cpus),
     };
     f(&mut cfg);
+    #[cfg(not(mmlab_loom))]
+    if let Some(w) = spare::renew(&cfg, protocol) {
+        return w;
+    }
     Arc::new(World::new(cfg, protocol))
+}
+
+/// The world an iteration leaves behind for the next one on its thread (real threads only:
+/// under loom every execution must build its own).
+#[cfg(not(mmlab_loom))]
+mod spare {
+    use mmlab_engine::mm::{World, WorldConfig};
+    use mmlab_engine::protocol::Protocol;
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    std::thread_local! {
+        /// Protected by: being thread-local (the thread that runs a scenario's setup).
+        static SPARE: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
+    }
+
+    /// Keep `w` for the next iteration on this thread.
+    pub(super) fn keep(w: &Arc<World>) {
+        SPARE.with(|s| *s.borrow_mut() = Some(w.clone()));
+    }
+
+    /// The spare world, renewed, if it fits and nobody else holds it (an abandoned actor may).
+    pub(super) fn renew(cfg: &WorldConfig, protocol: Protocol) -> Option<Arc<World>> {
+        let mut w = SPARE.with(|s| s.borrow_mut().take())?;
+        let world = Arc::get_mut(&mut w)?;
+        (world.cfg == *cfg && world.protocol == protocol && world.renew()).then_some(w)
+    }
 }
 
 /// Run the actors, then the quiescent invariants, and collect what fired. Setup done before
@@ -38,6 +74,8 @@ pub(crate) fn run(env: &Env, w: &Arc<World>, actors: Vec<Actor>) -> Outcome {
     } else {
         w.trace.render(80)
     };
+    #[cfg(not(mmlab_loom))]
+    spare::keep(w);
     Outcome {
         violations,
         trace,
@@ -76,7 +114,9 @@ pub(crate) fn story(source: &str) -> String {
 /// (a migrator) works, so that they overlap it instead of finishing before it starts. This is
 /// the harness's own bookkeeping — observer state on `std` atomics, never kernel state — and it
 /// is only consulted at [`Size::Stress`]: at Tiny size (loom) helpers repeat a fixed count, as
-/// a loom model must not wait on what it cannot see.
+/// a loom model must not wait on what it cannot see. Run back to back on one thread
+/// (`Harness::Inline`, the benchmarks' measure of the model's own work) there is no main actor
+/// to overlap, so it behaves as at Tiny size there too.
 #[derive(Debug, Clone)]
 pub(crate) struct Overlap {
     size: Size,
@@ -102,7 +142,7 @@ impl Overlap {
     /// once at Tiny size.
     pub(crate) fn wait_for(&self, helpers: usize) {
         use std::sync::atomic::Ordering::SeqCst;
-        if self.size == Size::Tiny {
+        if self.size == Size::Tiny || mmlab_engine::actor::running_inline() {
             return;
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(20);
@@ -120,7 +160,7 @@ impl Overlap {
     /// then until the main actor finishes (bounded by [`Self::MAX_STEPS`]).
     pub(crate) fn repeat(&self, tiny: usize, mut step: impl FnMut(usize)) {
         use std::sync::atomic::Ordering::SeqCst;
-        if self.size == Size::Tiny {
+        if self.size == Size::Tiny || mmlab_engine::actor::running_inline() {
             (0..tiny).for_each(step);
             return;
         }

@@ -27,6 +27,41 @@ pub const LONG_ITERATION: Duration = Duration::from_secs(2);
 /// The shortest run a long-running scenario is given at the end of a `--duration` share.
 pub const MIN_LONG_ITERATION: Duration = Duration::from_millis(100);
 
+/// Which threads run an iteration: its scenario's own thread and its actors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HarnessKind {
+    /// Long-lived threads, parked between iterations: one scenario thread per pair and a crew
+    /// of actor threads per run (`mmlab_engine::actor::Crew`). A thread that panicked, ended
+    /// holding a lock, or never came back is replaced by a fresh one.
+    #[default]
+    Crew,
+    /// New threads for every iteration, joined at its end: the harness before the crew, kept
+    /// (`--harness spawn`) to measure what the crew saves.
+    Spawn,
+}
+
+impl HarnessKind {
+    /// `crew` / `spawn`, as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HarnessKind::Crew => "crew",
+            HarnessKind::Spawn => "spawn",
+        }
+    }
+}
+
+/// `--harness crew|spawn`.
+pub fn parse_harness(s: &str) -> Result<HarnessKind, UsageError> {
+    match s.trim() {
+        "crew" => Ok(HarnessKind::Crew),
+        "spawn" => Ok(HarnessKind::Spawn),
+        _ => Err(UsageError::new(format!(
+            "'{s}' is not a harness: expected crew (long-lived threads) or spawn (threads per \
+             iteration)"
+        ))),
+    }
+}
+
 /// How much work a run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
@@ -76,6 +111,9 @@ pub struct RunConfig {
     /// Set (by Ctrl-C) to stop: the current iteration finishes (long-running actors see it as
     /// `Env::stop`), then the run ends with what it has.
     pub stop: Arc<AtomicBool>,
+    /// Which threads run the iterations. Seeds, injected delays and verdicts do not depend on
+    /// it: only how fast iterations go.
+    pub harness: HarnessKind,
 }
 
 impl RunConfig {
@@ -89,6 +127,7 @@ impl RunConfig {
             shard: Shard::WHOLE,
             hang_after: DEFAULT_HANG_AFTER,
             stop: Arc::new(AtomicBool::new(false)),
+            harness: HarnessKind::Crew,
         }
     }
 

@@ -117,6 +117,9 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
     let mut iterations = 0;
     let mut violations = 0;
     let mut interrupted = false;
+    // Threads per iteration, as before the crew: lock_stat hands a thread's counts to the
+    // totals when it exits, and this measurement was made (and documented) that way.
+    let mut runner = iteration::Iterations::new(pair.scenario, pair.variant.name);
     for index in Shard::WHOLE.indices() {
         let now = Instant::now();
         if iterations > 0 && now >= deadline {
@@ -133,7 +136,7 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
                 .saturating_duration_since(now)
                 .max(Duration::from_millis(1))
         });
-        let it = iteration::run_one(pair.scenario, pair.variant.name, &env);
+        let it = runner.run_one(&env);
         iterations += 1;
         violations += it.outcome.violations.len() as u64;
         if cfg.stop.load(Ordering::SeqCst) {

@@ -11,15 +11,19 @@
 //!   thread of its own; once the sink holds a hang report and the iteration has not come back
 //!   within a further grace period, the runner reports that and moves on, leaving the stuck
 //!   threads behind (they are leaked, never killed: Rust cannot kill a thread).
+//!
+//! This is the `--harness spawn` path (and `contention`'s): a new thread per iteration. The
+//! crew's path (`runner`'s `run_pair_crew`) runs a pair's whole loop on one long-lived
+//! thread and uses the same pieces ([`play`], [`outcome_of`], [`abandoned`]).
 
 use crate::scenario::{Outcome, Scenario, Size};
 use mmlab_engine::actor::Env;
-use mmlab_engine::check::{Oracle, Violation};
+use mmlab_engine::check::{Oracle, Sink, Violation};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// How often the runner looks at a running iteration's sink for a hang report.
-const POLL: Duration = Duration::from_millis(20);
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 
 /// What one iteration produced.
 #[derive(Debug, Default)]
@@ -30,73 +34,148 @@ pub(crate) struct IterationOutcome {
     pub(crate) abandoned: bool,
 }
 
-/// Run `variant` of `scenario` once at stress size in `env`.
-pub(crate) fn run_one(
+/// Runs one pair's iterations, each so that nothing it does can take the runner down.
+pub(crate) struct Iterations {
     scenario: &'static dyn Scenario,
     variant: &'static str,
-    env: &Env,
-) -> IterationOutcome {
-    let (tx, rx) = mpsc::channel();
-    let env_for_thread = env.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("{}/{variant}", scenario.name()))
-        .spawn(move || {
-            let env = env_for_thread;
-            env.sink.install();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                scenario.run(variant, Size::Stress, &env)
-            }));
-            // The receiver is gone only if the runner abandoned this iteration.
-            let _ = tx.send(r.map_err(|p| panic_message(p.as_ref())));
-        });
-    let handle = match spawned {
-        Ok(h) => h,
-        Err(e) => {
-            let mut outcome = Outcome::default();
-            outcome.violations.push(Violation::new(
-                Oracle::Panic,
-                format!("cannot spawn the iteration's thread: {e}"),
-            ));
-            return IterationOutcome {
-                outcome,
-                abandoned: false,
-            };
+}
+
+/// What the scenario's own thread sends back: its outcome, or its panic's message.
+pub(crate) type Returned = Result<Outcome, String>;
+
+/// How waiting for an iteration ended.
+enum Waited {
+    /// The scenario's thread sent its result.
+    Returned(Returned),
+    /// The scenario's thread ended without sending one.
+    Gone,
+    /// It never came back: reported, and its threads left behind.
+    Abandoned(IterationOutcome),
+}
+
+impl Iterations {
+    /// For `variant` of `scenario`.
+    pub(crate) fn new(scenario: &'static dyn Scenario, variant: &'static str) -> Self {
+        Iterations { scenario, variant }
+    }
+
+    fn thread_name(&self) -> String {
+        format!("{}/{}", self.scenario.name(), self.variant)
+    }
+
+    /// Run the variant once at stress size in `env`, on a thread of its own, started for this
+    /// iteration and joined at its end.
+    pub(crate) fn run_one(&mut self, env: &Env) -> IterationOutcome {
+        let (tx, rx) = mpsc::channel();
+        let env_for_thread = env.clone();
+        let (scenario, variant) = (self.scenario, self.variant);
+        let spawned = std::thread::Builder::new()
+            .name(self.thread_name())
+            .spawn(move || {
+                let env = env_for_thread;
+                // The receiver is gone only if the runner abandoned this iteration.
+                let _ = tx.send(play(scenario, variant, &env));
+            });
+        let handle = match spawned {
+            Ok(h) => h,
+            Err(e) => return cannot_spawn(&e),
+        };
+        match wait(&rx, env) {
+            Waited::Returned(result) => {
+                let _ = handle.join();
+                outcome_of(self.scenario, Some(result), &env.sink)
+            }
+            Waited::Gone => {
+                let _ = handle.join();
+                outcome_of(self.scenario, None, &env.sink)
+            }
+            // Dropping the handle detaches the thread.
+            Waited::Abandoned(it) => it,
         }
+    }
+}
+
+/// The iteration's outcome from what its scenario thread returned (`None`: nothing), with what
+/// `sink` still holds.
+pub(crate) fn outcome_of(
+    scenario: &dyn Scenario,
+    result: Option<Returned>,
+    sink: &Sink,
+) -> IterationOutcome {
+    let mut outcome = match result {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(msg)) => Outcome {
+            violations: vec![Violation::new(
+                Oracle::Panic,
+                format!(
+                    "scenario {} panicked outside its actors: {msg}",
+                    scenario.name()
+                ),
+            )],
+            ..Outcome::default()
+        },
+        None => Outcome::default(),
     };
-    let grace = env.hang_after.saturating_mul(2) + Duration::from_secs(1);
+    merge_leftovers(&mut outcome, sink.take());
+    IterationOutcome {
+        outcome,
+        abandoned: false,
+    }
+}
+
+/// How long after the watchdog's hang report an iteration may still return.
+pub(crate) fn grace(hang_after: Duration) -> Duration {
+    hang_after.saturating_mul(2) + Duration::from_secs(1)
+}
+
+/// The outcome of an iteration that never returned: what `sink` holds, and why it was left.
+pub(crate) fn abandoned(sink: &Sink, grace: Duration) -> IterationOutcome {
+    let mut outcome = Outcome::default();
+    merge_leftovers(&mut outcome, sink.take());
+    outcome.violations.push(Violation::new(
+        Oracle::Hang,
+        format!(
+            "the iteration did not return within {grace:?} of the watchdog's \
+             report (a thread that cannot be unwound, e.g. spinning on a \
+             spinlock); its threads were abandoned"
+        ),
+    ));
+    IterationOutcome {
+        outcome,
+        abandoned: true,
+    }
+}
+
+/// The scenario's own thread's work: the scenario, its panic caught.
+pub(crate) fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
+    env.sink.install();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario.run(variant, Size::Stress, env)
+    }))
+    .map_err(|p| panic_message(p.as_ref()))
+}
+
+pub(crate) fn cannot_spawn(e: &std::io::Error) -> IterationOutcome {
+    let mut outcome = Outcome::default();
+    outcome.violations.push(Violation::new(
+        Oracle::Panic,
+        format!("cannot spawn the iteration's thread: {e}"),
+    ));
+    IterationOutcome {
+        outcome,
+        abandoned: false,
+    }
+}
+
+/// Wait for the scenario thread behind `rx`; once the sink holds a hang report and nothing
+/// has come back within a further grace period, give up on it.
+fn wait(rx: &mpsc::Receiver<Returned>, env: &Env) -> Waited {
+    let grace = grace(env.hang_after);
     let mut hang_seen: Option<Instant> = None;
     loop {
         match rx.recv_timeout(POLL) {
-            Ok(result) => {
-                let _ = handle.join();
-                let mut outcome = match result {
-                    Ok(outcome) => outcome,
-                    Err(msg) => Outcome {
-                        violations: vec![Violation::new(
-                            Oracle::Panic,
-                            format!(
-                                "scenario {} panicked outside its actors: {msg}",
-                                scenario.name()
-                            ),
-                        )],
-                        ..Outcome::default()
-                    },
-                };
-                merge_leftovers(&mut outcome, env.sink.take());
-                return IterationOutcome {
-                    outcome,
-                    abandoned: false,
-                };
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = handle.join();
-                let mut outcome = Outcome::default();
-                merge_leftovers(&mut outcome, env.sink.take());
-                return IterationOutcome {
-                    outcome,
-                    abandoned: false,
-                };
-            }
+            Ok(result) => return Waited::Returned(result),
+            Err(RecvTimeoutError::Disconnected) => return Waited::Gone,
             Err(RecvTimeoutError::Timeout) => {
                 if hang_seen.is_none()
                     && env.sink.snapshot().iter().any(|v| v.oracle == Oracle::Hang)
@@ -104,22 +183,7 @@ pub(crate) fn run_one(
                     hang_seen = Some(Instant::now());
                 }
                 if hang_seen.is_some_and(|t| t.elapsed() >= grace) {
-                    let mut outcome = Outcome::default();
-                    merge_leftovers(&mut outcome, env.sink.take());
-                    outcome.violations.push(Violation::new(
-                        Oracle::Hang,
-                        format!(
-                            "the iteration did not return within {grace:?} of the watchdog's \
-                             report (a thread that cannot be unwound, e.g. spinning on a \
-                             spinlock); its threads were abandoned"
-                        ),
-                    ));
-                    // Dropping the handle detaches the thread.
-                    drop(handle);
-                    return IterationOutcome {
-                        outcome,
-                        abandoned: true,
-                    };
+                    return Waited::Abandoned(abandoned(&env.sink, grace));
                 }
             }
         }

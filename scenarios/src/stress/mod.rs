@@ -16,9 +16,12 @@
 //!   printed failure replayable with `--seed S --iterations 1`.
 //! - [`shard`]: `--shard K/N`, the deterministic split that lets a job runner spread one
 //!   campaign over many machines.
-//! - [`runner`]: the loop, the budget split, early stop, Ctrl-C.
-//! - `iteration` (private): one iteration on its own thread, so that a panic or a hang that the
-//!   engine's watchdog cannot unwind never takes the runner down.
+//! - [`runner`]: the loop, the budget split, early stop, Ctrl-C; by default each pair's loop
+//!   runs on a long-lived thread and its actors on a crew of long-lived threads
+//!   (`mmlab_engine::actor::Crew`), with the previous iteration's world renewed in place.
+//! - `iteration` (private): one iteration on a thread of its own (`--harness spawn`), and the
+//!   pieces both harnesses share, so that a panic or a hang that the engine's watchdog cannot
+//!   unwind never takes the runner down.
 //! - [`verdict`]: OK / MISSED / UNEXPECTED.
 //! - [`report`], [`console`], [`progress`]: the table, the failure story, the JSON, the bar.
 //! - [`output_file`], [`json_file`]: `--json` and `--svg` written whole or not at all.

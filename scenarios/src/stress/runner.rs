@@ -16,18 +16,22 @@
 //! than once: under a time budget it is given the rest of its share (so it usually runs once),
 //! under `--iterations` each iteration lasts [`LONG_ITERATION`].
 
+use super::config::HarnessKind;
 use super::config::{Budget, LONG_ITERATION, MIN_LONG_ITERATION, RunConfig};
-use super::iteration;
+use super::iteration::{self, IterationOutcome, Iterations};
 use super::seed::iteration_seed;
 use super::select::Pair;
 use super::shard::Shard;
 use super::usage::UsageError;
 use super::verdict::{self, Verdict};
 use crate::scenario::Expect;
-use mmlab_engine::actor::Env;
+use mmlab_engine::actor::{self, Crew, Env, Harness};
 use mmlab_engine::check::{Oracle, Violation};
+use mmlab_engine::sync::held;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// At most this many violations are kept per pair (all are counted).
@@ -243,6 +247,11 @@ pub fn run(
     observer.run_started(cfg, pairs, total);
     let mut results = Vec::with_capacity(pairs.len());
     let mut interrupted = false;
+    // One crew of actor threads for the whole run; its idle workers exit when it is dropped.
+    let harness = match cfg.harness {
+        HarnessKind::Crew => Harness::Crew(Crew::new()),
+        HarnessKind::Spawn => Harness::Spawn,
+    };
     for (index, pair) in pairs.iter().enumerate() {
         if cfg.stop.load(Ordering::SeqCst) {
             interrupted = true;
@@ -263,7 +272,7 @@ pub fn run(
             Share::Below(_) => None,
         };
         observer.pair_started(index, pair, share_time);
-        let result = run_pair(pair, cfg, share, observer);
+        let result = run_pair(pair, cfg, &harness, share, observer);
         interrupted |= result.interrupted;
         observer.pair_done(&result);
         results.push(result);
@@ -284,30 +293,67 @@ pub fn run(
     })
 }
 
-fn run_pair(pair: &Pair, cfg: &RunConfig, share: Share, observer: &mut dyn Observer) -> PairResult {
+fn run_pair(
+    pair: &Pair,
+    cfg: &RunConfig,
+    harness: &Harness,
+    share: Share,
+    observer: &mut dyn Observer,
+) -> PairResult {
+    match harness {
+        Harness::Crew(_) => run_pair_crew(pair, cfg, harness, share, observer),
+        _ => run_pair_spawn(pair, cfg, share, observer),
+    }
+}
+
+/// When the next iteration of a pair should not start: its budget is spent.
+fn share_spent(share: Share, iterations: u64, index: u64) -> bool {
+    match share {
+        Share::Until(t) => iterations > 0 && Instant::now() >= t,
+        Share::Below(n) => index >= n,
+    }
+}
+
+/// A long-running iteration's duration (`None` for one that runs once).
+fn long_duration(long: bool, share: Share) -> Option<Duration> {
+    long.then(|| match share {
+        Share::Until(t) => {
+            nearest_ms(t.saturating_duration_since(Instant::now())).max(MIN_LONG_ITERATION)
+        }
+        Share::Below(_) => LONG_ITERATION,
+    })
+}
+
+/// The iteration's environment, as every harness builds it.
+fn iteration_env(cfg: &RunConfig, seed: u64, duration: Option<Duration>) -> Env {
+    let mut env = Env::new(seed);
+    env.inject = cfg.inject;
+    env.threads = cfg.threads;
+    env.hang_after = cfg.hang_after;
+    env.duration = duration;
+    env.stop = cfg.stop.clone();
+    env
+}
+
+/// `--harness spawn`: each iteration on new threads, the runner waiting for each.
+fn run_pair_spawn(
+    pair: &Pair,
+    cfg: &RunConfig,
+    share: Share,
+    observer: &mut dyn Observer,
+) -> PairResult {
     let started = Instant::now();
     let mut result = PairResult::new(pair);
+    let mut iterations = Iterations::new(pair.scenario, pair.variant.name);
     let long = pair.scenario.long_running();
     for index in cfg.shard.indices() {
-        match share {
-            Share::Until(t) if result.iterations > 0 && Instant::now() >= t => break,
-            Share::Below(n) if index >= n => break,
-            _ => {}
+        if share_spent(share, result.iterations, index) {
+            break;
         }
-        let duration = long.then(|| match share {
-            Share::Until(t) => {
-                nearest_ms(t.saturating_duration_since(Instant::now())).max(MIN_LONG_ITERATION)
-            }
-            Share::Below(_) => LONG_ITERATION,
-        });
+        let duration = long_duration(long, share);
         let seed = iteration_seed(cfg.seed, pair.scenario.name(), pair.variant.name, index);
-        let mut env = Env::new(seed);
-        env.inject = cfg.inject;
-        env.threads = cfg.threads;
-        env.hang_after = cfg.hang_after;
-        env.duration = duration;
-        env.stop = cfg.stop.clone();
-        let it = iteration::run_one(pair.scenario, pair.variant.name, &env);
+        let env = iteration_env(cfg, seed, duration);
+        let it = iterations.run_one(&env);
         result.iterations += 1;
         let at = started.elapsed();
         result.elapsed = at;
@@ -325,6 +371,279 @@ fn run_pair(pair: &Pair, cfg: &RunConfig, share: Share, observer: &mut dyn Obser
     result
 }
 
+/// The iteration a pair's loop thread is running, for the runner's hang check.
+struct Running {
+    index: u64,
+    seed: u64,
+    duration: Option<Duration>,
+    sink: mmlab_engine::check::Sink,
+}
+
+/// Where a pair's loop thread leaves its reports. It does not wake the runner for each
+/// iteration (the runner looks every `POLL`; an iteration's time is taken on the loop's
+/// thread): on a two-core machine that wake-up would take a core from the next iteration's
+/// actors. Only the last report wakes it.
+struct Mailbox {
+    /// Protected by: its own mutex.
+    reports: Mutex<Vec<Report>>,
+    runner: std::thread::Thread,
+    /// The runner gave up on the thread: whatever it posts now is not read.
+    abandoned: AtomicBool,
+}
+
+impl Mailbox {
+    /// Leave `report`; false if the runner has abandoned the thread (it should stop).
+    fn post(&self, report: Report) -> bool {
+        if self.abandoned.load(Ordering::SeqCst) {
+            return false;
+        }
+        let last = matches!(report, Report::End { .. });
+        self.reports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(report);
+        if last {
+            self.runner.unpark();
+        }
+        true
+    }
+}
+
+/// What a pair's loop thread tells the runner.
+enum Report {
+    /// An iteration finished, `at` after the pair started.
+    Done {
+        index: u64,
+        seed: u64,
+        duration: Option<Duration>,
+        at: Duration,
+        it: IterationOutcome,
+    },
+    /// The loop ended: its budget is spent, its race was caught, or it was stopped
+    /// (`interrupted`); or (`retire_after`) its thread is unfit for more after that index and
+    /// the runner should go on from there on a fresh one.
+    End {
+        interrupted: bool,
+        retire_after: Option<u64>,
+    },
+}
+
+/// The default harness: the pair's whole loop on one long-lived thread (its iterations' actors
+/// on the run's crew), which reports each iteration as it ends and goes straight on to the
+/// next, so the runner's bookkeeping never stands between two iterations. Every decision is
+/// the spawning loop's — budget, seeds, early stop of a caught race, Ctrl-C after the current
+/// iteration — taken on the loop's thread; the runner records and watches. An iteration that
+/// never returns is abandoned as in `iteration::run_one` (same grace, same report), and the
+/// pair goes on from the next index on a fresh thread.
+fn run_pair_crew(
+    pair: &Pair,
+    cfg: &RunConfig,
+    harness: &Harness,
+    share: Share,
+    observer: &mut dyn Observer,
+) -> PairResult {
+    let started = Instant::now();
+    let mut result = PairResult::new(pair);
+    let mut resume_after: Option<u64> = None;
+    'threads: loop {
+        let mailbox = Arc::new(Mailbox {
+            reports: Mutex::new(Vec::new()),
+            runner: std::thread::current(),
+            abandoned: AtomicBool::new(false),
+        });
+        let running: Arc<Mutex<Option<Running>>> = Arc::default();
+        let spawned = {
+            let (cfg, harness, running) = (cfg.clone(), harness.clone(), running.clone());
+            let tx = mailbox.clone();
+            let (scenario, variant) = (pair.scenario, pair.variant);
+            let mut iterations = result.iterations;
+            // The first iteration's duration is taken here, as the spawning loop takes it,
+            // not after the thread has started: a long-running iteration's replay prints it.
+            let mut first_duration = Some(long_duration(pair.scenario.long_running(), share));
+            std::thread::Builder::new()
+                .name(format!("{}/{}", scenario.name(), variant.name))
+                .spawn(move || {
+                    let long = scenario.long_running();
+                    for index in cfg.shard.indices() {
+                        if resume_after.is_some_and(|r| index <= r) {
+                            continue;
+                        }
+                        if share_spent(share, iterations, index) {
+                            break;
+                        }
+                        let duration = first_duration
+                            .take()
+                            .unwrap_or_else(|| long_duration(long, share));
+                        let seed = iteration_seed(cfg.seed, scenario.name(), variant.name, index);
+                        let mut env = iteration_env(&cfg, seed, duration);
+                        env.harness = harness.clone();
+                        *running.lock().unwrap_or_else(|e| e.into_inner()) = Some(Running {
+                            index,
+                            seed,
+                            duration,
+                            sink: env.sink.clone(),
+                        });
+                        let returned = iteration::play(scenario, variant.name, &env);
+                        // A panic may have left this thread's lockdep state inconsistent (a
+                        // lock taken and never released), and so may an actor it played
+                        // itself (the crew runs an iteration's first actor on the thread that
+                        // calls `Env::run`): a fresh thread takes over after it.
+                        let fit = returned.is_ok()
+                            && held::held_classes().is_empty()
+                            && !actor::take_unfit();
+                        let it = iteration::outcome_of(scenario, Some(returned), &env.sink);
+                        let failed = !it.outcome.violations.is_empty();
+                        let at = started.elapsed();
+                        iterations += 1;
+                        let done = Report::Done {
+                            index,
+                            seed,
+                            duration,
+                            at,
+                            it,
+                        };
+                        if !tx.post(done) {
+                            return;
+                        }
+                        let interrupted = cfg.stop.load(Ordering::SeqCst);
+                        if interrupted || (variant.expected == Expect::Race && failed) {
+                            tx.post(Report::End {
+                                interrupted,
+                                retire_after: None,
+                            });
+                            return;
+                        }
+                        if !fit {
+                            tx.post(Report::End {
+                                interrupted: false,
+                                retire_after: Some(index),
+                            });
+                            return;
+                        }
+                    }
+                    tx.post(Report::End {
+                        interrupted: false,
+                        retire_after: None,
+                    });
+                })
+        };
+        let spawned_thread = match spawned {
+            Ok(h) => h,
+            Err(e) => {
+                // As the spawning harness reports an iteration it cannot start.
+                let index = resume_after.map_or(0, |r| r + 1);
+                let seed = iteration_seed(cfg.seed, pair.scenario.name(), pair.variant.name, index);
+                result.iterations += 1;
+                let at = started.elapsed();
+                result.elapsed = at;
+                record(
+                    &mut result,
+                    pair,
+                    cfg,
+                    index,
+                    seed,
+                    None,
+                    at,
+                    iteration::cannot_spawn(&e),
+                );
+                observer.iteration_done(&result);
+                break;
+            }
+        };
+        let mut hang_seen: Option<(u64, Instant)> = None;
+        loop {
+            std::thread::park_timeout(iteration::POLL);
+            // Read before the reports: a thread that had finished by then has posted all of
+            // them.
+            let finished = spawned_thread.is_finished();
+            let reports =
+                std::mem::take(&mut *mailbox.reports.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut reported = false;
+            for report in reports {
+                reported = true;
+                match report {
+                    Report::Done {
+                        index,
+                        seed,
+                        duration,
+                        at,
+                        it,
+                    } => {
+                        result.iterations += 1;
+                        result.elapsed = at;
+                        record(&mut result, pair, cfg, index, seed, duration, at, it);
+                        observer.iteration_done(&result);
+                    }
+                    Report::End {
+                        interrupted,
+                        retire_after,
+                    } => {
+                        result.interrupted = interrupted;
+                        match retire_after {
+                            Some(index) => {
+                                resume_after = Some(index);
+                                continue 'threads;
+                            }
+                            None => break 'threads,
+                        }
+                    }
+                }
+            }
+            if finished {
+                // Ended without its last word: only a panic outside `play` could do that.
+                break 'threads;
+            }
+            if reported {
+                // Progress: no hang to look for yet.
+                continue;
+            }
+            let guard = running.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(now) = guard.as_ref() else {
+                continue;
+            };
+            let grace = iteration::grace(cfg.hang_after);
+            match hang_seen {
+                Some((index, t)) if index == now.index => {
+                    if t.elapsed() < grace {
+                        continue;
+                    }
+                }
+                _ => {
+                    hang_seen = now
+                        .sink
+                        .snapshot()
+                        .iter()
+                        .any(|v| v.oracle == Oracle::Hang)
+                        .then(|| (now.index, Instant::now()));
+                    continue;
+                }
+            }
+            // Abandoned: the thread is left behind (the mailbox tells it, should it
+            // ever come back), and the pair goes on from the next index.
+            mailbox.abandoned.store(true, Ordering::SeqCst);
+            let (index, seed, duration) = (now.index, now.seed, now.duration);
+            let it = iteration::abandoned(&now.sink, grace);
+            drop(guard);
+            result.iterations += 1;
+            let at = started.elapsed();
+            result.elapsed = at;
+            record(&mut result, pair, cfg, index, seed, duration, at, it);
+            observer.iteration_done(&result);
+            if cfg.stop.load(Ordering::SeqCst) {
+                result.interrupted = true;
+                break 'threads;
+            }
+            if pair.variant.expected == Expect::Race && result.failed_iterations > 0 {
+                break 'threads;
+            }
+            resume_after = Some(index);
+            continue 'threads;
+        }
+    }
+    result.elapsed = started.elapsed();
+    result
+}
+
 #[allow(clippy::too_many_arguments)]
 fn record(
     result: &mut PairResult,
@@ -334,7 +653,7 @@ fn record(
     seed: u64,
     duration: Option<Duration>,
     at: Duration,
-    it: iteration::IterationOutcome,
+    it: IterationOutcome,
 ) {
     let outcome = it.outcome;
     for (name, n) in &outcome.ops {
