@@ -26,7 +26,8 @@ use super::table::PageTable;
 use super::vma::Vma;
 use super::world::World;
 use crate::check::Sink;
-use crate::sync::{Frozen, LockClass, SpinLock, rcu::Rcu};
+use crate::check::unmapped::UnmapLog;
+use crate::sync::{Frozen, LockClass, RwSem, SpinLock, rcu::Rcu};
 use crate::trace::Trace;
 use std::sync::atomic::Ordering;
 
@@ -48,12 +49,14 @@ impl World {
             files,
             tables,
             cpus,
-            secondary,
+            secondaries,
             rcu,
             lru_lock,
+            hugetlb_fault_mutex_table,
             trace,
             sink,
             stores,
+            unmaps,
         } = self;
         let room = pages.renewed_generation().is_some()
             && mms.renewed_generation().is_some()
@@ -78,12 +81,17 @@ impl World {
         tables.renew(|_, t| reset_table(t, ptes));
         cpus.clear();
         cpus.extend((0..ncpus).map(|_| Cpu::new()));
-        *secondary = super::secondary::SecondaryMmu::new();
+        *secondaries =
+            super::secondary::SecondaryKind::ALL.map(super::secondary::SecondaryMmu::new);
         *rcu = Rcu::new();
         *lru_lock = SpinLock::new(LockClass::LruLock, ());
+        for m in hugetlb_fault_mutex_table.iter_mut() {
+            *m = RwSem::new(LockClass::HugetlbFaultMutex, ());
+        }
         *trace = Trace::default();
         *sink = Sink::new();
         stores.get_mut().clear();
+        *unmaps.get_mut() = UnmapLog::default();
         for _ in 0..cfg.files.len() {
             files.alloc();
         }
