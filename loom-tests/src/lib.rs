@@ -286,4 +286,4 @@ pub fn assert_covers_every_variant(scenario: &dyn Scenario, tested: &[&str]) {
 #[cfg(mmlab_loom)]
 mod model;
 #[cfg(mmlab_loom)]
-pub use model::explore;
+pub use model::{assert_model_clean, explore};

@@ -334,3 +334,44 @@ fn install_quiet_hook() {
         }));
     });
 }
+
+/// Explore a hand-built model — a reduced regression test, not a catalog scenario — within
+/// `bound`, pinned as [`explore`] pins it (`MMLAB_LOOM_BOUND` overrides it,
+/// `LOOM_MAX_PREEMPTIONS` does not). Every execution runs `model`, which returns the
+/// violations its oracles reported and the domain trace of that execution; any violation
+/// fails the test with the trace of the interleaving that produced it. Prints the executions
+/// and the time they took under `name`, and returns the executions.
+pub fn assert_model_clean(
+    name: &str,
+    bound: Bound,
+    model: impl Fn() -> (Vec<mmlab_engine::check::Violation>, String) + Sync + Send + 'static,
+) -> u64 {
+    let bound = bound_override().unwrap_or(bound);
+    let mut builder = Builder::new();
+    builder.preemption_bound = bound.as_loom();
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        builder.max_branches = MAX_BRANCHES;
+    }
+    let executions = Arc::new(AtomicU64::new(0));
+    let counted = executions.clone();
+    let started = Instant::now();
+    builder.check(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        let (violations, trace) = model();
+        assert!(
+            violations.is_empty(),
+            "{}\ntrace:\n{trace}",
+            violations
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    });
+    let n = executions.load(Ordering::Relaxed);
+    println!(
+        "{name}: {n} executions ({bound:?}) in {:.2?}",
+        started.elapsed()
+    );
+    n
+}

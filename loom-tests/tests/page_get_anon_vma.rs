@@ -22,7 +22,6 @@
 //! called from invalid context" (I15) whenever that put was the last one.
 #![cfg(mmlab_loom)]
 
-use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
 use mmlab_engine::mm::{World, WorldConfig};
@@ -30,6 +29,7 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, migrate, munmap, pgtable, rmap_walk};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
+use mmlab_loom_tests::{Bound, assert_model_clean};
 
 /// One execution: an anonymous page isolated for migration (a page reference, so its
 /// `->mapping` stays), pinned with `page_get_anon_vma` while its only VMA is unmapped.
@@ -80,26 +80,10 @@ fn a_pin_racing_the_unlink_of_the_last_vma() -> (Vec<Violation>, String) {
 
 #[test]
 fn the_last_put_of_a_pinned_anon_vma_is_made_outside_rcu() {
-    let mut builder = Builder::new();
     // Every interleaving: the whole exploration takes about a second in --release.
-    builder.preemption_bound = None;
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = executions.clone();
-    builder.check(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (violations, trace) = a_pin_racing_the_unlink_of_the_last_vma();
-        assert!(
-            violations.is_empty(),
-            "{}\ntrace:\n{trace}",
-            violations
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    });
-    println!(
-        "{} executions (every interleaving)",
-        executions.load(std::sync::atomic::Ordering::Relaxed)
+    assert_model_clean(
+        "the_last_put_of_a_pinned_anon_vma_is_made_outside_rcu",
+        Bound::Unbounded,
+        a_pin_racing_the_unlink_of_the_last_vma,
     );
 }

@@ -29,7 +29,6 @@
 //! `maybe_mkwrite` without `pte_mkdirty`). Either way the clearing path must be right for it.
 #![cfg(mmlab_loom)]
 
-use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
 use mmlab_engine::mm::pte::Pte;
@@ -39,9 +38,10 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, mkclean, reclaim};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, Ordering};
-use std::time::Instant;
+use mmlab_loom_tests::{Bound, assert_model_clean};
 
-/// Every interleaving of these small models is explored within this bound in seconds.
+/// Pinned (the suite's `LOOM_MAX_PREEMPTIONS` does not lower it): writeback and reclaim explore
+/// a few hundred executions, migration about 200,000 (under a minute in --release).
 const PREEMPTION_BOUND: usize = 3;
 
 /// Which kernel path clears the PTE while cpu0 stores.
@@ -147,33 +147,12 @@ fn race_a_store_against(clearer: Clearer) -> (Vec<Violation>, String) {
     (env.sink.take(), w.trace.render(64))
 }
 
-/// Explore every interleaving within the bound; any violation fails the test with the trace of
-/// the interleaving that produced it.
+/// Explore every interleaving within the pinned bound; any violation fails the test with the
+/// trace of the interleaving that produced it.
 fn stays_clean(name: &str, clearer: Clearer) {
-    let mut builder = Builder::new();
-    let bound = *builder.preemption_bound.get_or_insert(PREEMPTION_BOUND);
-    builder.max_branches = 100_000;
-    let started = Instant::now();
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = executions.clone();
-    builder.check(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (violations, trace) = race_a_store_against(clearer);
-        assert!(
-            violations.is_empty(),
-            "{clearer:?} racing a store through a clean writable TLB entry:\n{}\ntrace:\n{trace}",
-            violations
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+    assert_model_clean(name, Bound::Preemptions(PREEMPTION_BOUND), move || {
+        race_a_store_against(clearer)
     });
-    println!(
-        "{name}: {} executions (preemption bound {bound}) in {:.2?}",
-        executions.load(std::sync::atomic::Ordering::Relaxed),
-        started.elapsed()
-    );
 }
 
 #[test]

@@ -25,7 +25,6 @@
 //! ```
 #![cfg(mmlab_loom)]
 
-use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
 use mmlab_engine::mm::secondary::SecondaryKind;
@@ -34,6 +33,7 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, notifier};
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
+use mmlab_loom_tests::{Bound, assert_model_clean};
 
 /// One execution: a private file mapping read-faulted on cpu0 and mirrored by the device;
 /// the writer's store takes a write-protect fault (`wp_page_copy`) while the device refreshes
@@ -87,26 +87,10 @@ fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
 
 #[test]
 fn a_secondary_refresh_never_keeps_the_page_wp_page_copy_replaced() {
-    let mut builder = Builder::new();
     // Every interleaving: the whole exploration takes about a second in --release.
-    builder.preemption_bound = None;
-    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = executions.clone();
-    builder.check(move || {
-        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (violations, trace) = a_cow_fault_racing_a_secondary_refresh();
-        assert!(
-            violations.is_empty(),
-            "{}\ntrace:\n{trace}",
-            violations
-                .iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    });
-    println!(
-        "{} executions (every interleaving)",
-        executions.load(std::sync::atomic::Ordering::Relaxed)
+    assert_model_clean(
+        "a_secondary_refresh_never_keeps_the_page_wp_page_copy_replaced",
+        Bound::Unbounded,
+        a_cow_fault_racing_a_secondary_refresh,
     );
 }
