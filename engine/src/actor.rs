@@ -209,6 +209,8 @@ impl Env {
                 inject: self.injector(cpu),
                 done: done.clone(),
                 watcher: watcher.clone(),
+                // A new thread's start-up latency is its skew.
+                skew: Duration::ZERO,
             };
             let spawned = std::thread::Builder::new()
                 .name(name.to_string())
@@ -272,6 +274,7 @@ impl Env {
             inject: self.injector(cpu),
             done: done.clone(),
             watcher: me.clone(),
+            skew: start_skew(self.seed, cpu),
         };
         for (i, (name, body)) in actors.into_iter().enumerate() {
             let cpu = i + 1;
@@ -308,7 +311,10 @@ impl Env {
             held::set_thread_name(&identity.1);
             done.fetch_add(1, Ordering::SeqCst);
         }
-        while done.load(Ordering::SeqCst) < n as u64 && !watched.gave_up.load(Ordering::SeqCst) {
+        let over =
+            || done.load(Ordering::SeqCst) >= n as u64 || watched.gave_up.load(Ordering::SeqCst);
+        spin_until(over);
+        while !over() {
             std::thread::park_timeout(Duration::from_millis(10));
         }
         crew.unwatch(&watched);
@@ -436,6 +442,8 @@ struct Job {
     done: Arc<AtomicU64>,
     /// The thread running [`Env::watch`], unparked after `done` is bumped.
     watcher: std::thread::Thread,
+    /// How long the actor waits before its body starts ([`start_skew`]).
+    skew: Duration,
 }
 
 impl Job {
@@ -452,8 +460,10 @@ impl Job {
             sink,
             abort,
             inject,
+            skew,
             ..
         } = self;
+        spin_for(skew);
         sink.install();
         trace::set_actor(name, cpu);
         held::set_thread_name(name);
@@ -467,6 +477,64 @@ impl Job {
             report_panic(&sink, name, payload.as_ref());
         }
         clean && held::held_classes().is_empty()
+    }
+}
+
+/// The most an actor on the crew waits before its body starts.
+const MAX_START_SKEW_NS: u64 = 20_000;
+
+/// How long actor `cpu` of the iteration seeded `seed` waits before its body starts, on the
+/// crew: 0 to [`MAX_START_SKEW_NS`], a pure function of the seed (so a replay repeats it).
+///
+/// Why: a new thread per actor starts its body after a creation latency that varies by tens of
+/// microseconds from one iteration to the next, and that variation is what lets a race with
+/// no injected window (`--no-inject`) line its two sides up. Warm crew threads start within
+/// one wake-up of each other every time. Measured side by side on ttu-sync's `no-ttu-sync`
+/// without injection, seeds 1..=7: the median iteration that first caught it was 2,738 with no
+/// skew, 843 with up to 20 µs, 1,139 with up to 40 µs, for 14% and 22% fewer iterations a
+/// second on `fixed` (docs/PERFORMANCE.md, "Stress harness").
+fn start_skew(seed: u64, cpu: usize) -> Duration {
+    // splitmix64's finaliser: every bit of the seed and the CPU moves the result.
+    let mut z = seed ^ (cpu as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    Duration::from_nanos(z % MAX_START_SKEW_NS)
+}
+
+/// How long a crew thread spins on its condition before it parks.
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+
+/// Spin until `cond` holds, for at most [`IDLE_SPIN`]; returns whether it holds. Why: a parked
+/// thread's wake-up (a futex wake, and on an idle core the exit from its idle state) costs tens
+/// of microseconds — as much as a whole iteration of a small scenario — and the crew's threads
+/// hand work to each other twice an iteration. A worker that has just finished an actor and
+/// the thread waiting for an iteration's last actor usually see their condition change within
+/// that bound; past it they park as before, so an oversubscribed run loses at most the bound.
+fn spin_until(cond: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + IDLE_SPIN;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Busy-wait for `d`: a sleep's granularity (tens of microseconds at best) is the size of the
+/// whole skew.
+fn spin_for(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
     }
 }
 
@@ -733,7 +801,14 @@ impl Worker {
                     watcher.unpark();
                 }
                 None if shared.retired.load(Ordering::SeqCst) => return,
-                None => std::thread::park(),
+                None => {
+                    let dispatched = || {
+                        shared.busy.load(Ordering::SeqCst) || shared.retired.load(Ordering::SeqCst)
+                    };
+                    if !spin_until(dispatched) {
+                        std::thread::park();
+                    }
+                }
             }
         }
     }
