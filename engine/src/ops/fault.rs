@@ -231,22 +231,11 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
             );
         }
         page.flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
-        page.index.store(index, Ordering::SeqCst);
-        page.mapping
-            .store(Mapping::File(file).encode(), Ordering::SeqCst);
-        let mut cache = f.i_pages.lock();
-        if cache.pages[index as usize].is_some() {
-            drop(cache);
-            page.mapping.store(0, Ordering::SeqCst);
+        if !filemap_add_folio(w, file, index, pfn, pg::LRU) {
             drop(guard);
             page_alloc::put_page(w, pfn);
             continue;
         }
-        cache.pages[index as usize] = Some(pfn);
-        // The cache's reference plus ours.
-        page.refcount.fetch_add(1, Ordering::SeqCst);
-        page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
-        drop(cache);
         w.trace(
             "filemap_add_folio",
             pfn,
@@ -256,6 +245,34 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
         drop(mapping_locked);
         return Ok(pfn);
     }
+}
+
+/// `__filemap_add_folio`: put the new, locked folio `pfn` at `index` of `file`'s page cache
+/// under the `i_pages` lock, with the cache's reference (the caller keeps its own) and `flags`
+/// (`PG_lru` for a page that goes on the LRU) set under the same lock. Returns false, with the
+/// folio's `->mapping` cleared again, when the slot is taken (`-EEXIST`): the caller drops its
+/// lock and reference and looks the cache up again.
+pub fn filemap_add_folio(
+    w: &World,
+    file: crate::mm::FileId,
+    index: u64,
+    pfn: Pfn,
+    flags: u32,
+) -> bool {
+    let page = w.page(pfn);
+    page.index.store(index, Ordering::SeqCst);
+    page.mapping
+        .store(Mapping::File(file).encode(), Ordering::SeqCst);
+    let mut cache = w.files.get(file).i_pages.lock();
+    if cache.pages[index as usize].is_some() {
+        drop(cache);
+        page.mapping.store(0, Ordering::SeqCst);
+        return false;
+    }
+    cache.pages[index as usize] = Some(pfn);
+    page.refcount.fetch_add(1, Ordering::SeqCst);
+    page.flags.fetch_or(flags, Ordering::SeqCst);
+    true
 }
 
 /// `do_fault`: `do_read_fault`, `do_shared_fault` or `do_cow_fault`.

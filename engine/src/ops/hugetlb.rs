@@ -475,23 +475,15 @@ fn hugetlb_no_page(
             .lock()
             .try_lock()
             .expect("a new folio is not locked by anyone");
-        page.index.store(idx, Ordering::SeqCst);
-        page.mapping
-            .store(Mapping::File(file).encode(), Ordering::SeqCst);
-        let mut cache = f.i_pages.lock();
-        if cache.pages[idx as usize].is_some() {
+        // The cache's reference plus ours (which the mapping inherits); hugetlb folios are on
+        // no LRU.
+        if !crate::ops::fault::filemap_add_folio(w, file, idx, pfn, 0) {
             // "err can't be -EEXIST ... since hugetlb fault mutex is held": only a
             // migration's replacement can be there, and it replaces a cached folio.
-            drop(cache);
-            page.mapping.store(0, Ordering::SeqCst);
             drop(folio);
             page_alloc::put_page(w, pfn);
             continue;
         }
-        cache.pages[idx as usize] = Some(pfn);
-        // The cache's reference plus ours (which the mapping inherits).
-        page.refcount.fetch_add(1, Ordering::SeqCst);
-        drop(cache);
         w.trace(
             "hugetlb_add_to_page_cache",
             pfn,
