@@ -217,7 +217,8 @@ pub fn set_panic_under_loom(on: bool) {
 pub const LOOM_TRACE_EVENTS: usize = 120;
 
 /// Report a violation to the current thread's sink. Under loom it is also raised as a panic
-/// (unless the thread is already unwinding, or [`set_panic_under_loom`] turned that off), which is how loom learns that this interleaving
+/// (unless the thread is already unwinding, or [`set_panic_under_loom`] turned that off), which is
+/// how loom learns that this interleaving
 /// failed — and it stops the execution before a reported inversion can deadlock it. The
 /// panic message is `mmlab violation [ORACLE] message`, then the sites, then the domain
 /// trace of the interleaving so far (the world's observed trace, see

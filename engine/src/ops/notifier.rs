@@ -23,7 +23,8 @@ fn kvm_on(w: &World, mm: MmId) -> Option<&SecondaryMmu> {
     Some(w.secondary(SecondaryKind::Kvm)).filter(|s| s.mirrors(mm))
 }
 
-/// `mmu_notifier_invalidate_range_start`: a KVM-like secondary (`kvm_mmu_notifier_invalidate_range_start`)
+/// `mmu_notifier_invalidate_range_start`: a KVM-like secondary
+/// (`kvm_mmu_notifier_invalidate_range_start`)
 /// bumps `mmu_invalidate_in_progress` and `mmu_invalidate_seq`, so it establishes no new
 /// translation in the range until the end, and drops the ones it has. An SVA secondary has
 /// no such callback.

@@ -70,8 +70,8 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
                 // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount
                 // (which counts table entries, not mms) is unchanged, so the walk goes on.
                 // With 4.4's notifiers the `goto out_unmap` still ends in a single-page
-                // `invalidate_page` (the 4.4 backport of 017b1660df89): the rest of the table's range is never
-                // invalidated.
+                // `invalidate_page` (the 4.4 backport of 017b1660df89): the rest of the
+                // table's range is never invalidated.
                 invalidated_page_after_ptl =
                     w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
             }

@@ -73,7 +73,8 @@ pub struct ThreadLocks {
 /// state. A test-and-set lock released by a plain store costs one atomic read-modify-write per
 /// section, where `parking_lot::Mutex` costs two (its unlock is a compare-and-swap that looks
 /// for parked threads); with three sections per lock+unlock that took about a quarter off
-/// lockdep's cost (docs/PERFORMANCE.md). Nobody parks on it: the owner never waits unless the watchdog is
+/// lockdep's cost (docs/PERFORMANCE.md). Nobody parks on it: the owner never waits unless the
+/// watchdog is
 /// copying, which takes microseconds. Plain `std` atomics: like [`ObserverMutex`], this is the
 /// lab's notebook, invisible to loom.
 #[derive(Debug)]
