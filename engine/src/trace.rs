@@ -1,8 +1,7 @@
 //! The domain trace: which thread did what, to which object, in execution order.
 //!
 //! A failure prints it (as shuttle's `runtime/failure.rs` prints its schedule): each line is
-//! (sequence, thread, cpu, step, object,
-//! value), with steps named as the kernel names them, so a kernel developer can read the
+//! (sequence, thread, cpu, step, object, value), with steps named as the kernel names them, so a kernel developer can read the
 //! interleaving without knowing loom or the runner. The trace is observer state: a `std`
 //! mutex that loom does not see, and under loom it is in execution order by construction
 //! (loom runs one thread at a time). It keeps each thread's last [`Trace::CAPACITY`] events (a
