@@ -185,7 +185,6 @@ impl<K: Kind, T> Arena<K, T> {
     /// differ from a new arena's only by that offset, and compare among themselves as they
     /// would there. Refused (false, nothing changed) once generations near the top of their
     /// range.
-    #[cfg(not(mmlab_loom))]
     pub(crate) fn renew(&mut self, mut reset: impl FnMut(u32, &mut T)) -> bool {
         let Some(next) = self.renewed_generation() else {
             return false;
@@ -201,7 +200,6 @@ impl<K: Kind, T> Arena<K, T> {
     }
 
     /// The common generation [`Self::renew`] would give every slot, if there is room for it.
-    #[cfg(not(mmlab_loom))]
     pub(crate) fn renewed_generation(&mut self) -> Option<u32> {
         let top = self
             .slots

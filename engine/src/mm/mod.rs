@@ -9,8 +9,6 @@ pub mod mm_struct;
 pub mod mmu_gather;
 pub mod page;
 pub mod pte;
-// Stress runs only: under loom every model builds its own tiny world.
-#[cfg(not(mmlab_loom))]
 mod renew;
 pub mod secondary;
 pub mod table;
