@@ -113,6 +113,22 @@ pub fn sva_translate(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> 
     let Some(Pte::Present { pfn, write, .. }) = w.pte_at(mm_id, va) else {
         return None;
     };
+    install(w, &mut tlb, mm_id, va, pfn, write);
+    drop(tlb);
+    w.trace("sva translate", format_args!("va {:#x}", va << 12), pfn);
+    Some(pfn)
+}
+
+/// Put the device's translation of `va` to `pfn` in its TLB (`tlb`, the device's TLB lock
+/// held), replacing any older one, stamped with the fill epoch the lost-store oracle reads.
+fn install(
+    w: &World,
+    tlb: &mut Vec<crate::mm::TlbEntry>,
+    mm_id: MmId,
+    va: u64,
+    pfn: crate::mm::Pfn,
+    write: bool,
+) {
     tlb.retain(|e| e.va != va);
     tlb.push(crate::mm::TlbEntry {
         mm: mm_id,
@@ -122,9 +138,6 @@ pub fn sva_translate(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> 
         dirty: false,
         filled: w.tlb_fill_epoch(),
     });
-    drop(tlb);
-    w.trace("sva translate", format_args!("va {:#x}", va << 12), pfn);
-    Some(pfn)
 }
 
 /// The KVM-like device faults a translation in (KVM's `kvm_faultin_pfn` + `mmu_invalidate_retry`):
@@ -171,15 +184,7 @@ pub fn secondary_refresh(
             ),
         );
     }
-    tlb.retain(|e| e.va != va);
-    tlb.push(crate::mm::TlbEntry {
-        mm: mm_id,
-        va,
-        pfn,
-        write,
-        dirty: false,
-        filled: w.tlb_fill_epoch(),
-    });
+    install(w, &mut tlb, mm_id, va, pfn, write);
     drop(tlb);
     w.trace("secondary refresh", format_args!("va {:#x}", va << 12), pfn);
     Some(pfn)
