@@ -50,22 +50,14 @@ const PREEMPTION_BOUND: usize = 6;
 /// of one PTE, a one-entry TLB per CPU, and two page frames (MADV_DONTNEED lets the storer
 /// refault a fresh page while the zapped one still sits in the gather).
 fn tiny_world(file_pages: usize) -> WorldConfig {
-    WorldConfig {
-        cpus: 2,
-        pages: 2,
-        mms: 1,
-        vmas: 1,
-        anon_vmas: 1,
-        tables: 1,
-        ptes_per_table: 1,
-        pmds_per_mm: 1,
-        files: if file_pages == 0 {
+    WorldConfig::single(
+        2,
+        if file_pages == 0 {
             vec![]
         } else {
             vec![(file_pages, false)]
         },
-        tlb_entries: 1,
-    }
+    )
 }
 
 /// What is mapped at va 0.

@@ -36,18 +36,7 @@ use mmlab_loom_tests::{Bound, assert_model_clean};
 fn a_pin_racing_the_unlink_of_the_last_vma() -> (Vec<Violation>, String) {
     let env = Env::new(0);
     env.sink.install();
-    let cfg = WorldConfig {
-        cpus: 2,
-        pages: 1,
-        mms: 1,
-        vmas: 1,
-        anon_vmas: 1,
-        tables: 1,
-        ptes_per_table: 1,
-        pmds_per_mm: 1,
-        files: vec![],
-        tlb_entries: 1,
-    };
+    let cfg = WorldConfig::single(1, vec![]);
     let w = Arc::new(World::new(cfg, Protocol::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");

@@ -58,18 +58,7 @@ enum Clearer {
 /// Two CPUs, one mm with one one-page shared file VMA, one table of one PTE, one-entry TLBs,
 /// and two page frames (the file page and migration's newpage).
 fn tiny_world() -> WorldConfig {
-    WorldConfig {
-        cpus: 2,
-        pages: 2,
-        mms: 1,
-        vmas: 1,
-        anon_vmas: 1,
-        tables: 1,
-        ptes_per_table: 1,
-        pmds_per_mm: 1,
-        files: vec![(1, false)],
-        tlb_entries: 1,
-    }
+    WorldConfig::single(2, vec![(1, false)])
 }
 
 /// Make the PTE at `va` writable and clean, under its PTL (see the module docs).

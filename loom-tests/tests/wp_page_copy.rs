@@ -41,18 +41,7 @@ use mmlab_loom_tests::{Bound, assert_model_clean};
 fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     let env = Env::new(0);
     env.sink.install();
-    let cfg = WorldConfig {
-        cpus: 2,
-        pages: 2,
-        mms: 1,
-        vmas: 1,
-        anon_vmas: 1,
-        tables: 1,
-        ptes_per_table: 1,
-        pmds_per_mm: 1,
-        files: vec![(1, false)],
-        tlb_entries: 1,
-    };
+    let cfg = WorldConfig::single(2, vec![(1, false)]);
     let w = Arc::new(World::new(cfg, Protocol::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     let private = MapKind::File {

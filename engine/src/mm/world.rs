@@ -60,6 +60,24 @@ impl WorldConfig {
         }
     }
 
+    /// The smallest world a reduced regression model needs: two CPUs with one-entry TLBs, one
+    /// mm, one VMA, one anon_vma, one page table of one PTE, `pages` page frames and the given
+    /// files (`(pages, hugetlb)` each). Every loom state it adds is one the race needs.
+    pub fn single(pages: usize, files: Vec<(usize, bool)>) -> Self {
+        WorldConfig {
+            cpus: 2,
+            pages,
+            mms: 1,
+            vmas: 1,
+            anon_vmas: 1,
+            tables: 1,
+            ptes_per_table: 1,
+            pmds_per_mm: 1,
+            files,
+            tlb_entries: 1,
+        }
+    }
+
     /// A world for real threads.
     pub fn stress(cpus: usize) -> Self {
         WorldConfig {
