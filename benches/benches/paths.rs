@@ -49,6 +49,7 @@ fn world() -> WorldConfig {
         pmds_per_mm: 128,
         files: vec![(RANGE as usize, false)],
         tlb_entries: 32,
+        ..WorldConfig::stress(1)
     }
 }
 
@@ -192,6 +193,7 @@ fn shared_page(k: usize) -> (World, mmlab_engine::mm::Pfn) {
             pmds_per_mm: 1,
             files: vec![(1, false)],
             tlb_entries: 1,
+            ..WorldConfig::stress(1)
         },
         Protocol::default(),
     );

@@ -5,7 +5,7 @@
 //! T threads (1 or 2) share one mm; thread t maps its own shared file at its own range of
 //! RANGE pages (its own PTE tables) and, per round, stores to every page (write faults) and
 //! then zaps the range with MADV_DONTNEED. With split PTLs each table has its own lock; with
-//! `Protocol { split_ptl: false, .. }` every table is guarded by the one
+//! `WorldConfig::ptlocks = Ptlocks::MmPageTableLock` every table is guarded by the one
 //! `mm->page_table_lock`. Timed: all rounds of all threads, from the first thread starting to
 //! the last finishing; the world and the mappings are set up untimed. The summary after the
 //! criterion estimates pairs the two locks round by round, and one extra, untimed,
@@ -20,7 +20,7 @@ use mmlab_benches::{
     Body, Panel, assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation,
     report_svg, time_concurrently,
 };
-use mmlab_engine::mm::{MmId, World, WorldConfig};
+use mmlab_engine::mm::{MmId, Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::access::store;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::munmap::madvise_dontneed;
@@ -39,13 +39,12 @@ const NAMES: [&str; 2] = ["thread0", "thread1"];
 fn setup(threads: usize, split_ptl: bool) -> (Arc<World>, MmId) {
     let mut cfg = WorldConfig::stress(threads);
     cfg.files = vec![(RANGE as usize, false); threads];
-    let w = bench_world(
-        cfg,
-        Protocol {
-            split_ptl,
-            ..Protocol::default()
-        },
-    );
+    cfg.ptlocks = if split_ptl {
+        Ptlocks::Split
+    } else {
+        Ptlocks::MmPageTableLock
+    };
+    let w = bench_world(cfg, Protocol::default());
     let mm = mm_alloc(&w).expect("mm");
     for t in 0..threads {
         let kind = MapKind::File {

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod check;
+pub mod kernel;
 pub mod mm;
 pub mod ops;
 pub mod protocol;

@@ -71,8 +71,6 @@ pub enum Notifier {
 pub struct Protocol {
     /// `zap_pte_range`'s rmap removal (5df397dec7c4; Ryan Roberts' 2023 RFC).
     pub rmap_removal: RmapRemoval,
-    /// Split PTLs (`USE_SPLIT_PTE_PTLOCKS`); off = one `mm->page_table_lock` for every table.
-    pub split_ptl: bool,
     /// The munlock scheme (v5.18: 07ca76067308, a213e5cf71cb).
     pub mlock: MlockScheme,
     /// The fault side of migration (ffa65753c431).
@@ -99,16 +97,12 @@ pub struct Protocol {
     /// (`huge_pmd_unshare`, 017b1660df89); off = they clear the shared entry and stop when the
     /// mapcount reaches zero.
     pub hugetlb_unshare_in_ttu: bool,
-    /// The mmu_gather batch size (pages per batch before a forced flush); small in tests so
-    /// that forced flushes happen.
-    pub gather_batch: usize,
 }
 
 impl Default for Protocol {
     fn default() -> Self {
         Protocol {
             rmap_removal: RmapRemoval::default(),
-            split_ptl: true,
             mlock: MlockScheme::default(),
             migration_wait: MigrationWait::default(),
             notifier: Notifier::default(),
@@ -117,7 +111,6 @@ impl Default for Protocol {
             newpage_to_pool: true,
             hugetlb_imap_held_across_remove: true,
             hugetlb_unshare_in_ttu: true,
-            gather_batch: 32,
         }
     }
 }

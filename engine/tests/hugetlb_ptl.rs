@@ -11,7 +11,7 @@
 //! one test, which reads the PTL class's counters.
 #![cfg(not(mmlab_loom))]
 
-use mmlab_engine::mm::{World, WorldConfig};
+use mmlab_engine::mm::{Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap};
 use mmlab_engine::protocol::Protocol;
@@ -22,13 +22,8 @@ use mmlab_engine::sync::{LockClass, Ordering};
 fn without_split_ptls_hugetlb_takes_the_mm_page_table_lock_and_shares_no_table() {
     let mut cfg = WorldConfig::tiny(2);
     cfg.files = vec![(cfg.ptes_per_table, true)];
-    let w = World::new(
-        cfg,
-        Protocol {
-            split_ptl: false,
-            ..Protocol::default()
-        },
-    );
+    cfg.ptlocks = Ptlocks::MmPageTableLock;
+    let w = World::new(cfg, Protocol::default());
     w.sink.install();
     let per = w.cfg.ptes_per_table as u64;
     let file = w.file(0);

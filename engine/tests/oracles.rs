@@ -30,6 +30,7 @@ fn world() -> (World, Sink) {
         pmds_per_mm: 4,
         files: vec![(2, false)],
         tlb_entries: 4,
+        ..WorldConfig::tiny(2)
     };
     let w = World::new(cfg, Protocol::default());
     let sink = Sink::new();

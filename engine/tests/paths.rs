@@ -11,7 +11,11 @@ use mmlab_engine::protocol::{Protocol, RmapRemoval};
 use mmlab_engine::sync::Ordering;
 
 fn world(protocol: Protocol) -> (World, Sink) {
-    let w = World::new(WorldConfig::stress(2), protocol);
+    world_with(WorldConfig::stress(2), protocol)
+}
+
+fn world_with(cfg: WorldConfig, protocol: Protocol) -> (World, Sink) {
+    let w = World::new(cfg, protocol);
     let sink = Sink::new();
     sink.install();
     (w, sink)
@@ -211,11 +215,16 @@ fn every_rmap_removal_gives_the_same_end_state_single_threaded() {
         RmapRemoval::BatchAll,
         RmapRemoval::AfterPtlRelease,
     ] {
-        let (w, sink) = world(Protocol {
-            rmap_removal: policy,
-            gather_batch: 3,
-            ..Protocol::default()
-        });
+        let (w, sink) = world_with(
+            WorldConfig {
+                gather_batch: 3,
+                ..WorldConfig::stress(2)
+            },
+            Protocol {
+                rmap_removal: policy,
+                ..Protocol::default()
+            },
+        );
         let file = w.file(0);
         let mm = mm_alloc(&w).unwrap();
         let f = mmap(

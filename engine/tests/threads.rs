@@ -4,15 +4,15 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::quiescent;
-use mmlab_engine::mm::{World, WorldConfig};
+use mmlab_engine::mm::{Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, exit, munmap};
 use mmlab_engine::protocol::Protocol;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn churn(protocol: Protocol, dur: Duration) -> Vec<mmlab_engine::check::Violation> {
-    let w = Arc::new(World::new(WorldConfig::stress(3), protocol));
+fn churn(cfg: WorldConfig, dur: Duration) -> Vec<mmlab_engine::check::Violation> {
+    let w = Arc::new(World::new(cfg, Protocol::default()));
     let file = w.file(0);
     let shared = mm_alloc(&w).unwrap();
     mmap(
@@ -87,7 +87,7 @@ fn churn(protocol: Protocol, dur: Duration) -> Vec<mmlab_engine::check::Violatio
 
 #[test]
 fn faults_stores_zaps_and_exits_keep_every_oracle_under_the_default_protocol() {
-    let v = churn(Protocol::default(), Duration::from_secs(2));
+    let v = churn(WorldConfig::stress(3), Duration::from_secs(2));
     assert!(
         v.is_empty(),
         "{}",
@@ -101,9 +101,9 @@ fn faults_stores_zaps_and_exits_keep_every_oracle_under_the_default_protocol() {
 #[test]
 fn the_same_churn_holds_with_one_page_table_lock_per_mm() {
     let v = churn(
-        Protocol {
-            split_ptl: false,
-            ..Protocol::default()
+        WorldConfig {
+            ptlocks: Ptlocks::MmPageTableLock,
+            ..WorldConfig::stress(3)
         },
         Duration::from_secs(1),
     );

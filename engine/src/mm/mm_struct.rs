@@ -30,7 +30,7 @@ pub struct Mm {
     /// Protected by: itself (write: mmap, munmap before downgrade, mlock; read: faults, zap).
     pub mmap_lock: RwSem<MmMap>,
     /// `mm->page_table_lock`: populating the level above the PTE tables (and the PTL itself
-    /// when split PTLs are off, `Protocol::split_ptl`).
+    /// when split PTLs are off, `WorldConfig::ptlocks`).
     pub page_table_lock: SpinLock<()>,
     /// The PMD level: one slot per PTE table, packed `TableId` + 1 (0 = none).
     /// Protected by: `page_table_lock` to populate; cleared by `free_pgtables` once nothing can

@@ -25,4 +25,4 @@ pub use page::{Mapping, Page, Pfn, pg};
 pub use pte::Pte;
 pub use table::{PageTable, TableId};
 pub use vma::{Vma, VmaId, VmaInfo, vm};
-pub use world::{World, WorldConfig};
+pub use world::{Ptlocks, World, WorldConfig};

@@ -32,7 +32,7 @@ use crate::trace::Trace;
 use std::sync::atomic::Ordering;
 
 impl World {
-    /// Put the world back in the state `World::new(self.cfg, self.protocol)` builds (files
+    /// Put the world back in the state `World::new(self.cfg, self.kernel)` builds (files
     /// created, page caches empty, every page free), keeping its memory. Ids from before are
     /// stale afterwards (see the module docs). Returns false, and changes nothing, when an
     /// arena's generations are too near the top of their range for another renewal (after
@@ -40,7 +40,7 @@ impl World {
     pub fn renew(&mut self) -> bool {
         let World {
             cfg,
-            protocol: _,
+            kernel: _,
             pages,
             free_pages,
             mms,

@@ -16,7 +16,7 @@ pub type TableId = Id<TableKind>;
 /// One PTE table.
 #[derive(Debug)]
 pub struct PageTable {
-    /// The split PTL. With `Protocol::split_ptl` off, `mm->page_table_lock` is used instead
+    /// The split PTL. With split PTE locks off (`WorldConfig::ptlocks`), `mm->page_table_lock` is used instead
     /// (see `World::pte_lockptr`) and this one is never taken.
     pub ptl: SpinLock<()>,
     /// The PTE words (see [`super::pte::Pte`]).

@@ -1,5 +1,5 @@
-//! The world: every object of one simulated machine, in arenas, plus its CPUs, its protocol
-//! switches, its trace and its violation sink.
+//! The world: every object of one simulated machine, in arenas, plus its CPUs, its kernel
+//! function table, its trace and its violation sink.
 
 use super::address_space::{AddressSpace, FileKind};
 use super::anon_vma::{AnonVma, AnonVmaKind};
@@ -11,7 +11,7 @@ use super::table::{PageTable, TableKind};
 use super::vma::{Vma, VmaKind};
 use crate::check::Sink;
 use crate::check::unmapped::{UnmapLog, UnmapStart};
-use crate::protocol::Protocol;
+use crate::kernel::Kernel;
 use crate::sync::rcu::Rcu;
 use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};
 use crate::trace::Trace;
@@ -41,6 +41,22 @@ pub struct WorldConfig {
     pub files: Vec<(usize, bool)>,
     /// TLB entries per CPU.
     pub tlb_entries: usize,
+    /// Which lock guards a PTE table (`CONFIG_SPLIT_PTE_PTLOCKS`).
+    pub ptlocks: Ptlocks,
+    /// The mmu_gather batch size (`MAX_GATHER_BATCH`: pages gathered before a forced flush);
+    /// small in tests so that forced flushes happen.
+    pub gather_batch: usize,
+}
+
+/// Which lock guards a PTE table: a kernel build option, not a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ptlocks {
+    /// `USE_SPLIT_PTE_PTLOCKS` (the default on SMP builds): each table has its own
+    /// `ptlock_ptr(ptdesc)`.
+    #[default]
+    Split,
+    /// Split PTE locks off: every table of an mm is guarded by `mm->page_table_lock`.
+    MmPageTableLock,
 }
 
 impl WorldConfig {
@@ -57,6 +73,8 @@ impl WorldConfig {
             pmds_per_mm: 2,
             files: vec![(2, false)],
             tlb_entries: 4,
+            ptlocks: Ptlocks::Split,
+            gather_batch: 32,
         }
     }
 
@@ -75,6 +93,8 @@ impl WorldConfig {
             pmds_per_mm: 1,
             files,
             tlb_entries: 1,
+            ptlocks: Ptlocks::Split,
+            gather_batch: 32,
         }
     }
 
@@ -91,6 +111,8 @@ impl WorldConfig {
             pmds_per_mm: 16,
             files: vec![(64, false)],
             tlb_entries: 32,
+            ptlocks: Ptlocks::Split,
+            gather_batch: 32,
         }
     }
 }
@@ -109,8 +131,9 @@ pub enum StoreTarget {
 pub struct World {
     /// Its size.
     pub cfg: WorldConfig,
-    /// The historical-behaviour switches.
-    pub protocol: Protocol,
+    /// The kernel functions this world runs: the modern kernel's by default, or a historical
+    /// version or a user's patch of any of them (see [`crate::kernel`]).
+    pub kernel: Kernel,
     /// Page frames.
     pub pages: Arena<PageKind, Page>,
     /// The page allocator's free list, under `zone->lock`.
@@ -167,7 +190,8 @@ impl Drop for FaultInFlight<'_> {
 
 impl World {
     /// A world of `cfg`'s size under `protocol`. Files are created (empty page caches).
-    pub fn new(cfg: WorldConfig, protocol: Protocol) -> Self {
+    pub fn new(cfg: WorldConfig, kernel: impl Into<Kernel>) -> Self {
+        let kernel = kernel.into();
         let cpus = cfg.cpus;
         let w = World {
             pages: Arena::new(cfg.pages, |_| Page::new(cpus)),
@@ -192,7 +216,7 @@ impl World {
             sink: Sink::new(),
             stores: ObserverMutex::new(HashMap::new()),
             unmaps: ObserverMutex::new(UnmapLog::default()),
-            protocol,
+            kernel,
             cfg,
         };
         for _ in 0..w.cfg.files.len() {
@@ -258,12 +282,11 @@ impl World {
     }
 
     /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's
-    /// `page_table_lock` when split PTLs are off (`Protocol::split_ptl`).
+    /// `page_table_lock` when split PTLs are off ([`WorldConfig::ptlocks`]).
     pub fn pte_lockptr<'a>(&'a self, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {
-        if self.protocol.split_ptl {
-            &table.ptl
-        } else {
-            &mm.page_table_lock
+        match self.cfg.ptlocks {
+            Ptlocks::Split => &table.ptl,
+            Ptlocks::MmPageTableLock => &mm.page_table_lock,
         }
     }
 

@@ -484,7 +484,7 @@ pub fn migration_entry_wait(
         pfn,
     );
     race_window!("migration_entry_wait: entry seen, not yet waiting");
-    match w.protocol.migration_wait {
+    match w.kernel.protocol.migration_wait {
         MigrationWait::OnLocked => {
             if !page.lock().is_locked() {
                 check::violation(
@@ -511,3 +511,7 @@ pub fn migration_entry_wait(
         pfn,
     );
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the page-fault handlers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultOps {}

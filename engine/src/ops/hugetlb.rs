@@ -23,7 +23,7 @@ use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard, SpinLock};
 /// (include/linux/hugetlb.h). The model's hugetlb "PMD table" is one of its PTE tables, so
 /// this is [`World::pte_lockptr`] on that table.
 ///
-/// Simplification: one switch, `Protocol::split_ptl`, stands for both `USE_SPLIT_PTE_PTLOCKS`
+/// Simplification: one option, [`crate::mm::WorldConfig::ptlocks`], stands for both `USE_SPLIT_PTE_PTLOCKS`
 /// and `USE_SPLIT_PMD_PTLOCKS` (the latter is the former plus
 /// `CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK`, which x86-64 and arm64 select).
 pub fn huge_pte_lockptr<'a>(w: &'a World, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {
@@ -40,7 +40,7 @@ pub fn huge_pte_lockptr<'a>(w: &'a World, mm: &'a Mm, table: &'a PageTable) -> &
 /// Simplification: earlier kernels built without split PTLs (`NR_CPUS <
 /// CONFIG_SPLIT_PTLOCK_CPUS`) did share under per-mm locks; the model follows 6.12+ there.
 pub fn pmd_sharing_configured(w: &World) -> bool {
-    w.protocol.split_ptl
+    w.cfg.ptlocks == crate::mm::Ptlocks::Split
 }
 
 /// `adjust_range_if_pmd_sharing_possible`: the notifier range must cover the whole shared
@@ -143,7 +143,7 @@ pub enum Unshare {
 /// caller holds `i_mmap_rwsem` for write (TTU_RMAP_LOCKED).
 pub fn try_unshare(w: &World, item: &PvmwItem<'_>, vma_id: VmaId, va: u64) -> Unshare {
     let v = w.vmas.get(vma_id);
-    if !w.protocol.hugetlb_unshare_in_ttu || !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
+    if !w.kernel.protocol.hugetlb_unshare_in_ttu || !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
         return Unshare::NotShared;
     }
     let mm_id = v.info.get().mm;

@@ -193,10 +193,10 @@ fn migrate_page_states(w: &World, new: Pfn, old: Pfn) {
     }
     // Old scheme: PG_mlocked moves with the page (both are locked, which is what makes it
     // safe: 57e68e9cd65b). New scheme: remove_migration_pte rebuilds mlock_count.
-    if w.protocol.mlock == MlockScheme::PageMlock && p.test_clear(pg::MLOCKED) {
+    if w.kernel.protocol.mlock == MlockScheme::PageMlock && p.test_clear(pg::MLOCKED) {
         n.test_set(pg::MLOCKED);
     }
-    if w.protocol.mlock == MlockScheme::MlockCount {
+    if w.kernel.protocol.mlock == MlockScheme::MlockCount {
         p.test_clear(pg::MLOCKED);
         p.test_clear(pg::UNEVICTABLE);
         n.test_clear(pg::MLOCKED);
@@ -226,7 +226,7 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
         rmap::page_add_file_rmap(w, &item.ptl, new, vma_id);
     }
     item.entry().store(pte.encode(), Ordering::SeqCst);
-    if w.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+    if w.kernel.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
         mlock::mlock_vma_page(w, new);
     }
     w.trace(
@@ -291,7 +291,7 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
         // Unmapped anon page: nothing to remap; the caller's isolation ref is the last.
         return Rc::Again;
     }
-    let rc = if w.protocol.newpage_trylock {
+    let rc = if w.kernel.protocol.newpage_trylock {
         // "mm: page migration trylock newpage at same level as oldpage" (Hugh Dickins, 2015):
         // lock N before unmapping P, and back off with -EAGAIN if someone holds it.
         match w.page(new).lock().try_lock() {
@@ -431,7 +431,7 @@ pub fn unmap_and_move(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> R
         // Drop the isolation reference: the old page is freed when its last user goes.
         page_alloc::put_page(w, old);
     }
-    if use_pool && (w.protocol.newpage_to_pool || rc != Rc::Success) {
+    if use_pool && (w.kernel.protocol.newpage_to_pool || rc != Rc::Success) {
         pool.put_new_page(w, new);
     } else if !use_pool {
         // The newpage in use is on the LRU already: drop the allocation's reference.
@@ -509,7 +509,7 @@ pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
             } else {
                 (old, &guard)
             };
-            if w.protocol.hugetlb_imap_held_across_remove {
+            if w.kernel.protocol.hugetlb_imap_held_across_remove {
                 remove_migration_ptes(w, old, target, tg, Some(&held));
                 drop(imap);
             } else {
@@ -534,3 +534,7 @@ pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
     }
     rc
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): page migration's steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MigrateOps {}

@@ -85,7 +85,7 @@ pub fn lru_cache_add_inactive_or_unevictable(w: &World, pfn: Pfn, vma: VmaId) {
     page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
     let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
     if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
-        match w.protocol.mlock {
+        match w.kernel.protocol.mlock {
             MlockScheme::MlockCount => {
                 // Counted by mlock_folio from the rmap add of the new-anon path.
                 mlock_folio(w, pfn);
@@ -102,7 +102,7 @@ pub fn lru_cache_add_inactive_or_unevictable(w: &World, pfn: Pfn, vma: VmaId) {
 /// Old scheme: `mlock_vma_page` for a file page being mapped into a VM_LOCKED VMA with the
 /// page locked (the fault path holds it). I12: the page must be locked.
 pub fn mlock_vma_page_locked(w: &World, pfn: Pfn, vma: VmaId) {
-    if w.protocol.mlock != MlockScheme::PageMlock || !w.vmas.get(vma).has(vm::LOCKED) {
+    if w.kernel.protocol.mlock != MlockScheme::PageMlock || !w.vmas.get(vma).has(vm::LOCKED) {
         return;
     }
     mlock_vma_page(w, pfn);
@@ -133,3 +133,7 @@ pub fn clear_page_mlock(w: &World, pfn: Pfn) {
         w.trace("clear_page_mlock", pfn, "");
     }
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mlock and munlock steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MlockOps {}

@@ -43,7 +43,7 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
             return Err(Error::Inval);
         }
         let vma = w.vmas.get(vma_id);
-        match w.protocol.mlock {
+        match w.kernel.protocol.mlock {
             // mlock_fixup: `newflags == oldflags`, nothing to do — the pages of a VMA that is
             // already VM_LOCKED are counted already (only the populate below still runs).
             _ if vma.has(vm::LOCKED) => {}
@@ -99,7 +99,7 @@ pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
 /// What munmap and exit do before zapping: under the old scheme, `munlock_vma_pages_all` for a
 /// VM_LOCKED VMA; under the new one, nothing (rmap removal munlocks).
 pub fn munlock_before_unmap(w: &World, vma_id: VmaId) {
-    if w.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+    if w.kernel.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
         munlock_vma_pages_range(w, vma_id);
     }
 }
@@ -115,7 +115,7 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
         return;
     }
     w.trace("munlock_vma_pages_range", vma_id, "clear VM_LOCKED");
-    match w.protocol.mlock {
+    match w.kernel.protocol.mlock {
         MlockScheme::MlockCount => {
             for va in info.start..info.end {
                 if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)

@@ -67,7 +67,7 @@ pub fn invalidate_range_end(w: &World, b: Bracket) {
 /// no secondary invalidation under the PTL, only `invalidate_page` after it.
 pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64) {
     let s = w.secondary(SecondaryKind::Sva);
-    if w.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
+    if w.kernel.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
         hw_lock(&s.tlb).retain(|e| !(e.mm == mm && start <= e.va && e.va < end));
     }
 }
@@ -189,3 +189,7 @@ pub fn secondary_refresh(
     w.trace("secondary refresh", format_args!("va {:#x}", va << 12), pfn);
     Some(pfn)
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu-notifier calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotifierOps {}

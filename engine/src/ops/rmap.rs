@@ -54,7 +54,7 @@ pub fn page_add_file_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma
 
 /// 5.18+: `mlock_vma_folio` from rmap add, when the VMA is VM_LOCKED and not VM_SPECIAL.
 fn mlock_on_add(w: &World, pfn: Pfn, vma: VmaId) {
-    if w.protocol.mlock == MlockScheme::MlockCount {
+    if w.kernel.protocol.mlock == MlockScheme::MlockCount {
         let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
         if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
             mlock::mlock_folio(w, pfn);
@@ -74,7 +74,7 @@ pub fn page_remove_rmap(w: &World, pfn: Pfn, vma: VmaId) {
             format!("mapcount of {pfn} went negative"),
         );
     }
-    match w.protocol.mlock {
+    match w.kernel.protocol.mlock {
         MlockScheme::MlockCount => {
             // `munlock_vma_folio`: the VMA's flags are read as the kernel reads them.
             if w.vmas.slot(vma.idx).flags.load(Ordering::SeqCst) & vm::LOCKED != 0 {

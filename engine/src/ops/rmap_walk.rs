@@ -289,3 +289,7 @@ pub fn rmap_walk_locked(
     };
     walk_vmas(w, &vmas, index, rwc);
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the rmap walk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RmapOps {}

@@ -19,7 +19,11 @@ use crate::sync::PageLockGuard;
 /// `unmap_folio`: returns whether the page ended up unmapped. Reports I2 if it did not
 /// although `TTU_SYNC` was passed.
 pub fn unmap_folio(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> bool {
-    let sync = if w.protocol.ttu_sync { TTU_SYNC } else { 0 };
+    let sync = if w.kernel.protocol.ttu_sync {
+        TTU_SYNC
+    } else {
+        0
+    };
     let anon = w.page(pfn).is_anon();
     let unmapped = if anon {
         try_to_migrate(w, pfn, page, TTU_SPLIT_HUGE_PMD | sync)

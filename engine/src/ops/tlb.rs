@@ -37,7 +37,7 @@ pub fn tlb_gather_mmu(w: &World, mm: MmId, fullmm: bool) -> MmuGather {
         .get(mm)
         .tlb_flush_pending
         .fetch_add(1, Ordering::SeqCst);
-    MmuGather::new(mm, fullmm, w.protocol.gather_batch)
+    MmuGather::new(mm, fullmm, w.cfg.gather_batch)
 }
 
 /// `tlb_flush_mmu_tlbonly`: if anything was cleared or a table queued, `tlb_flush`, then
@@ -126,3 +126,7 @@ pub fn tlb_finish_mmu(w: &World, mut tlb: MmuGather) {
     }
     mm.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu_gather and TLB flush functions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TlbOps {}

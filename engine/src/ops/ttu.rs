@@ -39,7 +39,7 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
     let mm_id = vma.info.get().mm;
     let pvmw_flags = if flags & TTU_SYNC != 0 { PVMW_SYNC } else { 0 };
     let (start, end) = hugetlb::adjust_range_if_pmd_sharing_possible(w, vma_id, va);
-    let bracket = (w.protocol.notifier == Notifier::StartEnd)
+    let bracket = (w.kernel.protocol.notifier == Notifier::StartEnd)
         .then(|| notifier::invalidate_range_start(w, mm_id, start, end));
     let mut ret = true;
     let mut invalidated_page_after_ptl = false;
@@ -47,7 +47,7 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
         debug_assert!(item.pte.is_present(), "PVMW returns present PTEs");
         if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
             // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
-            match w.protocol.mlock {
+            match w.kernel.protocol.mlock {
                 // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
                 // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
                 MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
@@ -73,7 +73,7 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
                 // `invalidate_page` (the 4.4 backport of 017b1660df89): the rest of the
                 // table's range is never invalidated.
                 invalidated_page_after_ptl =
-                    w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
+                    w.kernel.protocol.notifier == Notifier::InvalidatePageAfterPtl;
             }
         } else {
             // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)`
@@ -113,7 +113,8 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
             rmap::page_remove_rmap(w, pfn, vma_id);
             drop(item);
             page_alloc::put_page(w, pfn);
-            invalidated_page_after_ptl = w.protocol.notifier == Notifier::InvalidatePageAfterPtl;
+            invalidated_page_after_ptl =
+                w.kernel.protocol.notifier == Notifier::InvalidatePageAfterPtl;
         }
     }
     if invalidated_page_after_ptl {

@@ -43,7 +43,7 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, 
         return table_end;
     };
     let table = w.tables.get(tid);
-    let policy = w.protocol.rmap_removal;
+    let policy = w.kernel.protocol.rmap_removal;
     let mut addr = start;
     while addr < table_end {
         let ptl = w.pte_lockptr(mm, table).lock();
@@ -186,3 +186,7 @@ pub fn unmap_vmas(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], start: u64, en
     }
     crate::ops::notifier::invalidate_range_end(w, bracket);
 }
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): unmap_vmas and the zap levels.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZapOps {}

@@ -4,8 +4,8 @@
 use crate::scenario::{Outcome, Size};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::quiescent;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
 
 /// An actor: a name (printed in traces) and its body.
@@ -14,33 +14,34 @@ pub(crate) type Actor = (&'static str, Box<dyn FnOnce() + Send + 'static>);
 /// A world for `size` with `cpus` CPUs (one per actor), tweaked by `f`.
 ///
 /// On real threads, the world the previous iteration on this thread left behind is renewed
-/// (`World::renew`) instead, if it has the same configuration and protocol and nothing else
+/// (`World::renew`) instead, if it has the same configuration and nothing else
 /// holds it any more: the same state, without the allocations. A thread that runs one
 /// iteration (the runner's `--harness spawn`) always builds a new one.
 pub(crate) fn world(
     size: Size,
     cpus: usize,
-    protocol: Protocol,
+    kernel: impl Into<Kernel>,
     f: impl FnOnce(&mut WorldConfig),
 ) -> Arc<World> {
+    let kernel = kernel.into();
     let mut cfg = match size {
         Size::Tiny => WorldConfig::tiny(cpus),
         Size::Stress => WorldConfig::stress(cpus),
     };
     f(&mut cfg);
     #[cfg(not(mmlab_loom))]
-    if let Some(w) = spare::renew(&cfg, protocol) {
+    if let Some(w) = spare::renew(&cfg, kernel) {
         return w;
     }
-    Arc::new(World::new(cfg, protocol))
+    Arc::new(World::new(cfg, kernel))
 }
 
 /// The world an iteration leaves behind for the next one on its thread (real threads only:
 /// under loom every execution must build its own).
 #[cfg(not(mmlab_loom))]
 mod spare {
+    use mmlab_engine::kernel::Kernel;
     use mmlab_engine::mm::{World, WorldConfig};
-    use mmlab_engine::protocol::Protocol;
     use std::cell::RefCell;
     use std::sync::Arc;
 
@@ -55,10 +56,15 @@ mod spare {
     }
 
     /// The spare world, renewed, if it fits and nobody else holds it (an abandoned actor may).
-    pub(super) fn renew(cfg: &WorldConfig, protocol: Protocol) -> Option<Arc<World>> {
+    /// Its kernel table is replaced by `kernel`: the table is behaviour, not state.
+    pub(super) fn renew(cfg: &WorldConfig, kernel: Kernel) -> Option<Arc<World>> {
         let mut w = SPARE.with(|s| s.borrow_mut().take())?;
         let world = Arc::get_mut(&mut w)?;
-        (world.cfg == *cfg && world.protocol == protocol && world.renew()).then_some(w)
+        if world.cfg != *cfg || !world.renew() {
+            return None;
+        }
+        world.kernel = kernel;
+        Some(w)
     }
 }
 

@@ -1,0 +1,163 @@
+//! A PTE whose page-table lock is held: [`LockedPte`], the one way a kernel path reads or
+//! changes a PTE under its PTL, and [`pte_offset_map_lock`], which hands one out (the other is
+//! a `page_vma_mapped_walk` step, and hugetlb's `huge_pte_lock`).
+//!
+//! The guard proves an identity, not just a type: it holds the lock *of this table* (its split
+//! PTL or `mm->page_table_lock`, as [`World::pte_lockptr`] chooses) together with the table and
+//! the index it guards, so a path cannot lock one table and write another. Every change goes
+//! through a method named after the kernel primitive (include/linux/pgtable.h,
+//! mm/pgtable-generic.c) that returns the old PTE atomically and records a trace step.
+
+use crate::mm::pte::Pte;
+use crate::mm::{MmId, PageTable, World};
+use crate::ops::tlb;
+use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
+
+/// A PTE with its PTL held. Dropping it releases the PTL (`pte_unmap_unlock`).
+pub struct LockedPte<'w> {
+    w: &'w World,
+    mm: MmId,
+    va: u64,
+    table: &'w PageTable,
+    index: usize,
+    ptl: SpinLockGuard<'w, ()>,
+}
+
+impl std::fmt::Debug for LockedPte<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LockedPte(va {:#x}: {})", self.va << 12, self.get())
+    }
+}
+
+impl<'w> LockedPte<'w> {
+    /// Wrap a PTL the caller has just taken for `table`. Crate-private: the lock must be the
+    /// one that guards `table` (`pte_lockptr` or `huge_pte_lockptr`), which only the walkers
+    /// that take it know.
+    pub(crate) fn new(
+        w: &'w World,
+        mm: MmId,
+        va: u64,
+        table: &'w PageTable,
+        index: usize,
+        ptl: SpinLockGuard<'w, ()>,
+    ) -> Self {
+        LockedPte {
+            w,
+            mm,
+            va,
+            table,
+            index,
+            ptl,
+        }
+    }
+
+    fn entry(&self) -> &AtomicU64 {
+        &self.table.entries[self.index]
+    }
+
+    /// The mm whose page table this is (the locking mm, for a shared hugetlb table).
+    pub fn mm(&self) -> MmId {
+        self.mm
+    }
+
+    /// The virtual page it maps.
+    pub fn va(&self) -> u64 {
+        self.va
+    }
+
+    /// The PTE table.
+    pub fn table(&self) -> &'w PageTable {
+        self.table
+    }
+
+    /// The PTE's index in its table.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The PTL guard: proof, for a callee, that this PTE's lock is held.
+    pub fn ptl(&self) -> &SpinLockGuard<'w, ()> {
+        &self.ptl
+    }
+
+    /// `ptep_get`: the PTE now. Under the PTL no kernel path changes it, but the hardware
+    /// walker may still set its dirty and accessed bits (`ops::access`).
+    pub fn get(&self) -> Pte {
+        Pte::decode(self.entry().load(Ordering::SeqCst))
+    }
+
+    /// `ptep_get_and_clear`: clear the PTE and return what it held, in one atomic step (x86
+    /// `native_ptep_get_and_clear` is an `xchg` on SMP). The value returned — never a read
+    /// made earlier under the same PTL — is the one whose dirty bit the caller must move to
+    /// the page (`pte_dirty(pteval)`).
+    pub fn ptep_get_and_clear(&self) -> Pte {
+        let old = Pte::decode(self.entry().swap(0, Ordering::SeqCst));
+        self.w.trace("ptep_get_and_clear", self, old);
+        old
+    }
+
+    /// `ptep_get_and_clear_full`: as [`Self::ptep_get_and_clear`]; `full` (the whole mm is
+    /// going away) lets x86 skip the atomic when no other CPU can use the mm, which the model
+    /// does not exploit: it is always the atomic exchange.
+    pub fn ptep_get_and_clear_full(&self, full: bool) -> Pte {
+        let old = Pte::decode(self.entry().swap(0, Ordering::SeqCst));
+        self.w.trace(
+            if full {
+                "ptep_get_and_clear_full(full)"
+            } else {
+                "ptep_get_and_clear_full"
+            },
+            self,
+            old,
+        );
+        old
+    }
+
+    /// `ptep_clear_flush` (mm/pgtable-generic.c): `pte = ptep_get_and_clear(); if
+    /// (pte_accessible(mm, pte)) flush_tlb_page(vma, address); return pte;`. The PTL is held
+    /// across the flush, so once it returns no TLB caches the old translation and no CPU can
+    /// re-walk to it; the returned PTE carries every dirty bit the hardware set up to the
+    /// clear.
+    ///
+    /// Simplification: `pte_accessible` is `pte_present` here (no PROT_NONE/NUMA-hinting PTEs
+    /// are modelled); `flush_tlb_page` is `flush_tlb_range` of the one page (also what tells
+    /// the secondary MMUs, `arch_invalidate_secondary_tlbs`).
+    pub fn ptep_clear_flush(&self) -> Pte {
+        let old = Pte::decode(self.entry().swap(0, Ordering::SeqCst));
+        self.w.trace("ptep_clear_flush", self, old);
+        if old.is_present() {
+            tlb::flush_tlb_range(self.w, self.mm, self.va, self.va + 1);
+        }
+        old
+    }
+
+    /// `set_pte_at`: install `pte`, returning what it replaced. Callers re-check the old
+    /// value under the PTL before they decide (`pte_same(orig_pte, ...)`); the exchange makes
+    /// a hardware bit set between that check and this store visible in the return value
+    /// instead of silently lost.
+    pub fn set_pte_at(&self, pte: Pte) -> Pte {
+        let old = Pte::decode(self.entry().swap(pte.encode(), Ordering::SeqCst));
+        self.w.trace("set_pte_at", self, pte);
+        old
+    }
+}
+
+impl std::fmt::Display for LockedPte<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "va {:#x}", self.va << 12)
+    }
+}
+
+/// `pte_offset_map_lock`: the PTE mapping `va` of `mm`, with its PTL taken — `None` when no
+/// PTE table covers `va` (`pmd_none`).
+///
+/// Simplification: page tables are freed only under `mmap_lock` held for write, so a table a
+/// caller holding `mmap_lock` found cannot go away and the 6.5+ re-validation of the PMD under
+/// the PTL cannot fail.
+pub fn pte_offset_map_lock(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>> {
+    let m = w.mms.get(mm);
+    let (slot, index) = w.pte_slot(va);
+    let table = w.tables.get(m.pmd_table(slot)?);
+    let ptl = w.pte_lockptr(m, table).lock();
+    Some(LockedPte::new(w, mm, va, table, index, ptl))
+}
