@@ -225,8 +225,9 @@ fn shared_page(k: usize) -> (World, mmlab_engine::mm::Pfn) {
 /// for the whole walk), both reported per mapping. Instrumentation off.
 fn rmap(c: &mut Criterion) {
     use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages};
+    use mmlab_engine::ops::pagemap::lock_page;
     use mmlab_engine::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
-    use mmlab_engine::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
+    use mmlab_engine::ops::rmap_walk::{RmapWalkControl, rmap_walk};
     instrumentation(false);
     let mut g = c.benchmark_group("rmap");
     for k in SHARERS {
@@ -249,7 +250,7 @@ fn rmap(c: &mut Criterion) {
         g.bench_function(format!("walk/{k}-mappings"), |b| {
             b.iter_custom(|iters| {
                 let pfn = w.files.get(file).i_pages.lock().pages[0].expect("cached");
-                let guard = w.page(pfn).lock().lock();
+                let page = lock_page(&w, pfn);
                 let t = cpu_time(iters, || {
                     let mut found = 0usize;
                     let mut one = |vma, va| {
@@ -258,16 +259,12 @@ fn rmap(c: &mut Criterion) {
                         );
                         true
                     };
-                    let mut rwc = RmapWalkControl {
-                        rmap_one: &mut one,
-                        done: None,
-                        invalid_vma: None,
-                        anon_lock: AnonLock::LockAnonVmaRead,
-                    };
-                    rmap_walk(&w, pfn, &guard, &mut rwc);
+                    let mut rwc = RmapWalkControl::new(&mut one);
+                    rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
+                    rmap_walk(&w, &page, &mut rwc);
                     assert_eq!(found, k);
                 });
-                drop(guard);
+                page.unlock();
                 t
             })
         });

@@ -53,9 +53,9 @@ fn exit_interleaved(w: &World, mm_id: MmId) {
                 page_alloc::get_page(w, pfn);
                 pfn
             };
-            let page = w.page(pfn).lock().lock();
-            munlock::munlock_vma_page(w, pfn, &page);
-            drop(page);
+            let page = mmlab_engine::ops::pagemap::lock_page(w, pfn);
+            munlock::munlock_vma_page(w, &page);
+            page.unlock();
             page_alloc::put_page(w, pfn);
             std::thread::yield_now();
         }

@@ -55,17 +55,6 @@ pub enum MigrationWait {
     OnLocked,
 }
 
-/// mmu-notifier semantics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Notifier {
-    /// 4.4-era `try_to_unmap_one`: a single-page `invalidate_page` after the PTL is dropped.
-    InvalidatePageAfterPtl,
-    /// 369ea8242c0f (2017) onwards (default): start/end bracket every change, the secondary TLB
-    /// is invalidated under the PTL right after the CPU flush.
-    #[default]
-    StartEnd,
-}
-
 /// The switches. `Protocol::default()` is the modern kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protocol {
@@ -75,11 +64,6 @@ pub struct Protocol {
     pub mlock: MlockScheme,
     /// The fault side of migration (ffa65753c431).
     pub migration_wait: MigrationWait,
-    /// mmu-notifier semantics (369ea8242c0f).
-    pub notifier: Notifier,
-    /// THP split's unmap passes `TTU_SYNC` (732ed55823fc, 5.13); off = the walk may skip an
-    /// empty-looking PTE without its PTL.
-    pub ttu_sync: bool,
     /// Migration trylocks its newpage and backs off with -EAGAIN (Hugh Dickins 2015, "mm: page
     /// migration trylock newpage at same level as oldpage"); off = the pre-2015
     /// `BUG_ON(!trylock_page(newpage))` in `move_to_new_page`.
@@ -93,10 +77,6 @@ pub struct Protocol {
     /// `remove_migration_ptes` (b7880cb166ab, 2026); off = it is released after
     /// `try_to_migrate` and `remove_migration_ptes` takes it for read under the folio lock.
     pub hugetlb_imap_held_across_remove: bool,
-    /// `try_to_unmap_one` / `try_to_migrate_one` unshare a shared hugetlb PMD table
-    /// (`huge_pmd_unshare`, 017b1660df89); off = they clear the shared entry and stop when the
-    /// mapcount reaches zero.
-    pub hugetlb_unshare_in_ttu: bool,
 }
 
 impl Default for Protocol {
@@ -105,12 +85,9 @@ impl Default for Protocol {
             rmap_removal: RmapRemoval::default(),
             mlock: MlockScheme::default(),
             migration_wait: MigrationWait::default(),
-            notifier: Notifier::default(),
-            ttu_sync: true,
             newpage_trylock: true,
             newpage_to_pool: true,
             hugetlb_imap_held_across_remove: true,
-            hugetlb_unshare_in_ttu: true,
         }
     }
 }

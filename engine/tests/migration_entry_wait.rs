@@ -53,9 +53,9 @@ fn munmap_waits_for_a_sleeping_migration_waiter(wait: MigrationWait) {
     // replace the PTE by a migration entry.
     assert!(migrate::isolate_lru_page(&w, pfn));
     let page = w.page(pfn);
-    let guard = page.lock().lock();
+    let guard = mmlab_engine::ops::pagemap::lock_page(&w, pfn);
     let av = rmap_walk::page_get_anon_vma(&w, pfn).expect("a mapped anon page has an anon_vma");
-    ttu::try_to_migrate(&w, pfn, &guard, 0);
+    ttu::try_to_migrate(&w, &guard, ttu::TtuFlags::empty());
     assert!(matches!(w.pte_at(mm, 0), Some(Pte::Migration { .. })));
 
     let faulter = {
@@ -80,7 +80,7 @@ fn munmap_waits_for_a_sleeping_migration_waiter(wait: MigrationWait) {
     );
 
     // The migration fails back (newpage = page): restore the PTE, unlock, let both go.
-    migrate::remove_migration_ptes(&w, pfn, pfn, &guard, None);
+    migrate::remove_migration_ptes(&w, pfn, &guard, None);
     pgtable::put_anon_vma(&w, av);
     drop(guard);
     migrate::putback_lru_page(&w, pfn);

@@ -81,8 +81,11 @@ fn restoring_the_mlock_of_an_isolated_page_does_not_count_it_twice() {
     // Reclaim has isolated the page and passed its checks when mlock() counts it.
     assert!(migrate::isolate_lru_page(&w, pfn));
     munlock::mlock(&w, mm, vma).unwrap();
-    let guard = w.page(pfn).lock().lock();
-    assert!(!ttu::try_to_unmap(&w, pfn, &guard, 0), "kept: VM_LOCKED");
+    let guard = mmlab_engine::ops::pagemap::lock_page(&w, pfn);
+    assert!(
+        !ttu::try_to_unmap(&w, &guard, ttu::TtuFlags::empty()),
+        "kept: VM_LOCKED"
+    );
     drop(guard);
     migrate::putback_lru_page(&w, pfn);
     assert!(w.page(pfn).test(pg::MLOCKED), "the mlock was restored");

@@ -63,10 +63,10 @@ fn reclaims_mlock_restore_leaves_a_vma_that_mlock_is_still_counting_to_mlock() {
 
     // Reclaim: the folio is isolated and locked, and evictable (PG_mlocked clear).
     assert!(migrate::isolate_lru_page(&w, pfn));
-    let guard = page.lock().lock();
+    let guard = mmlab_engine::ops::pagemap::lock_page(&w, pfn);
     assert!(!page.test(pg::MLOCKED));
     assert!(
-        !ttu::try_to_unmap(&w, pfn, &guard, 0),
+        !ttu::try_to_unmap(&w, &guard, ttu::TtuFlags::empty()),
         "try_to_unmap keeps a VM_LOCKED mapping"
     );
     drop(guard);

@@ -256,9 +256,9 @@ fn split_unmap_with_ttu_sync_unmaps_and_remaps() {
     let p = mapped_pfn(&w, mm, 1);
     // Split's caller holds a reference and the page lock.
     mmlab_engine::ops::page_alloc::get_page(&w, p);
-    let g = w.page(p).lock().lock();
+    let g = mmlab_engine::ops::pagemap::lock_page(&w, p);
     assert!(
-        split::split_unmap_and_remap(&w, p, &g),
+        split::split_unmap_and_remap(&w, &g),
         "{}",
         w.trace.render(30)
     );

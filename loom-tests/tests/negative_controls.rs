@@ -52,7 +52,8 @@ use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{isolate_lru_page, move_to_new_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, try_to_migrate, try_to_unmap};
+use mmlab_engine::ops::pagemap::lock_page;
+use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, TtuFlags, try_to_migrate, try_to_unmap};
 use mmlab_engine::ops::{
     access, exit, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb, zap,
 };
@@ -230,9 +231,9 @@ fn migration_forgetting_remove_migration_ptes(env: &Env) -> Outcome {
     assert!(isolate_lru_page(&w, pfn), "the migrator's reference");
     let wm = w.clone();
     let actors = vec![actor("migrator", move || {
-        let guard = wm.page(pfn).lock().lock();
-        try_to_migrate(&wm, pfn, &guard, 0);
-        drop(guard);
+        let guard = lock_page(&wm, pfn);
+        try_to_migrate(&wm, &guard, TtuFlags::empty());
+        guard.unlock();
     })];
     finish(env, &w, actors)
 }
@@ -290,9 +291,9 @@ fn reclaim_ignoring_mlock(env: &Env) -> Outcome {
     let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).expect("mapped");
     let wr = w.clone();
     let actors = vec![actor("reclaim", move || {
-        let guard = wr.page(pfn).lock().lock();
-        try_to_unmap(&wr, pfn, &guard, TTU_IGNORE_MLOCK);
-        drop(guard);
+        let guard = lock_page(&wr, pfn);
+        try_to_unmap(&wr, &guard, TTU_IGNORE_MLOCK);
+        guard.unlock();
     })];
     finish(env, &w, actors)
 }

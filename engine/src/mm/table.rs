@@ -40,4 +40,11 @@ impl PageTable {
             share_count: AtomicU32::new(1),
         }
     }
+
+    /// `ptep_get_lockless`: the PTE at `index` read without its PTL — one atomic load, as
+    /// `page_vma_mapped_walk`'s unlocked pre-check and a software secondary MMU read it. The
+    /// value may change the moment after: a caller that acts on it re-reads under the PTL.
+    pub fn ptep_get_lockless(&self, index: usize) -> super::pte::Pte {
+        super::pte::Pte::decode(self.entries[index].load(crate::sync::Ordering::SeqCst))
+    }
 }

@@ -10,7 +10,7 @@ use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{Mapping, Mm, MmId, PageTable, Pfn, TableId, VmaId, World};
-use crate::ops::{Error, mmap, notifier, page_alloc, rmap};
+use crate::ops::{Error, mmap, page_alloc, rmap};
 use crate::protocol::MigrationWait;
 use crate::sync::{Ordering, RwSemReadGuard, SpinLockGuard};
 use crate::{check, race_window};
@@ -413,7 +413,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
     // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE) and
     // invalidate_range_start before the PTL: a secondary MMU that read the old PTE must not
     // install it after the change (its `mmu_invalidate_retry` sees the sequence move).
-    let bracket = notifier::invalidate_range_start(w, vma.info.get().mm, va, va + 1);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, vma.info.get().mm, va, va + 1);
     let mut replaced = false;
     if let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) {
         if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig {
@@ -441,7 +441,7 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         }
         drop(ptl);
     }
-    notifier::invalidate_range_end(w, bracket);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
     if replaced {
         // The old PTE's reference.
         page_alloc::put_page(w, pfn);

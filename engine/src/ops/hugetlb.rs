@@ -143,7 +143,7 @@ pub enum Unshare {
 /// caller holds `i_mmap_rwsem` for write (TTU_RMAP_LOCKED).
 pub fn try_unshare(w: &World, item: &PvmwItem<'_>, vma_id: VmaId, va: u64) -> Unshare {
     let v = w.vmas.get(vma_id);
-    if !w.kernel.protocol.hugetlb_unshare_in_ttu || !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
+    if !v.has(vm::HUGETLB) || !v.has(vm::SHARED) {
         return Unshare::NotShared;
     }
     let mm_id = v.info.get().mm;
@@ -156,13 +156,13 @@ pub fn try_unshare(w: &World, item: &PvmwItem<'_>, vma_id: VmaId, va: u64) -> Un
         return Unshare::VmaLockBusy;
     };
     // huge_pmd_unshare: "page_count(virt_to_page(ptep)) == 1" -> not shared.
-    if item.table.share_count.load(Ordering::SeqCst) <= 1 {
+    if item.pte.table().share_count.load(Ordering::SeqCst) <= 1 {
         return Unshare::NotShared;
     }
     let per = w.cfg.ptes_per_table as u64;
     let slot = (va / per) as usize;
     w.mms.get(mm_id).pmd[slot].store(0, Ordering::SeqCst);
-    item.table.share_count.fetch_sub(1, Ordering::SeqCst);
+    item.pte.table().share_count.fetch_sub(1, Ordering::SeqCst);
     w.trace("huge_pmd_unshare", mm_id, format_args!("slot {slot}"));
     drop(vma_lock);
     tlb::flush_tlb_range(w, mm_id, va / per * per, (va / per + 1) * per);

@@ -31,14 +31,14 @@ use crate::check::{self, Oracle};
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
-use crate::ops::pvmw::{PVMW_MIGRATION, PVMW_SYNC, page_vma_mapped_walk};
-use crate::ops::rmap_walk::{
-    AnonLock, HeldRmapLock, RmapWalkControl, page_get_anon_vma, rmap_walk, rmap_walk_locked,
-};
+use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
+use crate::ops::pvmw::{PVMW_MIGRATION, PVMW_SYNC};
+use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
+use crate::ops::ttu::{TTU_RMAP_LOCKED, TtuFlags};
 use crate::ops::{mlock, page_alloc, pgtable, rmap, ttu};
 use crate::protocol::MlockScheme;
 use crate::race_window;
-use crate::sync::{ObserverMutex, Ordering, PageLockGuard};
+use crate::sync::{ObserverMutex, Ordering};
 use std::collections::HashSet;
 
 /// `MIGRATEPAGE_SUCCESS` / `-EAGAIN` / `-ENOMEM`.
@@ -207,10 +207,12 @@ fn migrate_page_states(w: &World, new: Pfn, old: Pfn) {
 /// `remove_migration_pte` for one VMA: under the PTL, a migration entry of `old` becomes a
 /// present PTE of `new` (I6). Only slots that still hold the entry are rewritten.
 pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u64) {
-    let Some(item) = page_vma_mapped_walk(w, old, vma_id, va, PVMW_SYNC | PVMW_MIGRATION) else {
+    let Some(item) =
+        (w.kernel.rmap.page_vma_mapped_walk)(w, old, vma_id, va, PVMW_SYNC | PVMW_MIGRATION)
+    else {
         return;
     };
-    let Pte::Migration { write, .. } = item.pte else {
+    let Pte::Migration { write, .. } = item.value else {
         return;
     };
     page_alloc::get_page(w, new);
@@ -221,11 +223,11 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
         young: true,
     };
     if w.page(new).is_anon() {
-        rmap::page_add_anon_rmap(w, &item.ptl, new, vma_id);
+        rmap::page_add_anon_rmap(w, item.pte.ptl(), new, vma_id);
     } else {
-        rmap::page_add_file_rmap(w, &item.ptl, new, vma_id);
+        rmap::page_add_file_rmap(w, item.pte.ptl(), new, vma_id);
     }
-    item.entry().store(pte.encode(), Ordering::SeqCst);
+    item.pte.set_pte_at(pte);
     if w.kernel.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
         mlock::mlock_vma_page(w, new);
     }
@@ -242,10 +244,10 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
 pub fn remove_migration_ptes(
     w: &World,
     old: Pfn,
-    new: Pfn,
-    new_page: &PageLockGuard<'_>,
+    new_page: &LockedPage<'_>,
     held: Option<&HeldRmapLock<'_, '_>>,
 ) {
+    let new = new_page.pfn();
     w.trace(
         "remove_migration_ptes",
         old,
@@ -258,24 +260,20 @@ pub fn remove_migration_ptes(
         remove_migration_pte(w, old, new, vma, va);
         true
     };
-    let mut rwc = RmapWalkControl {
-        rmap_one: &mut one,
-        done: None,
-        invalid_vma: None,
-        anon_lock: AnonLock::Pinned,
-    };
+    // No `anon_lock`: the caller pinned the anon_vma (`rmap_walk_anon_lock`'s default).
+    let mut rwc = RmapWalkControl::new(&mut one);
     match held {
-        Some(h) => rmap_walk_locked(w, new, h, &mut rwc),
-        None => rmap_walk(w, new, new_page, &mut rwc),
+        Some(h) => rmap_walk_locked(w, new_page, h, &mut rwc),
+        None => rmap_walk(w, new_page, &mut rwc),
     }
 }
 
 /// `__unmap_and_move`.
 pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
     let page = w.page(old);
-    let guard = match page.lock().try_lock() {
+    let guard = match trylock_page(w, old) {
         Some(g) => g,
-        None if force => page.lock().lock(),
+        None if force => lock_page(w, old),
         None => return Rc::Again,
     };
     if page.test(pg::WRITEBACK) {
@@ -283,7 +281,7 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
     }
     let anon = page.is_anon();
     let av = if anon {
-        page_get_anon_vma(w, old)
+        (w.kernel.rmap.page_get_anon_vma)(w, old)
     } else {
         None
     };
@@ -294,9 +292,9 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
     let rc = if w.kernel.protocol.newpage_trylock {
         // "mm: page migration trylock newpage at same level as oldpage" (Hugh Dickins, 2015):
         // lock N before unmapping P, and back off with -EAGAIN if someone holds it.
-        match w.page(new).lock().try_lock() {
+        match trylock_page(w, new) {
             Some(new_guard) => {
-                let rc = unmap_and_move_locked(w, old, new, &guard, &new_guard);
+                let rc = unmap_and_move_locked(w, &guard, &new_guard);
                 drop(new_guard);
                 rc
             }
@@ -306,7 +304,7 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
             }
         }
     } else {
-        unmap_and_move_pre2015(w, old, new, &guard)
+        unmap_and_move_pre2015(w, &guard, new)
     };
     if let Some(av) = av {
         pgtable::put_anon_vma(w, av);
@@ -315,17 +313,12 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
     rc
 }
 
-fn unmap_and_move_locked(
-    w: &World,
-    old: Pfn,
-    new: Pfn,
-    guard: &PageLockGuard<'_>,
-    new_guard: &PageLockGuard<'_>,
-) -> Rc {
+fn unmap_and_move_locked(w: &World, guard: &LockedPage<'_>, new_guard: &LockedPage<'_>) -> Rc {
+    let (old, new) = (guard.pfn(), new_guard.pfn());
     let page = w.page(old);
     let mut was_mapped = false;
     if page.mapped() {
-        ttu::try_to_migrate(w, old, guard, 0);
+        ttu::try_to_migrate(w, guard, TtuFlags::empty());
         was_mapped = true;
     }
     race_window!("__unmap_and_move: migration entries installed, page not yet copied");
@@ -341,12 +334,8 @@ fn unmap_and_move_locked(
         w.page(new).test_set(pg::LRU);
     }
     if was_mapped {
-        let (target, target_guard) = if rc == Rc::Success {
-            (new, new_guard)
-        } else {
-            (old, guard)
-        };
-        remove_migration_ptes(w, old, target, target_guard, None);
+        let target = if rc == Rc::Success { new_guard } else { guard };
+        remove_migration_ptes(w, old, target, None);
     }
     rc
 }
@@ -360,11 +349,12 @@ fn unmap_and_move_locked(
 /// Simplification: the model's `try_to_migrate` stands for that era's `try_to_unmap(page,
 /// TTU_MIGRATION|TTU_IGNORE_MLOCK|TTU_IGNORE_ACCESS)`, and it is skipped (with the remap) when
 /// the page is not mapped: the walk would find nothing to unmap or restore.
-fn unmap_and_move_pre2015(w: &World, old: Pfn, new: Pfn, guard: &PageLockGuard<'_>) -> Rc {
+fn unmap_and_move_pre2015(w: &World, guard: &LockedPage<'_>, new: Pfn) -> Rc {
+    let old = guard.pfn();
     let page = w.page(old);
     let was_mapped = page.mapped();
     if was_mapped {
-        ttu::try_to_migrate(w, old, guard, 0);
+        ttu::try_to_migrate(w, guard, TtuFlags::empty());
     }
     race_window!("__unmap_and_move: migration entries installed, page not yet copied");
     let rc = if page.mapped() {
@@ -373,7 +363,7 @@ fn unmap_and_move_pre2015(w: &World, old: Pfn, new: Pfn, guard: &PageLockGuard<'
         move_to_new_page_pre2015(w, new, old, was_mapped)
     };
     if rc != Rc::Success && was_mapped {
-        remove_migration_ptes(w, old, old, guard, None);
+        remove_migration_ptes(w, old, guard, None);
     }
     rc
 }
@@ -383,7 +373,7 @@ fn unmap_and_move_pre2015(w: &World, old: Pfn, new: Pfn, guard: &PageLockGuard<'
 /// page at this point." — `if (!trylock_page(newpage)) BUG();`. Then the move, and on success
 /// `remove_migration_ptes(page, newpage)` under the newpage lock; `unlock_page(newpage)`.
 fn move_to_new_page_pre2015(w: &World, new: Pfn, old: Pfn, remap: bool) -> Rc {
-    let Some(new_guard) = w.page(new).lock().try_lock() else {
+    let Some(new_guard) = trylock_page(w, new) else {
         check::violation(
             Oracle::Bug,
             format!(
@@ -401,7 +391,7 @@ fn move_to_new_page_pre2015(w: &World, new: Pfn, old: Pfn, remap: bool) -> Rc {
         // old migration is composed with the 5.18+ mlock scheme).
         w.page(new).test_set(pg::LRU);
         if remap {
-            remove_migration_ptes(w, old, new, &new_guard, None);
+            remove_migration_ptes(w, old, &new_guard, None);
         }
     }
     drop(new_guard);
@@ -489,8 +479,8 @@ pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
     w.page(new).flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
     let page = w.page(old);
     let rc = (|| {
-        let guard = page.lock().try_lock()?;
-        let new_guard = w.page(new).lock().try_lock()?;
+        let guard = trylock_page(w, old)?;
+        let new_guard = trylock_page(w, new)?;
         let Mapping::File(f) = page.mapping() else {
             return None;
         };
@@ -499,22 +489,22 @@ pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
         if page.mapped() {
             let imap = file.i_mmap.try_write()?;
             let held = HeldRmapLock::IMmapWrite(&imap);
-            ttu::try_to_migrate_locked(w, old, &guard, 0, &held);
+            ttu::try_to_migrate_locked(w, &guard, TTU_RMAP_LOCKED, &held);
             race_window!("unmap_and_move_huge_page: migration entries installed");
             if !page.mapped() {
                 rc = move_to_new_page(w, new, old);
             }
-            let (target, tg) = if rc == Rc::Success {
-                (new, &new_guard)
+            let tg = if rc == Rc::Success {
+                &new_guard
             } else {
-                (old, &guard)
+                &guard
             };
             if w.kernel.protocol.hugetlb_imap_held_across_remove {
-                remove_migration_ptes(w, old, target, tg, Some(&held));
+                remove_migration_ptes(w, old, tg, Some(&held));
                 drop(imap);
             } else {
                 drop(imap);
-                remove_migration_ptes(w, old, target, tg, None);
+                remove_migration_ptes(w, old, tg, None);
             }
         } else {
             rc = move_to_new_page(w, new, old);

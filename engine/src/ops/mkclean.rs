@@ -17,11 +17,12 @@
 
 use crate::mm::pte::Pte;
 use crate::mm::{FileId, Pfn, VmaId, World};
-use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
-use crate::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
-use crate::ops::{notifier, page_alloc, pgtable, rmap};
+use crate::ops::pagemap::{LockedPage, lock_page};
+use crate::ops::pvmw::PVMW_SYNC;
+use crate::ops::rmap_walk::{RmapWalkControl, rmap_walk};
+use crate::ops::{page_alloc, rmap};
 use crate::race_window;
-use crate::sync::{Ordering, PageLockGuard};
+use crate::sync::Ordering;
 
 /// `page_mkclean_one`: write-protect and clean this VMA's PTE of the page (PVMW_SYNC).
 /// Returns 1 if it did (`ret = 1`), whether or not the PTE was dirty: the kernel counts every
@@ -29,17 +30,17 @@ use crate::sync::{Ordering, PageLockGuard};
 /// so a store that set the dirty bit after the walk looked is never lost.
 pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
     let mm = w.vmas.get(vma).info.get().mm;
-    let bracket = notifier::invalidate_range_start(w, mm, va, va + 1);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, va, va + 1);
     let mut cleaned = 0;
     // `if (!pte_dirty(entry) && !pte_write(entry)) continue;`
-    if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, PVMW_SYNC)
-        && let Pte::Present { write, dirty, .. } = item.pte
+    if let Some(item) = (w.kernel.rmap.page_vma_mapped_walk)(w, pfn, vma, va, PVMW_SYNC)
+        && let Pte::Present { write, dirty, .. } = item.value
         && (write || dirty)
     {
         // entry = ptep_clear_flush(vma, address, pte);
         // entry = pte_wrprotect(entry); entry = pte_mkclean(entry);
         // set_pte_at(vma->vm_mm, address, pte, entry); ret = 1;
-        let entry = pgtable::ptep_clear_flush(w, &item.ptl, mm, va, item.entry());
+        let entry = item.pte.ptep_clear_flush();
         let Pte::Present { young, .. } = entry else {
             unreachable!("only the PTL holder clears a present PTE: {entry}")
         };
@@ -49,7 +50,7 @@ pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
             dirty: false,
             young,
         };
-        item.entry().store(clean.encode(), Ordering::SeqCst);
+        item.pte.set_pte_at(clean);
         w.trace(
             "page_mkclean_one",
             format_args!("{mm} va {:#x}", va << 12),
@@ -57,28 +58,26 @@ pub fn page_mkclean_one(w: &World, pfn: Pfn, vma: VmaId, va: u64) -> usize {
         );
         cleaned = 1;
     }
-    notifier::invalidate_range_end(w, bracket);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
     cleaned
 }
 
 /// `folio_mkclean`: returns how many PTEs were write-protected and cleaned (dirty or not).
-pub fn folio_mkclean(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> usize {
+/// Its `rmap_walk_control` sets no `anon_lock` (the kernel's `folio_mkclean` returns early
+/// for a folio without an address_space, so it only walks file pages).
+pub fn folio_mkclean(w: &World, page: &LockedPage<'_>) -> usize {
+    let pfn = page.pfn();
     if !w.page(pfn).mapped() {
         w.trace("folio_mkclean: not mapped", pfn, "");
         return 0;
     }
     let mut cleaned = 0;
     let mut one = |vma: VmaId, va: u64| {
-        cleaned += page_mkclean_one(w, pfn, vma, va);
+        cleaned += (w.kernel.rmap.page_mkclean_one)(w, pfn, vma, va);
         true
     };
-    let mut rwc = RmapWalkControl {
-        rmap_one: &mut one,
-        done: None,
-        invalid_vma: None,
-        anon_lock: AnonLock::LockAnonVmaRead,
-    };
-    rmap_walk(w, pfn, page, &mut rwc);
+    let mut rwc = RmapWalkControl::new(&mut one);
+    rmap_walk(w, page, &mut rwc);
     cleaned
 }
 
@@ -93,29 +92,23 @@ pub fn writeback(w: &World, file: FileId, index: u64) -> bool {
     if !page_alloc::get_page_unless_zero(w, pfn) {
         return false;
     }
-    let page = w.page(pfn);
-    let guard = page.lock().lock();
-    let wrote = writeback_locked(w, file, index, pfn, &guard);
-    drop(guard);
+    let page = lock_page(w, pfn);
+    let wrote = writeback_locked(w, file, index, &page);
+    page.unlock();
     page_alloc::put_page(w, pfn);
     wrote
 }
 
 /// Writeback of a page the caller has locked (reclaim's `pageout`).
-pub fn writeback_locked(
-    w: &World,
-    file: FileId,
-    index: u64,
-    pfn: Pfn,
-    guard: &PageLockGuard<'_>,
-) -> bool {
+pub fn writeback_locked(w: &World, file: FileId, index: u64, locked: &LockedPage<'_>) -> bool {
+    let pfn = locked.pfn();
     let f = w.files.get(file);
     let page = w.page(pfn);
     if f.i_pages.lock().pages[index as usize] != Some(pfn) {
         return false;
     }
     // folio_clear_dirty_for_io
-    if folio_mkclean(w, pfn, guard) > 0 {
+    if folio_mkclean(w, locked) > 0 {
         rmap::set_page_dirty(w, pfn);
     }
     if !page.test_clear(crate::mm::pg::DIRTY) {

@@ -16,11 +16,12 @@
 use crate::mm::pte::Pte;
 use crate::mm::{MmId, Pfn, VmaId, World, vm};
 use crate::ops::fault::pte_offset_map_lock;
-use crate::ops::pvmw::page_vma_mapped_walk;
-use crate::ops::rmap_walk::{AnonLock, RmapWalkControl, rmap_walk};
+use crate::ops::pagemap::{LockedPage, lock_page};
+use crate::ops::pvmw::PvmwFlags;
+use crate::ops::rmap_walk::{RmapWalkControl, rmap_walk};
 use crate::ops::{Error, fault, mlock, page_alloc};
 use crate::protocol::MlockScheme;
-use crate::sync::{Ordering, PageLockGuard};
+use crate::sync::Ordering;
 
 /// `follow_page(FOLL_GET)`: the page mapped at `va`, with a reference, taken under the PTL.
 fn follow_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
@@ -131,8 +132,8 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
                 let Some(pfn) = follow_page(w, info.mm, va) else {
                     continue;
                 };
-                let guard = w.page(pfn).lock().lock();
-                munlock_vma_page(w, pfn, &guard);
+                let guard = lock_page(w, pfn);
+                munlock_vma_page(w, &guard);
                 drop(guard);
                 page_alloc::put_page(w, pfn);
             }
@@ -142,7 +143,8 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
 
 /// `munlock_vma_page` (≤5.17), page locked: clear PG_mlocked; if others map the page, walk the
 /// rmap to re-mlock it if another VM_LOCKED VMA maps it.
-pub fn munlock_vma_page(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
+pub fn munlock_vma_page(w: &World, guard: &LockedPage<'_>) {
+    let pfn = guard.pfn();
     let page = w.page(pfn);
     if !page.test_clear(crate::mm::pg::MLOCKED) {
         return;
@@ -150,7 +152,7 @@ pub fn munlock_vma_page(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
     // __munlock_isolated_page: the mapcount <= 1 fast path skips the walk — precisely not the
     // case when other processes map the page.
     if page.mapcount.load(Ordering::SeqCst) > 1 {
-        page_mlock(w, pfn, guard);
+        page_mlock(w, guard);
     }
     if !page.test(crate::mm::pg::MLOCKED) {
         page.test_clear(crate::mm::pg::UNEVICTABLE);
@@ -160,7 +162,8 @@ pub fn munlock_vma_page(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
 
 /// `page_mlock` (formerly `try_to_munlock`): walk the rmap for a VM_LOCKED VMA still mapping
 /// the page; if one is found (re-checked under its PTL), mlock the page again.
-pub fn page_mlock(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
+pub fn page_mlock(w: &World, guard: &LockedPage<'_>) {
+    let pfn = guard.pfn();
     let page = w.page(pfn);
     let mut found = false;
     let mut one = |vma: VmaId, va: u64| -> bool {
@@ -168,7 +171,9 @@ pub fn page_mlock(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
         if !v.has(vm::LOCKED) {
             return true;
         }
-        if let Some(item) = page_vma_mapped_walk(w, pfn, vma, va, 0) {
+        if let Some(item) =
+            (w.kernel.rmap.page_vma_mapped_walk)(w, pfn, vma, va, PvmwFlags::empty())
+        {
             // Re-check under the PTL: the munlocker clears VM_LOCKED before walking tables.
             if v.has(vm::LOCKED) {
                 mlock::mlock_vma_page(w, pfn);
@@ -180,13 +185,10 @@ pub fn page_mlock(w: &World, pfn: Pfn, guard: &PageLockGuard<'_>) {
         true
     };
     let done = || !page.mapped();
-    let mut rwc = RmapWalkControl {
-        rmap_one: &mut one,
-        done: Some(&done),
-        invalid_vma: None,
-        anon_lock: AnonLock::LockAnonVmaRead,
-    };
-    rmap_walk(w, pfn, guard, &mut rwc);
+    let mut rwc = RmapWalkControl::new(&mut one);
+    rwc.done = Some(&done);
+    rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
+    rmap_walk(w, guard, &mut rwc);
     w.trace(
         "page_mlock",
         pfn,

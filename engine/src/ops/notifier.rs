@@ -6,20 +6,21 @@
 
 use crate::mm::secondary::{SecondaryKind, SecondaryMmu};
 use crate::mm::{MmId, World};
-use crate::protocol::Notifier;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, hw_lock};
 
-/// An open start/end bracket.
+/// An open start/end bracket (`struct mmu_notifier_range` between start and end).
 #[derive(Debug)]
 #[must_use = "every invalidate_range_start needs its invalidate_range_end"]
 pub struct Bracket {
-    mm: MmId,
-    active: bool,
+    /// The mm whose range is being invalidated.
+    pub mm: MmId,
+    /// Did a secondary with start/end callbacks hear the start (so must hear the end)?
+    pub active: bool,
 }
 
 /// The KVM-like secondary if it mirrors `mm` (the only kind with start/end callbacks).
-fn kvm_on(w: &World, mm: MmId) -> Option<&SecondaryMmu> {
+pub fn kvm_on(w: &World, mm: MmId) -> Option<&SecondaryMmu> {
     Some(w.secondary(SecondaryKind::Kvm)).filter(|s| s.mirrors(mm))
 }
 
@@ -62,15 +63,21 @@ pub fn invalidate_range_end(w: &World, b: Bracket) {
 /// the TLB flush, under the PTL where the flush is, so a secondary that walks the CPU page
 /// tables (SVA) cannot keep a translation to a page about to be freed. Only the SVA kind
 /// registers it (`intel_mmuops`' `.arch_invalidate_secondary_tlbs`); KVM relies on start/end.
-///
-/// Only under the 2017+ semantics (`Notifier::StartEnd`): the 4.4-era `try_to_unmap_one` had
-/// no secondary invalidation under the PTL, only `invalidate_page` after it.
 pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64) {
     let s = w.secondary(SecondaryKind::Sva);
-    if w.kernel.protocol.notifier == Notifier::StartEnd && s.mirrors(mm) {
+    if s.mirrors(mm) {
         hw_lock(&s.tlb).retain(|e| !(e.mm == mm && start <= e.va && e.va < end));
     }
 }
+
+/// The secondary-TLB call of a CPU flush in the model's 4.4 world: nothing. 4.4's
+/// `try_to_unmap_one` cleared the PTE with `ptep_clear_flush`, which told no secondary MMU
+/// (only `ptep_clear_flush_notify` did); the device heard of it through
+/// `mmu_notifier_invalidate_page` after the PTL was dropped (`try_to_unmap_one_v4_4`).
+///
+/// Simplification: every CPU flush of the model calls this entry, so a 4.4 world built with
+/// it silences the mmu_gather's flushes as well, not only `try_to_unmap_one`'s.
+pub fn arch_invalidate_secondary_tlbs_v4_4(_w: &World, _mm: MmId, _start: u64, _end: u64) {}
 
 /// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
 /// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Both kinds had the
@@ -121,7 +128,7 @@ pub fn sva_translate(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> 
 
 /// Put the device's translation of `va` to `pfn` in its TLB (`tlb`, the device's TLB lock
 /// held), replacing any older one, stamped with the fill epoch the lost-store oracle reads.
-fn install(
+pub fn install(
     w: &World,
     tlb: &mut Vec<crate::mm::TlbEntry>,
     mm_id: MmId,
@@ -162,8 +169,7 @@ pub fn secondary_refresh(
     let mm = w.mms.get(mm_id);
     let (slot, i) = w.pte_slot(va);
     let table = w.tables.get(mm.pmd_table(slot)?);
-    let Pte::Present { pfn, write, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst))
-    else {
+    let Pte::Present { pfn, write, .. } = table.ptep_get_lockless(i) else {
         return None;
     };
     crate::race_window!("secondary refresh: CPU PTE read, translation not yet installed");
@@ -190,6 +196,30 @@ pub fn secondary_refresh(
     Some(pfn)
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu-notifier calls.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NotifierOps {}
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu-notifier
+/// calls every path makes through `w.kernel.notifier`.
+#[derive(Debug, Clone, Copy)]
+pub struct NotifierOps {
+    /// `mmu_notifier_invalidate_range_start`. Default [`invalidate_range_start`].
+    pub invalidate_range_start: fn(&World, MmId, u64, u64) -> Bracket,
+    /// `mmu_notifier_invalidate_range_end`. Default [`invalidate_range_end`].
+    pub invalidate_range_end: fn(&World, Bracket),
+    /// `mmu_notifier_arch_invalidate_secondary_tlbs`, from every CPU TLB flush. Default
+    /// [`arch_invalidate_secondary_tlbs`]; alternative [`arch_invalidate_secondary_tlbs_v4_4`]
+    /// (the 4.4 world: no secondary call from the flush).
+    pub arch_invalidate_secondary_tlbs: fn(&World, MmId, u64, u64),
+    /// 4.4-era `mmu_notifier_invalidate_page` (removed by 369ea8242c0f), called only by the
+    /// 4.4 `try_to_unmap_one` / `try_to_migrate_one`. Default [`invalidate_page`].
+    pub invalidate_page: fn(&World, MmId, u64),
+}
+
+impl Default for NotifierOps {
+    fn default() -> Self {
+        NotifierOps {
+            invalidate_range_start,
+            invalidate_range_end,
+            arch_invalidate_secondary_tlbs,
+            invalidate_page,
+        }
+    }
+}

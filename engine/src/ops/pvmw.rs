@@ -15,44 +15,43 @@
 //! ```
 
 use crate::mm::pte::Pte;
-use crate::mm::{PageTable, Pfn, VmaId, World};
+use crate::mm::{Pfn, VmaId, World};
+use crate::ops::pgtable_generic::LockedPte;
 use crate::race_window;
-use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 
-/// `PVMW_SYNC`: always take the PTL before deciding.
-pub const PVMW_SYNC: u32 = 1 << 0;
-/// `PVMW_MIGRATION`: look for migration entries of the page, not present PTEs.
-pub const PVMW_MIGRATION: u32 = 1 << 1;
+bitflags::bitflags! {
+    /// `pvmw->flags` (include/linux/rmap.h).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct PvmwFlags: u32 {
+        /// `PVMW_SYNC`: always take the PTL before deciding.
+        const SYNC = 1 << 0;
+        /// `PVMW_MIGRATION`: look for migration entries of the page, not present PTEs.
+        const MIGRATION = 1 << 1;
+    }
+}
 
-/// A found mapping: the PTE and the PTL guarding it. Dropping the item releases the PTL.
+/// `PVMW_SYNC`, spelt as the kernel spells it at a call site.
+pub const PVMW_SYNC: PvmwFlags = PvmwFlags::SYNC;
+/// `PVMW_MIGRATION`, spelt as the kernel spells it at a call site.
+pub const PVMW_MIGRATION: PvmwFlags = PvmwFlags::MIGRATION;
+
+/// A found mapping (`pvmw.pte` with `pvmw.ptl` held). Dropping the item releases the PTL.
+#[derive(Debug)]
 pub struct PvmwItem<'w> {
-    /// The PTE table.
-    pub table: &'w PageTable,
-    /// The PTE's index in its table.
-    pub index: usize,
-    /// The PTL, held.
-    pub ptl: SpinLockGuard<'w, ()>,
-    /// The PTE's value when it was checked under the PTL.
-    pub pte: Pte,
+    /// The PTE, its PTL held: clear or change it through its methods.
+    pub pte: LockedPte<'w>,
+    /// The PTE's value when the walk checked it under the PTL. The hardware walker may set
+    /// its dirty and accessed bits since: a caller that clears the PTE uses the value the
+    /// clear returns, not this one.
+    pub value: Pte,
 }
 
-impl std::fmt::Debug for PvmwItem<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PvmwItem({} @ {})", self.pte, self.index)
-    }
-}
-
-impl PvmwItem<'_> {
-    /// The PTE word.
-    pub fn entry(&self) -> &AtomicU64 {
-        &self.table.entries[self.index]
-    }
-}
-
-fn check_pte(pte: Pte, pfn: Pfn, flags: u32) -> bool {
+/// `check_pte`: does `pte` map `pfn` the way `flags` asks (a present PTE, or with
+/// `PVMW_MIGRATION` a migration entry)?
+pub fn check_pte(pte: Pte, pfn: Pfn, flags: PvmwFlags) -> bool {
     match pte {
-        Pte::Present { pfn: p, .. } if flags & PVMW_MIGRATION == 0 => p == pfn,
-        Pte::Migration { pfn: p, .. } if flags & PVMW_MIGRATION != 0 => p == pfn,
+        Pte::Present { pfn: p, .. } if !flags.contains(PVMW_MIGRATION) => p == pfn,
+        Pte::Migration { pfn: p, .. } if flags.contains(PVMW_MIGRATION) => p == pfn,
         _ => false,
     }
 }
@@ -63,17 +62,18 @@ pub fn page_vma_mapped_walk<'w>(
     pfn: Pfn,
     vma: VmaId,
     va: u64,
-    flags: u32,
+    flags: PvmwFlags,
 ) -> Option<PvmwItem<'w>> {
-    let mm = w.mms.get(w.vmas.get(vma).info.get().mm);
+    let mm_id = w.vmas.get(vma).info.get().mm;
+    let mm = w.mms.get(mm_id);
     let (slot, index) = w.pte_slot(va);
     // pmd_none: nothing mapped at this level (the table was never populated, or freed).
     let table = w.tables.get(mm.pmd_table(slot)?);
-    if flags & PVMW_SYNC == 0 {
+    if !flags.contains(PVMW_SYNC) {
         // The unlocked fast path: a racy read, no PTL.
-        let v = Pte::decode(table.entries[index].load(Ordering::SeqCst));
+        let v = table.ptep_get_lockless(index);
         race_window!("page_vma_mapped_walk: unlocked pre-check");
-        let skip = if flags & PVMW_MIGRATION != 0 {
+        let skip = if flags.contains(PVMW_MIGRATION) {
             !matches!(v, Pte::Migration { .. })
         } else {
             !v.is_present()
@@ -88,19 +88,15 @@ pub fn page_vma_mapped_walk<'w>(
         }
     }
     let ptl = w.pte_lockptr(mm, table).lock();
-    let pte = Pte::decode(table.entries[index].load(Ordering::SeqCst));
-    if check_pte(pte, pfn, flags) {
-        Some(PvmwItem {
-            table,
-            index,
-            ptl,
-            pte,
-        })
+    let pte = LockedPte::new(w, mm_id, va, table, index, ptl);
+    let value = pte.get();
+    if check_pte(value, pfn, flags) {
+        Some(PvmwItem { pte, value })
     } else {
         w.trace(
             "page_vma_mapped_walk: not mapped (locked)",
             format_args!("va {:#x}", va << 12),
-            pte,
+            value,
         );
         None
     }

@@ -9,6 +9,8 @@
 use crate::check::{self, Oracle};
 use crate::mm::page::pg;
 use crate::mm::{FileId, Mapping, World};
+use crate::ops::pagemap::{LockedPage, trylock_page};
+use crate::ops::ttu::TtuFlags;
 use crate::ops::{mkclean, page_alloc, ttu};
 use crate::sync::Ordering;
 
@@ -33,7 +35,7 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
         return Reclaimed::Skipped;
     }
     let page = w.page(pfn);
-    let Some(guard) = page.lock().try_lock() else {
+    let Some(locked) = trylock_page(w, pfn) else {
         page_alloc::put_page(w, pfn);
         return Reclaimed::Skipped;
     };
@@ -42,22 +44,22 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     // `!folio_evictable()` (PG_mlocked) -> activate_locked, and an unevictable folio is not on
     // the lists reclaim scans at all.
     if !still_ours || page.test(pg::MLOCKED) || page.test(pg::UNEVICTABLE) {
-        drop(guard);
+        locked.unlock();
         page_alloc::put_page(w, pfn);
         return Reclaimed::Skipped;
     }
     // isolate_lru_folios: reclaim works on folios it took off the LRU (our reference is the
     // isolation's); one isolated by someone else (migration) is not ours to reclaim.
     if !page.test_clear(pg::LRU) {
-        drop(guard);
+        locked.unlock();
         page_alloc::put_page(w, pfn);
         return Reclaimed::Skipped;
     }
-    if page.mapped() && !ttu::try_to_unmap(w, pfn, &guard, 0) {
-        return keep(w, pfn, guard);
+    if page.mapped() && !ttu::try_to_unmap(w, &locked, TtuFlags::empty()) {
+        return keep_locked(w, locked);
     }
     if page.test(pg::DIRTY) {
-        mkclean::writeback_locked(w, file, index, pfn, &guard);
+        mkclean::writeback_locked(w, file, index, &locked);
     }
     // __remove_mapping: freeze the refcount (cache + ours) under i_pages.
     let mut cache = f.i_pages.lock();
@@ -69,7 +71,7 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
             .is_ok();
     if !frozen {
         drop(cache);
-        return keep(w, pfn, guard);
+        return keep_locked(w, locked);
     }
     cache.pages[index as usize] = None;
     drop(cache);
@@ -78,7 +80,7 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     }
     page.mapping.store(0, Ordering::SeqCst);
     page.refcount.store(1, Ordering::SeqCst);
-    drop(guard);
+    locked.unlock();
     w.trace(
         "reclaim: __remove_mapping",
         pfn,
@@ -88,10 +90,11 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     Reclaimed::Freed
 }
 
-/// Reclaim keeps the folio: unlock it and put it back on the LRU (`folio_putback_lru`),
-/// dropping the isolation's reference.
-fn keep(w: &World, pfn: crate::mm::Pfn, guard: crate::sync::PageLockGuard<'_>) -> Reclaimed {
-    drop(guard);
+/// `keep_locked` → `keep`: reclaim keeps the folio — unlock it and put it back on the LRU
+/// (`folio_putback_lru`), dropping the isolation's reference.
+pub fn keep_locked(w: &World, locked: LockedPage<'_>) -> Reclaimed {
+    let pfn = locked.pfn();
+    locked.unlock();
     w.page(pfn).test_set(pg::LRU);
     page_alloc::put_page(w, pfn);
     Reclaimed::Kept

@@ -3,22 +3,42 @@
 //! walk (`rmap_walk_file` / `rmap_walk_anon`) — and call `rmap_one` for each.
 
 use crate::check::{self, Oracle};
+use crate::mm::address_space::IMmap;
 use crate::mm::anon_vma::AnonVmaTree;
-use crate::mm::{AnonVmaId, Mapping, Pfn, VmaId, World};
-use crate::ops::pgtable;
+use crate::mm::{AnonVmaId, FileId, Mapping, Pfn, VmaId, World};
+use crate::ops::pagemap::LockedPage;
+use crate::ops::pvmw::{self, PvmwFlags, PvmwItem};
+use crate::ops::{mkclean, pgtable, split, ttu};
 use crate::race_window;
-use crate::sync::{Ordering, PageLockGuard, RwSemReadGuard};
+use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard};
 
-/// How the anon side of a walk locks the anon_vma.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnonLock {
-    /// `page_lock_anon_vma_read` (try_to_unmap, try_to_migrate, page_mlock): RCU, trylock,
-    /// refcount fallback, re-validation by `page_mapped`.
-    LockAnonVmaRead,
-    /// `page_anon_vma` + `anon_vma_lock_read` (remove_migration_ptes): the caller pinned the
-    /// anon_vma (migration's `page_get_anon_vma`), since the page is unmapped by then.
-    Pinned,
+/// An anon_vma found from a page and locked for read: what `rwc->anon_lock` returns (the
+/// kernel returns the `struct anon_vma *`, locked). Dropping it is `anon_vma_unlock_read` —
+/// of the root whose rwsem was taken, whatever `anon_vma->root` says by then.
+#[derive(Debug)]
+pub struct LockedAnonVma<'w> {
+    /// The anon_vma `page->mapping` named.
+    pub anon_vma: AnonVmaId,
+    /// Its root's rwsem, held for read, with the tree it protects.
+    pub guard: RwSemReadGuard<'w, AnonVmaTree>,
 }
+
+impl LockedAnonVma<'_> {
+    /// `anon_vma_unlock_read`, explicitly (dropping it does the same).
+    pub fn unlock(self) {
+        self.guard.unlock();
+    }
+}
+
+/// `rwc->anon_lock`: find and read-lock the anon_vma of a page, or `None` (the walk then does
+/// nothing). The kernel's walkers that cannot pin the anon_vma first (try_to_unmap,
+/// try_to_migrate, page_mlock, folio_referenced) pass `folio_lock_anon_vma_read`
+/// (`page_lock_anon_vma_read` before 6.0) — the table's [`RmapOps::anon_lock`].
+pub type AnonLockFn = for<'w> fn(&'w World, Pfn) -> Option<LockedAnonVma<'w>>;
+
+/// `rwc->rmap_one`-style per-VMA step of `try_to_unmap` / `try_to_migrate`: the page, the VMA,
+/// the page's address in it and the caller's flags; false stops the walk.
+pub type TtuOneFn = fn(&World, Pfn, VmaId, u64, ttu::TtuFlags) -> bool;
 
 /// `struct rmap_walk_control`.
 pub struct RmapWalkControl<'a> {
@@ -29,25 +49,63 @@ pub struct RmapWalkControl<'a> {
     pub done: Option<&'a dyn Fn() -> bool>,
     /// VMAs to skip (migration skips exec's temporary stack, a8bef8ff6ea1).
     pub invalid_vma: Option<&'a dyn Fn(VmaId) -> bool>,
-    /// How to lock the anon_vma.
-    pub anon_lock: AnonLock,
+    /// `rwc->anon_lock`: how to find and lock the anon_vma. `None` is the kernel's
+    /// `rmap_walk_anon_lock` default, [`anon_vma_lock_read_pinned`]: `folio_anon_vma` +
+    /// `anon_vma_lock_read`, for a caller that pinned the anon_vma (remove_migration_ptes).
+    pub anon_lock: Option<AnonLockFn>,
+}
+
+impl<'a> RmapWalkControl<'a> {
+    /// A control with only `rmap_one` set (`done`, `invalid_vma`, `anon_lock` unset, as a C
+    /// initializer leaves them NULL).
+    pub fn new(rmap_one: &'a mut dyn FnMut(VmaId, u64) -> bool) -> Self {
+        RmapWalkControl {
+            rmap_one,
+            done: None,
+            invalid_vma: None,
+            anon_lock: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for RmapWalkControl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RmapWalkControl({:?})", self.anon_lock)
+        write!(
+            f,
+            "RmapWalkControl(anon_lock: {})",
+            if self.anon_lock.is_some() {
+                "set"
+            } else {
+                "default"
+            }
+        )
     }
 }
 
-/// The rmap lock a caller already holds (`rmap_walk_locked`, TTU_RMAP_LOCKED).
+/// The rmap lock a caller already holds (`rmap_walk_locked`, TTU_RMAP_LOCKED): the guard
+/// itself, so the walk reads the tree that lock protects.
 #[derive(Debug)]
 pub enum HeldRmapLock<'g, 'w> {
     /// `i_mmap_rwsem` held for write (hugetlb migration; b7880cb166ab).
-    IMmapWrite(&'g crate::sync::RwSemWriteGuard<'w, crate::mm::address_space::IMmap>),
+    IMmapWrite(&'g RwSemWriteGuard<'w, IMmap>),
     /// `i_mmap_rwsem` held for read (file THP split).
-    IMmapRead(&'g RwSemReadGuard<'w, crate::mm::address_space::IMmap>),
-    /// The anon_vma root rwsem held (anon THP split holds it for write).
-    AnonVma(&'g [VmaId]),
+    IMmapRead(&'g RwSemReadGuard<'w, IMmap>),
+    /// The anon_vma root rwsem held for write (anon THP split).
+    AnonVmaWrite(&'g RwSemWriteGuard<'w, AnonVmaTree>),
+    /// The anon_vma root rwsem held for read.
+    AnonVmaRead(&'g RwSemReadGuard<'w, AnonVmaTree>),
+}
+
+impl HeldRmapLock<'_, '_> {
+    /// The VMAs of the tree the held lock protects.
+    pub fn vmas(&self) -> &[VmaId] {
+        match self {
+            HeldRmapLock::IMmapWrite(g) => &g.vmas,
+            HeldRmapLock::IMmapRead(g) => &g.vmas,
+            HeldRmapLock::AnonVmaWrite(g) => &g.vmas,
+            HeldRmapLock::AnonVmaRead(g) => &g.vmas,
+        }
+    }
 }
 
 /// `page_lock_anon_vma_read`: find and read-lock the anon_vma of a mapped anonymous page
@@ -60,10 +118,7 @@ pub enum HeldRmapLock<'g, 'w> {
 /// means still its anon_vma, and the held rwsem keeps it from `anon_vma_free`); on failure fall
 /// back to the refcount: `atomic_inc_not_zero`, re-check `page_mapped()`, leave RCU, sleep in
 /// `anon_vma_lock_read`, and drop the pin — freeing the anon_vma if it was the last reference.
-pub fn page_lock_anon_vma_read(
-    w: &World,
-    pfn: Pfn,
-) -> Option<(AnonVmaId, RwSemReadGuard<'_, AnonVmaTree>)> {
+pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>> {
     let page = w.pages.slot(pfn.idx);
     let rcu = w.rcu.read_lock();
     let Mapping::Anon(av_id) = page.mapping() else {
@@ -102,7 +157,10 @@ pub fn page_lock_anon_vma_read(
             return None;
         }
         check_live(w, av_id, pfn);
-        return Some((av_id, g));
+        return Some(LockedAnonVma {
+            anon_vma: av_id,
+            guard: g,
+        });
     }
     // Refcount fallback: pin it, leave RCU, sleep on the rwsem.
     let pinned = anon_vma_get_not_zero(w, av_id);
@@ -121,7 +179,7 @@ pub fn page_lock_anon_vma_read(
             av_id,
         );
         drop(rcu);
-        put_slot(w, av_id.idx);
+        put_anon_vma_slot(w, av_id.idx);
         return None;
     }
     drop(rcu);
@@ -141,7 +199,10 @@ pub fn page_lock_anon_vma_read(
         return None;
     }
     check_live(w, av_id, pfn);
-    Some((av_id, g))
+    Some(LockedAnonVma {
+        anon_vma: av_id,
+        guard: g,
+    })
 }
 
 /// `page_get_anon_vma` (`folio_get_anon_vma` in v6.x): pin the anon_vma of a mapped anonymous
@@ -186,7 +247,7 @@ pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
         // If it has been unmapped, nothing keeps the anon_vma alive but our pin.
         rcu.unlock();
         w.trace("page_get_anon_vma: !page_mapped, put_anon_vma", pfn, av_id);
-        put_slot(w, av_id.idx);
+        put_anon_vma_slot(w, av_id.idx);
         return None;
     }
     check_live(w, av_id, pfn);
@@ -196,7 +257,7 @@ pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
 
 /// `atomic_inc_not_zero(&anon_vma->refcount)` on the slot `page->mapping` names: the slot is
 /// type-stable, so the pin lands on whatever anon_vma lives there now.
-fn anon_vma_get_not_zero(w: &World, av_id: AnonVmaId) -> bool {
+pub fn anon_vma_get_not_zero(w: &World, av_id: AnonVmaId) -> bool {
     w.anon_vmas
         .slot(av_id.idx)
         .refcount
@@ -206,14 +267,18 @@ fn anon_vma_get_not_zero(w: &World, av_id: AnonVmaId) -> bool {
         .is_ok()
 }
 
-fn put_slot(w: &World, idx: u32) {
+/// `put_anon_vma` of the anon_vma now in slot `idx` (the slot a pin landed on, which may hold
+/// a different anon_vma than the one `page->mapping` named): a pin is dropped on the object
+/// it was taken on, and the last put frees it (`__put_anon_vma`).
+pub fn put_anon_vma_slot(w: &World, idx: u32) {
     if let Some(id) = w.anon_vmas.live_id(idx) {
         pgtable::put_anon_vma(w, id);
     }
 }
 
-/// I9: while the page is mapped, its `->mapping` names a live anon_vma.
-fn check_live(w: &World, av_id: AnonVmaId, pfn: Pfn) {
+/// The I9 oracle: while the page is mapped, its `->mapping` names a live anon_vma. Called by
+/// the anon_vma lookups once they have re-validated with `page_mapped()`.
+pub fn check_live(w: &World, av_id: AnonVmaId, pfn: Pfn) {
     if !w.anon_vmas.is_live(av_id) {
         check::violation(
             Oracle::I9AnonVma,
@@ -222,7 +287,10 @@ fn check_live(w: &World, av_id: AnonVmaId, pfn: Pfn) {
     }
 }
 
-fn walk_vmas(w: &World, vmas: &[VmaId], index: u64, rwc: &mut RmapWalkControl<'_>) {
+/// The loop of `rmap_walk_anon` / `rmap_walk_file` over the VMAs of the locked tree: skip
+/// VMAs the page's index is not in and `rwc->invalid_vma` ones, call `rwc->rmap_one`, stop
+/// when it returns false or `rwc->done` says so.
+pub fn rmap_walk_vmas(w: &World, vmas: &[VmaId], index: u64, rwc: &mut RmapWalkControl<'_>) {
     for &v in vmas {
         let Some(va) = w.vmas.get(v).info.get().address(index) else {
             continue;
@@ -239,57 +307,130 @@ fn walk_vmas(w: &World, vmas: &[VmaId], index: u64, rwc: &mut RmapWalkControl<'_
     }
 }
 
-/// `rmap_walk`: the page is locked by the caller (`page` is the proof) — which keeps a file
-/// page's `->mapping` valid — and no rmap lock is held yet.
-pub fn rmap_walk(w: &World, pfn: Pfn, _page: &PageLockGuard<'_>, rwc: &mut RmapWalkControl<'_>) {
-    rmap_walk_unlocked_page(w, pfn, rwc);
+/// `rmap_walk_anon_lock` without `rwc->anon_lock`: `folio_anon_vma` + `anon_vma_lock_read`.
+/// Only for a caller that pinned the anon_vma (migration's `page_get_anon_vma`), since the
+/// page may be unmapped by then and nothing else keeps `page->mapping` valid.
+pub fn anon_vma_lock_read_pinned(w: &World, av_id: AnonVmaId) -> LockedAnonVma<'_> {
+    let av = w.anon_vmas.get(av_id);
+    LockedAnonVma {
+        anon_vma: av_id,
+        guard: w.anon_vmas.slot(av.root.get().idx).rwsem.read(),
+    }
 }
 
-/// `rmap_walk` for walkers that do not hold the page lock (reclaim's `folio_referenced` on an
-/// unlocked anon page); file walks must not use it.
-pub fn rmap_walk_unlocked_page(w: &World, pfn: Pfn, rwc: &mut RmapWalkControl<'_>) {
-    let page = w.pages.slot(pfn.idx);
-    let index = page.index.load(Ordering::SeqCst);
-    match page.mapping() {
-        Mapping::File(f) => {
-            let imap = w.files.get(f).i_mmap.read();
-            let vmas = imap.vmas.clone();
-            walk_vmas(w, &vmas, index, rwc);
-            drop(imap);
-        }
-        Mapping::Anon(av_id) => {
-            let locked = match rwc.anon_lock {
-                AnonLock::LockAnonVmaRead => page_lock_anon_vma_read(w, pfn),
-                AnonLock::Pinned => {
-                    let av = w.anon_vmas.get(av_id);
-                    Some((av_id, w.anon_vmas.slot(av.root.get().idx).rwsem.read()))
-                }
-            };
-            let Some((_, tree)) = locked else { return };
-            let vmas = tree.vmas.clone();
-            walk_vmas(w, &vmas, index, rwc);
-            drop(tree);
-        }
+/// `rmap_walk_anon` (unlocked: the caller holds no rmap lock): lock the anon_vma with
+/// `rwc->anon_lock` — or, without one, the pinned `av` that `page->mapping` named when the
+/// walk began ([`anon_vma_lock_read_pinned`]) — walk its VMAs, unlock.
+pub fn rmap_walk_anon(
+    w: &World,
+    pfn: Pfn,
+    av: AnonVmaId,
+    index: u64,
+    rwc: &mut RmapWalkControl<'_>,
+) {
+    let locked = match rwc.anon_lock {
+        Some(anon_lock) => anon_lock(w, pfn),
+        None => Some(anon_vma_lock_read_pinned(w, av)),
+    };
+    let Some(locked) = locked else { return };
+    let vmas = locked.guard.vmas.clone();
+    rmap_walk_vmas(w, &vmas, index, rwc);
+    locked.unlock();
+}
+
+/// `rmap_walk_file` (unlocked): `i_mmap_lock_read`, walk the file's VMAs, `i_mmap_unlock_read`.
+/// The page lock keeps `page->mapping` (`file`) valid.
+pub fn rmap_walk_file(
+    w: &World,
+    _pfn: Pfn,
+    file: FileId,
+    index: u64,
+    rwc: &mut RmapWalkControl<'_>,
+) {
+    let imap = w.files.get(file).i_mmap.read();
+    let vmas = imap.vmas.clone();
+    rmap_walk_vmas(w, &vmas, index, rwc);
+    imap.unlock();
+}
+
+/// `rmap_walk`: the page is locked by the caller — which keeps a file page's `->mapping`
+/// valid — and no rmap lock is held yet. `folio_test_anon(folio) ? rmap_walk_anon :
+/// rmap_walk_file`, through the table.
+pub fn rmap_walk(w: &World, page: &LockedPage<'_>, rwc: &mut RmapWalkControl<'_>) {
+    let p = w.pages.slot(page.pfn().idx);
+    let index = p.index.load(Ordering::SeqCst);
+    match p.mapping() {
+        Mapping::File(f) => (w.kernel.rmap.rmap_walk_file)(w, page.pfn(), f, index, rwc),
+        Mapping::Anon(av) => (w.kernel.rmap.rmap_walk_anon)(w, page.pfn(), av, index, rwc),
         Mapping::None => {}
     }
 }
 
-/// `rmap_walk_locked`: the caller already holds the rmap lock (TTU_RMAP_LOCKED).
+/// `rmap_walk_locked`: the caller already holds the rmap lock (TTU_RMAP_LOCKED) and the page
+/// lock; the walk reads the tree through the caller's guard.
+///
+/// Simplification: the kernel's `rmap_walk_locked` is `rmap_walk_anon/file(.., true)`; the
+/// model walks the held tree here directly, so the table's `rmap_walk_anon` /
+/// `rmap_walk_file` entries replace only the walks that take the lock themselves.
 pub fn rmap_walk_locked(
     w: &World,
-    pfn: Pfn,
+    page: &LockedPage<'_>,
     held: &HeldRmapLock<'_, '_>,
     rwc: &mut RmapWalkControl<'_>,
 ) {
-    let index = w.pages.slot(pfn.idx).index.load(Ordering::SeqCst);
-    let vmas: Vec<VmaId> = match held {
-        HeldRmapLock::IMmapWrite(g) => g.vmas.clone(),
-        HeldRmapLock::IMmapRead(g) => g.vmas.clone(),
-        HeldRmapLock::AnonVma(v) => v.to_vec(),
-    };
-    walk_vmas(w, &vmas, index, rwc);
+    let index = w.pages.slot(page.pfn().idx).index.load(Ordering::SeqCst);
+    rmap_walk_vmas(w, held.vmas(), index, rwc);
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the rmap walk.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RmapOps {}
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the rmap walk,
+/// the anon_vma lookups, `page_vma_mapped_walk` and the per-VMA steps the walkers run.
+#[derive(Debug, Clone, Copy)]
+pub struct RmapOps {
+    /// `folio_lock_anon_vma_read` (`page_lock_anon_vma_read` before 6.0): the `rwc->anon_lock`
+    /// of try_to_unmap, try_to_migrate and page_mlock. Default [`page_lock_anon_vma_read`].
+    pub anon_lock: AnonLockFn,
+    /// `folio_get_anon_vma` (`page_get_anon_vma` before 6.0): migration's and the THP
+    /// split's pin. Default [`page_get_anon_vma`].
+    pub page_get_anon_vma: fn(&World, Pfn) -> Option<AnonVmaId>,
+    /// `rmap_walk_anon` (the page's anon_vma as `page->mapping` named it, the page's index).
+    /// Default [`rmap_walk_anon`].
+    pub rmap_walk_anon: fn(&World, Pfn, AnonVmaId, u64, &mut RmapWalkControl<'_>),
+    /// `rmap_walk_file` (the page's file, the page's index). Default [`rmap_walk_file`].
+    pub rmap_walk_file: fn(&World, Pfn, FileId, u64, &mut RmapWalkControl<'_>),
+    /// `page_vma_mapped_walk` (mm/page_vma_mapped.c), for every walker (try_to_unmap_one,
+    /// try_to_migrate_one, page_mkclean_one, remove_migration_pte, page_mlock). Default
+    /// [`pvmw::page_vma_mapped_walk`].
+    pub page_vma_mapped_walk:
+        for<'w> fn(&'w World, Pfn, VmaId, u64, PvmwFlags) -> Option<PvmwItem<'w>>,
+    /// `try_to_unmap_one` (reclaim, file THP split). Default [`ttu::try_to_unmap_one`];
+    /// alternatives [`ttu::try_to_unmap_one_v4_18`] (before 017b1660df89: no
+    /// `huge_pmd_unshare`), [`ttu::try_to_unmap_one_v4_4`] (before 369ea8242c0f:
+    /// `mmu_notifier_invalidate_page` after the PTL).
+    pub try_to_unmap_one: TtuOneFn,
+    /// `try_to_migrate_one` (migration, anon THP split; split from try_to_unmap_one by
+    /// a98a2f0c8ce1). Default [`ttu::try_to_migrate_one`]; alternatives
+    /// [`ttu::try_to_migrate_one_v4_18`], [`ttu::try_to_migrate_one_v4_4`].
+    pub try_to_migrate_one: TtuOneFn,
+    /// `page_mkclean_one` (writeback's folio_mkclean). Default [`mkclean::page_mkclean_one`].
+    pub page_mkclean_one: fn(&World, Pfn, VmaId, u64) -> usize,
+    /// `unmap_folio` (mm/huge_memory.c): the THP split's unmap. Default
+    /// [`split::unmap_folio`] (TTU_SYNC, 732ed55823fc); alternative
+    /// [`split::unmap_page_v5_12`] (without it).
+    pub unmap_folio: fn(&World, &LockedPage<'_>) -> bool,
+}
+
+impl Default for RmapOps {
+    fn default() -> Self {
+        RmapOps {
+            anon_lock: page_lock_anon_vma_read,
+            page_get_anon_vma,
+            rmap_walk_anon,
+            rmap_walk_file,
+            page_vma_mapped_walk: pvmw::page_vma_mapped_walk,
+            try_to_unmap_one: ttu::try_to_unmap_one,
+            try_to_migrate_one: ttu::try_to_migrate_one,
+            page_mkclean_one: mkclean::page_mkclean_one,
+            unmap_folio: split::unmap_folio,
+        }
+    }
+}

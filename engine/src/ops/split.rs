@@ -1,5 +1,6 @@
-//! The split-unmap step of `split_huge_page`: `unmap_folio` (5.13+: `unmap_page`) —
-//! `try_to_migrate` (anon) or `try_to_unmap` (file) with `TTU_SYNC` under the folio lock,
+//! The split-unmap step of `split_huge_page`: `unmap_folio` (`unmap_page` before the folio
+//! conversion) — `try_to_migrate` (anon) or `try_to_unmap` (file) with `TTU_SYNC` under the
+//! folio lock,
 //! then the "still mapped" assertion (`VM_BUG_ON_PAGE(!unmap_success)` before 504e070dc08f
 //! made it a VM_WARN), then `remap_page` on failure.
 //!
@@ -9,26 +10,30 @@
 //! state to explore but no interleaving.
 
 use crate::check::{self, Oracle};
-use crate::mm::{Pfn, World};
+use crate::mm::World;
 use crate::ops::migrate::remove_migration_ptes;
+use crate::ops::pagemap::LockedPage;
 use crate::ops::ttu::{
-    TTU_IGNORE_MLOCK, TTU_SPLIT_HUGE_PMD, TTU_SYNC, try_to_migrate, try_to_unmap,
+    TTU_IGNORE_MLOCK, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TtuFlags, try_to_migrate, try_to_unmap,
 };
-use crate::sync::PageLockGuard;
 
-/// `unmap_folio`: returns whether the page ended up unmapped. Reports I2 if it did not
-/// although `TTU_SYNC` was passed.
-pub fn unmap_folio(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> bool {
-    let sync = if w.kernel.protocol.ttu_sync {
-        TTU_SYNC
-    } else {
-        0
-    };
+/// The body `unmap_folio` and its 5.12 form `unmap_page` share: anon pages get migration
+/// entries (`try_to_migrate`; 5.12: `try_to_unmap` with `TTU_SPLIT_FREEZE`), file pages are
+/// unmapped with `TTU_IGNORE_MLOCK` added; then the "still mapped" assertion
+/// (`VM_BUG_ON_PAGE(!unmap_success)`, a VM_WARN since 504e070dc08f) as the I2 oracle. Returns
+/// whether the page ended up unmapped.
+///
+/// Simplification: the kernel's callers also pass `TTU_RMAP_LOCKED` — `split_huge_page`
+/// holds the anon_vma root rwsem for write (anon) or `i_mmap_rwsem` for read (file) across
+/// the split. The model's split pins the anon_vma instead (see [`split_unmap_and_remap`]), so
+/// the walk takes the rmap lock itself and the flag is not passed.
+pub fn unmap_folio_flags(w: &World, page: &LockedPage<'_>, ttu_flags: TtuFlags) -> bool {
+    let pfn = page.pfn();
     let anon = w.page(pfn).is_anon();
     let unmapped = if anon {
-        try_to_migrate(w, pfn, page, TTU_SPLIT_HUGE_PMD | sync)
+        try_to_migrate(w, page, ttu_flags)
     } else {
-        try_to_unmap(w, pfn, page, TTU_SPLIT_HUGE_PMD | TTU_IGNORE_MLOCK | sync)
+        try_to_unmap(w, page, ttu_flags | TTU_IGNORE_MLOCK)
     };
     w.trace(
         "unmap_folio",
@@ -41,10 +46,10 @@ pub fn unmap_folio(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> bool {
             format!(
                 "VM_BUG_ON_PAGE(!unmap_success): {pfn} still mapped (mapcount {}) after unmap_folio{}",
                 w.page(pfn).mapcount.load(crate::sync::Ordering::SeqCst),
-                if sync == 0 {
-                    " without TTU_SYNC"
-                } else {
+                if ttu_flags.contains(TTU_SYNC) {
                     " with TTU_SYNC"
+                } else {
+                    " without TTU_SYNC"
                 }
             ),
         );
@@ -52,16 +57,32 @@ pub fn unmap_folio(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> bool {
     unmapped
 }
 
-/// The split-unmap step and its undo: `unmap_folio`, then `remap_page` (anon: the migration
-/// entries go back to the page) — what a failed or completed split does with the mappings.
+/// `unmap_folio` (mm/huge_memory.c; `unmap_page` until the folio conversion): `TTU_SYNC`
+/// since 732ed55823fc ("mm/thp: try_to_unmap() use TTU_SYNC for safe splitting", 5.13), so
+/// that PVMW takes the PTL even for an empty-looking PTE and waits for a zapper between its
+/// PTE clear and its rmap removal.
+pub fn unmap_folio(w: &World, page: &LockedPage<'_>) -> bool {
+    unmap_folio_flags(w, page, TTU_SPLIT_HUGE_PMD | TTU_SYNC)
+}
+
+/// `unmap_page` of 5.12, before 732ed55823fc: no `TTU_SYNC`, so the walk may skip an
+/// empty-looking PTE without its PTL while the page is still counted as mapped.
+pub fn unmap_page_v5_12(w: &World, page: &LockedPage<'_>) -> bool {
+    unmap_folio_flags(w, page, TTU_SPLIT_HUGE_PMD)
+}
+
+/// The split-unmap step and its undo: `unmap_folio` (through the table), then `remap_page`
+/// (anon: the migration entries go back to the page) — what a failed or completed split does
+/// with the mappings.
 ///
 /// The kernel's anon split holds the anon_vma root rwsem for write across the whole split; the
 /// model pins the anon_vma instead (`folio_get_anon_vma`), which keeps it alive for the remap
 /// walk without adding a lock the modelled race does not involve.
-pub fn split_unmap_and_remap(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> bool {
+pub fn split_unmap_and_remap(w: &World, page: &LockedPage<'_>) -> bool {
+    let pfn = page.pfn();
     let anon = w.page(pfn).is_anon();
     let pinned = if anon {
-        crate::ops::rmap_walk::page_get_anon_vma(w, pfn)
+        (w.kernel.rmap.page_get_anon_vma)(w, pfn)
     } else {
         None
     };
@@ -69,9 +90,9 @@ pub fn split_unmap_and_remap(w: &World, pfn: Pfn, page: &PageLockGuard<'_>) -> b
         // Not mapped any more: nothing to split-unmap.
         return true;
     }
-    let ok = unmap_folio(w, pfn, page);
+    let ok = (w.kernel.rmap.unmap_folio)(w, page);
     if let Some(av) = pinned {
-        remove_migration_ptes(w, pfn, pfn, page, None);
+        remove_migration_ptes(w, pfn, page, None);
         crate::ops::pgtable::put_anon_vma(w, av);
     }
     ok

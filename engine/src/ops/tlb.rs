@@ -28,7 +28,7 @@ pub fn flush_tlb_range(w: &World, mm: MmId, start: u64, end: u64) {
         mm,
         format_args!("{:#x}-{:#x}", start << 12, end << 12),
     );
-    crate::ops::notifier::arch_invalidate_secondary_tlbs(w, mm, start, end);
+    (w.kernel.notifier.arch_invalidate_secondary_tlbs)(w, mm, start, end);
 }
 
 /// `tlb_gather_mmu` / `tlb_gather_mmu_fullmm`: `mm->tlb_flush_pending++`.

@@ -10,191 +10,340 @@
 use crate::check::{self, Oracle};
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
-use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
-use crate::ops::rmap_walk::{AnonLock, HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
-use crate::ops::{hugetlb, mlock, notifier, page_alloc, pgtable, rmap};
-use crate::protocol::{MlockScheme, Notifier};
-use crate::sync::{Ordering, PageLockGuard};
+use crate::ops::hugetlb;
+use crate::ops::pagemap::LockedPage;
+use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
+use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
+use crate::ops::{mlock, page_alloc, rmap};
+use crate::protocol::MlockScheme;
 
-/// `TTU_SPLIT_HUGE_PMD` (no PMD mappings are modelled: accepted and ignored).
-pub const TTU_SPLIT_HUGE_PMD: u32 = 0x4;
-/// `TTU_IGNORE_MLOCK`: unmap even from VM_LOCKED VMAs.
-pub const TTU_IGNORE_MLOCK: u32 = 0x8;
-/// `TTU_SYNC`: the PVMW takes the PTL even for empty-looking PTEs (732ed55823fc).
-pub const TTU_SYNC: u32 = 0x10;
-/// `TTU_RMAP_LOCKED`: the caller holds the rmap lock (`rmap_walk_locked`).
-pub const TTU_RMAP_LOCKED: u32 = 0x80;
+bitflags::bitflags! {
+    /// `enum ttu_flags` (include/linux/rmap.h, the values of 5.13+), as far as the model's
+    /// callers pass them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct TtuFlags: u32 {
+        /// `TTU_SPLIT_HUGE_PMD` (no PMD mappings are modelled: accepted and ignored).
+        const SPLIT_HUGE_PMD = 0x4;
+        /// `TTU_IGNORE_MLOCK`: unmap even from VM_LOCKED VMAs.
+        const IGNORE_MLOCK = 0x8;
+        /// `TTU_SYNC`: the PVMW takes the PTL even for empty-looking PTEs (732ed55823fc).
+        const SYNC = 0x10;
+        /// `TTU_RMAP_LOCKED`: the caller holds the rmap lock (`rmap_walk_locked`).
+        const RMAP_LOCKED = 0x80;
+    }
+}
 
-/// What a `_one` installs in place of the PTE.
+/// `TTU_SPLIT_HUGE_PMD`, spelt as the kernel spells it at a call site.
+pub const TTU_SPLIT_HUGE_PMD: TtuFlags = TtuFlags::SPLIT_HUGE_PMD;
+/// `TTU_IGNORE_MLOCK`.
+pub const TTU_IGNORE_MLOCK: TtuFlags = TtuFlags::IGNORE_MLOCK;
+/// `TTU_SYNC`.
+pub const TTU_SYNC: TtuFlags = TtuFlags::SYNC;
+/// `TTU_RMAP_LOCKED`.
+pub const TTU_RMAP_LOCKED: TtuFlags = TtuFlags::RMAP_LOCKED;
+
+/// What a `_one` installs in place of the PTE — which of the two functions it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Replace {
+pub enum Replace {
     /// try_to_unmap of a file page: nothing (the locked page cannot be re-faulted meanwhile).
     Nothing,
     /// try_to_migrate: a migration entry.
     MigrationEntry,
 }
 
-fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: Replace) -> bool {
-    let vma = w.vmas.get(vma_id);
-    let mm_id = vma.info.get().mm;
-    let pvmw_flags = if flags & TTU_SYNC != 0 { PVMW_SYNC } else { 0 };
-    let (start, end) = hugetlb::adjust_range_if_pmd_sharing_possible(w, vma_id, va);
-    let bracket = (w.kernel.protocol.notifier == Notifier::StartEnd)
-        .then(|| notifier::invalidate_range_start(w, mm_id, start, end));
-    let mut ret = true;
-    let mut invalidated_page_after_ptl = false;
-    if let Some(item) = page_vma_mapped_walk(w, pfn, vma_id, va, pvmw_flags) {
-        debug_assert!(item.pte.is_present(), "PVMW returns present PTEs");
-        if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
-            // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
-            match w.kernel.protocol.mlock {
-                // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
-                // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
-                MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
-                // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
-                // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
-                // page-table walk sets while it counts the VMA's folios.
-                MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
-            }
-            w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
-            drop(item);
-            ret = false;
-        } else if let unshare @ (hugetlb::Unshare::Unshared | hugetlb::Unshare::VmaLockBusy) =
-            hugetlb::try_unshare(w, &item, vma_id, va)
-        {
-            drop(item);
-            if unshare == hugetlb::Unshare::VmaLockBusy {
-                // hugetlb_vma_trylock_write failed: `goto walk_abort`.
-                ret = false;
-            } else {
-                // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount
-                // (which counts table entries, not mms) is unchanged, so the walk goes on.
-                // With 4.4's notifiers the `goto out_unmap` still ends in a single-page
-                // `invalidate_page` (the 4.4 backport of 017b1660df89): the rest of the
-                // table's range is never invalidated.
-                invalidated_page_after_ptl =
-                    w.kernel.protocol.notifier == Notifier::InvalidatePageAfterPtl;
-            }
-        } else {
-            // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)`
-            // — clear and flush before the PTL is released, and keep the value the clear
-            // returned: the hardware may have set its dirty bit since the walk looked.
-            let pteval = pgtable::ptep_clear_flush(w, &item.ptl, mm_id, va, item.entry());
-            w.trace(
-                match replace {
-                    Replace::Nothing => "try_to_unmap_one: ptep_clear_flush",
-                    Replace::MigrationEntry => "try_to_migrate_one: ptep_clear_flush",
-                },
-                format_args!("{mm_id} va {:#x}", va << 12),
-                pteval,
-            );
-            let Pte::Present { write, dirty, .. } = pteval else {
-                unreachable!("only the PTL holder clears a present PTE: {pteval}")
-            };
-            // "Move the dirty bit to the physical page now the pte is gone": pte_dirty(pteval).
-            if dirty {
-                rmap::set_page_dirty(w, pfn);
-            }
-            if replace == Replace::MigrationEntry {
-                // `pte_write(pteval)`: a writable or a readable migration entry.
-                let entry = Pte::Migration { pfn, write };
-                item.entry().store(entry.encode(), Ordering::SeqCst);
-                w.trace(
-                    "try_to_migrate_one: set migration entry",
-                    format_args!("va {:#x}", va << 12),
-                    entry,
-                );
-            } else {
-                w.mms
-                    .get(mm_id)
-                    .rss
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            rmap::page_remove_rmap(w, pfn, vma_id);
-            drop(item);
-            page_alloc::put_page(w, pfn);
-            invalidated_page_after_ptl =
-                w.kernel.protocol.notifier == Notifier::InvalidatePageAfterPtl;
-        }
-    }
-    if invalidated_page_after_ptl {
-        // 4.4-era `mmu_notifier_invalidate_page`, after the PTL was dropped (aac2fea94f7a).
-        crate::race_window!("try_to_unmap_one: PTL dropped, secondary not yet invalidated");
-        notifier::invalidate_page(w, mm_id, va);
-    }
-    if let Some(b) = bracket {
-        notifier::invalidate_range_end(w, b);
-    }
-    ret
+/// The hugetlb branch of a `_one`, run on the found PTE before it is cleared: since
+/// 017b1660df89 [`hugetlb::try_unshare`] (`huge_pmd_unshare`); before it
+/// [`no_huge_pmd_unshare`].
+pub type HugetlbBranch = fn(&World, &PvmwItem<'_>, VmaId, u64) -> hugetlb::Unshare;
+
+/// The hugetlb branch before 017b1660df89: a shared PMD table is not special — its entry is
+/// cleared like any other (for every sharer at once) and the walk stops when the mapcount
+/// reaches zero.
+pub fn no_huge_pmd_unshare(
+    _w: &World,
+    _item: &PvmwItem<'_>,
+    _vma: VmaId,
+    _va: u64,
+) -> hugetlb::Unshare {
+    hugetlb::Unshare::NotShared
 }
 
-/// `try_to_unmap_one`.
-pub fn try_to_unmap_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: u32) -> bool {
-    unmap_one(w, pfn, vma, va, flags, Replace::Nothing)
+/// What [`unmap_one_pte`] did with this VMA's mapping of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmapStep {
+    /// PVMW found no PTE mapping the page here.
+    NotMapped,
+    /// A VM_LOCKED mapping reclaim must keep ("restore the mlock"): stop the walk.
+    Mlocked,
+    /// `hugetlb_vma_trylock_write` failed: `goto walk_abort`.
+    WalkAbort,
+    /// `huge_pmd_unshare` dropped this mm's reference to a shared table: go on.
+    Unshared,
+    /// The PTE was cleared (and, for try_to_migrate, a migration entry installed).
+    Cleared,
 }
 
-/// `try_to_migrate_one`.
-pub fn try_to_migrate_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: u32) -> bool {
-    unmap_one(w, pfn, vma, va, flags, Replace::MigrationEntry)
+impl UnmapStep {
+    /// The `_one`'s return value: false stops the rmap walk.
+    pub fn ret(self) -> bool {
+        !matches!(self, UnmapStep::Mlocked | UnmapStep::WalkAbort)
+    }
+
+    /// Did it change this mm's translation of `va` (what a 4.4-era `invalidate_page` follows)?
+    pub fn changed_pte(self) -> bool {
+        matches!(self, UnmapStep::Unshared | UnmapStep::Cleared)
+    }
 }
 
-fn walk(
+/// The part of `try_to_unmap_one` / `try_to_migrate_one` between the notifier calls, the same
+/// in every era the model has: `page_vma_mapped_walk` (through the table; `PVMW_SYNC` if
+/// `TTU_SYNC`), then under the PTL the mlock check, the `hugetlb` branch, and "nuke the page
+/// table entry" with `ptep_clear_flush`, moving the dirty bit and removing the rmap.
+pub fn unmap_one_pte(
     w: &World,
     pfn: Pfn,
-    page: &PageLockGuard<'_>,
-    flags: u32,
-    held: Option<&HeldRmapLock<'_, '_>>,
+    vma_id: VmaId,
+    va: u64,
+    flags: TtuFlags,
+    replace: Replace,
+    hugetlb: HugetlbBranch,
+) -> UnmapStep {
+    let vma = w.vmas.get(vma_id);
+    let mm_id = vma.info.get().mm;
+    let pvmw_flags = if flags.contains(TTU_SYNC) {
+        PVMW_SYNC
+    } else {
+        PvmwFlags::empty()
+    };
+    let Some(item) = (w.kernel.rmap.page_vma_mapped_walk)(w, pfn, vma_id, va, pvmw_flags) else {
+        return UnmapStep::NotMapped;
+    };
+    debug_assert!(item.value.is_present(), "PVMW returns present PTEs");
+    if replace == Replace::Nothing && !flags.contains(TTU_IGNORE_MLOCK) && vma.has(vm::LOCKED) {
+        // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
+        match w.kernel.protocol.mlock {
+            // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
+            // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
+            MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
+            // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
+            // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
+            // page-table walk sets while it counts the VMA's folios.
+            MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
+        }
+        w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
+        return UnmapStep::Mlocked;
+    }
+    match hugetlb(w, &item, vma_id, va) {
+        // hugetlb_vma_trylock_write failed: `goto walk_abort`.
+        hugetlb::Unshare::VmaLockBusy => return UnmapStep::WalkAbort,
+        // huge_pmd_unshare: this mm no longer sees the shared table; the mapcount (which
+        // counts table entries, not mms) is unchanged, so the walk goes on.
+        hugetlb::Unshare::Unshared => return UnmapStep::Unshared,
+        hugetlb::Unshare::NotShared => {}
+    }
+    // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)` — clear
+    // and flush before the PTL is released, and keep the value the clear returned: the
+    // hardware may have set its dirty bit since the walk looked.
+    let pteval = item.pte.ptep_clear_flush();
+    w.trace(
+        match replace {
+            Replace::Nothing => "try_to_unmap_one: ptep_clear_flush",
+            Replace::MigrationEntry => "try_to_migrate_one: ptep_clear_flush",
+        },
+        format_args!("{mm_id} va {:#x}", va << 12),
+        pteval,
+    );
+    let Pte::Present { write, dirty, .. } = pteval else {
+        unreachable!("only the PTL holder clears a present PTE: {pteval}")
+    };
+    // "Move the dirty bit to the physical page now the pte is gone": pte_dirty(pteval).
+    if dirty {
+        rmap::set_page_dirty(w, pfn);
+    }
+    if replace == Replace::MigrationEntry {
+        // `pte_write(pteval)`: a writable or a readable migration entry.
+        let entry = Pte::Migration { pfn, write };
+        item.pte.set_pte_at(entry);
+        w.trace(
+            "try_to_migrate_one: set migration entry",
+            format_args!("va {:#x}", va << 12),
+            entry,
+        );
+    } else {
+        w.mms
+            .get(mm_id)
+            .rss
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    rmap::page_remove_rmap(w, pfn, vma_id);
+    drop(item);
+    page_alloc::put_page(w, pfn);
+    UnmapStep::Cleared
+}
+
+/// A `_one` since 369ea8242c0f: `mmu_notifier_invalidate_range_start` over the range
+/// (`adjust_range_if_pmd_sharing_possible`: the whole table if it may be shared), the PTE
+/// step, `mmu_notifier_invalidate_range_end` — never under the PTL.
+pub fn unmap_one_start_end(
+    w: &World,
+    pfn: Pfn,
+    vma_id: VmaId,
+    va: u64,
+    flags: TtuFlags,
+    replace: Replace,
+    hugetlb: HugetlbBranch,
+) -> bool {
+    // The VMA's liveness is checked once, by the PTE step.
+    let mm_id = w.vmas.slot(vma_id.idx).info.get().mm;
+    let (start, end) = hugetlb::adjust_range_if_pmd_sharing_possible(w, vma_id, va);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm_id, start, end);
+    let step = unmap_one_pte(w, pfn, vma_id, va, flags, replace, hugetlb);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
+    step.ret()
+}
+
+/// A 4.4-era `_one` (before 369ea8242c0f): no start/end bracket; once the PTL is dropped,
+/// `mmu_notifier_invalidate_page` of the one page (aac2fea94f7a). After an unshare the
+/// `goto out_unmap` still ends in that single-page call (the 4.4 backport of 017b1660df89):
+/// the rest of the table's range is never invalidated.
+pub fn unmap_one_invalidate_page(
+    w: &World,
+    pfn: Pfn,
+    vma_id: VmaId,
+    va: u64,
+    flags: TtuFlags,
     replace: Replace,
 ) -> bool {
+    let mm_id = w.vmas.get(vma_id).info.get().mm;
+    let step = unmap_one_pte(w, pfn, vma_id, va, flags, replace, hugetlb::try_unshare);
+    if step.changed_pte() {
+        crate::race_window!("try_to_unmap_one: PTL dropped, secondary not yet invalidated");
+        (w.kernel.notifier.invalidate_page)(w, mm_id, va);
+    }
+    step.ret()
+}
+
+/// `try_to_unmap_one` (mm/rmap.c): the modern kernel.
+pub fn try_to_unmap_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_start_end(
+        w,
+        pfn,
+        vma,
+        va,
+        flags,
+        Replace::Nothing,
+        hugetlb::try_unshare,
+    )
+}
+
+/// `try_to_unmap_one` before 017b1660df89 ("mm: migration: fix migration of huge PMD shared
+/// pages", v4.19): no `huge_pmd_unshare`.
+pub fn try_to_unmap_one_v4_18(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_start_end(
+        w,
+        pfn,
+        vma,
+        va,
+        flags,
+        Replace::Nothing,
+        no_huge_pmd_unshare,
+    )
+}
+
+/// `try_to_unmap_one` of 4.4 (before 369ea8242c0f "mm/rmap: update to new mmu_notifier
+/// semantic v2"): `mmu_notifier_invalidate_page` after the PTL is dropped, no bracket.
+pub fn try_to_unmap_one_v4_4(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_invalidate_page(w, pfn, vma, va, flags, Replace::Nothing)
+}
+
+/// `try_to_migrate_one` (mm/rmap.c; split from try_to_unmap_one by a98a2f0c8ce1): the modern
+/// kernel.
+pub fn try_to_migrate_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_start_end(
+        w,
+        pfn,
+        vma,
+        va,
+        flags,
+        Replace::MigrationEntry,
+        hugetlb::try_unshare,
+    )
+}
+
+/// `try_to_migrate_one` before 017b1660df89 (then `try_to_unmap_one` with `TTU_MIGRATION`):
+/// no `huge_pmd_unshare`.
+pub fn try_to_migrate_one_v4_18(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_start_end(
+        w,
+        pfn,
+        vma,
+        va,
+        flags,
+        Replace::MigrationEntry,
+        no_huge_pmd_unshare,
+    )
+}
+
+/// `try_to_migrate_one` of 4.4 (then `try_to_unmap_one` with `TTU_MIGRATION`, before
+/// 369ea8242c0f): `mmu_notifier_invalidate_page` after the PTL is dropped.
+pub fn try_to_migrate_one_v4_4(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    unmap_one_invalidate_page(w, pfn, vma, va, flags, Replace::MigrationEntry)
+}
+
+/// The body of `try_to_unmap` / `try_to_migrate`: an rmap walk (`rmap_walk`, or
+/// `rmap_walk_locked` with `held` — the caller passes TTU_RMAP_LOCKED then) calling `one` for
+/// each VMA, with `anon_lock` = the table's `folio_lock_anon_vma_read` and `done` =
+/// `folio_not_mapped`. Returns `!folio_mapped`.
+pub fn ttu_walk(
+    w: &World,
+    page: &LockedPage<'_>,
+    flags: TtuFlags,
+    held: Option<&HeldRmapLock<'_, '_>>,
+    one: super::rmap_walk::TtuOneFn,
+) -> bool {
+    debug_assert_eq!(held.is_some(), flags.contains(TTU_RMAP_LOCKED));
+    let pfn = page.pfn();
     let p = w.page(pfn);
-    // Simplification: anonymous try_to_unmap needs swap (swap entries, `swap_duplicate`),
-    // which is not modelled: it is reported as a BUG instead of being run.
-    if replace == Replace::Nothing && matches!(p.mapping(), Mapping::Anon(_)) {
+    let mut rmap_one = |vma: VmaId, va: u64| one(w, pfn, vma, va, flags);
+    let done = || !p.mapped();
+    let mut rwc = RmapWalkControl::new(&mut rmap_one);
+    rwc.done = Some(&done);
+    rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
+    match held {
+        Some(h) => rmap_walk_locked(w, page, h, &mut rwc),
+        None => rmap_walk(w, page, &mut rwc),
+    }
+    !p.mapped()
+}
+
+/// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`).
+///
+/// Simplification: anonymous try_to_unmap needs swap (swap entries, `swap_duplicate`), which
+/// is not modelled: it is reported as a BUG instead of being run.
+pub fn try_to_unmap(w: &World, page: &LockedPage<'_>, flags: TtuFlags) -> bool {
+    let pfn = page.pfn();
+    if matches!(w.page(pfn).mapping(), Mapping::Anon(_)) {
         check::violation(
             Oracle::Bug,
             format!("try_to_unmap of anonymous {pfn}: swap is not modelled"),
         );
         return false;
     }
-    let mut one = |vma: VmaId, va: u64| unmap_one(w, pfn, vma, va, flags, replace);
-    let done = || !p.mapped();
-    let mut rwc = RmapWalkControl {
-        rmap_one: &mut one,
-        done: Some(&done),
-        invalid_vma: None,
-        anon_lock: AnonLock::LockAnonVmaRead,
-    };
-    match held {
-        Some(h) => rmap_walk_locked(w, pfn, h, &mut rwc),
-        None => rmap_walk(w, pfn, page, &mut rwc),
-    }
-    !p.mapped()
-}
-
-/// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`).
-pub fn try_to_unmap(w: &World, pfn: Pfn, page: &PageLockGuard<'_>, flags: u32) -> bool {
-    walk(w, pfn, page, flags, None, Replace::Nothing)
+    ttu_walk(w, page, flags, None, w.kernel.rmap.try_to_unmap_one)
 }
 
 /// `try_to_migrate`: every mapping becomes a migration entry; returns `!folio_mapped`.
-pub fn try_to_migrate(w: &World, pfn: Pfn, page: &PageLockGuard<'_>, flags: u32) -> bool {
-    walk(w, pfn, page, flags, None, Replace::MigrationEntry)
+pub fn try_to_migrate(w: &World, page: &LockedPage<'_>, flags: TtuFlags) -> bool {
+    ttu_walk(w, page, flags, None, w.kernel.rmap.try_to_migrate_one)
 }
 
-/// `try_to_migrate(…, TTU_RMAP_LOCKED)`: the caller holds the rmap lock.
+/// `try_to_migrate(folio, TTU_RMAP_LOCKED)`: the caller holds the rmap lock (`held`) and
+/// passes `TTU_RMAP_LOCKED` in `flags`, as the kernel's callers do.
 pub fn try_to_migrate_locked(
     w: &World,
-    pfn: Pfn,
-    page: &PageLockGuard<'_>,
-    flags: u32,
+    page: &LockedPage<'_>,
+    flags: TtuFlags,
     held: &HeldRmapLock<'_, '_>,
 ) -> bool {
-    walk(
-        w,
-        pfn,
-        page,
-        flags | TTU_RMAP_LOCKED,
-        Some(held),
-        Replace::MigrationEntry,
-    )
+    ttu_walk(w, page, flags, Some(held), w.kernel.rmap.try_to_migrate_one)
 }

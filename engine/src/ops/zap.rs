@@ -180,11 +180,11 @@ pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u6
 /// `unmap_vmas`: zap `[start, end)` of each VMA, inside one mmu-notifier bracket
 /// (MMU_NOTIFY_UNMAP; sleeps allowed, no PTL held).
 pub fn unmap_vmas(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], start: u64, end: u64) {
-    let bracket = crate::ops::notifier::invalidate_range_start(w, tlb.mm, start, end);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, tlb.mm, start, end);
     for &v in vmas {
         unmap_page_range(w, tlb, v, start, end);
     }
-    crate::ops::notifier::invalidate_range_end(w, bracket);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
 }
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): unmap_vmas and the zap levels.

@@ -36,6 +36,7 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
 use mmlab_engine::protocol::{Protocol, RmapRemoval};
 use mmlab_engine::sync::Arc;
@@ -198,9 +199,9 @@ impl Scenario for DelayedRmap {
                 vec![
                     actor("split", move || {
                         for pfn in pfns {
-                            let guard = ws.page(pfn).lock().lock();
-                            split::unmap_folio(&ws, pfn, &guard);
-                            drop(guard);
+                            let page = lock_page(&ws, pfn);
+                            split::unmap_folio(&ws, &page);
+                            page.unlock();
                             page_alloc::put_page(&ws, pfn);
                         }
                     }),

@@ -40,10 +40,11 @@ use super::common::{self, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::access;
 use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::protocol::Protocol;
+use mmlab_engine::ops::ttu;
 use mmlab_engine::sync::Ordering;
 
 /// The scenario.
@@ -83,10 +84,11 @@ impl Scenario for HugetlbPmdShare {
         &[Oracle::LostStore, Oracle::I3FreeBeforeFlush]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let protocol = Protocol {
-            hugetlb_unshare_in_ttu: variant == "fixed",
-            ..Protocol::default()
-        };
+        let mut kernel = Kernel::default();
+        if variant != "fixed" {
+            kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_18;
+            kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_18;
+        }
         // Tiny: two actors, one page, tables of 2 PTEs. Stress: a third actor, mm A's own
         // writer, which keeps re-sharing the table after each unshare.
         let (cpus, faulted) = match size {
@@ -94,7 +96,7 @@ impl Scenario for HugetlbPmdShare {
             Size::Stress => (3, 4),
         };
         let rounds = common::rounds(size, 4) as u64;
-        let w = common::world(size, cpus, protocol, |c| {
+        let w = common::world(size, cpus, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
         env.sink.install();

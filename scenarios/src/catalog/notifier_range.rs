@@ -56,11 +56,12 @@ use super::common::{self, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::ttu;
 use mmlab_engine::ops::{access, notifier};
-use mmlab_engine::protocol::{Notifier, Protocol};
 use mmlab_engine::sync::Ordering;
 
 /// The scenario.
@@ -105,16 +106,15 @@ impl Scenario for NotifierRange {
         &[Oracle::I13SecondaryMmu]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let protocol = Protocol {
-            notifier: if variant == "invalidate-page-after-ptl" {
-                Notifier::InvalidatePageAfterPtl
-            } else {
-                Notifier::StartEnd
-            },
-            ..Protocol::default()
-        };
+        let mut kernel = Kernel::default();
+        if variant == "invalidate-page-after-ptl" {
+            kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_4;
+            kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_4;
+            kernel.notifier.arch_invalidate_secondary_tlbs =
+                notifier::arch_invalidate_secondary_tlbs_v4_4;
+        }
         let check_seq = variant != "refresh-without-seq";
-        let w = common::world(size, 2, protocol, |c| {
+        let w = common::world(size, 2, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
         env.sink.install();

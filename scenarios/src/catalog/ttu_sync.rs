@@ -25,9 +25,10 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::{access, munmap, page_alloc, split};
-use mmlab_engine::protocol::Protocol;
 
 /// The scenario.
 #[derive(Debug)]
@@ -66,11 +67,11 @@ impl Scenario for TtuSync {
         &[Oracle::I2TtuSync]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let protocol = Protocol {
-            ttu_sync: variant == "fixed",
-            ..Protocol::default()
-        };
-        let w = common::world(size, 2, protocol, |_| {});
+        let mut kernel = Kernel::default();
+        if variant != "fixed" {
+            kernel.rmap.unmap_folio = split::unmap_page_v5_12;
+        }
+        let w = common::world(size, 2, kernel, |_| {});
         env.sink.install();
         let pages = match size {
             Size::Tiny => 1,
@@ -94,9 +95,9 @@ impl Scenario for TtuSync {
             }),
             actor("split", move || {
                 for pfn in split_pfns {
-                    let guard = ws.page(pfn).lock().lock();
-                    split::split_unmap_and_remap(&ws, pfn, &guard);
-                    drop(guard);
+                    let page = lock_page(&ws, pfn);
+                    split::split_unmap_and_remap(&ws, &page);
+                    page.unlock();
                     page_alloc::put_page(&ws, pfn);
                 }
             }),
