@@ -52,8 +52,9 @@ pub fn page_add_file_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma
     w.trace("page_add_file_rmap", pfn, page.describe());
 }
 
-/// 5.18+: `mlock_vma_folio` from rmap add, when the VMA is VM_LOCKED and not VM_SPECIAL.
-fn mlock_on_add(w: &World, pfn: Pfn, vma: VmaId) {
+/// 5.18+: `mlock_vma_folio` from rmap add, when the VMA is VM_LOCKED and not VM_SPECIAL (the
+/// tail of `page_add_anon_rmap` / `page_add_file_rmap`; nothing under the ≤5.17 scheme).
+pub fn mlock_on_add(w: &World, pfn: Pfn, vma: VmaId) {
     if w.kernel.protocol.mlock == MlockScheme::MlockCount {
         let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
         if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {

@@ -1,11 +1,18 @@
 //! `try_to_unmap` (reclaim, file THP split) and `try_to_migrate` (migration, anon THP split),
 //! with their per-VMA `try_to_unmap_one` / `try_to_migrate_one` (split apart by a98a2f0c8ce1).
 //!
-//! Callers hold the page lock (the guard is the proof) and a page reference. Each `_one` runs
-//! inside an mmu-notifier bracket (never under a PTL), finds the PTE with
-//! `page_vma_mapped_walk` — which skips an empty-looking PTE without its PTL unless
-//! `TTU_SYNC` — and clears it under the PTL, flushing the TLB before the PTL is dropped
-//! (`ptep_clear_flush`), moving the dirty bit to the page and removing the rmap.
+//! Callers hold the page lock (the `&LockedPage` is the proof) and a page reference, and pass
+//! [`TtuFlags`] as the kernel's callers do. Each `_one` runs inside an mmu-notifier bracket
+//! (never under a PTL), finds the PTE with `page_vma_mapped_walk` — which skips an
+//! empty-looking PTE without its PTL unless `TTU_SYNC` — and clears it under the PTL, flushing
+//! the TLB before the PTL is dropped (`ptep_clear_flush`), moving the dirty bit to the page and
+//! removing the rmap.
+//!
+//! The walkers call the `_one`s through the kernel table (`w.kernel.rmap.try_to_unmap_one`,
+//! `try_to_migrate_one`). The historical versions share [`unmap_one_pte`], the step under the
+//! PTL, and differ in what the patch changed: [`unmap_one_start_end`] (369ea8242c0f's notifier
+//! bracket) or [`unmap_one_invalidate_page`] (4.4), and the [`HugetlbBranch`] (017b1660df89's
+//! `huge_pmd_unshare`, or [`no_huge_pmd_unshare`] before it).
 
 use crate::check::{self, Oracle};
 use crate::mm::pte::Pte;
@@ -237,7 +244,7 @@ pub fn try_to_unmap_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlag
 }
 
 /// `try_to_unmap_one` before 017b1660df89 ("mm: migration: fix migration of huge PMD shared
-/// pages", v4.19): no `huge_pmd_unshare`.
+/// pages", 2018): no `huge_pmd_unshare`.
 pub fn try_to_unmap_one_v4_18(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
     unmap_one_start_end(
         w,
