@@ -1,6 +1,11 @@
 //! `rmap_walk`: find every VMA that may map a page — through the file's `i_mmap` under
 //! `i_mmap_rwsem` read, or through the anon_vma under its root rwsem read, held for the whole
 //! walk (`rmap_walk_file` / `rmap_walk_anon`) — and call `rmap_one` for each.
+//!
+//! The walk, its `anon_lock`, `page_vma_mapped_walk` and the per-VMA steps of the walkers are
+//! entries of the kernel function table ([`RmapOps`], `w.kernel.rmap`): every walker reaches
+//! them through it, so replacing one (another `page_lock_anon_vma_read`, a historical
+//! `try_to_unmap_one`) changes migration, reclaim, writeback, munlock and the THP split alike.
 
 use crate::check::{self, Oracle};
 use crate::mm::address_space::IMmap;
@@ -88,9 +93,10 @@ impl std::fmt::Debug for RmapWalkControl<'_> {
 pub enum HeldRmapLock<'g, 'w> {
     /// `i_mmap_rwsem` held for write (hugetlb migration; b7880cb166ab).
     IMmapWrite(&'g RwSemWriteGuard<'w, IMmap>),
-    /// `i_mmap_rwsem` held for read (file THP split).
+    /// `i_mmap_rwsem` held for read (the kernel's file THP split; the model's split takes no
+    /// rmap lock, see `split::unmap_folio_flags`).
     IMmapRead(&'g RwSemReadGuard<'w, IMmap>),
-    /// The anon_vma root rwsem held for write (anon THP split).
+    /// The anon_vma root rwsem held for write (the kernel's anon THP split).
     AnonVmaWrite(&'g RwSemWriteGuard<'w, AnonVmaTree>),
     /// The anon_vma root rwsem held for read.
     AnonVmaRead(&'g RwSemReadGuard<'w, AnonVmaTree>),
