@@ -10,10 +10,11 @@
 use crate::check::{self, Oracle};
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::mlock::MlockScheme;
 use crate::ops::pvmw::{PVMW_SYNC, page_vma_mapped_walk};
 use crate::ops::rmap_walk::{AnonLock, HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
-use crate::ops::{hugetlb, mlock, notifier, page_alloc, pgtable, rmap};
-use crate::protocol::{MlockScheme, Notifier};
+use crate::ops::{hugetlb, notifier, page_alloc, pgtable, rmap};
+use crate::protocol::Notifier;
 use crate::sync::{Ordering, PageLockGuard};
 
 /// `TTU_SPLIT_HUGE_PMD` (no PMD mappings are modelled: accepted and ignored).
@@ -47,14 +48,14 @@ fn unmap_one(w: &World, pfn: Pfn, vma_id: VmaId, va: u64, flags: u32, replace: R
         debug_assert!(item.pte.is_present(), "PVMW returns present PTEs");
         if replace == Replace::Nothing && flags & TTU_IGNORE_MLOCK == 0 && vma.has(vm::LOCKED) {
             // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
-            match w.kernel.protocol.mlock {
+            match w.kernel.mlock.scheme {
                 // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
                 // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
-                MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
+                MlockScheme::PageMlock => (w.kernel.mlock.mlock_vma_page)(w, pfn),
                 // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
                 // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
                 // page-table walk sets while it counts the VMA's folios.
-                MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
+                MlockScheme::MlockCount => (w.kernel.mlock.mlock_vma_folio)(w, pfn, vma_id),
             }
             w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
             drop(item);
