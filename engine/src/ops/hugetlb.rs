@@ -74,7 +74,7 @@ pub fn adjust_range_if_pmd_sharing_possible(w: &World, vma: VmaId, va: u64) -> (
 
 /// `want_pmd_share`: may the table covering `va` be shared? Only in a VM_MAYSHARE hugetlb VMA
 /// that spans the whole table (`range_in_vma`), with PMD sharing configured.
-fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
+pub fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
     let v = w.vmas.get(vma_id);
     let info = v.info.get();
     let per = w.cfg.ptes_per_table as u64;
@@ -95,7 +95,7 @@ fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
 /// the i_mmap_rwsem section: "pud has to be populated inside the same i_mmap_rwsem section -
 /// otherwise racing tasks could either miss the sharing (see huge_pte_offset) or select a bad
 /// pmd for sharing."
-fn huge_pmd_share(
+pub fn huge_pmd_share(
     w: &World,
     mm: &Mm,
     mm_id: MmId,
@@ -248,7 +248,7 @@ pub fn hugetlbfs_punch_hole(w: &World, file: FileId, index: u64) {
 }
 
 /// `__vma_shareable_lock`: does this VMA have a hugetlb VMA lock (a VM_MAYSHARE hugetlb VMA)?
-fn vma_shareable_lock(w: &World, vma_id: VmaId) -> bool {
+pub fn vma_shareable_lock(w: &World, vma_id: VmaId) -> bool {
     let v = w.vmas.get(vma_id);
     v.has(vm::HUGETLB) && v.has(vm::SHARED)
 }
@@ -301,7 +301,7 @@ pub fn hugetlb_fault_mutex_hash(w: &World, file: FileId, idx: u64) -> usize {
 /// another mm's if `want_pmd_share` and this mm's slot is empty (`huge_pmd_share`), else this
 /// mm's own (`pmd_alloc`). Called with the hugetlb VMA lock held for read, which keeps the
 /// returned table this mm's until the fault is done.
-fn huge_pte_alloc(
+pub fn huge_pte_alloc(
     w: &World,
     mm: &Mm,
     mm_id: MmId,
@@ -443,7 +443,7 @@ pub fn hugetlb_fault(
 /// `hugepage_subpool_get_pages`, `restore_reserve_on_error`): an allocation fails only when
 /// the model's page pool is empty.
 #[allow(clippy::too_many_arguments)]
-fn hugetlb_no_page(
+pub fn hugetlb_no_page(
     w: &World,
     mm: MmId,
     vma_id: VmaId,
