@@ -20,10 +20,11 @@ use mmlab_benches::{
     Panel, Tally, assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation,
     report_svg, time_concurrently,
 };
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{exit, munlock};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 use mmlab_engine::sync::{LockClass, lock_stat, switches};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,13 +62,9 @@ fn setup(k: usize, mlock: MlockScheme) -> (Arc<World>, Vec<mmlab_engine::mm::MmI
         .max((pages as usize).div_ceil(cfg.ptes_per_table));
     cfg.tables = k * (pages as usize).div_ceil(cfg.ptes_per_table);
     cfg.pages = pages as usize * 2;
-    let w = bench_world(
-        cfg,
-        Protocol {
-            mlock,
-            ..Protocol::default()
-        },
-    );
+    let mut kernel = Kernel::default();
+    kernel.mlock.scheme = mlock;
+    let w = bench_world(cfg, kernel);
     let file = w.file(0);
     let mms = (0..k)
         .map(|_| {

@@ -16,12 +16,11 @@
 //! ```
 
 use mmlab_benches::{Body, ns, quiet_instrumentation, time_concurrently};
-use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig, vm};
-use mmlab_engine::ops::fault::pte_offset_map_lock;
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{exit, munlock, page_alloc, pgtable, tlb, zap};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 use mmlab_engine::sync::Ordering;
 use std::sync::Arc;
 
@@ -42,16 +41,8 @@ fn exit_interleaved(w: &World, mm_id: MmId) {
         }
         for va in info.start..info.end {
             // follow_page(FOLL_GET)
-            let pfn = {
-                let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) else {
-                    continue;
-                };
-                let Pte::Present { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst))
-                else {
-                    continue;
-                };
-                page_alloc::get_page(w, pfn);
-                pfn
+            let Some(pfn) = munlock::follow_page(w, mm_id, va) else {
+                continue;
             };
             let page = mmlab_engine::ops::pagemap::lock_page(w, pfn);
             munlock::munlock_vma_page(w, &page);
@@ -89,13 +80,9 @@ fn walks(k: usize, interleave: bool) -> (f64, f64) {
     for _ in 0..ROUNDS {
         let mut cfg = WorldConfig::stress(k);
         cfg.files = vec![(PAGES as usize, false)];
-        let w = Arc::new(World::new(
-            cfg,
-            Protocol {
-                mlock: MlockScheme::PageMlock,
-                ..Protocol::default()
-            },
-        ));
+        let mut kernel = Kernel::default();
+        kernel.mlock.scheme = MlockScheme::PageMlock;
+        let w = Arc::new(World::new(cfg, kernel));
         w.sink.install();
         let mms: Vec<MmId> = (0..k)
             .map(|_| {
@@ -146,7 +133,7 @@ fn walks(k: usize, interleave: bool) -> (f64, f64) {
 
 fn trace_cost(threads: usize) -> f64 {
     const EVENTS: u64 = 200_000;
-    let w = Arc::new(World::new(WorldConfig::stress(2), Protocol::default()));
+    let w = Arc::new(World::new(WorldConfig::stress(2), Kernel::default()));
     let bodies: Vec<Body> = (0..threads)
         .map(|_| {
             let w = w.clone();

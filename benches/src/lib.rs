@@ -23,14 +23,14 @@ pub fn quiet_instrumentation() {
     switches::set_stats(false);
 }
 
-/// A world for a benchmark: `cfg` under `protocol`, with the domain trace off (the lab's
+/// A world for a benchmark: `cfg` running `kernel`, with the domain trace off (the lab's
 /// notebook, not kernel work, as in production) and its sink installed on this thread, so that
 /// setup violations are seen by [`assert_clean`].
 pub fn bench_world(
     cfg: mmlab_engine::mm::WorldConfig,
-    protocol: mmlab_engine::protocol::Protocol,
+    kernel: impl Into<mmlab_engine::kernel::Kernel>,
 ) -> Arc<World> {
-    let w = Arc::new(World::new(cfg, protocol));
+    let w = Arc::new(World::new(cfg, kernel));
     w.trace.set_enabled(false);
     w.sink.install();
     w

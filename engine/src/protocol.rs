@@ -26,68 +26,17 @@ pub enum RmapRemoval {
     AfterPtlRelease,
 }
 
-/// The munlock scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MlockScheme {
-    /// ≤ v5.17: PG_mlocked set under the page lock; munlock walks the rmap per page
-    /// (`page_mlock`) under `i_mmap_rwsem` / anon_vma read; munmap and exit munlock every
-    /// VM_LOCKED VMA first (`munlock_vma_pages_all`).
-    PageMlock,
-    /// v5.18+ (Hugh Dickins' munlock series: 07ca76067308, a213e5cf71cb, ...; default):
-    /// `mlock_count` kept by rmap add/remove under the PTL; no rmap walk, no page lock.
-    #[default]
-    MlockCount,
-}
-
-/// How a fault that meets a migration entry waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MigrationWait {
-    /// The waiter takes a page reference under the PTL (`get_page_unless_zero`), drops the
-    /// PTL and sleeps on PG_locked holding it, then `put_page` — the pre-2018 shape
-    /// (`wait_on_page_locked`; 9a1ea439b16b narrowed the hold to "until queued" with
-    /// `put_and_wait_on_page_locked`, and v5.15 still took the reference). The model keeps the
-    /// reference across the whole sleep, the widest form of the window: the waiter's
-    /// reference makes concurrent migrations fail their refcount freeze.
-    TakesRef,
-    /// v5.17+ (ffa65753c431, default): enqueue on the page's wait queue while holding the PTL,
-    /// then drop it and sleep; no reference.
-    #[default]
-    OnLocked,
-}
-
 /// The switches. `Protocol::default()` is the modern kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protocol {
     /// `zap_pte_range`'s rmap removal (5df397dec7c4; Ryan Roberts' 2023 RFC).
     pub rmap_removal: RmapRemoval,
-    /// The munlock scheme (v5.18: 07ca76067308, a213e5cf71cb).
-    pub mlock: MlockScheme,
-    /// The fault side of migration (ffa65753c431).
-    pub migration_wait: MigrationWait,
-    /// Migration trylocks its newpage and backs off with -EAGAIN (Hugh Dickins 2015, "mm: page
-    /// migration trylock newpage at same level as oldpage"); off = the pre-2015
-    /// `BUG_ON(!trylock_page(newpage))` in `move_to_new_page`.
-    pub newpage_trylock: bool,
-    /// The same rework's other fix ("mm: page migration use the put_new_page whenever
-    /// necessary"): an unused newpage always goes back through `put_new_page` (its
-    /// pool). Off = the pre-2015 `unmap_and_move`, whose "page was freed under us" success
-    /// path released the unused newpage with `putback_lru_page`, outside a custom pool.
-    pub newpage_to_pool: bool,
-    /// hugetlb migration keeps the `i_mmap_rwsem` it trylocked for write across
-    /// `remove_migration_ptes` (b7880cb166ab, 2026); off = it is released after
-    /// `try_to_migrate` and `remove_migration_ptes` takes it for read under the folio lock.
-    pub hugetlb_imap_held_across_remove: bool,
 }
 
 impl Default for Protocol {
     fn default() -> Self {
         Protocol {
             rmap_removal: RmapRemoval::default(),
-            mlock: MlockScheme::default(),
-            migration_wait: MigrationWait::default(),
-            newpage_trylock: true,
-            newpage_to_pool: true,
-            hugetlb_imap_held_across_remove: true,
         }
     }
 }

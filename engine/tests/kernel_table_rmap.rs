@@ -14,6 +14,7 @@ use mmlab_engine::check::{Sink, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::pvmw::{self, PvmwFlags, PvmwItem};
@@ -21,7 +22,6 @@ use mmlab_engine::ops::reclaim::{Reclaimed, reclaim_page};
 use mmlab_engine::ops::rmap_walk::{self, LockedAnonVma};
 use mmlab_engine::ops::ttu::{self, TtuFlags};
 use mmlab_engine::ops::{access, mkclean, munlock, page_alloc, split};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 use std::cell::Cell;
 
 thread_local! {
@@ -132,10 +132,8 @@ fn a_replaced_anon_lock_is_used_by_try_to_migrate_migration_and_the_split() {
 fn a_replaced_anon_lock_is_used_by_page_mlock() {
     // page_mlock walks anon pages too; a second mapping of an anon page needs fork, which is
     // not modelled — so this calls it directly on a mapped, mlocked anon page.
-    let mut kernel = Kernel::from(Protocol {
-        mlock: MlockScheme::PageMlock,
-        ..Protocol::default()
-    });
+    let mut kernel = Kernel::default();
+    kernel.mlock.scheme = MlockScheme::PageMlock;
     kernel.rmap.anon_lock = counting_anon_lock;
     let (w, sink) = world(kernel);
     let (_mm, pfn) = anon_page(&w);
@@ -173,10 +171,8 @@ fn a_replaced_try_to_unmap_one_is_used_by_reclaim_and_the_split() {
 
 #[test]
 fn a_replaced_page_vma_mapped_walk_is_used_by_every_walker() {
-    let mut kernel = Kernel::from(Protocol {
-        mlock: MlockScheme::PageMlock,
-        ..Protocol::default()
-    });
+    let mut kernel = Kernel::default();
+    kernel.mlock.scheme = MlockScheme::PageMlock;
     kernel.rmap.page_vma_mapped_walk = counting_pvmw;
     let (w, sink) = world(kernel);
     let file = w.file(0);

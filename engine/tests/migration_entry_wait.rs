@@ -27,21 +27,15 @@ mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{World, WorldConfig, pg};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{Error, access, migrate, munmap, pgtable, rmap_walk, ttu};
-use mmlab_engine::protocol::{MigrationWait, Protocol};
+use mmlab_engine::ops::{Error, access, fault, migrate, munmap, pgtable, rmap_walk, ttu};
 use mmlab_engine::sync::{Arc, LockClass, Ordering};
 
-fn munmap_waits_for_a_sleeping_migration_waiter(wait: MigrationWait) {
-    let w = Arc::new(World::new(
-        WorldConfig::stress(2),
-        Protocol {
-            migration_wait: wait,
-            ..Protocol::default()
-        },
-    ));
+fn munmap_waits_for_a_sleeping_migration_waiter(kernel: Kernel) {
+    let w = Arc::new(World::new(WorldConfig::stress(2), kernel));
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -98,10 +92,12 @@ fn munmap_waits_for_a_sleeping_migration_waiter(wait: MigrationWait) {
 
 #[test]
 fn munmap_waits_for_a_waiter_queued_on_the_locked_page() {
-    munmap_waits_for_a_sleeping_migration_waiter(MigrationWait::OnLocked);
+    munmap_waits_for_a_sleeping_migration_waiter(Kernel::default());
 }
 
 #[test]
 fn munmap_waits_for_a_waiter_sleeping_with_a_page_reference() {
-    munmap_waits_for_a_sleeping_migration_waiter(MigrationWait::TakesRef);
+    let mut kernel = Kernel::default();
+    kernel.fault.migration_entry_wait = fault::migration_entry_wait_v5_16;
+    munmap_waits_for_a_sleeping_migration_waiter(kernel);
 }

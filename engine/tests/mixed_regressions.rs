@@ -3,11 +3,12 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Oracle, Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pg;
 use mmlab_engine::mm::{World, WorldConfig, vm};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, migrate, munlock, munmap, reclaim, ttu};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 use mmlab_engine::sync::Ordering;
 
 /// `mlock(2)` of a VMA that is already VM_LOCKED changes nothing (`mlock_fixup`: `newflags ==
@@ -17,13 +18,9 @@ use mmlab_engine::sync::Ordering;
 #[test]
 fn mlock_of_a_locked_vma_does_not_count_its_pages_twice() {
     for scheme in [MlockScheme::MlockCount, MlockScheme::PageMlock] {
-        let w = World::new(
-            WorldConfig::stress(1),
-            Protocol {
-                mlock: scheme,
-                ..Protocol::default()
-            },
-        );
+        let mut kernel = Kernel::default();
+        kernel.mlock.scheme = scheme;
+        let w = World::new(WorldConfig::stress(1), kernel);
         let sink = Sink::new();
         sink.install();
         let mm = mm_alloc(&w).unwrap();
@@ -65,7 +62,7 @@ fn mlock_of_a_locked_vma_does_not_count_its_pages_twice() {
 /// PG_mlocked with no mapping (I11), erring high where the kernel errs low.
 #[test]
 fn restoring_the_mlock_of_an_isolated_page_does_not_count_it_twice() {
-    let w = World::new(WorldConfig::stress(1), Protocol::default());
+    let w = World::new(WorldConfig::stress(1), Kernel::default());
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -101,7 +98,7 @@ fn restoring_the_mlock_of_an_isolated_page_does_not_count_it_twice() {
 /// newpage to LRU", 5.18), or the VM_LOCKED mappings it restores are never counted.
 #[test]
 fn a_migrated_page_in_a_locked_vma_is_counted() {
-    let w = World::new(WorldConfig::stress(1), Protocol::default());
+    let w = World::new(WorldConfig::stress(1), Kernel::default());
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -136,7 +133,7 @@ fn a_migrated_page_in_a_locked_vma_is_counted() {
 /// so nobody munlocked it — and freed mlocked (I11).
 #[test]
 fn reclaim_leaves_an_mlocked_page_alone() {
-    let w = World::new(WorldConfig::stress(1), Protocol::default());
+    let w = World::new(WorldConfig::stress(1), Kernel::default());
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -180,7 +177,7 @@ fn a_speculative_reference_on_a_recycled_frame_is_refused() {
     use mmlab_engine::ops::page_alloc;
     use std::sync::Arc;
     for seed in 0..300u64 {
-        let w = Arc::new(World::new(WorldConfig::stress(2), Protocol::default()));
+        let w = Arc::new(World::new(WorldConfig::stress(2), Kernel::default()));
         let pfn = page_alloc::alloc_page(&w).unwrap();
         let mut env = Env::new(seed);
         env.inject = true;

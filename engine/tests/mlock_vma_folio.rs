@@ -29,21 +29,19 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Oracle, Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig, pg, vm};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, fault, migrate, mlock, munlock, munmap, ttu};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
+use mmlab_engine::ops::{access, migrate, mlock, munlock, munmap, ttu};
 use mmlab_engine::sync::Ordering;
 
 #[test]
 fn reclaims_mlock_restore_leaves_a_vma_that_mlock_is_still_counting_to_mlock() {
-    let w = World::new(
-        WorldConfig::stress(1),
-        Protocol {
-            mlock: MlockScheme::MlockCount,
-            ..Protocol::default()
-        },
-    );
+    let mut kernel = Kernel::default();
+    kernel.mlock.scheme = MlockScheme::MlockCount;
+    let w = World::new(WorldConfig::stress(1), kernel);
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -79,7 +77,7 @@ fn reclaims_mlock_restore_leaves_a_vma_that_mlock_is_still_counting_to_mlock() {
 
     // mlock(2) goes on: mlock_pte_range counts the page under its PTL, then VM_IO goes.
     {
-        let (_table, _i, _ptl) = fault::pte_offset_map_lock(&w, w.mms.get(mm), 0).unwrap();
+        let _pte = pte_offset_map_lock(&w, mm, 0).unwrap();
         mlock::mlock_folio(&w, pfn);
     }
     flags.fetch_and(!vm::IO, Ordering::SeqCst);

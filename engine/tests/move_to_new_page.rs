@@ -1,4 +1,4 @@
-//! Pre-2015 page migration (`Protocol::newpage_trylock` off): the newpage was first locked in
+//! Pre-2015 page migration (`migrate::__unmap_and_move_v4_3`): the newpage was first locked in
 //! `move_to_new_page` — `if (!trylock_page(newpage)) BUG();` (v3.10 mm/migrate.c) — which
 //! `__unmap_and_move` reaches only when `try_to_unmap` left the old page unmapped. A newpage
 //! that someone else holds locked crashes the kernel there and nowhere else: a migration
@@ -27,25 +27,21 @@ mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Oracle, Sink};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::ptep_get_and_clear;
 use mmlab_engine::mm::{World, WorldConfig};
-use mmlab_engine::ops::migrate::{self, NewPagePool, Rc};
+use mmlab_engine::ops::migrate::{self, MigrateResult, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, page_alloc, rmap, tlb};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::LockClass;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[test]
 fn a_locked_newpage_is_no_bug_when_the_old_page_stays_mapped() {
-    let w = Arc::new(World::new(
-        WorldConfig::stress(2),
-        Protocol {
-            newpage_trylock: false,
-            ..Protocol::default()
-        },
-    ));
+    let mut kernel = Kernel::default();
+    kernel.migrate.__unmap_and_move = migrate::__unmap_and_move_v4_3;
+    let w = Arc::new(World::new(WorldConfig::stress(2), kernel));
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -95,7 +91,7 @@ fn a_locked_newpage_is_no_bug_when_the_old_page_stays_mapped() {
     let migration = {
         let (w, step) = (w.clone(), step.clone());
         spawn("migration", &sink, move || {
-            let rc = migrate::__unmap_and_move(&w, pfn, new, false);
+            let rc = (w.kernel.migrate.__unmap_and_move)(&w, pfn, new, false);
             step.store(3, Ordering::SeqCst);
             rc
         })
@@ -104,7 +100,11 @@ fn a_locked_newpage_is_no_bug_when_the_old_page_stays_mapped() {
     join(locker);
     join(zapper);
 
-    assert_eq!(rc, Rc::Again, "the old page stayed mapped: try again later");
+    assert_eq!(
+        rc,
+        MigrateResult::Again,
+        "the old page stayed mapped: try again later"
+    );
     let bugs: Vec<String> = sink
         .take()
         .into_iter()

@@ -2,21 +2,28 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Oracle, Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pg;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::reclaim::{Reclaimed, reclaim_page};
 use mmlab_engine::ops::{access, exit, mkclean, munlock, munmap, split};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 use mmlab_engine::sync::Ordering;
 
-fn world(protocol: Protocol) -> (World, Sink) {
-    let w = World::new(WorldConfig::stress(2), protocol);
+fn world(kernel: Kernel) -> (World, Sink) {
+    let w = World::new(WorldConfig::stress(2), kernel);
     let sink = Sink::new();
     sink.install();
     (w, sink)
+}
+
+fn with_scheme(scheme: MlockScheme) -> Kernel {
+    let mut kernel = Kernel::default();
+    kernel.mlock.scheme = scheme;
+    kernel
 }
 
 fn pte(w: &World, mm: MmId, va: u64) -> Pte {
@@ -30,10 +37,7 @@ fn mapped_pfn(w: &World, mm: MmId, va: u64) -> Pfn {
 #[test]
 fn migration_moves_every_mapping_with_contents_dirty_and_mlock() {
     for scheme in [MlockScheme::PageMlock, MlockScheme::MlockCount] {
-        let (w, sink) = world(Protocol {
-            mlock: scheme,
-            ..Protocol::default()
-        });
+        let (w, sink) = world(with_scheme(scheme));
         let file = w.file(0);
         let mms: Vec<MmId> = (0..3).map(|_| mm_alloc(&w).unwrap()).collect();
         for (k, &mm) in mms.iter().enumerate() {
@@ -92,7 +96,7 @@ fn migration_moves_every_mapping_with_contents_dirty_and_mlock() {
 
 #[test]
 fn anonymous_migration_keeps_private_data() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let mm = mm_alloc(&w).unwrap();
     mmap(&w, mm, 0, 4, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 2, 9).unwrap();
@@ -109,10 +113,7 @@ fn anonymous_migration_keeps_private_data() {
 #[test]
 fn reclaim_refuses_a_vm_locked_mapping_under_both_schemes() {
     for scheme in [MlockScheme::PageMlock, MlockScheme::MlockCount] {
-        let (w, sink) = world(Protocol {
-            mlock: scheme,
-            ..Protocol::default()
-        });
+        let (w, sink) = world(with_scheme(scheme));
         let file = w.file(0);
         let mm = mm_alloc(&w).unwrap();
         let v = mmap(
@@ -151,10 +152,7 @@ fn reclaim_refuses_a_vm_locked_mapping_under_both_schemes() {
 #[test]
 fn each_munlock_scheme_leaves_no_page_mlocked_after_the_last_locked_mapping_goes() {
     for scheme in [MlockScheme::PageMlock, MlockScheme::MlockCount] {
-        let (w, sink) = world(Protocol {
-            mlock: scheme,
-            ..Protocol::default()
-        });
+        let (w, sink) = world(with_scheme(scheme));
         let file = w.file(0);
         let a = mm_alloc(&w).unwrap();
         let b = mm_alloc(&w).unwrap();
@@ -206,7 +204,7 @@ fn each_munlock_scheme_leaves_no_page_mlocked_after_the_last_locked_mapping_goes
 
 #[test]
 fn writeback_after_a_store_leaves_the_page_clean_and_the_data_saved() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let file = w.file(0);
     let mm = mm_alloc(&w).unwrap();
     mmap(
@@ -249,7 +247,7 @@ fn writeback_after_a_store_leaves_the_page_clean_and_the_data_saved() {
 
 #[test]
 fn split_unmap_with_ttu_sync_unmaps_and_remaps() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let mm = mm_alloc(&w).unwrap();
     mmap(&w, mm, 0, 4, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 1, 5).unwrap();

@@ -1,18 +1,22 @@
 //! The fault path: `handle_mm_fault` → `handle_pte_fault` → `do_anonymous_page`, `do_fault`
-//! (read, shared and COW), `do_wp_page`, and `migration_entry_wait`.
+//! (read, shared and COW), `do_wp_page`, and `migration_entry_wait` — each an entry of
+//! [`FaultOps`] (`w.kernel.fault`), so that one replaced handler is what every fault runs.
 //!
 //! Locks as in the kernel (docs/MODEL.md §2): `mmap_lock` read for the whole fault;
 //! `anon_vma_prepare` takes the anon_vma rwsem and `page_table_lock` on first touch; file
 //! faults hold the folio lock while mapping; the PTE is installed under the PTL after
-//! re-checking it is still none.
+//! re-checking it is still none (`pte_same` under the PTL, on a
+//! [`LockedPte`]).
 
+use crate::mm::mm_struct::MmMap;
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
-use crate::mm::{Mapping, Mm, MmId, PageTable, Pfn, TableId, VmaId, World};
-use crate::ops::{Error, mmap, page_alloc, rmap};
-use crate::protocol::MigrationWait;
-use crate::sync::{Ordering, RwSemReadGuard, SpinLockGuard};
+use crate::mm::{FileId, Mapping, Mm, MmId, Pfn, TableId, VmaId, World};
+use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
+use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockless};
+use crate::ops::{Error, hugetlb, mlock, mmap, page_alloc, rmap};
+use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
 
 /// `find_vma`: the VMA of `mm` containing `va` (caller holds `mmap_lock`).
@@ -52,20 +56,9 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
     Ok(t)
 }
 
-/// `pte_offset_map_lock`: the table covering `va` (if populated) and its PTL, taken.
-pub fn pte_offset_map_lock<'w>(
-    w: &'w World,
-    mm: &'w Mm,
-    va: u64,
-) -> Option<(&'w PageTable, usize, SpinLockGuard<'w, ()>)> {
-    let (slot, i) = w.pte_slot(va);
-    let table = w.tables.get(mm.pmd_table(slot)?);
-    let ptl = w.pte_lockptr(mm, table).lock();
-    Some((table, i, ptl))
-}
-
 /// `handle_mm_fault`: resolve a fault at `va` of `mm` (a write fault if `write`). Returns once
-/// the access may be retried; `Err` is a signal.
+/// the access may be retried; `Err` is a signal. Every handler is reached through the
+/// [`FaultOps`] table (`w.kernel.fault`).
 pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
     let _in_flight = w.fault_begin(mm_id); // observer bookkeeping for MADV_DONTNEED's I14
     let mm = w.mms.get(mm_id);
@@ -76,12 +69,12 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
         return Err(Error::Segv);
     }
     if vma.has(vm::HUGETLB) {
-        return crate::ops::hugetlb::hugetlb_fault(w, mm_id, vma_id, va, write, map);
+        return (w.kernel.fault.hugetlb_fault)(w, mm_id, vma_id, va, write, map);
     }
     let tid = pte_alloc(w, mm, mm_id, va)?;
     let (_, i) = w.pte_slot(va);
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
-    let orig = Pte::decode(w.tables.get(tid).entries[i].load(Ordering::SeqCst));
+    let orig = ptep_get_lockless(w.tables.get(tid), i);
     w.trace(
         "handle_pte_fault",
         format_args!("{mm_id} va {:#x}", va << 12),
@@ -89,23 +82,31 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
     );
     match orig {
         Pte::None => match vma.info.get().file {
-            None => do_anonymous_page(w, mm, vma_id, va, write),
-            Some(_) => do_fault(w, mm, vma_id, va, write),
+            None => (w.kernel.fault.do_anonymous_page)(w, mm_id, vma_id, va, write),
+            Some(_) => (w.kernel.fault.do_fault)(w, mm_id, vma_id, va, write),
         },
         Pte::Migration { .. } => {
             // do_swap_page → migration_entry_wait; it returns 0 once the wait is over, and only
             // then does the arch fault handler `mmap_read_unlock` (the access re-faults).
-            migration_entry_wait(w, mm, va, &map);
+            (w.kernel.fault.migration_entry_wait)(w, mm_id, va, &map);
             drop(map);
             Ok(())
         }
-        Pte::Present { write: false, .. } if write => do_wp_page(w, mm, vma_id, va, orig),
+        Pte::Present { write: false, .. } if write => {
+            (w.kernel.fault.do_wp_page)(w, mm_id, vma_id, va, orig)
+        }
         Pte::Present { .. } | Pte::Swap(_) => Ok(()),
     }
 }
 
 /// `do_anonymous_page`: a zeroed page, mapped under the PTL if the PTE is still none.
-fn do_anonymous_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, write: bool) -> Result<(), Error> {
+pub fn do_anonymous_page(
+    w: &World,
+    mm: MmId,
+    vma_id: VmaId,
+    va: u64,
+    write: bool,
+) -> Result<(), Error> {
     mmap::anon_vma_prepare(w, vma_id)?;
     let pfn = page_alloc::alloc_page(w).ok_or(Error::Oom)?;
     map_new_anon_page(w, mm, vma_id, va, pfn, write)
@@ -113,55 +114,53 @@ fn do_anonymous_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, write: bool) ->
 
 /// Map a new anonymous page (already filled) at `va`: `page_add_new_anon_rmap`,
 /// `folio_add_lru_vma` (mlocked if the VMA is VM_LOCKED), `set_pte_at` — or drop it if the
-/// PTE was populated meanwhile.
-fn map_new_anon_page(
+/// PTE was populated meanwhile (`!pte_none` under the PTL).
+pub fn map_new_anon_page(
     w: &World,
-    mm: &Mm,
+    mm: MmId,
     vma_id: VmaId,
     va: u64,
     pfn: Pfn,
     write: bool,
 ) -> Result<(), Error> {
-    let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) else {
+    let Some(pte) = pte_offset_map_lock(w, mm, va) else {
         page_alloc::put_page(w, pfn);
         return Ok(());
     };
-    if !Pte::decode(table.entries[i].load(Ordering::SeqCst)).is_none() {
-        drop(ptl);
+    if !pte.get().is_none() {
+        drop(pte);
         page_alloc::put_page(w, pfn);
         return Ok(());
     }
     w.page(pfn).flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
-    rmap::page_add_new_anon_rmap(w, &ptl, pfn, vma_id, va);
-    crate::ops::mlock::lru_cache_add_inactive_or_unevictable(w, pfn, vma_id);
-    let pte = Pte::Present {
-        pfn,
-        write: true,
-        dirty: write,
-        young: true,
-    };
-    set_pte_at(w, &ptl, mm, table, i, va, pte);
-    drop(ptl);
+    rmap::page_add_new_anon_rmap(w, pte.ptl(), pfn, vma_id, va);
+    mlock::lru_cache_add_inactive_or_unevictable(w, pfn, vma_id);
+    set_new_pte(w, &pte, present(pfn, true, write));
+    drop(pte);
     Ok(())
 }
 
-/// `inc_mm_counter` + `set_pte_at`: install a new mapping in an empty PTE, under its PTL.
-fn set_pte_at(
-    w: &World,
-    _ptl: &SpinLockGuard<'_, ()>,
-    mm: &Mm,
-    table: &PageTable,
-    i: usize,
-    va: u64,
-    pte: Pte,
-) {
-    mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    table.entries[i].store(pte.encode(), Ordering::SeqCst);
-    w.trace("set_pte_at", format_args!("va {:#x}", va << 12), pte);
+/// A present PTE of `pfn`, young; dirty if `dirty`.
+pub fn present(pfn: Pfn, write: bool, dirty: bool) -> Pte {
+    Pte::Present {
+        pfn,
+        write,
+        dirty,
+        young: true,
+    }
 }
 
-/// `filemap_fault`: the page cache page at `index`, with a reference and **locked**
-/// (VM_FAULT_LOCKED). A missing page is allocated, read from the backing store and added to
+/// `inc_mm_counter` + `set_pte_at`: install a new mapping in a PTE found empty under its PTL.
+pub fn set_new_pte(w: &World, pte: &LockedPte<'_>, new: Pte) {
+    w.mms
+        .get(pte.mm())
+        .rss
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pte.set_pte_at(new);
+}
+
+/// `filemap_fault` (a page-cache file's `vm_ops->fault`): the page cache page at `index`, with
+/// a reference and **locked** (VM_FAULT_LOCKED): the caller maps it and unlocks it. A missing page is allocated, read from the backing store and added to
 /// the cache under `i_pages`.
 ///
 /// A cache miss takes `mapping->invalidate_lock` shared (`filemap_invalidate_lock_shared`,
@@ -178,7 +177,7 @@ fn set_pte_at(
 ///
 /// Simplification: page-cache lookups take the `i_pages` lock; the kernel's
 /// (`filemap_get_entry`) are RCU walks of the xarray.
-pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<Pfn, Error> {
+pub fn filemap_fault(w: &World, file: FileId, index: u64) -> Result<LockedPage<'_>, Error> {
     let f = w.files.get(file);
     // `mapping_locked`: the shared invalidate_lock, once taken.
     let mut mapping_locked: Option<RwSemReadGuard<'_, ()>> = None;
@@ -191,18 +190,17 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
                 continue;
             }
             let page = w.page(pfn);
-            let guard = page.lock().lock();
+            let locked = lock_page(w, pfn);
             let still = f.i_pages.lock().pages[index as usize] == Some(pfn)
                 && page.mapping() == Mapping::File(file);
             if !still {
-                drop(guard);
+                drop(locked);
                 page_alloc::put_page(w, pfn);
                 continue;
             }
-            guard.into_raw();
             // filemap_invalidate_unlock_shared, if this is the page a miss waited for.
             drop(mapping_locked);
-            return Ok(pfn);
+            return Ok(locked);
         }
         // No page in the page cache at all.
         if mapping_locked.is_none() && !f.hugetlb {
@@ -220,10 +218,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
             // hugetlb class, below `i_mmap_rwsem` (docs/MODEL.md §1).
             page.flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
         }
-        let guard = page
-            .lock()
-            .try_lock()
-            .expect("a new page is not locked by anyone");
+        let locked = trylock_page(w, pfn).expect("a new page is not locked by anyone");
         for (c, d) in page.data.iter().enumerate() {
             d.store(
                 f.backing[index as usize][c].load(std::sync::atomic::Ordering::SeqCst),
@@ -232,7 +227,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
         }
         page.flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
         if !filemap_add_folio(w, file, index, pfn, pg::LRU) {
-            drop(guard);
+            drop(locked);
             page_alloc::put_page(w, pfn);
             continue;
         }
@@ -241,9 +236,8 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
             pfn,
             format_args!("{file} index {index}"),
         );
-        guard.into_raw();
         drop(mapping_locked);
-        return Ok(pfn);
+        return Ok(locked);
     }
 }
 
@@ -252,13 +246,7 @@ pub fn filemap_fault(w: &World, file: crate::mm::FileId, index: u64) -> Result<P
 /// (`PG_lru` for a page that goes on the LRU) set under the same lock. Returns false, with the
 /// folio's `->mapping` cleared again, when the slot is taken (`-EEXIST`): the caller drops its
 /// lock and reference and looks the cache up again.
-pub fn filemap_add_folio(
-    w: &World,
-    file: crate::mm::FileId,
-    index: u64,
-    pfn: Pfn,
-    flags: u32,
-) -> bool {
+pub fn filemap_add_folio(w: &World, file: FileId, index: u64, pfn: Pfn, flags: u32) -> bool {
     let page = w.page(pfn);
     page.index.store(index, Ordering::SeqCst);
     page.mapping
@@ -275,72 +263,106 @@ pub fn filemap_add_folio(
     true
 }
 
-/// `do_fault`: `do_read_fault`, `do_shared_fault` or `do_cow_fault`.
-fn do_fault(w: &World, mm: &Mm, vma_id: VmaId, va: u64, write: bool) -> Result<(), Error> {
-    let vma = w.vmas.get(vma_id);
-    let info = vma.info.get();
-    let file = info.file.expect("do_fault on a file VMA");
+/// The file and page index a file VMA maps at `va`; SIGBUS beyond the end of the file.
+pub fn fault_file_index(w: &World, vma_id: VmaId, va: u64) -> Result<(FileId, u64), Error> {
+    let info = w.vmas.get(vma_id).info.get();
+    let file = info.file.expect("a file fault on a file VMA");
     let index = info.index_of(va);
     if index as usize >= w.files.get(file).nr_pages() {
         return Err(Error::Bus);
     }
-    let shared = vma.has(vm::SHARED);
-    if write && !shared {
-        return do_cow_fault(w, mm, vma_id, va, file, index);
+    Ok((file, index))
+}
+
+/// `do_fault`: a fault on an empty PTE of a file VMA — `do_read_fault`, `do_cow_fault` (a
+/// write to a private mapping) or `do_shared_fault` (a write to a shared one), each through
+/// the table.
+pub fn do_fault(w: &World, mm: MmId, vma_id: VmaId, va: u64, write: bool) -> Result<(), Error> {
+    fault_file_index(w, vma_id, va)?;
+    if !write {
+        (w.kernel.fault.do_read_fault)(w, mm, vma_id, va)
+    } else if !w.vmas.get(vma_id).has(vm::SHARED) {
+        (w.kernel.fault.do_cow_fault)(w, mm, vma_id, va)
+    } else {
+        (w.kernel.fault.do_shared_fault)(w, mm, vma_id, va)
     }
-    let pfn = filemap_fault(w, file, index)?;
-    let page = w.page(pfn);
-    let lock = page.lock();
-    // finish_fault: map under the PTL, unless someone else mapped the slot meanwhile.
-    let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) else {
-        lock.unlock_unowned();
+}
+
+/// `do_read_fault`: the page from `vm_ops->fault` (the `filemap_fault` entry), locked, mapped
+/// read-only by [`finish_fault`], then unlocked. A page that was not mapped (someone else
+/// mapped the slot) loses the fault's reference.
+pub fn do_read_fault(w: &World, mm: MmId, vma_id: VmaId, va: u64) -> Result<(), Error> {
+    let (file, index) = fault_file_index(w, vma_id, va)?;
+    let page = (w.kernel.fault.filemap_fault)(w, file, index)?;
+    let mapped = finish_fault(w, mm, vma_id, va, &page, false);
+    let pfn = page.pfn();
+    page.unlock();
+    if !mapped {
         page_alloc::put_page(w, pfn);
-        return Ok(());
-    };
-    if !Pte::decode(table.entries[i].load(Ordering::SeqCst)).is_none() {
-        drop(ptl);
-        lock.unlock_unowned();
-        page_alloc::put_page(w, pfn);
-        return Ok(());
     }
-    rmap::page_add_file_rmap(w, &ptl, pfn, vma_id);
-    crate::ops::mlock::mlock_vma_page_locked(w, pfn, vma_id);
-    let writable = shared && write;
-    let pte = Pte::Present {
-        pfn,
-        write: writable,
-        dirty: writable,
-        young: true,
-    };
-    set_pte_at(w, &ptl, mm, table, i, va, pte);
-    drop(ptl);
-    if writable {
-        // fault_dirty_shared_page
-        rmap::set_page_dirty(w, pfn);
-    }
-    lock.unlock_unowned();
     Ok(())
 }
 
-/// `do_cow_fault`: a private copy of the file page, mapped as anonymous memory.
-fn do_cow_fault(
+/// `do_shared_fault`: as [`do_read_fault`], mapped writable and dirty, then
+/// `fault_dirty_shared_page` (the page is dirtied before it is unlocked).
+pub fn do_shared_fault(w: &World, mm: MmId, vma_id: VmaId, va: u64) -> Result<(), Error> {
+    let (file, index) = fault_file_index(w, vma_id, va)?;
+    let page = (w.kernel.fault.filemap_fault)(w, file, index)?;
+    let mapped = finish_fault(w, mm, vma_id, va, &page, true);
+    let pfn = page.pfn();
+    if mapped {
+        // fault_dirty_shared_page
+        rmap::set_page_dirty(w, pfn);
+    }
+    page.unlock();
+    if !mapped {
+        page_alloc::put_page(w, pfn);
+    }
+    Ok(())
+}
+
+/// `finish_fault` for a locked page-cache page: under the PTL, if the PTE is still none,
+/// `page_add_file_rmap`, the old scheme's `mlock_vma_page` (the page is locked), and
+/// `set_pte_at` (writable and dirty if `writable`). Returns whether it mapped the page (the
+/// mapping then owns the fault's reference).
+pub fn finish_fault(
     w: &World,
-    mm: &Mm,
+    mm: MmId,
     vma_id: VmaId,
     va: u64,
-    file: crate::mm::FileId,
-    index: u64,
-) -> Result<(), Error> {
+    page: &LockedPage<'_>,
+    writable: bool,
+) -> bool {
+    let Some(pte) = pte_offset_map_lock(w, mm, va) else {
+        return false;
+    };
+    if !pte.get().is_none() {
+        drop(pte);
+        return false;
+    }
+    rmap::page_add_file_rmap(w, pte.ptl(), page.pfn(), vma_id);
+    mlock::mlock_vma_page_locked(w, page, vma_id);
+    set_new_pte(w, &pte, present(page.pfn(), writable, writable));
+    drop(pte);
+    true
+}
+
+/// `do_cow_fault`: a private copy of the file page (from the `filemap_fault` entry), mapped
+/// as anonymous memory.
+pub fn do_cow_fault(w: &World, mm: MmId, vma_id: VmaId, va: u64) -> Result<(), Error> {
+    let (file, index) = fault_file_index(w, vma_id, va)?;
     mmap::anon_vma_prepare(w, vma_id)?;
     let new = page_alloc::alloc_page(w).ok_or(Error::Oom)?;
-    let src = filemap_fault(w, file, index)?;
-    copy_data(w, src, new);
-    w.page(src).lock().unlock_unowned();
-    page_alloc::put_page(w, src);
+    let src = (w.kernel.fault.filemap_fault)(w, file, index)?;
+    copy_data(w, src.pfn(), new);
+    let src_pfn = src.pfn();
+    src.unlock();
+    page_alloc::put_page(w, src_pfn);
     map_new_anon_page(w, mm, vma_id, va, new, true)
 }
 
-fn copy_data(w: &World, from: Pfn, to: Pfn) {
+/// `copy_user_highpage`: the contents of `from` into `to`.
+pub fn copy_data(w: &World, from: Pfn, to: Pfn) {
     let (a, b) = (w.page(from), w.page(to));
     for (s, d) in a.data.iter().zip(&b.data) {
         d.store(s.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -348,11 +370,9 @@ fn copy_data(w: &World, from: Pfn, to: Pfn) {
 }
 
 /// `do_wp_page`: a write to a read-only present PTE. Shared file pages are made writable and
-/// dirty (`wp_page_shared`, under the page lock); private file pages are copied
-/// (`wp_page_copy`, its PTE change bracketed by mmu-notifier start/end with
-/// `MMU_NOTIFY_CLEAR` over the one page, as mm/memory.c does); exclusive anonymous pages are
-/// reused (`wp_page_reuse`).
-fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
+/// dirty (`wp_page_shared`, under the page lock); exclusive anonymous pages are reused
+/// (`wp_page_reuse`); private file pages are copied (the `wp_page_copy` entry).
+pub fn do_wp_page(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
     let vma = w.vmas.get(vma_id);
     let Pte::Present { pfn, .. } = orig else {
         return Ok(());
@@ -362,45 +382,44 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
         if !page_alloc::get_page_unless_zero(w, pfn) {
             return Ok(());
         }
-        let lock = w.page(pfn).lock().lock();
+        let locked = lock_page(w, pfn);
         let mut dirtied = false;
-        if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va) {
-            let raw = table.entries[i].load(Ordering::SeqCst);
-            if Pte::decode(raw) == orig {
-                let pte = Pte::Present {
-                    pfn,
-                    write: true,
-                    dirty: true,
-                    young: true,
-                };
-                table.entries[i].store(pte.encode(), Ordering::SeqCst);
-                w.trace("wp_page_shared", format_args!("va {:#x}", va << 12), pte);
-                dirtied = true;
-            }
+        if let Some(pte) = pte_offset_map_lock(w, mm, va)
+            && pte.get() == orig
+        {
+            let new = present(pfn, true, true);
+            pte.set_pte_at(new);
+            w.trace("wp_page_shared", &pte, new);
+            dirtied = true;
         }
         if dirtied {
             rmap::set_page_dirty(w, pfn);
         }
-        drop(lock);
+        drop(locked);
         page_alloc::put_page(w, pfn);
         return Ok(());
     }
     if page.is_anon() {
-        if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
-            && Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig
+        if let Some(pte) = pte_offset_map_lock(w, mm, va)
+            && pte.get() == orig
         {
-            let pte = Pte::Present {
-                pfn,
-                write: true,
-                dirty: true,
-                young: true,
-            };
-            table.entries[i].store(pte.encode(), Ordering::SeqCst);
-            w.trace("wp_page_reuse", format_args!("va {:#x}", va << 12), pte);
+            let new = present(pfn, true, true);
+            pte.set_pte_at(new);
+            w.trace("wp_page_reuse", &pte, new);
         }
         return Ok(());
     }
-    // wp_page_copy of a private file mapping.
+    (w.kernel.fault.wp_page_copy)(w, mm, vma_id, va, orig)
+}
+
+/// `wp_page_copy` of a private file mapping: copy the page, then under the PTL, if the PTE is
+/// still `orig` (`pte_same`), map the copy — its PTE change bracketed by mmu-notifier
+/// start/end with `MMU_NOTIFY_CLEAR` over the one page, and the old read-only translation
+/// removed with `ptep_clear_flush` before the new PTE is set, as mm/memory.c does.
+pub fn wp_page_copy(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
+    let Pte::Present { pfn, .. } = orig else {
+        return Ok(());
+    };
     mmap::anon_vma_prepare(w, vma_id)?;
     if !page_alloc::get_page_unless_zero(w, pfn) {
         return Ok(());
@@ -413,33 +432,22 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
     // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE) and
     // invalidate_range_start before the PTL: a secondary MMU that read the old PTE must not
     // install it after the change (its `mmu_invalidate_retry` sees the sequence move).
-    let bracket = (w.kernel.notifier.invalidate_range_start)(w, vma.info.get().mm, va, va + 1);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, va, va + 1);
     let mut replaced = false;
-    if let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) {
-        if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == orig {
+    if let Some(pte) = pte_offset_map_lock(w, mm, va) {
+        if pte.get() == orig {
             w.page(new).flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
-            rmap::page_add_new_anon_rmap(w, &ptl, new, vma_id, va);
-            crate::ops::mlock::lru_cache_add_inactive_or_unevictable(w, new, vma_id);
+            rmap::page_add_new_anon_rmap(w, pte.ptl(), new, vma_id, va);
+            mlock::lru_cache_add_inactive_or_unevictable(w, new, vma_id);
             // ptep_clear_flush, then set the new PTE: the old read-only translation must go.
-            crate::ops::pgtable::ptep_clear_flush(
-                w,
-                &ptl,
-                vma.info.get().mm,
-                va,
-                &table.entries[i],
-            );
-            let pte = Pte::Present {
-                pfn: new,
-                write: true,
-                dirty: true,
-                young: true,
-            };
-            table.entries[i].store(pte.encode(), Ordering::SeqCst);
+            pte.ptep_clear_flush();
+            let copy = present(new, true, true);
+            pte.set_pte_at(copy);
             rmap::page_remove_rmap(w, pfn, vma_id);
-            w.trace("wp_page_copy", format_args!("va {:#x}", va << 12), pte);
+            w.trace("wp_page_copy", &pte, copy);
             replaced = true;
         }
-        drop(ptl);
+        drop(pte);
     }
     (w.kernel.notifier.invalidate_range_end)(w, bracket);
     if replaced {
@@ -452,11 +460,11 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
     Ok(())
 }
 
-/// `migration_entry_wait`: a fault met a migration entry. Re-check it under the PTL, then wait
-/// for the migrating page's lock to be released — v5.17+ (ffa65753c431,
-/// `migration_entry_wait_on_locked`) by queueing while the PTL is held and taking no
-/// reference; v5.15 by taking a reference, dropping the PTL and `put_and_wait_on_page_locked`.
-/// The caller retries the access afterwards (I8).
+/// `migration_entry_wait` (v5.17+, ffa65753c431 "mm/migrate.c: rework migration_entry_wait()
+/// to not take a pageref"): a fault met a migration entry. Re-check it under the PTL, then
+/// `migration_entry_wait_on_locked`: queue on the migrating page's lock while the PTL is held,
+/// drop the PTL and sleep until the page is unlocked, taking no reference. The caller retries
+/// the access afterwards (I8).
 ///
 /// `_map` is the proof that the caller holds `mmap_lock` for read, and keeps holding it until
 /// the wait returns: in every era the waiter sleeps with `mmap_lock` (`do_swap_page` is
@@ -465,46 +473,62 @@ fn do_wp_page(w: &World, mm: &Mm, vma_id: VmaId, va: u64, orig: Pte) -> Result<(
 /// Simplification: the model has no per-VMA locks; a 6.4+ fault under the VMA lock either
 /// retried under `mmap_lock` before reaching here (`do_swap_page`'s `FAULT_FLAG_VMA_LOCK`
 /// bail-out) or sleeps holding the VMA read lock, which excludes munmap just as well.
-pub fn migration_entry_wait(
-    w: &World,
-    mm: &Mm,
-    va: u64,
-    _map: &RwSemReadGuard<'_, crate::mm::mm_struct::MmMap>,
-) {
-    let Some((table, i, ptl)) = pte_offset_map_lock(w, mm, va) else {
-        return;
-    };
-    let Pte::Migration { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst)) else {
+pub fn migration_entry_wait(w: &World, mm: MmId, va: u64, _map: &RwSemReadGuard<'_, MmMap>) {
+    let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
         return;
     };
     let page = w.pages.slot(pfn.idx);
+    if !page.lock().is_locked() {
+        check::violation(
+            check::Oracle::I6MigrationEntry,
+            format!("migration entry for {pfn} found while the page is unlocked"),
+        );
+    }
+    page.lock().wait_unlocked_releasing(pte);
+    migration_entry_woken(w, va, pfn);
+}
+
+/// `migration_entry_wait` before ffa65753c431 (v5.16 and earlier, `__migration_entry_wait`):
+/// the waiter takes a page reference under the PTL (`get_page_unless_zero`), drops the PTL
+/// and sleeps on PG_locked holding it, then `put_page` — the pre-2018 shape
+/// (`wait_on_page_locked`; 9a1ea439b16b narrowed the hold to "until queued" with
+/// `put_and_wait_on_page_locked`, and v5.15 still took the reference). The model keeps the
+/// reference across the whole sleep, the widest form of the window: the waiter's reference
+/// makes concurrent migrations fail their refcount freeze.
+pub fn migration_entry_wait_v5_16(w: &World, mm: MmId, va: u64, _map: &RwSemReadGuard<'_, MmMap>) {
+    let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
+        return;
+    };
+    let page = w.pages.slot(pfn.idx);
+    if !page_alloc::get_page_unless_zero(w, pfn) {
+        return;
+    }
+    drop(pte);
+    race_window!("__migration_entry_wait: holding a page reference");
+    // put_and_wait_on_page_locked: the reference is held until the waiter is queued.
+    page.lock().wait_unlocked();
+    page_alloc::put_page(w, pfn);
+    migration_entry_woken(w, va, pfn);
+}
+
+/// The first half of every era's `migration_entry_wait`: `pte_offset_map_lock`, and the PTE
+/// still a migration entry (`is_migration_entry`) — the locked PTE and the page it names.
+pub fn migration_entry_seen(w: &World, mm: MmId, va: u64) -> Option<(LockedPte<'_>, Pfn)> {
+    let pte = pte_offset_map_lock(w, mm, va)?;
+    let Pte::Migration { pfn, .. } = pte.get() else {
+        return None;
+    };
     w.trace(
         "migration_entry_wait",
         format_args!("va {:#x}", va << 12),
         pfn,
     );
     race_window!("migration_entry_wait: entry seen, not yet waiting");
-    match w.kernel.protocol.migration_wait {
-        MigrationWait::OnLocked => {
-            if !page.lock().is_locked() {
-                check::violation(
-                    check::Oracle::I6MigrationEntry,
-                    format!("migration entry for {pfn} found while the page is unlocked"),
-                );
-            }
-            page.lock().wait_unlocked_releasing(ptl);
-        }
-        MigrationWait::TakesRef => {
-            if !page_alloc::get_page_unless_zero(w, pfn) {
-                return;
-            }
-            drop(ptl);
-            race_window!("__migration_entry_wait: holding a page reference");
-            // put_and_wait_on_page_locked: the reference is held until the waiter is queued.
-            page.lock().wait_unlocked();
-            page_alloc::put_page(w, pfn);
-        }
-    }
+    Some((pte, pfn))
+}
+
+/// The trace step of a migration waiter woken (either era).
+pub fn migration_entry_woken(w: &World, va: u64, pfn: Pfn) {
     w.trace(
         "migration_entry_wait: woken",
         format_args!("va {:#x}", va << 12),
@@ -512,6 +536,53 @@ pub fn migration_entry_wait(
     );
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the page-fault handlers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FaultOps {}
+/// The type of [`FaultOps::hugetlb_fault`]: `(w, mm, vma, va, write, mmap_lock held for
+/// read)`.
+pub type HugetlbFaultFn =
+    fn(&World, MmId, VmaId, u64, bool, RwSemReadGuard<'_, MmMap>) -> Result<(), Error>;
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the
+/// page-fault handlers `handle_mm_fault` dispatches to.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultOps {
+    /// `do_anonymous_page` (mm/memory.c): `(w, mm, vma, va, write)`.
+    pub do_anonymous_page: fn(&World, MmId, VmaId, u64, bool) -> Result<(), Error>,
+    /// `do_fault`: a file VMA's empty PTE, dispatching to the three below.
+    pub do_fault: fn(&World, MmId, VmaId, u64, bool) -> Result<(), Error>,
+    /// `do_read_fault`.
+    pub do_read_fault: fn(&World, MmId, VmaId, u64) -> Result<(), Error>,
+    /// `do_shared_fault`.
+    pub do_shared_fault: fn(&World, MmId, VmaId, u64) -> Result<(), Error>,
+    /// `do_cow_fault`.
+    pub do_cow_fault: fn(&World, MmId, VmaId, u64) -> Result<(), Error>,
+    /// `filemap_fault`, the page-cache files' `vm_ops->fault` (mm/filemap.c): the page at an
+    /// index, referenced and locked.
+    pub filemap_fault: fn(&World, FileId, u64) -> Result<LockedPage<'_>, Error>,
+    /// `do_wp_page`: `(w, mm, vma, va, orig_pte)`.
+    pub do_wp_page: fn(&World, MmId, VmaId, u64, Pte) -> Result<(), Error>,
+    /// `wp_page_copy`: `(w, mm, vma, va, orig_pte)`.
+    pub wp_page_copy: fn(&World, MmId, VmaId, u64, Pte) -> Result<(), Error>,
+    /// `migration_entry_wait` (and `migration_entry_wait_huge`). Alternative:
+    /// [`migration_entry_wait_v5_16`] (before ffa65753c431).
+    pub migration_entry_wait: fn(&World, MmId, u64, &RwSemReadGuard<'_, MmMap>),
+    /// `hugetlb_fault` (mm/hugetlb.c), for a hugetlb VMA; it takes over the `mmap_lock` guard.
+    pub hugetlb_fault: HugetlbFaultFn,
+}
+
+impl Default for FaultOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        FaultOps {
+            do_anonymous_page,
+            do_fault,
+            do_read_fault,
+            do_shared_fault,
+            do_cow_fault,
+            filemap_fault,
+            do_wp_page,
+            wp_page_copy,
+            migration_entry_wait,
+            hugetlb_fault: hugetlb::hugetlb_fault,
+        }
+    }
+}

@@ -13,6 +13,8 @@ use crate::mm::mm_struct::MmMap;
 use crate::mm::{
     FileId, Mapping, Mm, MmId, MmuGather, PageTable, Pte, TableId, VmaId, World, pg, vm,
 };
+use crate::ops::pagemap::{lock_page, trylock_page};
+use crate::ops::pgtable_generic::{LockedPte, ptep_get_lockless};
 use crate::ops::pvmw::PvmwItem;
 use crate::ops::{Error, page_alloc, tlb, zap};
 use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard, SpinLock};
@@ -28,6 +30,20 @@ use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard, SpinLock};
 /// `CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK`, which x86-64 and arm64 select).
 pub fn huge_pte_lockptr<'a>(w: &'a World, mm: &'a Mm, table: &'a PageTable) -> &'a SpinLock<()> {
     w.pte_lockptr(mm, table)
+}
+
+/// `huge_pte_lock`: take the lock of the hugetlb entry `index` of `table` (the entry mapping
+/// `va` in `mm`, possibly through a table shared with other mms) and hand the entry out
+/// locked, as `pte_offset_map_lock` does for a PTE.
+pub fn huge_pte_lock<'w>(
+    w: &'w World,
+    mm: MmId,
+    va: u64,
+    table: &'w PageTable,
+    index: usize,
+) -> LockedPte<'w> {
+    let ptl = huge_pte_lockptr(w, w.mms.get(mm), table).lock();
+    LockedPte::new(w, mm, va, table, index, ptl)
 }
 
 /// Is `CONFIG_HUGETLB_PMD_PAGE_TABLE_SHARING` on? Since 188cac58a8bc ("mm/hugetlb: enforce
@@ -58,7 +74,7 @@ pub fn adjust_range_if_pmd_sharing_possible(w: &World, vma: VmaId, va: u64) -> (
 
 /// `want_pmd_share`: may the table covering `va` be shared? Only in a VM_MAYSHARE hugetlb VMA
 /// that spans the whole table (`range_in_vma`), with PMD sharing configured.
-fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
+pub fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
     let v = w.vmas.get(vma_id);
     let info = v.info.get();
     let per = w.cfg.ptes_per_table as u64;
@@ -79,7 +95,7 @@ fn want_pmd_share(w: &World, vma_id: VmaId, va: u64) -> bool {
 /// the i_mmap_rwsem section: "pud has to be populated inside the same i_mmap_rwsem section -
 /// otherwise racing tasks could either miss the sharing (see huge_pte_offset) or select a bad
 /// pmd for sharing."
-fn huge_pmd_share(
+pub fn huge_pmd_share(
     w: &World,
     mm: &Mm,
     mm_id: MmId,
@@ -221,8 +237,7 @@ pub fn hugetlbfs_punch_hole(w: &World, file: FileId, index: u64) {
     if let Some(pfn) = cached
         && crate::ops::page_alloc::get_page_unless_zero(w, pfn)
     {
-        let page = w.page(pfn);
-        let g = page.lock().lock();
+        let g = lock_page(w, pfn);
         w.trace("hugetlbfs_punch_hole: folio locked", pfn, "");
         // Removing the folio needs it unmapped; the model only takes the locks the race is
         // made of and leaves the page in place.
@@ -233,7 +248,7 @@ pub fn hugetlbfs_punch_hole(w: &World, file: FileId, index: u64) {
 }
 
 /// `__vma_shareable_lock`: does this VMA have a hugetlb VMA lock (a VM_MAYSHARE hugetlb VMA)?
-fn vma_shareable_lock(w: &World, vma_id: VmaId) -> bool {
+pub fn vma_shareable_lock(w: &World, vma_id: VmaId) -> bool {
     let v = w.vmas.get(vma_id);
     v.has(vm::HUGETLB) && v.has(vm::SHARED)
 }
@@ -286,7 +301,7 @@ pub fn hugetlb_fault_mutex_hash(w: &World, file: FileId, idx: u64) -> usize {
 /// another mm's if `want_pmd_share` and this mm's slot is empty (`huge_pmd_share`), else this
 /// mm's own (`pmd_alloc`). Called with the hugetlb VMA lock held for read, which keeps the
 /// returned table this mm's until the fault is done.
-fn huge_pte_alloc(
+pub fn huge_pte_alloc(
     w: &World,
     mm: &Mm,
     mm_id: MmId,
@@ -338,7 +353,7 @@ pub fn hugetlb_fault(
     // only making decisions based on content and not actually modifying content here."
     if let Some(Pte::Migration { .. }) = w.pte_at(mm_id, va) {
         // migration_entry_wait_huge: sleeps holding mmap_lock, released once the wait is over.
-        crate::ops::fault::migration_entry_wait(w, mm, va, &map);
+        (w.kernel.fault.migration_entry_wait)(w, mm_id, va, &map);
         drop(map);
         return Ok(());
     }
@@ -357,19 +372,19 @@ pub fn hugetlb_fault(
     let tid = huge_pte_alloc(w, mm, mm_id, vma_id, va)?;
     let table = w.tables.get(tid);
     let (_, i) = w.pte_slot(va);
-    let entry = Pte::decode(table.entries[i].load(Ordering::SeqCst));
+    let entry = ptep_get_lockless(table, i);
     let ret = match entry {
-        Pte::None => hugetlb_no_page(w, mm, vma_id, va, file, idx, table, i, entry),
+        Pte::None => hugetlb_no_page(w, mm_id, vma_id, va, file, idx, table, i, entry),
         // A migration (or other non-present) entry met under the locks: "This goto expects
         // the 2nd page fault".
         Pte::Migration { .. } | Pte::Swap(_) => Ok(()),
         Pte::Present { pfn, .. } => {
-            let ptl = huge_pte_lockptr(w, mm, table).lock();
+            let ptl = huge_pte_lock(w, mm_id, va, table, i);
             let mut wait_for = None;
-            if Pte::decode(table.entries[i].load(Ordering::SeqCst)) == entry {
+            if ptl.get() == entry {
                 // hugetlb_wp() needs the folio lock: trylock it under the PTL, or wait for
                 // it once every lock is dropped (need_wait_lock).
-                match w.page(pfn).lock().try_lock() {
+                match trylock_page(w, pfn) {
                     Some(folio) => {
                         if let Pte::Present {
                             pfn,
@@ -389,7 +404,7 @@ pub fn hugetlb_fault(
                                 young: true,
                             };
                             // huge_ptep_set_access_flags
-                            table.entries[i].store(pte.encode(), Ordering::SeqCst);
+                            ptl.set_pte_at(pte);
                             w.trace(
                                 "hugetlb_fault: set_access_flags",
                                 format_args!("{mm_id} va {:#x}", va << 12),
@@ -428,9 +443,9 @@ pub fn hugetlb_fault(
 /// `hugepage_subpool_get_pages`, `restore_reserve_on_error`): an allocation fails only when
 /// the model's page pool is empty.
 #[allow(clippy::too_many_arguments)]
-fn hugetlb_no_page(
+pub fn hugetlb_no_page(
     w: &World,
-    mm: &Mm,
+    mm: MmId,
     vma_id: VmaId,
     va: u64,
     file: FileId,
@@ -452,7 +467,7 @@ fn hugetlb_no_page(
                 continue;
             }
             let page = w.page(pfn);
-            let folio = page.lock().lock();
+            let folio = lock_page(w, pfn);
             if f.i_pages.lock().pages[idx as usize] != Some(pfn)
                 || page.mapping() != Mapping::File(file)
             {
@@ -471,10 +486,7 @@ fn hugetlb_no_page(
         }
         page.flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
         // hugetlb_add_to_page_cache: __folio_set_locked, then __filemap_add_folio.
-        let folio = page
-            .lock()
-            .try_lock()
-            .expect("a new folio is not locked by anyone");
+        let folio = trylock_page(w, pfn).expect("a new folio is not locked by anyone");
         // The cache's reference plus ours (which the mapping inherits); hugetlb folios are on
         // no LRU.
         if !crate::ops::fault::filemap_add_folio(w, file, idx, pfn, 0) {
@@ -491,16 +503,16 @@ fn hugetlb_no_page(
         );
         break (pfn, folio, true);
     };
-    let ptl = huge_pte_lockptr(w, mm, table).lock();
+    let ptl = huge_pte_lock(w, mm, va, table, i);
     // "If pte changed from under us, retry"
-    if Pte::decode(table.entries[i].load(Ordering::SeqCst)) != old {
+    if ptl.get() != old {
         drop(ptl);
         drop(folio);
         page_alloc::put_page(w, pfn);
         return Ok(());
     }
     // page_dup_file_rmap()
-    crate::ops::rmap::page_add_file_rmap(w, &ptl, pfn, vma_id);
+    crate::ops::rmap::page_add_file_rmap(w, ptl.ptl(), pfn, vma_id);
     // make_huge_pte(vma, page, VM_WRITE && VM_SHARED): writable entries are made dirty.
     let v = w.vmas.get(vma_id);
     let writable = v.has(vm::WRITE) && v.has(vm::SHARED);
@@ -511,9 +523,7 @@ fn hugetlb_no_page(
         young: true,
     };
     // set_huge_pte_at(); hugetlb_count_add()
-    mm.rss.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    table.entries[i].store(pte.encode(), Ordering::SeqCst);
-    w.trace("set_huge_pte_at", format_args!("va {:#x}", va << 12), pte);
+    crate::ops::fault::set_new_pte(w, &ptl, pte);
     drop(ptl);
     if new_page {
         // SetHPageMigratable: isolate_hugetlb may take it from now on.

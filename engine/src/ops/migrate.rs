@@ -13,8 +13,8 @@
 //!   PGUNLOCK(N); put_anon_vma; PGUNLOCK(P) ; wakes the faulting waiters
 //! ```
 //!
-//! Before Hugh Dickins' 2015 series (`Protocol::newpage_trylock` off; v3.10 … v4.3) nothing
-//! locked N until `move_to_new_page`, which runs only once P is unmapped:
+//! Before Hugh Dickins' 2015 series (the [`__unmap_and_move_v4_3`] entry; v3.10 … v4.3)
+//! nothing locked N until `move_to_new_page`, which runs only once P is unmapped:
 //!
 //! ```text
 //! __unmap_and_move(P, N), pre-2015:
@@ -27,28 +27,35 @@
 //!   put_anon_vma; PGUNLOCK(P)
 //! ```
 
+//!
+//! Each step is an entry of [`MigrateOps`] (`w.kernel.migrate`), called through the table by
+//! every caller, so that one replaced step (say `move_to_new_page`) is what `migrate_pages`,
+//! hugetlb migration and a user's own caller all run.
+
 use crate::check::{self, Oracle};
+use crate::mm::address_space::IMmap;
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::mlock::MlockScheme;
 use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
 use crate::ops::pvmw::{PVMW_MIGRATION, PVMW_SYNC};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::ttu::{TTU_RMAP_LOCKED, TtuFlags};
-use crate::ops::{mlock, page_alloc, pgtable, rmap, ttu};
-use crate::protocol::MlockScheme;
+use crate::ops::{page_alloc, pgtable, rmap, ttu};
 use crate::race_window;
-use crate::sync::{ObserverMutex, Ordering};
+use crate::sync::{ObserverMutex, Ordering, RwSemWriteGuard};
 use std::collections::HashSet;
 
-/// `MIGRATEPAGE_SUCCESS` / `-EAGAIN` / `-ENOMEM`.
+/// What one migration step returned: the kernel's `MIGRATEPAGE_SUCCESS`, `-EAGAIN` or
+/// `-ENOMEM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rc {
-    /// Moved.
+pub enum MigrateResult {
+    /// `MIGRATEPAGE_SUCCESS`: moved.
     Success,
-    /// Try again later (page or newpage locked, still mapped, refcount mismatch).
+    /// `-EAGAIN`: try again later (page or newpage locked, still mapped, refcount mismatch).
     Again,
-    /// No newpage.
+    /// `-ENOMEM`: no newpage.
     NoMem,
 }
 
@@ -95,16 +102,17 @@ impl NewPagePool {
         self.members.lock().contains(&pfn)
     }
 
-    /// A newpage became the page's new home: it leaves the pool for good.
-    fn consumed(&self, pfn: Pfn) {
+    /// A newpage became the page's new home: it leaves the pool for good (a replacement
+    /// `unmap_and_move` calls it once the newpage is in use).
+    pub fn consumed(&self, pfn: Pfn) {
         self.members.lock().remove(&pfn);
     }
 }
 
 /// `putback_lru_page` of a newpage. For a pool page that was never used this is the bug that
 /// "mm: page migration use the put_new_page whenever necessary" (2015) fixed: the page leaves
-/// its pool.
-fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
+/// its pool. Reported as [`Oracle::PoolAccounting`] when `pfn` is still a pool page.
+pub fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
     if pool.owns(pfn) {
         check::violation(
             Oracle::PoolAccounting,
@@ -120,15 +128,19 @@ fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
 
 /// `move_to_new_page` with `migrate_page_move_mapping` + `migrate_page_copy`: succeed only if
 /// the page is unmapped and its refcount is exactly the expected one (frozen under `i_pages`
-/// for file pages, I7); then `N` takes over `P`'s identity, data and flags.
-pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
+/// for file pages, I7); then `N` takes over `P`'s identity, data and flags
+/// ([`folio_copy`], then the `folio_migrate_flags` entry). Both pages are locked by the
+/// caller (the kernel's `VM_BUG_ON_FOLIO(!folio_test_locked(...))`), except in a negative
+/// control that calls it bare. hugetlb migration shares it (`unmap_and_move_huge_page` →
+/// `move_to_new_folio`).
+pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> MigrateResult {
     let (p, n) = (w.page(old), w.page(new));
     if p.mapped() {
         check::violation(
             Oracle::I7RefFreeze,
             format!("move_to_new_page of mapped {old}"),
         );
-        return Rc::Again;
+        return MigrateResult::Again;
     }
     let index = p.index.load(Ordering::SeqCst);
     match p.mapping() {
@@ -146,7 +158,7 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
                     old,
                     format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
                 );
-                return Rc::Again;
+                return MigrateResult::Again;
             }
             race_window!("move_to_new_page: refcount frozen");
             n.index.store(index, Ordering::SeqCst);
@@ -156,7 +168,8 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
             }
             cache.pages[index as usize] = Some(new);
             n.refcount.fetch_add(1, Ordering::SeqCst);
-            migrate_page_states(w, new, old);
+            folio_copy(w, new, old);
+            (w.kernel.migrate.folio_migrate_flags)(w, new, old);
             // Unfreeze without the cache's reference; the file page loses its mapping.
             p.mapping.store(0, Ordering::SeqCst);
             p.refcount.store(expected - 1, Ordering::SeqCst);
@@ -164,27 +177,34 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> Rc {
         Mapping::Anon(av) => {
             if p.refcount.load(Ordering::SeqCst) != 1 {
                 w.trace("migrate_page_move_mapping: extra refs", old, p.describe());
-                return Rc::Again;
+                return MigrateResult::Again;
             }
             n.index.store(index, Ordering::SeqCst);
             n.mapping
                 .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
-            migrate_page_states(w, new, old);
+            folio_copy(w, new, old);
+            (w.kernel.migrate.folio_migrate_flags)(w, new, old);
             // PageAnon is persistent once set: the old page keeps its ->mapping (Hugh Dickins,
             // "mm: make page migration's newpage handling more robust", 2015).
         }
-        Mapping::None => return Rc::Again,
+        Mapping::None => return MigrateResult::Again,
     }
     w.trace("move_to_new_page", old, format_args!("-> {new}"));
-    Rc::Success
+    MigrateResult::Success
 }
 
-/// `migrate_page_copy`: contents and flags (dirty, mlocked, unevictable, uptodate, anon).
-fn migrate_page_states(w: &World, new: Pfn, old: Pfn) {
+/// `folio_copy` (`migrate_page_copy`'s first half before 6.0): the page's contents.
+pub fn folio_copy(w: &World, new: Pfn, old: Pfn) {
     let (p, n) = (w.page(old), w.page(new));
     for (s, d) in p.data.iter().zip(&n.data) {
         d.store(s.load(Ordering::SeqCst), Ordering::SeqCst);
     }
+}
+
+/// `folio_migrate_flags` (`migrate_page_states` before the folio conversion): the flags that
+/// move with the contents (dirty, mlocked, unevictable, uptodate, anon).
+pub fn folio_migrate_flags(w: &World, new: Pfn, old: Pfn) {
+    let (p, n) = (w.page(old), w.page(new));
     let carried = pg::UPTODATE | pg::ANON | pg::SWAPBACKED | pg::UNEVICTABLE;
     n.flags
         .fetch_or(p.flags.load(Ordering::SeqCst) & carried, Ordering::SeqCst);
@@ -193,27 +213,32 @@ fn migrate_page_states(w: &World, new: Pfn, old: Pfn) {
     }
     // Old scheme: PG_mlocked moves with the page (both are locked, which is what makes it
     // safe: 57e68e9cd65b). New scheme: remove_migration_pte rebuilds mlock_count.
-    if w.kernel.protocol.mlock == MlockScheme::PageMlock && p.test_clear(pg::MLOCKED) {
-        n.test_set(pg::MLOCKED);
-    }
-    if w.kernel.protocol.mlock == MlockScheme::MlockCount {
-        p.test_clear(pg::MLOCKED);
-        p.test_clear(pg::UNEVICTABLE);
-        n.test_clear(pg::MLOCKED);
-        n.test_clear(pg::UNEVICTABLE);
+    match w.kernel.mlock.scheme {
+        MlockScheme::PageMlock => {
+            if p.test_clear(pg::MLOCKED) {
+                n.test_set(pg::MLOCKED);
+            }
+        }
+        MlockScheme::MlockCount => {
+            p.test_clear(pg::MLOCKED);
+            p.test_clear(pg::UNEVICTABLE);
+            n.test_clear(pg::MLOCKED);
+            n.test_clear(pg::UNEVICTABLE);
+        }
     }
 }
 
-/// `remove_migration_pte` for one VMA: under the PTL, a migration entry of `old` becomes a
-/// present PTE of `new` (I6). Only slots that still hold the entry are rewritten.
-pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u64) {
+/// `remove_migration_pte`, the `rmap_one` of `remove_migration_ptes`, for one VMA: under the
+/// PTL, a migration entry of `old` becomes a present PTE of `new` (I6). Only slots that still
+/// hold the entry are rewritten. Returns true (the walk goes on).
+pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u64) -> bool {
     let Some(item) =
         (w.kernel.rmap.page_vma_mapped_walk)(w, old, vma_id, va, PVMW_SYNC | PVMW_MIGRATION)
     else {
-        return;
+        return true;
     };
     let Pte::Migration { write, .. } = item.value else {
-        return;
+        return true;
     };
     page_alloc::get_page(w, new);
     let pte = Pte::Present {
@@ -228,19 +253,23 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
         rmap::page_add_file_rmap(w, item.pte.ptl(), new, vma_id);
     }
     item.pte.set_pte_at(pte);
-    if w.kernel.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
-        mlock::mlock_vma_page(w, new);
+    if w.kernel.mlock.scheme == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+        (w.kernel.mlock.mlock_vma_page)(w, new);
     }
     w.trace(
         "remove_migration_pte",
         format_args!("va {:#x}", va << 12),
         pte,
     );
+    true
 }
 
 /// `remove_migration_ptes(old, new, locked)`: walk `new`'s rmap (its mapping was copied from
-/// `old`, or it is `old` on failure) and restore every migration entry of `old`. `held` is the
-/// rmap lock the caller already holds (hugetlb: i_mmap write), or `None` to take it here.
+/// `old`, or it is `old` on failure) and restore every migration entry of `old` with the
+/// `remove_migration_pte` entry. `held` is the rmap lock the caller already holds (hugetlb:
+/// i_mmap write), or `None` to take it here.
+///
+/// `new_page` is `new`'s lock, as `rmap_walk` takes it.
 pub fn remove_migration_ptes(
     w: &World,
     old: Pfn,
@@ -256,10 +285,8 @@ pub fn remove_migration_ptes(
             if held.is_some() { " (rmap locked)" } else { "" }
         ),
     );
-    let mut one = |vma: VmaId, va: u64| {
-        remove_migration_pte(w, old, new, vma, va);
-        true
-    };
+    let remove_migration_pte = w.kernel.migrate.remove_migration_pte;
+    let mut one = |vma: VmaId, va: u64| remove_migration_pte(w, old, new, vma, va);
     // No `anon_lock`: the caller pinned the anon_vma (`rmap_walk_anon_lock`'s default).
     let mut rwc = RmapWalkControl::new(&mut one);
     match held {
@@ -268,16 +295,24 @@ pub fn remove_migration_ptes(
     }
 }
 
-/// `__unmap_and_move`.
-pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
+/// What every era of `__unmap_and_move` does around its core: lock the old page (trylock;
+/// sleep only if `force`), back off from writeback, pin an anon page's anon_vma
+/// (`page_get_anon_vma`) for the unmap/move/remap, run `core` with the page locked, then
+/// `put_anon_vma` and unlock the page.
+pub fn __unmap_and_move_common(
+    w: &World,
+    old: Pfn,
+    force: bool,
+    core: impl FnOnce(&LockedPage<'_>) -> MigrateResult,
+) -> MigrateResult {
     let page = w.page(old);
-    let guard = match trylock_page(w, old) {
-        Some(g) => g,
+    let locked = match trylock_page(w, old) {
+        Some(l) => l,
         None if force => lock_page(w, old),
-        None => return Rc::Again,
+        None => return MigrateResult::Again,
     };
     if page.test(pg::WRITEBACK) {
-        return Rc::Again;
+        return MigrateResult::Again;
     }
     let anon = page.is_anon();
     let av = if anon {
@@ -287,93 +322,114 @@ pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> Rc {
     };
     if anon && av.is_none() {
         // Unmapped anon page: nothing to remap; the caller's isolation ref is the last.
-        return Rc::Again;
+        return MigrateResult::Again;
     }
-    let rc = if w.kernel.protocol.newpage_trylock {
-        // "mm: page migration trylock newpage at same level as oldpage" (Hugh Dickins, 2015):
-        // lock N before unmapping P, and back off with -EAGAIN if someone holds it.
-        match trylock_page(w, new) {
-            Some(new_guard) => {
-                let rc = unmap_and_move_locked(w, &guard, &new_guard);
-                drop(new_guard);
-                rc
-            }
-            None => {
-                w.trace("__unmap_and_move: newpage locked", new, "-EAGAIN");
-                Rc::Again
-            }
-        }
-    } else {
-        unmap_and_move_pre2015(w, &guard, new)
-    };
+    let rc = core(&locked);
     if let Some(av) = av {
         pgtable::put_anon_vma(w, av);
     }
-    drop(guard);
+    drop(locked);
     rc
 }
 
-fn unmap_and_move_locked(w: &World, guard: &LockedPage<'_>, new_guard: &LockedPage<'_>) -> Rc {
-    let (old, new) = (guard.pfn(), new_guard.pfn());
-    let page = w.page(old);
+/// `__unmap_and_move` (v4.4+): with the old page locked, trylock the newpage at the same
+/// level — "mm: page migration trylock newpage at same level as oldpage" (Hugh Dickins, 2015)
+/// — and back off with -EAGAIN if someone holds it; then [`unmap_and_move_locked`].
+pub fn __unmap_and_move(w: &World, old: Pfn, new: Pfn, force: bool) -> MigrateResult {
+    __unmap_and_move_common(w, old, force, |page| match trylock_page(w, new) {
+        Some(newpage) => {
+            let rc = unmap_and_move_locked(w, page, &newpage);
+            drop(newpage);
+            rc
+        }
+        None => {
+            w.trace("__unmap_and_move: newpage locked", new, "-EAGAIN");
+            MigrateResult::Again
+        }
+    })
+}
+
+/// The core of the v4.4+ `__unmap_and_move`, both pages locked: `try_to_migrate` (PTEs →
+/// migration entries), the `move_to_new_page` entry if that left the page unmapped, then
+/// `remove_migration_ptes` towards the newpage on success, back to the old page otherwise.
+pub fn unmap_and_move_locked(
+    w: &World,
+    page: &LockedPage<'_>,
+    newpage: &LockedPage<'_>,
+) -> MigrateResult {
+    let (old, new) = (page.pfn(), newpage.pfn());
+    let p = w.page(old);
     let mut was_mapped = false;
-    if page.mapped() {
-        ttu::try_to_migrate(w, guard, TtuFlags::empty());
+    if p.mapped() {
+        ttu::try_to_migrate(w, page, TtuFlags::empty());
         was_mapped = true;
     }
     race_window!("__unmap_and_move: migration entries installed, page not yet copied");
-    let rc = if page.mapped() {
-        Rc::Again
+    let rc = if p.mapped() {
+        MigrateResult::Again
     } else {
-        move_to_new_page(w, new, old)
+        (w.kernel.migrate.move_to_new_page)(w, new, old)
     };
-    if rc == Rc::Success {
+    if rc == MigrateResult::Success {
         // "__unmap_and_move() push good newpage to LRU" (5.18): before remove_migration_ptes,
         // so that remove_migration_pte's mlock_vma_folio can count it — the mlock_count of a
         // folio off the LRU is left alone.
         w.page(new).test_set(pg::LRU);
     }
     if was_mapped {
-        let target = if rc == Rc::Success { new_guard } else { guard };
+        let target = if rc == MigrateResult::Success {
+            newpage
+        } else {
+            page
+        };
         remove_migration_ptes(w, old, target, None);
     }
     rc
 }
 
-/// The pre-2015 `__unmap_and_move` after the old page is locked (v3.10 … v4.3): nothing locks
-/// the newpage yet. "Establish migration ptes or remove ptes" with `try_to_migrate`; only if
-/// that left the page unmapped does `move_to_new_page` run — and it is there that the newpage
-/// is locked, with `if (!trylock_page(newpage)) BUG();`. On failure the old page's migration
-/// entries are restored (`if (rc && remap_swapcache) remove_migration_ptes(page, page)`).
+/// The pre-2015 `__unmap_and_move` (v3.10 … v4.3), before "mm: page migration trylock newpage
+/// at same level as oldpage" (Hugh Dickins, 2015): nothing locks the newpage yet. "Establish
+/// migration ptes or remove ptes" with `try_to_migrate`; only if that left the page unmapped
+/// does [`move_to_new_page_v4_3`] run — and it is there that the newpage is locked, with
+/// `if (!trylock_page(newpage)) BUG();`. On failure the old page's migration entries are
+/// restored (`if (rc && remap_swapcache) remove_migration_ptes(page, page)`).
 ///
 /// Simplification: the model's `try_to_migrate` stands for that era's `try_to_unmap(page,
 /// TTU_MIGRATION|TTU_IGNORE_MLOCK|TTU_IGNORE_ACCESS)`, and it is skipped (with the remap) when
 /// the page is not mapped: the walk would find nothing to unmap or restore.
-fn unmap_and_move_pre2015(w: &World, guard: &LockedPage<'_>, new: Pfn) -> Rc {
-    let old = guard.pfn();
-    let page = w.page(old);
-    let was_mapped = page.mapped();
-    if was_mapped {
-        ttu::try_to_migrate(w, guard, TtuFlags::empty());
-    }
-    race_window!("__unmap_and_move: migration entries installed, page not yet copied");
-    let rc = if page.mapped() {
-        Rc::Again
-    } else {
-        move_to_new_page_pre2015(w, new, old, was_mapped)
-    };
-    if rc != Rc::Success && was_mapped {
-        remove_migration_ptes(w, old, guard, None);
-    }
-    rc
+pub fn __unmap_and_move_v4_3(w: &World, old: Pfn, new: Pfn, force: bool) -> MigrateResult {
+    __unmap_and_move_common(w, old, force, |page| {
+        let p = w.page(old);
+        let was_mapped = p.mapped();
+        if was_mapped {
+            ttu::try_to_migrate(w, page, TtuFlags::empty());
+        }
+        race_window!("__unmap_and_move: migration entries installed, page not yet copied");
+        let rc = if p.mapped() {
+            MigrateResult::Again
+        } else {
+            move_to_new_page_v4_3(w, new, page, was_mapped)
+        };
+        if rc != MigrateResult::Success && was_mapped {
+            remove_migration_ptes(w, old, page, None);
+        }
+        rc
+    })
 }
 
-/// The pre-2015 `move_to_new_page`: "Block others from accessing the page when we get around
-/// to establishing additional references. We are the only one holding a reference to the new
-/// page at this point." — `if (!trylock_page(newpage)) BUG();`. Then the move, and on success
-/// `remove_migration_ptes(page, newpage)` under the newpage lock; `unlock_page(newpage)`.
-fn move_to_new_page_pre2015(w: &World, new: Pfn, old: Pfn, remap: bool) -> Rc {
-    let Some(new_guard) = trylock_page(w, new) else {
+/// The pre-2015 `move_to_new_page` wrapper, called by [`__unmap_and_move_v4_3`]: "Block
+/// others from accessing the page when we get around to establishing additional references.
+/// We are the only one holding a reference to the new page at this point." —
+/// `if (!trylock_page(newpage)) BUG();`. Then the move (the `move_to_new_page` entry), and on
+/// success `remove_migration_ptes(page, newpage)` under the newpage lock; `unlock_page(newpage)`.
+pub fn move_to_new_page_v4_3(
+    w: &World,
+    new: Pfn,
+    page: &LockedPage<'_>,
+    remap: bool,
+) -> MigrateResult {
+    let old = page.pfn();
+    let Some(newpage) = trylock_page(w, new) else {
         check::violation(
             Oracle::Bug,
             format!(
@@ -382,65 +438,113 @@ fn move_to_new_page_pre2015(w: &World, new: Pfn, old: Pfn, remap: bool) -> Rc {
         );
         // The kernel stops here; the model backs off as the 2015 kernel does, so that a
         // stress run goes on after reporting.
-        return Rc::Again;
+        return MigrateResult::Again;
     };
-    let rc = move_to_new_page(w, new, old);
-    if rc == Rc::Success {
+    let rc = (w.kernel.migrate.move_to_new_page)(w, new, old);
+    if rc == MigrateResult::Success {
         // As in `unmap_and_move_locked`: on the LRU before its mappings come back, so that an
         // mlock_count is rebuilt (the pre-2015 kernel had no count: this only matters when the
         // old migration is composed with the 5.18+ mlock scheme).
         w.page(new).test_set(pg::LRU);
         if remap {
-            remove_migration_ptes(w, old, &new_guard, None);
+            remove_migration_ptes(w, old, &newpage, None);
         }
     }
-    drop(new_guard);
+    drop(newpage);
     rc
 }
 
-/// `unmap_and_move`: one page of the list, with a newpage from `pool`. The page is isolated
-/// (the caller holds a reference to it); on success that reference is dropped.
-pub fn unmap_and_move(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> Rc {
-    let Some(new) = pool.get_new_page() else {
-        return Rc::NoMem;
-    };
-    let mut use_pool = true;
+/// What [`unmap_and_move_common`] did with one page: the newpage it took from the pool,
+/// whether it is now in use (the page's new home), and the result.
+#[derive(Debug, Clone, Copy)]
+pub struct UnmapAndMove {
+    /// The newpage from `get_new_page`.
+    pub newpage: Pfn,
+    /// It is the page's new home (`__unmap_and_move` succeeded).
+    pub newpage_used: bool,
+    /// The result for the old page.
+    pub rc: MigrateResult,
+}
+
+/// What every era of `unmap_and_move` does before releasing the newpage: `get_new_page` (None
+/// if the pool is empty: -ENOMEM), the "page was freed under us" shortcut, or the
+/// `__unmap_and_move` entry; on success the old page's isolation reference is dropped.
+pub fn unmap_and_move_common(
+    w: &World,
+    pool: &NewPagePool,
+    old: Pfn,
+    force: bool,
+) -> Option<UnmapAndMove> {
+    let new = pool.get_new_page()?;
+    let mut newpage_used = false;
     let rc = if w.page(old).refcount.load(Ordering::SeqCst) == 1 {
         // The page was freed under us (munmap/exit dropped every other reference).
         w.trace("unmap_and_move: freed under us", old, "");
-        Rc::Success
+        MigrateResult::Success
     } else {
-        let rc = __unmap_and_move(w, old, new, force);
-        if rc == Rc::Success {
-            use_pool = false;
+        let rc = (w.kernel.migrate.__unmap_and_move)(w, old, new, force);
+        if rc == MigrateResult::Success {
+            newpage_used = true;
             pool.consumed(new);
         }
         rc
     };
-    if rc == Rc::Success {
+    if rc == MigrateResult::Success {
         // Drop the isolation reference: the old page is freed when its last user goes.
         page_alloc::put_page(w, old);
     }
-    if use_pool && (w.kernel.protocol.newpage_to_pool || rc != Rc::Success) {
-        pool.put_new_page(w, new);
-    } else if !use_pool {
-        // The newpage in use is on the LRU already: drop the allocation's reference.
-        page_alloc::put_page(w, new);
-    } else {
-        // Pre-2015: `if (rc != MIGRATEPAGE_SUCCESS && put_new_page) put_new_page(); else
-        // putback_lru_page(newpage)` — right for a newpage in use, wrong for an unused one.
-        putback_newpage_lru(w, pool, new);
-    }
-    rc
+    Some(UnmapAndMove {
+        newpage: new,
+        newpage_used,
+        rc,
+    })
 }
 
-/// `migrate_pages`: up to 10 passes, forcing the page lock from the fourth. Each page must be
-/// isolated by the caller (`isolate_lru_page`: a reference held). Returns the pages not
-/// migrated; their isolation references are still the caller's.
+/// `unmap_and_move` (v4.4+): one page of the list, with a newpage from `pool`. The page is
+/// isolated (the caller holds a reference to it); on success that reference is dropped. An
+/// unused newpage always goes back through `put_new_page` ("mm: page migration use the
+/// put_new_page whenever necessary", Hugh Dickins, 2015).
+pub fn unmap_and_move(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> MigrateResult {
+    let Some(m) = unmap_and_move_common(w, pool, old, force) else {
+        return MigrateResult::NoMem;
+    };
+    if m.newpage_used {
+        // The newpage in use is on the LRU already: drop the allocation's reference.
+        page_alloc::put_page(w, m.newpage);
+    } else {
+        pool.put_new_page(w, m.newpage);
+    }
+    m.rc
+}
+
+/// The pre-2015 `unmap_and_move` (v3.10 … v4.3): `if (rc != MIGRATEPAGE_SUCCESS &&
+/// put_new_page) put_new_page(); else putback_lru_page(newpage)` — right for a newpage in use,
+/// wrong for an unused one after the "page was freed under us" success, which leaves its pool
+/// ([`putback_newpage_lru`]).
+pub fn unmap_and_move_v4_3(w: &World, pool: &NewPagePool, old: Pfn, force: bool) -> MigrateResult {
+    let Some(m) = unmap_and_move_common(w, pool, old, force) else {
+        return MigrateResult::NoMem;
+    };
+    if m.newpage_used {
+        page_alloc::put_page(w, m.newpage);
+    } else if m.rc != MigrateResult::Success {
+        pool.put_new_page(w, m.newpage);
+    } else {
+        putback_newpage_lru(w, pool, m.newpage);
+    }
+    m.rc
+}
+
+/// `migrate_pages`: up to 10 passes, forcing the page lock from the fourth, each page through
+/// the `unmap_and_move` entry. Each page must be isolated by the caller (`isolate_lru_page`: a
+/// reference held). Returns the pages not migrated; their isolation references are still the
+/// caller's.
 pub fn migrate_pages(w: &World, pool: &NewPagePool, pages: &[Pfn]) -> Vec<Pfn> {
     let mut left: Vec<Pfn> = pages.to_vec();
     for pass in 0..10 {
-        left.retain(|&p| unmap_and_move(w, pool, p, pass > 2) != Rc::Success);
+        left.retain(|&p| {
+            (w.kernel.migrate.unmap_and_move)(w, pool, p, pass > 2) != MigrateResult::Success
+        });
         if left.is_empty() {
             break;
         }
@@ -466,55 +570,79 @@ pub fn putback_lru_page(w: &World, pfn: Pfn) {
     page_alloc::put_page(w, pfn);
 }
 
-/// `unmap_and_move_huge_page` for a hugetlbfs file folio (docs/MODEL.md §1): `i_mmap_rwsem`
-/// is trylocked for write under the folio lock (`hugetlb_page_mapping_lock_write`), because
-/// in the hugetlb order it sits above the folio lock. With
-/// `Protocol::hugetlb_imap_held_across_remove` (b7880cb166ab) it stays held across
-/// `remove_migration_ptes`; without it, it is dropped after `try_to_migrate` and
-/// `remove_migration_ptes` takes it for read — under the folio lock: an inversion.
-pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
+/// `unmap_and_move_huge_page` (b7880cb166ab, "migrate: correct lock ordering for hugetlb file
+/// folios"): the `i_mmap_rwsem` trylocked for write stays held across `remove_migration_ptes`
+/// (`TTU_RMAP_LOCKED` / `RMP_LOCKED`). See [`unmap_and_move_huge_page_common`].
+pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> MigrateResult {
+    unmap_and_move_huge_page_common(w, pool, old, |target, imap| {
+        remove_migration_ptes(w, old, target, Some(&HeldRmapLock::IMmapWrite(&imap)));
+        drop(imap);
+    })
+}
+
+/// `unmap_and_move_huge_page` before b7880cb166ab (from 336bf30eb765, 2020): the
+/// `i_mmap_rwsem` is released after `try_to_migrate`, and `remove_migration_ptes` takes it
+/// again for read — under the folio lock, below which the hugetlb order puts it: an inversion
+/// (the syzbot deadlock that commit fixed).
+pub fn unmap_and_move_huge_page_pre_b7880cb166ab(
+    w: &World,
+    pool: &NewPagePool,
+    old: Pfn,
+) -> MigrateResult {
+    unmap_and_move_huge_page_common(w, pool, old, |target, imap| {
+        drop(imap);
+        remove_migration_ptes(w, old, target, None);
+    })
+}
+
+/// The body of `unmap_and_move_huge_page` for a hugetlbfs file folio (docs/MODEL.md §1), every
+/// era: trylock the folio and the newpage, then `i_mmap_rwsem` trylocked for write under the
+/// folio lock (`hugetlb_page_mapping_lock_write`: in the hugetlb order it sits above the folio
+/// lock), `try_to_migrate` with it held, the `move_to_new_page` entry, and `remap` — which
+/// restores the migration entries towards `target` (the newpage on success, the old page
+/// otherwise) and releases the `i_mmap_rwsem` guard it is handed, in its era's order.
+pub fn unmap_and_move_huge_page_common<'w>(
+    w: &'w World,
+    pool: &NewPagePool,
+    old: Pfn,
+    remap: impl FnOnce(&LockedPage<'w>, RwSemWriteGuard<'w, IMmap>),
+) -> MigrateResult {
     let Some(new) = pool.get_new_page() else {
-        return Rc::NoMem;
+        return MigrateResult::NoMem;
     };
     w.page(new).flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
     let page = w.page(old);
     let rc = (|| {
-        let guard = trylock_page(w, old)?;
-        let new_guard = trylock_page(w, new)?;
+        let folio = trylock_page(w, old)?;
+        let newfolio = trylock_page(w, new)?;
         let Mapping::File(f) = page.mapping() else {
             return None;
         };
         let file = w.files.get(f);
-        let mut rc = Rc::Again;
+        let mut rc = MigrateResult::Again;
         if page.mapped() {
             let imap = file.i_mmap.try_write()?;
             let held = HeldRmapLock::IMmapWrite(&imap);
-            ttu::try_to_migrate_locked(w, &guard, TTU_RMAP_LOCKED, &held);
+            ttu::try_to_migrate_locked(w, &folio, TTU_RMAP_LOCKED, &held);
             race_window!("unmap_and_move_huge_page: migration entries installed");
             if !page.mapped() {
-                rc = move_to_new_page(w, new, old);
+                rc = (w.kernel.migrate.move_to_new_page)(w, new, old);
             }
-            let tg = if rc == Rc::Success {
-                &new_guard
+            let target = if rc == MigrateResult::Success {
+                &newfolio
             } else {
-                &guard
+                &folio
             };
-            if w.kernel.protocol.hugetlb_imap_held_across_remove {
-                remove_migration_ptes(w, old, tg, Some(&held));
-                drop(imap);
-            } else {
-                drop(imap);
-                remove_migration_ptes(w, old, tg, None);
-            }
+            remap(target, imap);
         } else {
-            rc = move_to_new_page(w, new, old);
+            rc = (w.kernel.migrate.move_to_new_page)(w, new, old);
         }
-        drop(new_guard);
-        drop(guard);
+        drop(newfolio);
+        drop(folio);
         Some(rc)
     })()
-    .unwrap_or(Rc::Again);
-    if rc == Rc::Success {
+    .unwrap_or(MigrateResult::Again);
+    if rc == MigrateResult::Success {
         pool.consumed(new);
         page_alloc::put_page(w, old);
         putback_newpage_lru(w, pool, new);
@@ -525,6 +653,40 @@ pub fn unmap_and_move_huge_page(w: &World, pool: &NewPagePool, old: Pfn) -> Rc {
     rc
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): page migration's steps.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MigrateOps {}
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): page
+/// migration's steps.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrateOps {
+    /// `unmap_and_move` (mm/migrate.c; `migrate_folio_unmap` + `migrate_folio_move` since
+    /// 6.4): one page with a newpage from the pool, called by `migrate_pages`. Alternative:
+    /// [`unmap_and_move_v4_3`] (before "mm: page migration use the put_new_page whenever
+    /// necessary").
+    pub unmap_and_move: fn(&World, &NewPagePool, Pfn, bool) -> MigrateResult,
+    /// `__unmap_and_move`: lock, unmap, move, remap. Alternative: [`__unmap_and_move_v4_3`]
+    /// (before "mm: page migration trylock newpage at same level as oldpage").
+    pub __unmap_and_move: fn(&World, Pfn, Pfn, bool) -> MigrateResult,
+    /// `move_to_new_page` (`move_to_new_folio`): the refcount freeze and the move of the
+    /// mapping, contents and flags, `(w, new, old)`. Shared by hugetlb migration.
+    pub move_to_new_page: fn(&World, Pfn, Pfn) -> MigrateResult,
+    /// `folio_migrate_flags` (`migrate_page_states`), `(w, new, old)`.
+    pub folio_migrate_flags: fn(&World, Pfn, Pfn),
+    /// `remove_migration_pte`, the `rmap_one` of `remove_migration_ptes`: `(w, old, new, vma,
+    /// va)`.
+    pub remove_migration_pte: fn(&World, Pfn, Pfn, VmaId, u64) -> bool,
+    /// `unmap_and_move_huge_page`. Alternative: [`unmap_and_move_huge_page_pre_b7880cb166ab`].
+    pub unmap_and_move_huge_page: fn(&World, &NewPagePool, Pfn) -> MigrateResult,
+}
+
+impl Default for MigrateOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        MigrateOps {
+            unmap_and_move,
+            __unmap_and_move,
+            move_to_new_page,
+            folio_migrate_flags,
+            remove_migration_pte,
+            unmap_and_move_huge_page,
+        }
+    }
+}

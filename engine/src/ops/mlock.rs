@@ -1,19 +1,38 @@
-//! mlock state of pages under both schemes (docs/MODEL.md §4, `Protocol::mlock`).
+//! mlock state of pages under both schemes (docs/MODEL.md §4, [`MlockOps::scheme`]).
 //!
-//! 5.18+ (`MlockScheme::MlockCount`): `mlock_folio` / `munlock_folio` from rmap add/remove
+//! 5.18+ ([`MlockScheme::MlockCount`]): `mlock_folio` / `munlock_folio` from rmap add/remove
 //! under the PTL, counting VM_LOCKED mappings in `mlock_count` under `lru_lock`. The kernel
 //! batches these per CPU (`mlock_fbatch`) and drains under `lru_lock`; the model drains at
 //! once — the batching changes when, not what, and no modelled race depends on it.
 //!
-//! ≤5.17 (`MlockScheme::PageMlock`): PG_mlocked is set by `mlock_vma_page` with the page
+//! ≤5.17 ([`MlockScheme::PageMlock`]): PG_mlocked is set by `mlock_vma_page` with the page
 //! locked and cleared by `clear_page_mlock` when the last mapping goes, or by munlock's rmap
 //! walk (`page_mlock`) when no other VM_LOCKED VMA maps the page.
+//!
+//! Which scheme a world runs is data ([`MlockOps::scheme`]): it is a whole era of the kernel,
+//! read by every path that mlocks or munlocks (fault, rmap add/remove, reclaim, migration,
+//! munmap, exit), not one function's version. The steps of both schemes are entries of
+//! [`MlockOps`], called through `w.kernel.mlock`.
 
 use crate::check::{self, Oracle};
 use crate::mm::page::pg;
 use crate::mm::{Pfn, VmaId, World, vm};
-use crate::protocol::MlockScheme;
+use crate::ops::munlock;
+use crate::ops::pagemap::LockedPage;
 use crate::sync::Ordering;
+
+/// The mlock scheme: which era of mlock a world runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MlockScheme {
+    /// ≤ v5.17: PG_mlocked set under the page lock; munlock walks the rmap per page
+    /// (`page_mlock`) under `i_mmap_rwsem` / anon_vma read; munmap and exit munlock every
+    /// VM_LOCKED VMA first (`munlock_vma_pages_all`).
+    PageMlock,
+    /// v5.18+ (Hugh Dickins' munlock series: 07ca76067308, a213e5cf71cb, ...; default):
+    /// `mlock_count` kept by rmap add/remove under the PTL; no rmap walk, no page lock.
+    #[default]
+    MlockCount,
+}
 
 /// `mlock_folio` (5.18+): one more VM_LOCKED mapping.
 pub fn mlock_folio(w: &World, pfn: Pfn) {
@@ -53,7 +72,7 @@ pub fn mlock_folio(w: &World, pfn: Pfn) {
 pub fn mlock_vma_folio(w: &World, pfn: Pfn, vma: VmaId) {
     let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
     if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
-        mlock_folio(w, pfn);
+        (w.kernel.mlock.mlock_folio)(w, pfn);
     } else {
         w.trace("mlock_vma_folio: not for this vma", pfn, vma);
     }
@@ -85,10 +104,10 @@ pub fn lru_cache_add_inactive_or_unevictable(w: &World, pfn: Pfn, vma: VmaId) {
     page.flags.fetch_or(pg::LRU, Ordering::SeqCst);
     let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
     if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
-        match w.kernel.protocol.mlock {
+        match w.kernel.mlock.scheme {
             MlockScheme::MlockCount => {
                 // Counted by mlock_folio from the rmap add of the new-anon path.
-                mlock_folio(w, pfn);
+                (w.kernel.mlock.mlock_folio)(w, pfn);
             }
             MlockScheme::PageMlock => {
                 if !page.test_set(pg::MLOCKED) {
@@ -100,12 +119,13 @@ pub fn lru_cache_add_inactive_or_unevictable(w: &World, pfn: Pfn, vma: VmaId) {
 }
 
 /// Old scheme: `mlock_vma_page` for a file page being mapped into a VM_LOCKED VMA with the
-/// page locked (the fault path holds it). I12: the page must be locked.
-pub fn mlock_vma_page_locked(w: &World, pfn: Pfn, vma: VmaId) {
-    if w.kernel.protocol.mlock != MlockScheme::PageMlock || !w.vmas.get(vma).has(vm::LOCKED) {
+/// page locked (the fault path holds it): the `mlock_vma_page` entry. I12: the page must be
+/// locked. Nothing under the 5.18+ scheme, where the rmap add counts it.
+pub fn mlock_vma_page_locked(w: &World, page: &LockedPage<'_>, vma: VmaId) {
+    if w.kernel.mlock.scheme != MlockScheme::PageMlock || !w.vmas.get(vma).has(vm::LOCKED) {
         return;
     }
-    mlock_vma_page(w, pfn);
+    (w.kernel.mlock.mlock_vma_page)(w, page.pfn());
 }
 
 /// `mlock_vma_page` (≤5.17): set PG_mlocked; "serialise with page migration" — the caller
@@ -134,6 +154,48 @@ pub fn clear_page_mlock(w: &World, pfn: Pfn) {
     }
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mlock and munlock steps.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MlockOps {}
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mlock
+/// and munlock steps, and which scheme they belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct MlockOps {
+    /// The mlock era (data, not one function's version: every mlocking path reads it).
+    pub scheme: MlockScheme,
+    /// `mlock_folio` (5.18+, mm/mlock.c): one more VM_LOCKED mapping of the folio.
+    pub mlock_folio: fn(&World, Pfn),
+    /// `munlock_folio` (5.18+): one VM_LOCKED mapping fewer.
+    pub munlock_folio: fn(&World, Pfn),
+    /// `mlock_vma_folio` (5.18+, mm/internal.h): `mlock_folio` if the VMA is VM_LOCKED and not
+    /// VM_SPECIAL.
+    pub mlock_vma_folio: fn(&World, Pfn, VmaId),
+    /// `mlock_vma_page` (≤5.17): set PG_mlocked, page locked by the caller (I12 checks it).
+    pub mlock_vma_page: fn(&World, Pfn),
+    /// `clear_page_mlock` (≤5.17): the last mapping went.
+    pub clear_page_mlock: fn(&World, Pfn),
+    /// `munlock_vma_pages_range` (≤5.17) / `mlock_vma_pages_range(…, !VM_LOCKED)` (5.18+):
+    /// clear VM_LOCKED on a VMA and munlock its pages (munlock(2), and munmap/exit under the
+    /// old scheme).
+    pub munlock_vma_pages_range: fn(&World, VmaId),
+    /// `munlock_vma_page` (≤5.17), the page locked.
+    pub munlock_vma_page: fn(&World, &LockedPage<'_>),
+    /// `page_mlock` (≤5.17, formerly `try_to_munlock`): the rmap walk that re-mlocks a page
+    /// another VM_LOCKED VMA still maps.
+    pub page_mlock: fn(&World, &LockedPage<'_>),
+}
+
+impl Default for MlockOps {
+    /// The modern kernel (5.18+ scheme); the ≤5.17 entries are there for a world whose
+    /// `scheme` is [`MlockScheme::PageMlock`].
+    fn default() -> Self {
+        MlockOps {
+            scheme: MlockScheme::default(),
+            mlock_folio,
+            munlock_folio,
+            mlock_vma_folio,
+            mlock_vma_page,
+            clear_page_mlock,
+            munlock_vma_pages_range: munlock::munlock_vma_pages_range,
+            munlock_vma_page: munlock::munlock_vma_page,
+            page_mlock: munlock::page_mlock,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The mlock() / munlock() system calls and the munlock that munmap and exit do, under both
 //! schemes (docs/MODEL.md §4).
 //!
-//! ≤5.17 (`PageMlock`): munlock clears VM_LOCKED first, then for each page takes the page lock
+//! ≤5.17 ([`MlockScheme::PageMlock`]): munlock clears VM_LOCKED first, then for each page takes the page lock
 //! and, if others map it, walks the rmap (`page_mlock`, `i_mmap_rwsem` / anon_vma read for the
 //! whole walk) to see whether another VM_LOCKED VMA still mlocks it. munmap and exit do this
 //! for every VM_LOCKED VMA before zapping (`munlock_vma_pages_all`). Per exiting mm that is
@@ -9,28 +9,39 @@
 //! in `unlink_file_vma` (the exit contention Hugh Dickins called "intolerable" in "mm/munlock:
 //! delete page_mlock() and all its works", v5.18).
 //!
-//! 5.18+ (`MlockCount`): mlock/munlock walk the page tables under the PTL
+//! 5.18+ ([`MlockScheme::MlockCount`]): mlock/munlock walk the page tables under the PTL
 //! (`mlock_pte_range`) and count; munmap and exit do nothing extra — `page_remove_rmap` does
 //! `munlock_vma_folio` under the PTL.
 
 use crate::mm::pte::Pte;
 use crate::mm::{MmId, Pfn, VmaId, World, vm};
-use crate::ops::fault::pte_offset_map_lock;
-use crate::ops::pagemap::{LockedPage, lock_page};
+use crate::ops::mlock::MlockScheme;
+use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
+use crate::ops::pgtable_generic::pte_offset_map_lock;
 use crate::ops::pvmw::PvmwFlags;
 use crate::ops::rmap_walk::{RmapWalkControl, rmap_walk};
-use crate::ops::{Error, fault, mlock, page_alloc};
-use crate::protocol::MlockScheme;
+use crate::ops::{Error, fault, page_alloc};
 use crate::sync::Ordering;
 
 /// `follow_page(FOLL_GET)`: the page mapped at `va`, with a reference, taken under the PTL.
-fn follow_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
-    let (table, i, _ptl) = pte_offset_map_lock(w, w.mms.get(mm), va)?;
-    let Pte::Present { pfn, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst)) else {
+pub fn follow_page(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
+    let pte = pte_offset_map_lock(w, mm, va)?;
+    let Pte::Present { pfn, .. } = pte.get() else {
         return None;
     };
     page_alloc::get_page(w, pfn);
     Some(pfn)
+}
+
+/// The page mapped present at `va` of `mm`, read under its PTL (`mlock_pte_range`'s step),
+/// handed to `f` with the PTL still held.
+pub fn with_present_pte(w: &World, mm: MmId, va: u64, f: impl FnOnce(Pfn)) {
+    if let Some(pte) = pte_offset_map_lock(w, mm, va)
+        && let Pte::Present { pfn, .. } = pte.get()
+    {
+        f(pfn);
+        drop(pte);
+    }
 }
 
 /// `mlock(2)` of a whole VMA: set VM_LOCKED and mlock what is mapped, then populate
@@ -44,7 +55,7 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
             return Err(Error::Inval);
         }
         let vma = w.vmas.get(vma_id);
-        match w.kernel.protocol.mlock {
+        match w.kernel.mlock.scheme {
             // mlock_fixup: `newflags == oldflags`, nothing to do — the pages of a VMA that is
             // already VM_LOCKED are counted already (only the populate below still runs).
             _ if vma.has(vm::LOCKED) => {}
@@ -53,12 +64,7 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
                 // reclaim) off this VMA while the walk counts it, then VM_LOCKED stays.
                 vma.flags.fetch_or(vm::LOCKED | vm::IO, Ordering::SeqCst);
                 for va in info.start..info.end {
-                    if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
-                        && let Pte::Present { pfn, .. } =
-                            Pte::decode(table.entries[i].load(Ordering::SeqCst))
-                    {
-                        mlock::mlock_folio(w, pfn);
-                    }
+                    with_present_pte(w, mm_id, va, |pfn| (w.kernel.mlock.mlock_folio)(w, pfn));
                 }
                 vma.flags.fetch_and(!vm::IO, Ordering::SeqCst);
             }
@@ -67,9 +73,9 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
                 for va in info.start..info.end {
                     // follow_page_pte(FOLL_MLOCK): trylock the page, mlock_vma_page.
                     if let Some(pfn) = follow_page(w, mm_id, va) {
-                        if let Some(g) = w.page(pfn).lock().try_lock() {
-                            mlock::mlock_vma_page(w, pfn);
-                            drop(g);
+                        if let Some(page) = trylock_page(w, pfn) {
+                            (w.kernel.mlock.mlock_vma_page)(w, pfn);
+                            drop(page);
                         }
                         page_alloc::put_page(w, pfn);
                     }
@@ -92,7 +98,7 @@ pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     if !map.vmas.contains(&vma_id) {
         return Err(Error::Inval);
     }
-    munlock_vma_pages_range(w, vma_id);
+    (w.kernel.mlock.munlock_vma_pages_range)(w, vma_id);
     drop(map);
     Ok(())
 }
@@ -100,8 +106,8 @@ pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
 /// What munmap and exit do before zapping: under the old scheme, `munlock_vma_pages_all` for a
 /// VM_LOCKED VMA; under the new one, nothing (rmap removal munlocks).
 pub fn munlock_before_unmap(w: &World, vma_id: VmaId) {
-    if w.kernel.protocol.mlock == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
-        munlock_vma_pages_range(w, vma_id);
+    if w.kernel.mlock.scheme == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+        (w.kernel.mlock.munlock_vma_pages_range)(w, vma_id);
     }
 }
 
@@ -110,21 +116,15 @@ pub fn munlock_before_unmap(w: &World, vma_id: VmaId) {
 pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
     let vma = w.vmas.get(vma_id);
     let info = vma.info.get();
-    let mm = w.mms.get(info.mm);
     // FIRST, so this VMA no longer counts in page_mlock (old) / in mlock_vma_folio (new).
     if vma.flags.fetch_and(!vm::LOCKED, Ordering::SeqCst) & vm::LOCKED == 0 {
         return;
     }
     w.trace("munlock_vma_pages_range", vma_id, "clear VM_LOCKED");
-    match w.kernel.protocol.mlock {
+    match w.kernel.mlock.scheme {
         MlockScheme::MlockCount => {
             for va in info.start..info.end {
-                if let Some((table, i, _ptl)) = pte_offset_map_lock(w, mm, va)
-                    && let Pte::Present { pfn, .. } =
-                        Pte::decode(table.entries[i].load(Ordering::SeqCst))
-                {
-                    mlock::munlock_folio(w, pfn);
-                }
+                with_present_pte(w, info.mm, va, |pfn| (w.kernel.mlock.munlock_folio)(w, pfn));
             }
         }
         MlockScheme::PageMlock => {
@@ -132,9 +132,9 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
                 let Some(pfn) = follow_page(w, info.mm, va) else {
                     continue;
                 };
-                let guard = lock_page(w, pfn);
-                munlock_vma_page(w, &guard);
-                drop(guard);
+                let page = lock_page(w, pfn);
+                (w.kernel.mlock.munlock_vma_page)(w, &page);
+                drop(page);
                 page_alloc::put_page(w, pfn);
             }
         }
@@ -143,8 +143,8 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
 
 /// `munlock_vma_page` (≤5.17), page locked: clear PG_mlocked; if others map the page, walk the
 /// rmap to re-mlock it if another VM_LOCKED VMA maps it.
-pub fn munlock_vma_page(w: &World, guard: &LockedPage<'_>) {
-    let pfn = guard.pfn();
+pub fn munlock_vma_page(w: &World, locked: &LockedPage<'_>) {
+    let pfn = locked.pfn();
     let page = w.page(pfn);
     if !page.test_clear(crate::mm::pg::MLOCKED) {
         return;
@@ -152,7 +152,7 @@ pub fn munlock_vma_page(w: &World, guard: &LockedPage<'_>) {
     // __munlock_isolated_page: the mapcount <= 1 fast path skips the walk — precisely not the
     // case when other processes map the page.
     if page.mapcount.load(Ordering::SeqCst) > 1 {
-        page_mlock(w, guard);
+        (w.kernel.mlock.page_mlock)(w, locked);
     }
     if !page.test(crate::mm::pg::MLOCKED) {
         page.test_clear(crate::mm::pg::UNEVICTABLE);
@@ -162,8 +162,8 @@ pub fn munlock_vma_page(w: &World, guard: &LockedPage<'_>) {
 
 /// `page_mlock` (formerly `try_to_munlock`): walk the rmap for a VM_LOCKED VMA still mapping
 /// the page; if one is found (re-checked under its PTL), mlock the page again.
-pub fn page_mlock(w: &World, guard: &LockedPage<'_>) {
-    let pfn = guard.pfn();
+pub fn page_mlock(w: &World, locked: &LockedPage<'_>) {
+    let pfn = locked.pfn();
     let page = w.page(pfn);
     let mut found = false;
     let mut one = |vma: VmaId, va: u64| -> bool {
@@ -176,7 +176,7 @@ pub fn page_mlock(w: &World, guard: &LockedPage<'_>) {
         {
             // Re-check under the PTL: the munlocker clears VM_LOCKED before walking tables.
             if v.has(vm::LOCKED) {
-                mlock::mlock_vma_page(w, pfn);
+                (w.kernel.mlock.mlock_vma_page)(w, pfn);
                 found = true;
                 drop(item);
                 return false;
@@ -188,7 +188,7 @@ pub fn page_mlock(w: &World, guard: &LockedPage<'_>) {
     let mut rwc = RmapWalkControl::new(&mut one);
     rwc.done = Some(&done);
     rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
-    rmap_walk(w, guard, &mut rwc);
+    rmap_walk(w, locked, &mut rwc);
     w.trace(
         "page_mlock",
         pfn,

@@ -102,7 +102,7 @@ pub fn free_page(w: &World, pfn: Pfn) {
             );
         }
     }
-    if w.kernel.protocol.mlock == crate::protocol::MlockScheme::PageMlock
+    if w.kernel.mlock.scheme == crate::ops::mlock::MlockScheme::PageMlock
         && page.test(crate::mm::pg::MLOCKED)
     {
         // ≤5.17: PG_mlocked is in PAGE_FLAGS_CHECK_AT_FREE ("Bad page state").

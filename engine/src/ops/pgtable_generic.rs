@@ -161,3 +161,9 @@ pub fn pte_offset_map_lock(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>
     let ptl = w.pte_lockptr(m, table).lock();
     Some(LockedPte::new(w, mm, va, table, index, ptl))
 }
+
+/// `ptep_get_lockless`: the PTE at `index` of `table`, read without its PTL — a snapshot a
+/// fault path decides on (`orig_pte`) and re-checks under the PTL (`pte_same`) before acting.
+pub fn ptep_get_lockless(table: &PageTable, index: usize) -> Pte {
+    Pte::decode(table.entries[index].load(Ordering::SeqCst))
+}

@@ -9,8 +9,7 @@
 
 use crate::mm::page::pg;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
-use crate::ops::mlock;
-use crate::protocol::MlockScheme;
+use crate::ops::mlock::MlockScheme;
 use crate::sync::{Ordering, SpinLockGuard};
 
 /// `page_add_new_anon_rmap`: the first mapping of a new anonymous page.
@@ -55,10 +54,10 @@ pub fn page_add_file_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma
 /// 5.18+: `mlock_vma_folio` from rmap add, when the VMA is VM_LOCKED and not VM_SPECIAL (the
 /// tail of `page_add_anon_rmap` / `page_add_file_rmap`; nothing under the ≤5.17 scheme).
 pub fn mlock_on_add(w: &World, pfn: Pfn, vma: VmaId) {
-    if w.kernel.protocol.mlock == MlockScheme::MlockCount {
+    if w.kernel.mlock.scheme == MlockScheme::MlockCount {
         let flags = w.vmas.get(vma).flags.load(Ordering::SeqCst);
         if flags & (vm::LOCKED | vm::IO) == vm::LOCKED {
-            mlock::mlock_folio(w, pfn);
+            (w.kernel.mlock.mlock_folio)(w, pfn);
         }
     }
 }
@@ -75,17 +74,17 @@ pub fn page_remove_rmap(w: &World, pfn: Pfn, vma: VmaId) {
             format!("mapcount of {pfn} went negative"),
         );
     }
-    match w.kernel.protocol.mlock {
+    match w.kernel.mlock.scheme {
         MlockScheme::MlockCount => {
             // `munlock_vma_folio`: the VMA's flags are read as the kernel reads them.
             if w.vmas.slot(vma.idx).flags.load(Ordering::SeqCst) & vm::LOCKED != 0 {
-                mlock::munlock_folio(w, pfn);
+                (w.kernel.mlock.munlock_folio)(w, pfn);
             }
         }
         MlockScheme::PageMlock => {
             // ≤5.17 `page_remove_rmap` → `clear_page_mlock` once nobody maps the page.
             if left == 0 {
-                mlock::clear_page_mlock(w, pfn);
+                (w.kernel.mlock.clear_page_mlock)(w, pfn);
             }
         }
     }

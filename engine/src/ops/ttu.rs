@@ -18,11 +18,11 @@ use crate::check::{self, Oracle};
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::hugetlb;
+use crate::ops::mlock::MlockScheme;
 use crate::ops::pagemap::LockedPage;
 use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
-use crate::ops::{mlock, page_alloc, rmap};
-use crate::protocol::MlockScheme;
+use crate::ops::{page_alloc, rmap};
 
 bitflags::bitflags! {
     /// `enum ttu_flags` (include/linux/rmap.h, the values of 5.13+), as far as the model's
@@ -128,14 +128,14 @@ pub fn unmap_one_pte(
     debug_assert!(item.value.is_present(), "PVMW returns present PTEs");
     if replace == Replace::Nothing && !flags.contains(TTU_IGNORE_MLOCK) && vma.has(vm::LOCKED) {
         // "Restore the mlock which got missed": reclaim leaves VM_LOCKED mappings alone.
-        match w.kernel.protocol.mlock {
+        match w.kernel.mlock.scheme {
             // v5.15 try_to_unmap_one: `mlock_vma_page(page)` (order 0), under the page
             // lock the caller holds; PG_mlocked is a flag, setting it twice is harmless.
-            MlockScheme::PageMlock => mlock::mlock_vma_page(w, pfn),
+            MlockScheme::PageMlock => (w.kernel.mlock.mlock_vma_page)(w, pfn),
             // 5.18+: `mlock_vma_folio(folio, vma, false)`, which declines a VMA whose
             // VM_SPECIAL bits are set — in particular the VM_IO that mlock()'s own
             // page-table walk sets while it counts the VMA's folios.
-            MlockScheme::MlockCount => mlock::mlock_vma_folio(w, pfn, vma_id),
+            MlockScheme::MlockCount => (w.kernel.mlock.mlock_vma_folio)(w, pfn, vma_id),
         }
         w.trace("try_to_unmap_one: VM_LOCKED, keep", vma_id, pfn);
         return UnmapStep::Mlocked;

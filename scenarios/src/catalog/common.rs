@@ -192,7 +192,7 @@ pub(crate) fn migrate_hugetlb_index(
     file: mmlab_engine::mm::FileId,
     index: u64,
 ) {
-    use mmlab_engine::ops::migrate::{self, Rc};
+    use mmlab_engine::ops::migrate::{self, MigrateResult};
     let cached = w.files.get(file).i_pages.lock().pages[index as usize];
     let Some(pfn) = cached else {
         return;
@@ -201,10 +201,10 @@ pub(crate) fn migrate_hugetlb_index(
         return;
     }
     for _ in 0..HUGETLB_TRIES {
-        match migrate::unmap_and_move_huge_page(w, pool, pfn) {
-            Rc::Success => return,
-            Rc::NoMem => break,
-            Rc::Again => {}
+        match (w.kernel.migrate.unmap_and_move_huge_page)(w, pool, pfn) {
+            MigrateResult::Success => return,
+            MigrateResult::NoMem => break,
+            MigrateResult::Again => {}
         }
     }
     migrate::putback_lru_page(w, pfn);

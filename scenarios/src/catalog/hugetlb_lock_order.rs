@@ -39,10 +39,10 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::ops::migrate::NewPagePool;
+use mmlab_engine::kernel::Kernel;
+use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, hugetlb};
-use mmlab_engine::protocol::Protocol;
 
 /// The scenario.
 #[derive(Debug)]
@@ -81,11 +81,12 @@ impl Scenario for HugetlbLockOrder {
         &[Oracle::I15Lockdep, Oracle::Hang]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let protocol = Protocol {
-            hugetlb_imap_held_across_remove: variant == "fixed",
-            ..Protocol::default()
-        };
-        let w = common::world(size, 2, protocol, |c| c.files = vec![(2, true)]);
+        let mut kernel = Kernel::default();
+        if variant != "fixed" {
+            kernel.migrate.unmap_and_move_huge_page =
+                migrate::unmap_and_move_huge_page_pre_b7880cb166ab;
+        }
+        let w = common::world(size, 2, kernel, |c| c.files = vec![(2, true)]);
         env.sink.install();
         let folios = match size {
             Size::Tiny => 1,

@@ -32,10 +32,12 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
-use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
+use mmlab_engine::kernel::Kernel;
+use mmlab_engine::ops::migrate::{
+    self, NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page,
+};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap, page_alloc};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::race_window;
 use mmlab_engine::sync::Arc;
 
@@ -81,12 +83,14 @@ impl Scenario for MigrateNewpage {
         &[Oracle::Bug, Oracle::PoolAccounting]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let protocol = Protocol {
-            newpage_trylock: variant != "bug-on-locked-newpage",
-            newpage_to_pool: variant != "putback-wrong-pool",
-            ..Protocol::default()
-        };
-        let w = common::world(size, 3, protocol, |_| {});
+        let mut kernel = Kernel::default();
+        if variant == "bug-on-locked-newpage" {
+            kernel.migrate.__unmap_and_move = migrate::__unmap_and_move_v4_3;
+        }
+        if variant == "putback-wrong-pool" {
+            kernel.migrate.unmap_and_move = migrate::unmap_and_move_v4_3;
+        }
+        let w = common::world(size, 3, kernel, |_| {});
         env.sink.install();
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");

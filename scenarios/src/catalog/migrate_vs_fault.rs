@@ -27,10 +27,11 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{self, Oracle};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::access;
+use mmlab_engine::ops::fault;
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::protocol::{MigrationWait, Protocol};
 
 /// The scenario.
 #[derive(Debug)]
@@ -74,24 +75,15 @@ impl Scenario for MigrateVsFault {
         ]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let migration_wait = if variant == "wait-takes-ref" {
-            MigrationWait::TakesRef
-        } else {
-            MigrationWait::OnLocked
-        };
+        let mut kernel = Kernel::default();
+        if variant == "wait-takes-ref" {
+            kernel.fault.migration_entry_wait = fault::migration_entry_wait_v5_16;
+        }
         let readers = match size {
             Size::Tiny => 1,
             Size::Stress => 2,
         };
-        let w = common::world(
-            size,
-            readers + 1,
-            Protocol {
-                migration_wait,
-                ..Protocol::default()
-            },
-            |_| {},
-        );
+        let w = common::world(size, readers + 1, kernel, |_| {});
         env.sink.install();
         let mm = mm_alloc(&w).expect("mm");
         mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");

@@ -22,14 +22,14 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, World};
-use mmlab_engine::ops::fault::pte_offset_map_lock;
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::{access, mlock, munlock, page_alloc};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
-use mmlab_engine::sync::Ordering;
 
 /// The scenario.
 #[derive(Debug)]
@@ -50,8 +50,8 @@ const VARIANTS: &[Variant] = &[
 
 /// The page mapped at `va` (under its PTL), with a reference.
 fn follow(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
-    let (table, i, _ptl) = pte_offset_map_lock(w, w.mms.get(mm), va)?;
-    let pfn = Pte::decode(table.entries[i].load(Ordering::SeqCst)).pfn()?;
+    let pte = pte_offset_map_lock(w, mm, va)?;
+    let pfn = pte.get().pfn()?;
     page_alloc::get_page_unless_zero(w, pfn).then_some(pfn)
 }
 
@@ -76,15 +76,9 @@ impl Scenario for MlockPageLock {
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
         let locked = variant == "fixed";
-        let w = common::world(
-            size,
-            2,
-            Protocol {
-                mlock: MlockScheme::PageMlock,
-                ..Protocol::default()
-            },
-            |_| {},
-        );
+        let mut kernel = Kernel::default();
+        kernel.mlock.scheme = MlockScheme::PageMlock;
+        let w = common::world(size, 2, kernel, |_| {});
         env.sink.install();
         let file = w.file(0);
         let mm = mm_alloc(&w).expect("mm");
@@ -127,9 +121,8 @@ impl Scenario for MlockPageLock {
                     // and freed between the PTE read and the mlock, whatever the page lock.
                     let Some(q) = follow(&wr, mm, 1) else { return };
                     if let Some(qg) = wr.page(q).lock().try_lock() {
-                        if let Some((table, i, ptl)) = pte_offset_map_lock(&wr, wr.mms.get(mm), 0)
-                            && let Pte::Present { pfn: p, .. } =
-                                Pte::decode(table.entries[i].load(Ordering::SeqCst))
+                        if let Some(ptl) = pte_offset_map_lock(&wr, mm, 0)
+                            && let Pte::Present { pfn: p, .. } = ptl.get()
                         {
                             if locked {
                                 if let Some(pg) = wr.page(p).lock().try_lock() {

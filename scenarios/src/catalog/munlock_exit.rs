@@ -29,10 +29,11 @@ use super::common::{self, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
+use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::reclaim::reclaim_page;
 use mmlab_engine::ops::{exit, munlock};
-use mmlab_engine::protocol::{MlockScheme, Protocol};
 
 /// The scenario.
 #[derive(Debug)]
@@ -70,30 +71,23 @@ impl MunlockExit {
         mms: usize,
         pages: u64,
     ) -> Outcome {
-        let mlock = if variant == "page-mlock" {
+        let mut kernel = Kernel::default();
+        kernel.mlock.scheme = if variant == "page-mlock" {
             MlockScheme::PageMlock
         } else {
             MlockScheme::MlockCount
         };
-        let w = common::world(
-            size,
-            mms + 1,
-            Protocol {
-                mlock,
-                ..Protocol::default()
-            },
-            |cfg| {
-                if size == Size::Stress {
-                    cfg.files = vec![(pages as usize, false)];
-                    cfg.mms = cfg.mms.max(mms);
-                    cfg.vmas = cfg.vmas.max(mms * 2);
-                    cfg.tables = cfg
-                        .tables
-                        .max(mms * (pages as usize / cfg.ptes_per_table + 1));
-                    cfg.pages = cfg.pages.max(pages as usize * 3);
-                }
-            },
-        );
+        let w = common::world(size, mms + 1, kernel, |cfg| {
+            if size == Size::Stress {
+                cfg.files = vec![(pages as usize, false)];
+                cfg.mms = cfg.mms.max(mms);
+                cfg.vmas = cfg.vmas.max(mms * 2);
+                cfg.tables = cfg
+                    .tables
+                    .max(mms * (pages as usize / cfg.ptes_per_table + 1));
+                cfg.pages = cfg.pages.max(pages as usize * 3);
+            }
+        });
         env.sink.install();
         let file = w.file(0);
         let mut ids = Vec::new();
