@@ -15,7 +15,7 @@
 //! that [`crate::check::report`] quotes in its panic message ([`render_observed`]). That is how
 //! a loom counterexample reaches the developer as a kernel-level interleaving.
 
-use crate::sync::ObserverMutex;
+use crate::sync::{ObserverMutex, observer};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -86,14 +86,14 @@ pub struct Trace {
     // A `std` Arc (observer state), shared with the observed slot below.
     events: Arc<Log>,
     /// Off: `record` returns before formatting anything (benchmarks of the bare paths).
-    enabled: std::sync::atomic::AtomicBool,
+    enabled: observer::AtomicBool,
 }
 
 impl Default for Trace {
     fn default() -> Self {
         Trace {
             events: Arc::default(),
-            enabled: std::sync::atomic::AtomicBool::new(true),
+            enabled: observer::AtomicBool::new(true),
         }
     }
 }
@@ -338,13 +338,13 @@ impl Trace {
 
     /// Turn recording on or off (on by default; a failure's story needs it).
     pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+        self.enabled.store(on, observer::Ordering::Relaxed);
     }
 
     /// Record a step by the current actor. Call sites pass `format_args!` and lazy `Display`
     /// values, so nothing is formatted (or allocated) when the trace is off.
     pub fn record(&self, step: &'static str, object: impl fmt::Display, value: impl fmt::Display) {
-        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.enabled.load(observer::Ordering::Relaxed) {
             return;
         }
         let (thread, cpu) = actor();

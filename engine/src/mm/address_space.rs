@@ -5,8 +5,7 @@
 use super::arena::{Id, Kind};
 use super::page::Pfn;
 use super::vma::VmaId;
-use crate::sync::{LockClass, RwSem, SpinLock};
-use std::sync::atomic::AtomicU64;
+use crate::sync::{LockClass, RwSem, SpinLock, observer};
 
 /// Marker for file ids.
 #[derive(Debug)]
@@ -48,7 +47,7 @@ pub struct AddressSpace {
     pub invalidate_lock: RwSem<()>,
     /// The disk: one word per (index, cpu), written by writeback. Observer state (a plain
     /// atomic): the lab's ground truth, not kernel state.
-    pub backing: Vec<Vec<AtomicU64>>,
+    pub backing: Vec<Vec<observer::AtomicU64>>,
     /// Is this a hugetlbfs file (its lock classes differ, docs/MODEL.md §1)?
     pub hugetlb: bool,
 }
@@ -70,7 +69,7 @@ impl AddressSpace {
             ),
             invalidate_lock: RwSem::new(LockClass::InvalidateLock, ()),
             backing: (0..pages)
-                .map(|_| (0..cpus).map(|_| AtomicU64::new(0)).collect())
+                .map(|_| (0..cpus).map(|_| observer::AtomicU64::new(0)).collect())
                 .collect(),
             hugetlb,
         }

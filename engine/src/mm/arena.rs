@@ -16,9 +16,9 @@
 
 use crate::check::{self, Oracle};
 use crate::sync::ObserverMutex;
+use crate::sync::observer::{AtomicU32, Ordering};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A typed id: slot index plus the generation it was allocated in.
 pub struct Id<K> {

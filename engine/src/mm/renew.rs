@@ -27,9 +27,8 @@ use super::vma::Vma;
 use super::world::World;
 use crate::check::Sink;
 use crate::check::unmapped::UnmapLog;
-use crate::sync::{Frozen, LockClass, RwSem, SpinLock, rcu::Rcu};
+use crate::sync::{Frozen, LockClass, Ordering, RwSem, SpinLock, rcu::Rcu};
 use crate::trace::Trace;
-use std::sync::atomic::Ordering;
 
 impl World {
     /// Put the world back in the state `World::new(self.cfg, self.kernel)` builds (files

@@ -51,8 +51,9 @@ fn fmt_site(s: Site) -> String {
 }
 
 /// Check an acquisition that is about to be attempted (before blocking, so that an inversion
-/// is reported before any deadlock can happen). Returns the violations found; they are also
-/// reported to the thread's sink.
+/// is reported before any deadlock can happen). What it finds is reported to the thread's sink
+/// (and, under loom, raised); nothing is returned, because no caller could do anything with it
+/// but report it.
 pub(crate) fn check_acquire(lock: LockId, subclass: u8, attempt: Attempt, site: Site) {
     let LockId {
         class,
