@@ -2,19 +2,10 @@
 //! (under the `i_pages` lock) and — the lab's addition — its backing store, so that data lost
 //! between a page and the disk is observable.
 
-use super::arena::{Id, Kind};
-use super::page::Pfn;
-use super::vma::VmaId;
+use super::ids::{Pfn, VmaId};
 use crate::sync::{LockClass, RwSem, SpinLock, observer};
 
-/// Marker for file ids.
-#[derive(Debug)]
-pub enum FileKind {}
-impl Kind for FileKind {
-    const NAME: &'static str = "file";
-}
-/// A file (address_space) id.
-pub type FileId = Id<FileKind>;
+pub use super::ids::{FileId, FileKind};
 
 /// The `i_mmap` tree: the VMAs mapping the file.
 #[derive(Debug, Default)]

@@ -1,19 +1,11 @@
 //! `struct mm_struct`: an address space's VMAs under `mmap_lock`, its page-table tree, rss,
 //! `tlb_flush_pending`, and the CPUs that ran it (`mm_cpumask`).
 
-use super::arena::{Id, Kind};
-use super::table::TableId;
-use super::vma::VmaId;
+use super::arena::Id;
+use super::ids::{TableId, VmaId};
 use crate::sync::{AtomicU32, AtomicU64, LockClass, Ordering, RwSem, SpinLock, observer};
 
-/// Marker for mm ids.
-#[derive(Debug)]
-pub enum MmKind {}
-impl Kind for MmKind {
-    const NAME: &'static str = "mm";
-}
-/// An mm id.
-pub type MmId = Id<MmKind>;
+pub use super::ids::{MmId, MmKind};
 
 /// The VMA set of an mm.
 #[derive(Debug, Default)]

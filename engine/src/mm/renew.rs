@@ -23,10 +23,10 @@ use super::cpu::Cpu;
 use super::mm_struct::Mm;
 use super::page::Page;
 use super::table::PageTable;
+use super::unmap_log::UnmapLog;
 use super::vma::Vma;
 use super::world::World;
 use crate::check::Sink;
-use crate::check::unmapped::UnmapLog;
 use crate::sync::{Frozen, LockClass, Ordering, RwSem, SpinLock, rcu::Rcu};
 use crate::trace::Trace;
 

@@ -1,16 +1,17 @@
 //! The world: every object of one simulated machine, in arenas, plus its CPUs, its kernel
 //! function table, its trace and its violation sink.
 
-use super::address_space::{AddressSpace, FileKind};
-use super::anon_vma::{AnonVma, AnonVmaKind};
+use super::address_space::AddressSpace;
+use super::anon_vma::AnonVma;
 use super::arena::{Arena, Id};
 use super::cpu::Cpu;
-use super::mm_struct::{Mm, MmKind};
-use super::page::{Page, PageKind, Pfn};
-use super::table::{PageTable, TableKind};
-use super::vma::{Vma, VmaKind};
+use super::ids::{AnonVmaKind, FileKind, MmKind, PageKind, Pfn, TableKind, VmaKind};
+use super::mm_struct::Mm;
+use super::page::Page;
+use super::table::PageTable;
+use super::unmap_log::{UnmapLog, UnmapStart};
+use super::vma::Vma;
 use crate::check::Sink;
-use crate::check::unmapped::{UnmapLog, UnmapStart};
 use crate::kernel::Kernel;
 use crate::sync::rcu::Rcu;
 use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};

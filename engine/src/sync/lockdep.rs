@@ -18,15 +18,12 @@
 //! RCU read sections are exempt from ordering; they only make the context atomic.
 
 use super::ObserverMutex;
-use super::acquire::LockId;
-use super::class::{LockClass, LockKind};
+use super::class::{LockClass, LockId, LockKind};
 use super::held::{self, HeldLock, Mode};
 use super::order::{self, Relation};
-use crate::check::{self, Oracle, Violation};
+use crate::report::Site;
+use crate::report::{self as check, Oracle, Violation};
 use std::collections::HashMap;
-use std::panic::Location;
-
-type Site = &'static Location<'static>;
 
 /// How an acquisition is attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +214,7 @@ pub fn might_sleep(what: &str) {
     if !super::switches::lockdep() {
         return;
     }
-    let site = Location::caller();
+    let site = std::panic::Location::caller();
     let atomic = held::with(|t| {
         t.held
             .iter()
