@@ -96,7 +96,7 @@ fn walks(k: usize, interleave: bool) -> (f64, f64) {
                 ..Protocol::default()
             },
         ));
-        w.sink.install();
+        mmlab_benches::bench_sink().install();
         let mms: Vec<MmId> = (0..k)
             .map(|_| {
                 let mm = mm_alloc(&w).expect("mm");

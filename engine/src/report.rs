@@ -192,9 +192,30 @@ impl Sink {
         self.0.lock().is_empty()
     }
 
-    /// Make this the sink of the current thread (actors call this when they start).
-    pub fn install(&self) {
-        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+    /// Make this the sink of the current thread, for as long as the thread lives or until
+    /// another is installed. Returns the sink it replaces, if any. (A test's own threads call
+    /// this; an `Env`'s threads get the Env's sink from the Env itself.)
+    pub fn install(&self) -> Option<Sink> {
+        CURRENT.with(|c| c.borrow_mut().replace(self.clone()))
+    }
+
+    /// Make this the sink of the current thread until the returned guard is dropped, which puts
+    /// back the one it replaced (or none).
+    pub fn install_scoped(&self) -> Installed {
+        Installed(Some(self.install()))
+    }
+}
+
+/// The current thread's previous sink, put back when this is dropped ([`Sink::install_scoped`]).
+#[derive(Debug)]
+#[must_use = "the sink is uninstalled when this is dropped"]
+pub struct Installed(Option<Option<Sink>>);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
     }
 }
 

@@ -223,15 +223,14 @@ fn populate(w: &World, pages: u64) -> (mmlab_engine::mm::MmId, Vec<mmlab_engine:
 #[test]
 fn a_renewed_world_is_a_new_world_and_ids_from_before_are_stale() {
     let protocol = Protocol::default();
+    let sink = check::Sink::new();
+    sink.install();
     let fresh = World::new(WorldConfig::stress(2), protocol);
-    fresh.sink.install();
     let (fresh_mm, fresh_pfns) = populate(&fresh, 6);
 
     let mut w = World::new(WorldConfig::stress(2), protocol);
-    w.sink.install();
     let (old_mm, old_pfns) = populate(&w, 6);
     assert!(w.renew());
-    w.sink.install();
     assert!(!w.mms.is_live(old_mm));
     assert!(old_pfns.iter().all(|&p| !w.pages.is_live(p)));
 
@@ -243,14 +242,13 @@ fn a_renewed_world_is_a_new_world_and_ids_from_before_are_stale() {
         fresh_pfns.iter().map(|p| p.idx).collect::<Vec<_>>()
     );
     assert!(pfns.iter().all(|p| p.generation > old_pfns[0].generation));
-    assert!(w.sink.is_empty(), "{:?}", w.sink.take());
+    assert!(sink.is_empty(), "{:?}", sink.take());
     assert_eq!(w.file(0).idx, fresh.file(0).idx);
 
     // An id from before the renewal is a use after free, even though its slot is live again.
     let _ = w.page(old_pfns[0]);
     assert!(
-        w.sink
-            .take()
+        sink.take()
             .iter()
             .any(|v| v.oracle == Oracle::StaleId && v.message.contains("use after free"))
     );

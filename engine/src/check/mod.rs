@@ -9,6 +9,6 @@ pub mod quiescent;
 pub use crate::mm::unmap_log as unmapped;
 
 pub use crate::report::{
-    LOOM_TRACE_EVENTS, Oracle, Raised, Sink, Site, Violation, current_sink, panic_message, report,
-    set_panic_under_loom, violation, vm_bug_on_not,
+    Installed, LOOM_TRACE_EVENTS, Oracle, Raised, Sink, Site, Violation, current_sink,
+    panic_message, report, set_panic_under_loom, violation, vm_bug_on_not,
 };

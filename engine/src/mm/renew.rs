@@ -26,7 +26,6 @@ use super::table::PageTable;
 use super::unmap_log::UnmapLog;
 use super::vma::Vma;
 use super::world::World;
-use crate::check::Sink;
 use crate::sync::{Frozen, LockClass, Ordering, RwSem, SpinLock, rcu::Rcu};
 use crate::trace::Trace;
 
@@ -53,7 +52,6 @@ impl World {
             lru_lock,
             hugetlb_fault_mutex_table,
             trace,
-            sink,
             stores,
             unmaps,
         } = self;
@@ -88,7 +86,6 @@ impl World {
             *m = RwSem::new(LockClass::HugetlbFaultMutex, ());
         }
         *trace = Trace::default();
-        *sink = Sink::new();
         stores.get_mut().clear();
         *unmaps.get_mut() = UnmapLog::default();
         for _ in 0..cfg.files.len() {

@@ -1,5 +1,6 @@
 //! The world: every object of one simulated machine, in arenas, plus its CPUs, its kernel
-//! function table, its trace and its violation sink.
+//! function table and its trace. (Violations go to the sink of whoever runs the world's actors:
+//! the iteration's `Env`, or a test's own `Sink`.)
 
 use super::address_space::AddressSpace;
 use super::anon_vma::AnonVma;
@@ -11,7 +12,6 @@ use super::page::Page;
 use super::table::PageTable;
 use super::unmap_log::{UnmapLog, UnmapStart};
 use super::vma::Vma;
-use crate::check::Sink;
 use crate::kernel::Kernel;
 use crate::sync::rcu::Rcu;
 use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};
@@ -164,8 +164,6 @@ pub struct World {
     pub hugetlb_fault_mutex_table: Vec<RwSem<()>>,
     /// The domain trace.
     pub trace: Trace,
-    /// Where this world's violations go.
-    pub sink: Sink,
     /// The last value each CPU stored at each target (observer state, for the lost-store
     /// oracle); a target's entry is dropped when its memory legitimately goes away (munmap
     /// of anonymous memory).
@@ -214,7 +212,6 @@ impl World {
                 .map(|_| RwSem::new(LockClass::HugetlbFaultMutex, ()))
                 .collect(),
             trace: Trace::default(),
-            sink: Sink::new(),
             stores: ObserverMutex::new(HashMap::new()),
             unmaps: ObserverMutex::new(UnmapLog::default()),
             kernel,

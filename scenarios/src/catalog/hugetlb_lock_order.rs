@@ -86,7 +86,6 @@ impl Scenario for HugetlbLockOrder {
             ..Protocol::default()
         };
         let w = common::world(size, 2, protocol, |c| c.files = vec![(2, true)]);
-        env.sink.install();
         let folios = match size {
             Size::Tiny => 1,
             Size::Stress => 2,

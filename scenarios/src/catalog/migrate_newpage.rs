@@ -87,7 +87,6 @@ impl Scenario for MigrateNewpage {
             ..Protocol::default()
         };
         let w = common::world(size, 3, protocol, |_| {});
-        env.sink.install();
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         access::store(&w, 0, mm, 0, 3).expect("populate");

@@ -85,7 +85,6 @@ impl Scenario for MlockPageLock {
             },
             |_| {},
         );
-        env.sink.install();
         let file = w.file(0);
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(

@@ -94,7 +94,6 @@ impl MunlockExit {
                 }
             },
         );
-        env.sink.install();
         let file = w.file(0);
         let mut ids = Vec::new();
         for _ in 0..mms {

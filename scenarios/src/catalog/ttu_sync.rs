@@ -71,7 +71,6 @@ impl Scenario for TtuSync {
             ..Protocol::default()
         };
         let w = common::world(size, 2, protocol, |_| {});
-        env.sink.install();
         let pages = match size {
             Size::Tiny => 1,
             Size::Stress => 4,
