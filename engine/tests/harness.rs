@@ -220,6 +220,41 @@ fn populate(w: &World, pages: u64) -> (mmlab_engine::mm::MmId, Vec<mmlab_engine:
     (mm, pfns)
 }
 
+/// The iteration's one sink: `Env::play` makes the Env's sink the scenario thread's for the
+/// iteration, every harness's actors report there too, each report lands exactly once, and the
+/// thread's own sink is back afterwards — even when the iteration panics.
+#[test]
+fn an_iteration_reports_once_into_its_env_and_the_thread_gets_its_sink_back() {
+    let mine = check::Sink::new();
+    mine.install();
+    for h in [Harness::Spawn, Harness::Crew(Crew::new()), Harness::Inline] {
+        let seen: Seen = Arc::default();
+        let env = env(&h, false);
+        env.play(|| {
+            check::violation(Oracle::Bug, "setup");
+            env.run(observers(&seen, &["zap", "split"]));
+            check::violation(Oracle::Bug, "quiescent");
+        });
+        let mut reported: Vec<String> = env.sink.take().into_iter().map(|v| v.message).collect();
+        reported.sort();
+        assert_eq!(
+            reported,
+            vec!["quiescent", "setup", "split on cpu 1", "zap on cpu 0"],
+            "{h:?}"
+        );
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            env.play(|| panic!("the scenario's own thread panics"))
+        }));
+        assert!(unwound.is_err());
+        check::violation(Oracle::Bug, "after");
+        assert_eq!(
+            mine.take().into_iter().map(|v| v.message).collect::<Vec<_>>(),
+            vec!["after"],
+            "{h:?}: the thread's own sink is back, and got nothing of the iteration's"
+        );
+    }
+}
+
 #[test]
 fn a_renewed_world_is_a_new_world_and_ids_from_before_are_stale() {
     let protocol = Protocol::default();
