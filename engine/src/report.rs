@@ -64,7 +64,7 @@ pub enum Oracle {
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
     /// entry older than a munmap/MADV_DONTNEED of its address that had returned, in a page
-    /// the mm no longer maps there (checked as it lands: see [`unmapped`]).
+    /// the mm no longer maps there (checked as it lands: see [`crate::mm::unmap_log`]).
     LostStore,
     /// A `BUG_ON`-style assertion of a kernel path.
     Bug,

@@ -100,7 +100,10 @@ enum Tok {
 }
 
 /// Tokens with the line each starts on.
-fn tokenize(src: &str) -> Vec<(Tok, usize)> {
+type Tokens = Vec<(Tok, usize)>;
+
+/// The tokens of `src`.
+fn tokenize(src: &str) -> Tokens {
     let b: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let (mut i, mut line) = (0, 1);
@@ -352,7 +355,7 @@ impl Crate {
         let modules: BTreeMap<Vec<String>, String> =
             files.iter().map(|f| (module_of(f), f.clone())).collect();
         let children: BTreeSet<Vec<String>> = modules.keys().cloned().collect();
-        let mut named: BTreeMap<String, (Vec<(Tok, usize)>, Vec<Named>)> = BTreeMap::new();
+        let mut named: BTreeMap<String, (Tokens, Vec<Named>)> = BTreeMap::new();
         let mut reexports = BTreeMap::new();
         let mut macros = BTreeMap::new();
         for f in &files {
