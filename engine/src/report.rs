@@ -1,11 +1,10 @@
 //! The report types: what a violation is ([`Violation`], [`Oracle`], [`Site`]), where it goes
 //! ([`Sink`]), and how a loom execution learns that it failed ([`Raised`]).
 //!
-//! This is the engine's bottom floor above the sync facade's primitives: the lock kinds'
-//! lockdep, the arenas' use-after-free check and every kernel path report through it, and it
-//! imports nothing of theirs (`engine/tests/layering.rs` checks that). The oracles that judge a
-//! world (`check::quiescent`, `check::unmapped`) sit above `mm`, in `check`, which re-exports
-//! everything here.
+//! It sits just above the sync facade's primitives and the trace: the lock kinds' lockdep, the
+//! arenas' use-after-free check and every kernel path report through it, and it imports
+//! nothing of theirs (`engine/tests/layering.rs` checks that). The oracles that judge a world
+//! (`check::quiescent`) sit above `mm`, in `check`, which re-exports everything here.
 //!
 //! Two kinds of oracle feed it (docs/MODEL.md §3): in-path assertions, like the kernel's
 //! `VM_BUG_ON`, raised at the point where the path checks its own postcondition; and quiescent
@@ -151,6 +150,8 @@ impl fmt::Display for Violation {
 
 /// Where violations go: one per iteration (the [`Env`](crate::actor::Env)'s) or per test.
 /// Observer state, invisible to loom. A clone is a handle on the same list.
+///
+/// Protected by: its `ObserverMutex` (every thread of the iteration pushes; its owner drains).
 #[derive(Debug, Clone, Default)]
 pub struct Sink(Arc<ObserverMutex<Vec<Violation>>>);
 
