@@ -248,7 +248,10 @@ fn an_iteration_reports_once_into_its_env_and_the_thread_gets_its_sink_back() {
         assert!(unwound.is_err());
         check::violation(Oracle::Bug, "after");
         assert_eq!(
-            mine.take().into_iter().map(|v| v.message).collect::<Vec<_>>(),
+            mine.take()
+                .into_iter()
+                .map(|v| v.message)
+                .collect::<Vec<_>>(),
             vec!["after"],
             "{h:?}: the thread's own sink is back, and got nothing of the iteration's"
         );
