@@ -70,7 +70,7 @@ fn model(pair: &Pair, iters: u64) -> Duration {
             i,
         ));
         env.harness = Harness::Inline;
-        let outcome = pair.scenario.run(pair.variant.name, Size::Stress, &env);
+        let outcome = env.play(|| pair.scenario.run(pair.variant.name, Size::Stress, &env));
         assert!(
             outcome.violations.is_empty(),
             "{}/{} iteration {i}: {:?}",

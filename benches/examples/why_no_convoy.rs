@@ -83,7 +83,7 @@ fn walks(k: usize, interleave: bool) -> (f64, f64) {
         let mut kernel = Kernel::default();
         kernel.mlock.scheme = MlockScheme::PageMlock;
         let w = Arc::new(World::new(cfg, kernel));
-        w.sink.install();
+        mmlab_benches::bench_sink().install();
         let mms: Vec<MmId> = (0..k)
             .map(|_| {
                 let mm = mm_alloc(&w).expect("mm");

@@ -6,6 +6,7 @@
 //! criterion's `iter_custom`, and times only the operation the question is about.
 //! `docs/BENCHMARKS.md` has the questions, the commands and the figures.
 
+use mmlab_engine::check::Sink;
 use mmlab_engine::mm::World;
 use mmlab_engine::sync::switches;
 use mmlab_engine::trace;
@@ -23,23 +24,31 @@ pub fn quiet_instrumentation() {
     switches::set_stats(false);
 }
 
+/// The benchmarks' one sink: a benchmark process measures one thing at a time, and every
+/// thread that plays a part of it reports here ([`bench_world`] installs it on the calling
+/// thread, [`time_concurrently`] on each body's), until [`assert_clean`] drains it.
+pub fn bench_sink() -> &'static Sink {
+    static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+    SINK.get_or_init(Sink::new)
+}
+
 /// A world for a benchmark: `cfg` running `kernel`, with the domain trace off (the lab's
-/// notebook, not kernel work, as in production) and its sink installed on this thread, so that
-/// setup violations are seen by [`assert_clean`].
+/// notebook, not kernel work, as in production) and [`bench_sink`] installed on this thread, so
+/// that setup violations are seen by [`assert_clean`].
 pub fn bench_world(
     cfg: mmlab_engine::mm::WorldConfig,
     kernel: impl Into<mmlab_engine::kernel::Kernel>,
 ) -> Arc<World> {
     let w = Arc::new(World::new(cfg, kernel));
     w.trace.set_enabled(false);
-    w.sink.install();
+    bench_sink().install();
     w
 }
 
 /// Run `bodies` concurrently, body `i` on simulated CPU `i`, and return the time from the
 /// first body starting to the last one finishing. Thread creation is not timed: every thread
-/// is created and parked at a barrier first. Violations the bodies report go to `w`'s sink.
-pub fn time_concurrently(w: &Arc<World>, bodies: Vec<Body>) -> Duration {
+/// is created and parked at a barrier first. Violations the bodies report go to [`bench_sink`].
+pub fn time_concurrently(_w: &Arc<World>, bodies: Vec<Body>) -> Duration {
     let n = bodies.len();
     let ready = Arc::new(AtomicUsize::new(0));
     let go = Arc::new(Barrier::new(n + 1));
@@ -47,11 +56,11 @@ pub fn time_concurrently(w: &Arc<World>, bodies: Vec<Body>) -> Duration {
         .into_iter()
         .enumerate()
         .map(|(cpu, (name, body))| {
-            let (w, ready, go) = (w.clone(), ready.clone(), go.clone());
+            let (ready, go) = (ready.clone(), go.clone());
             std::thread::Builder::new()
                 .name(name.to_string())
                 .spawn(move || {
-                    w.sink.install();
+                    bench_sink().install();
                     trace::set_actor(name, cpu);
                     ready.fetch_add(1, Ordering::SeqCst);
                     go.wait();
@@ -75,10 +84,11 @@ pub fn time_concurrently(w: &Arc<World>, bodies: Vec<Body>) -> Duration {
     last - first
 }
 
-/// A benchmark that trips an oracle measures a broken run: stop it.
+/// A benchmark that trips an oracle measures a broken run: stop it. Drains [`bench_sink`]
+/// (`_w` is the world it measured, for the call sites' sake).
 #[track_caller]
-pub fn assert_clean(w: &World, what: &str) {
-    let violations = w.sink.take();
+pub fn assert_clean(_w: &World, what: &str) {
+    let violations = bench_sink().take();
     assert!(
         violations.is_empty(),
         "{what}: the model reported violations: {:?}",

@@ -15,8 +15,8 @@
 //! flag, race injector from the seed and its CPU index), so an iteration's seed decides the
 //! same delays whichever harness ran it.
 
-use crate::check::{Oracle, Sink, Violation};
 use crate::race::{self, Injector};
+use crate::report::{Oracle, Sink, Violation, panic_message};
 use crate::sync::{self, held};
 use crate::trace;
 use std::sync::Arc;
@@ -41,7 +41,12 @@ pub struct Env {
     pub duration: Option<Duration>,
     /// A hint for scenarios whose actor count scales (`mixed`): how many actors to run.
     pub threads: usize,
-    /// Where violations go.
+    /// Where the iteration's violations go: the one sink of the iteration, owned here because
+    /// the Env is what exists before the world is built and after it is gone, and what the
+    /// runner, the watchdog and every actor thread share. Installed only by the Env itself
+    /// (on the scenario's own thread by [`Env::play`], on each actor's thread by
+    /// [`Env::run`]); drained once, by whoever turns the iteration into an outcome (the
+    /// scenario, or the runner for an iteration that never returned one).
     pub sink: Sink,
     /// The watchdog's bound: an iteration with no progress for this long is a hang.
     pub hang_after: Duration,
@@ -136,10 +141,25 @@ impl Env {
         self.stop.load(Ordering::Relaxed) || self.duration.is_none_or(|d| started.elapsed() >= d)
     }
 
+    /// Play an iteration's own thread: run `f` (a scenario's setup, its [`Env::run`], its
+    /// quiescent checks) with this Env's sink as the thread's sink, and put the thread's
+    /// previous sink back afterwards, even if `f` panics. Whoever calls a scenario calls it
+    /// through this (the stress runner, the loom harness, benchmarks, tests), so that nothing a
+    /// scenario reports outside its actors can miss the iteration's sink.
+    pub fn play<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _installed = self.sink.install_scoped();
+        f()
+    }
+
+    /// [`enter_actor`] with this Env's sink and actor `cpu`'s injector.
+    fn enter_actor(&self, name: &'static str, cpu: usize) {
+        enter_actor(&self.sink, name, cpu, self.injector(cpu));
+    }
+
     /// Run `actors` (name, body) concurrently, each on its own simulated CPU (its index), and
-    /// wait for all of them. Violations land in `self.sink`.
+    /// wait for all of them. Violations land in `self.sink`: each actor's thread reports there.
+    /// The calling thread's own sink is not touched (see [`Env::play`]).
     pub fn run(&self, actors: Vec<Actor>) {
-        self.sink.install();
         if sync::LOOM {
             self.run_loom(actors);
         } else {
@@ -159,21 +179,24 @@ impl Env {
         // kernel's loom tests conventionally do, which saves a thread in the model.
         let last = if n > 1 { actors.next_back() } else { None };
         for (cpu, (name, body)) in actors.enumerate() {
-            let sink = self.sink.clone();
+            let env = self.clone();
             let body = Unstarted(Some(body));
             handles.push(sync::thread::spawn(move || {
                 let mut body = body;
-                sink.install();
-                trace::set_actor(name, cpu);
+                env.enter_actor(name, cpu);
                 if let Some(body) = body.0.take() {
                     body();
                 }
             }));
         }
         if let Some((name, body)) = last {
+            let previous = self.sink.install();
             trace::set_actor(name, n - 1);
             body();
             trace::set_actor("main", n);
+            if let Some(previous) = previous {
+                previous.install();
+            }
         }
         for h in handles {
             if h.join().is_err() {
@@ -329,11 +352,9 @@ impl Env {
         let before = trace::actor();
         let thread_name = std::thread::current().name().unwrap_or("?").to_string();
         INLINE.with(|i| i.set(true));
+        let _installed = self.sink.install_scoped();
         for (cpu, (name, body)) in actors.into_iter().enumerate() {
-            self.sink.install();
-            trace::set_actor(name, cpu);
-            held::set_thread_name(name);
-            race::install(self.injector(cpu));
+            self.enter_actor(name, cpu);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
             race::install(None);
             if let Err(payload) = r {
@@ -419,15 +440,20 @@ fn report_panic(sink: &Sink, name: &str, payload: &(dyn std::any::Any + Send)) {
     if payload.downcast_ref::<sync::wait::Aborted>().is_some() {
         return;
     }
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "non-string panic".into());
     sink.push(Violation::new(
         Oracle::Panic,
-        format!("actor {name} panicked: {msg}"),
+        format!("actor {name} panicked: {}", panic_message(payload)),
     ));
+}
+
+/// What every actor's thread does before its body, whichever harness runs it: the
+/// iteration's sink (the one place an actor's thread gets it), the actor's trace identity and
+/// lockdep name, and its race injector.
+fn enter_actor(sink: &Sink, name: &'static str, cpu: usize, inject: Option<Injector>) {
+    sink.install();
+    trace::set_actor(name, cpu);
+    held::set_thread_name(name);
+    race::install(inject);
 }
 
 /// One actor of one iteration, with everything its thread needs to play it.
@@ -464,11 +490,8 @@ impl Job {
             ..
         } = self;
         spin_for(skew);
-        sink.install();
-        trace::set_actor(name, cpu);
-        held::set_thread_name(name);
+        enter_actor(&sink, name, cpu, inject);
         sync::wait::set_abort_flag(Some(abort));
-        race::install(inject);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
         race::install(None);
         sync::wait::set_abort_flag(None);

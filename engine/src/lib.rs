@@ -8,5 +8,6 @@ pub mod mm;
 pub mod ops;
 pub mod protocol;
 pub mod race;
+pub mod report;
 pub mod sync;
 pub mod trace;

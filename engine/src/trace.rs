@@ -6,19 +6,20 @@
 //! mutex that loom does not see, and under loom it is in execution order by construction
 //! (loom runs one thread at a time). It keeps each thread's last [`Trace::CAPACITY`] events (a
 //! chatty thread evicts only its own) until a violation is marked in it ([`mark_violation`],
-//! called by [`crate::check::report`]); from then on it evicts nothing and keeps
+//! called by [`crate::report::report`]); from then on it evicts nothing and keeps
 //! [`Trace::AFTER_MARK`] more, so that the steps that led to the violation are still there when
 //! the failing iteration ends. [`Trace::render`] tells the actors' story around the mark.
 //!
 //! Under loom a violation ends the execution with a panic before the scenario can print
 //! anything, so the world's trace is also *observed*: [`Trace::observe`] makes it the trace
-//! that [`crate::check::report`] quotes in its panic message ([`render_observed`]). That is how
+//! that [`crate::report::report`] quotes in its panic payload ([`render_observed`]). That is how
 //! a loom counterexample reaches the developer as a kernel-level interleaving.
 
-use crate::sync::ObserverMutex;
+use crate::sync::{ObserverMutex, observer};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::panic::Location;
 use std::sync::{Arc, Weak};
 
 /// One step.
@@ -86,14 +87,14 @@ pub struct Trace {
     // A `std` Arc (observer state), shared with the observed slot below.
     events: Arc<Log>,
     /// Off: `record` returns before formatting anything (benchmarks of the bare paths).
-    enabled: std::sync::atomic::AtomicBool,
+    enabled: observer::AtomicBool,
 }
 
 impl Default for Trace {
     fn default() -> Self {
         Trace {
             events: Arc::default(),
-            enabled: std::sync::atomic::AtomicBool::new(true),
+            enabled: observer::AtomicBool::new(true),
         }
     }
 }
@@ -137,7 +138,7 @@ pub const VIOLATION_STEP: &str = "*** VIOLATION";
 const MAIN: &str = "main";
 
 // The log this OS thread last recorded into, so that a violation can mark the trace of the
-// world it happened in without being handed the world (`check::report` knows only the
+// world it happened in without being handed the world (`report::report` knows only the
 // sink). A `std` thread-local for the reason given for OBSERVED; weak, so that it keeps no
 // finished world's log alive.
 std::thread_local! {
@@ -145,20 +146,21 @@ std::thread_local! {
 }
 
 /// Mark a violation in the trace this thread last recorded into: an event with step
-/// [`VIOLATION_STEP`], the oracle as object, and the message's first line with the caller's
-/// site as value, at the point of the interleaving where it was found. Called by
-/// [`crate::check::report`]; a no-op if this thread recorded into no live trace, or if that
-/// trace is being written (a violation raised from inside a `Display` of a trace value).
-pub fn mark_violation(v: &crate::check::Violation) {
+/// [`VIOLATION_STEP`], the oracle's name as object, and `first_line` with `site` as value, at
+/// the point of the interleaving where it was found. Called by [`crate::report::report`]
+/// (plain arguments, not the `Violation`: the trace sits below the report types); a no-op if
+/// this thread recorded into no live trace, or if that trace is being written (a violation
+/// raised from inside a `Display` of a trace value).
+pub fn mark_violation(oracle: &str, first_line: &str, site: Option<&Location<'static>>) {
     let Some(log) = LAST_LOG.with(|l| l.borrow().upgrade()) else {
         return;
     };
     let (thread, cpu) = actor();
-    let mut value = v.message.lines().next().unwrap_or_default().to_string();
-    if let Some(site) = v.sites.first() {
+    let mut value = first_line.to_string();
+    if let Some(site) = site {
         value.push_str(&format!(" (at {}:{})", site.file(), site.line()));
     }
-    let object = format!("[{}]", v.oracle);
+    let object = format!("[{oracle}]");
     let Some(mut g) = log.try_lock() else {
         return;
     };
@@ -338,13 +340,13 @@ impl Trace {
 
     /// Turn recording on or off (on by default; a failure's story needs it).
     pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+        self.enabled.store(on, observer::Ordering::Relaxed);
     }
 
     /// Record a step by the current actor. Call sites pass `format_args!` and lazy `Display`
     /// values, so nothing is formatted (or allocated) when the trace is off.
     pub fn record(&self, step: &'static str, object: impl fmt::Display, value: impl fmt::Display) {
-        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.enabled.load(observer::Ordering::Relaxed) {
             return;
         }
         let (thread, cpu) = actor();

@@ -11,6 +11,7 @@
 mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
+use mmlab_engine::check::{Sink, current_sink};
 use mmlab_engine::mm::{MmId, Pte, VmaId, World, WorldConfig};
 use mmlab_engine::ops::hugetlb::hugetlb_fault_mutex_hash;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -25,7 +26,8 @@ fn hugetlb_world() -> (Arc<World>, MmId, VmaId) {
     let mut cfg = WorldConfig::tiny(2);
     cfg.files = vec![(cfg.ptes_per_table, true)];
     let w = Arc::new(World::new(cfg, Protocol::default()));
-    w.sink.install();
+    // This test's own sink: `current_sink()` below, and the faulting threads', is this one.
+    Sink::new().install();
     let per = w.cfg.ptes_per_table as u64;
     let shared = MapKind::File {
         file: w.file(0),
@@ -46,7 +48,7 @@ fn fault_blocks_on(
     class: LockClass,
 ) -> (bool, JoinHandle<()>) {
     let wf = w.clone();
-    let h = spawn(name, &w.sink, move || {
+    let h = spawn(name, &current_sink(), move || {
         access::store(&wf, 0, mm, 0, 7).expect("the fault maps the page")
     });
     wait_until(&format!("{name} to block on {class} or finish"), || {
@@ -67,7 +69,7 @@ fn a_hugetlb_fault_waits_for_an_unsharer_holding_the_vma_lock_for_write() {
         "hugetlb_fault mapped the page without hugetlb_vma_lock_read(vma)"
     );
     assert!(w.pte_at(mm, 0).is_some_and(|p| !p.is_none()));
-    assert!(w.sink.take().is_empty());
+    assert!(current_sink().take().is_empty());
 }
 
 #[test]
@@ -83,7 +85,7 @@ fn hugetlb_faults_on_one_index_serialise_on_the_fault_mutex() {
         "hugetlb_fault instantiated the page without hugetlb_fault_mutex_table[hash]"
     );
     assert!(w.pte_at(mm, 0).is_some_and(|p| !p.is_none()));
-    assert!(w.sink.take().is_empty());
+    assert!(current_sink().take().is_empty());
 }
 
 #[test]
@@ -109,5 +111,5 @@ fn a_write_fault_on_a_read_only_shared_hugetlb_entry_makes_it_writable() {
         "hugetlb_wp left the entry read-only: {:?}",
         w.pte_at(mm, 0)
     );
-    assert!(w.sink.take().is_empty());
+    assert!(current_sink().take().is_empty());
 }

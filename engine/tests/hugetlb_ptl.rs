@@ -11,6 +11,7 @@
 //! one test, which reads the PTL class's counters.
 #![cfg(not(mmlab_loom))]
 
+use mmlab_engine::check::Sink;
 use mmlab_engine::mm::{Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap};
@@ -24,7 +25,8 @@ fn without_split_ptls_hugetlb_takes_the_mm_page_table_lock_and_shares_no_table()
     cfg.files = vec![(cfg.ptes_per_table, true)];
     cfg.ptlocks = Ptlocks::MmPageTableLock;
     let w = World::new(cfg, Protocol::default());
-    w.sink.install();
+    let sink = Sink::new();
+    sink.install();
     let per = w.cfg.ptes_per_table as u64;
     let file = w.file(0);
     let shared = MapKind::File {
@@ -53,5 +55,5 @@ fn without_split_ptls_hugetlb_takes_the_mm_page_table_lock_and_shares_no_table()
         "a split PTL was taken {taken} times with split PTLs off: huge_pte_lockptr is \
          &mm->page_table_lock there"
     );
-    assert!(w.sink.take().is_empty());
+    assert!(sink.take().is_empty());
 }

@@ -80,8 +80,10 @@ fn churn(cfg: WorldConfig, dur: Duration) -> Vec<mmlab_engine::check::Violation>
             }),
         ));
     }
-    env.run(actors);
-    quiescent::check_world(&w);
+    env.play(|| {
+        env.run(actors);
+        quiescent::check_world(&w);
+    });
     env.sink.take()
 }
 

@@ -16,8 +16,10 @@
 //!
 //! [`explore`] runs a scenario's variant at [`Size::Tiny`] inside a loom model: loom runs the
 //! closure once per interleaving, and the scenario builds a fresh world each time. An oracle
-//! that fires under loom panics (`engine/src/check`), which ends that execution and the
-//! exploration: the panic is caught here and becomes [`Exploration::failure`].
+//! that fires under loom panics with a typed payload (`mmlab_engine::report::Raised`, carrying
+//! the `Violation`), which ends that execution and the exploration: loom re-raises it with its
+//! payload, and it is caught here and becomes [`Exploration::failure`], the violation read
+//! from the payload, never parsed back from a message.
 //!
 //! * A clean variant ([`Exploration::assert_clean`]): every interleaving within the bound is
 //!   explored and none fails. On a failure the test prints the oracle, the message, the domain
@@ -67,6 +69,7 @@
 //! file (scenario, test, variant, expected, bound, executions, wall seconds, result);
 //! `loom-tests/report.sh` turns the rows into `docs/LOOM.md`.
 
+use mmlab_engine::check::{Oracle, Violation};
 use mmlab_scenarios::scenario::{Expect, Scenario};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -113,9 +116,8 @@ pub struct Exploration {
     pub executions: u64,
     /// Wall time of the exploration (the replay capture excluded).
     pub wall: Duration,
-    /// The panic message of the first failing execution, if any: for a violation,
-    /// `mmlab violation [ORACLE] message`, its sites and the domain trace.
-    pub failure: Option<String>,
+    /// The first failing execution, if any.
+    pub failure: Option<Failure>,
     /// The replay of an unexpected failure: the checkpoint file holding the failing schedule
     /// and what replaying it showed.
     pub replay: Option<Replay>,
@@ -146,11 +148,28 @@ pub struct Replay {
     pub reproduced: bool,
 }
 
-/// The oracle a failure names (`I2-ttu-sync` in `mmlab violation [I2-ttu-sync] ...`), if the
-/// failure is a violation at all.
-pub fn oracle_of(failure: &str) -> Option<&str> {
-    let rest = failure.strip_prefix("mmlab violation [")?;
-    rest.split_once(']').map(|(name, _)| name)
+/// A failing execution: the violation it raised, if it was one (read from the panic's typed
+/// payload), and its full text — for a violation `mmlab violation [ORACLE] message`, its sites
+/// and the domain trace; for any other panic, where it struck and its message.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The violation, if the execution failed by one.
+    pub violation: Option<Violation>,
+    /// What the failure report prints.
+    pub text: String,
+}
+
+impl Failure {
+    /// The oracle that fired, if the failure is a violation at all.
+    pub fn oracle(&self) -> Option<Oracle> {
+        self.violation.as_ref().map(|v| v.oracle)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Exploration {
@@ -165,11 +184,12 @@ impl Exploration {
             (None, Expect::Clean) => "clean".into(),
             (None, Expect::Race) => "MISSED".into(),
             (Some(f), Expect::Race) if self.caught_by_own_oracle() => {
-                format!("caught by {}", oracle_of(f).unwrap_or("?"))
+                format!("caught by {}", f.oracle().map_or("?", Oracle::name))
             }
             (Some(f), _) => format!(
                 "FAILED: {}",
-                oracle_of(f).map_or_else(|| "panic".to_string(), |o| format!("[{o}]"))
+                f.oracle()
+                    .map_or_else(|| "panic".to_string(), |o| format!("[{o}]"))
             ),
         }
     }
@@ -233,10 +253,10 @@ impl Exploration {
 
     /// Did the failing execution fire one of the scenario's own oracles?
     pub fn caught_by_own_oracle(&self) -> bool {
-        let Some(name) = self.failure.as_deref().and_then(oracle_of) else {
+        let Some(oracle) = self.failure.as_ref().and_then(Failure::oracle) else {
             return false;
         };
-        self.oracle_names().contains(&name)
+        self.scenario.oracles().contains(&oracle)
     }
 
     /// One line: what was explored, how many executions, how fast.

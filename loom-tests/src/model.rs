@@ -1,11 +1,11 @@
 //! The loom side of [`explore`]: build the model, run the scenario in it, catch the failing
 //! execution, capture its schedule for replay, and append the report row.
 
-use crate::{Bound, Exploration, Replay};
+use crate::{Bound, Exploration, Failure, Replay};
 use loom::model::Builder;
 use mmlab_engine::actor::Env;
+use mmlab_engine::check::{Raised, panic_message};
 use mmlab_scenarios::scenario::{Scenario, Size};
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -130,7 +130,7 @@ fn run(
     variant: &'static str,
     bound: Bound,
     configure: impl FnOnce(&mut Builder),
-) -> (u64, Option<String>) {
+) -> (u64, Option<Failure>) {
     // Builder::new reads loom's environment (LOOM_CHECKPOINT_FILE, LOOM_MAX_BRANCHES, ...);
     // the preemption bound is the test's own, whatever LOOM_MAX_PREEMPTIONS says.
     let mut builder = Builder::new();
@@ -148,26 +148,30 @@ fn run(
             counter.fetch_add(1, Ordering::Relaxed);
             mmlab_engine::trace::forget_observed();
             let env = Env::new(0);
-            let out = scenario.run(variant, Size::Tiny, &env);
+            let out = env.play(|| scenario.run(variant, Size::Tiny, &env));
             // Under loom every violation panics where it is reported; one that reached the
-            // sink some other way still fails the execution.
+            // sink some other way still fails the execution, with the same payload.
             if let Some(v) = out.violations.first() {
-                panic!(
-                    "mmlab violation {v}\ntrace of this interleaving, in execution order:\n{}",
-                    out.trace
-                );
+                std::panic::panic_any(Raised {
+                    violation: v.clone(),
+                    trace: Some(out.trace),
+                });
             }
         });
     }));
     QUIET.with(|q| q.set(false));
     let failure = result.err().map(|payload| {
+        let violation = payload
+            .downcast_ref::<Raised>()
+            .map(|r| r.violation.clone());
         let msg = panic_message(payload.as_ref());
-        match FIRST_PANIC_SITE.with(|s| s.borrow_mut().take()) {
-            Some((site, trace)) if !msg.starts_with("mmlab violation") => {
+        let text = match FIRST_PANIC_SITE.with(|s| s.borrow_mut().take()) {
+            Some((site, trace)) if violation.is_none() => {
                 format!("panicked at {site}: {msg}{trace}")
             }
             _ => msg,
-        }
+        };
+        Failure { violation, text }
     });
     (count.load(Ordering::Relaxed), failure)
 }
@@ -179,7 +183,7 @@ fn capture(
     variant: &'static str,
     bound: Bound,
     failed_at: u64,
-    failure: &str,
+    failure: &Failure,
 ) -> Option<Replay> {
     let dir = replay_dir();
     std::fs::create_dir_all(&dir).ok()?;
@@ -206,7 +210,7 @@ fn capture(
     Some(Replay {
         checkpoint,
         capture_executions,
-        reproduced: replayed.as_deref() == Some(failure),
+        reproduced: replayed.is_some_and(|r| r.text == failure.text),
     })
 }
 
@@ -250,14 +254,6 @@ fn append_row(path: &PathBuf, e: &Exploration) {
     if let Err(err) = written {
         eprintln!("MMLAB_LOOM_REPORT={}: {err}", path.display());
     }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "non-string panic payload".into())
 }
 
 // Panics inside a model are this crate's results, not noise: while a model runs, the panic
@@ -312,10 +308,7 @@ fn install_quiet_hook() {
                     // A violation quotes the trace itself; for any other panic (loom's own
                     // limits, a plain bug) note where the model was. The stack is captured
                     // only then: symbolising it costs tens of milliseconds.
-                    let violation = info
-                        .payload()
-                        .downcast_ref::<String>()
-                        .is_some_and(|m| m.starts_with("mmlab violation"));
+                    let violation = info.payload().downcast_ref::<Raised>().is_some();
                     let context = if violation {
                         String::new()
                     } else {

@@ -458,11 +458,7 @@ fn a_waiter_blocks_so_loom_reports_a_deadlock_as_one() {
     ] {
         let result = std::panic::catch_unwind(|| model(deadlock_model(wait)));
         let payload = result.expect_err("a deadlock went unnoticed");
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let message = mmlab_engine::check::panic_message(payload.as_ref());
         assert!(
             message.starts_with("deadlock"),
             "{wait:?}: loom did not see a deadlock but: {message}"

@@ -59,7 +59,7 @@ use mmlab_engine::ops::{
 };
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, Ordering};
-use mmlab_loom_tests::{Bound, Exploration, assert_covers_every_variant, explore, oracle_of};
+use mmlab_loom_tests::{Bound, Exploration, Failure, assert_covers_every_variant, explore};
 use mmlab_scenarios::catalog::delayed_rmap::DelayedRmap;
 use mmlab_scenarios::catalog::migrate_newpage::MigrateNewpage;
 use mmlab_scenarios::catalog::migrate_vs_fault::MigrateVsFault;
@@ -454,10 +454,10 @@ fn free_pgtables_before_unmap_vmas(env: &Env) -> Outcome {
 /// `oracle`'s.
 #[track_caller]
 fn assert_caught_by(e: Exploration, oracle: Oracle) {
-    let fired = e.failure.as_deref().and_then(oracle_of).map(str::to_string);
+    let fired = e.failure.as_ref().and_then(Failure::oracle);
     assert_eq!(
-        fired.as_deref(),
-        Some(oracle.name()),
+        fired,
+        Some(oracle),
         "expected {oracle} to catch the broken path:\n{}",
         e.failure_report()
     );

@@ -2,20 +2,10 @@
 //! (under the `i_pages` lock) and — the lab's addition — its backing store, so that data lost
 //! between a page and the disk is observable.
 
-use super::arena::{Id, Kind};
-use super::page::Pfn;
-use super::vma::VmaId;
-use crate::sync::{LockClass, RwSem, SpinLock};
-use std::sync::atomic::AtomicU64;
+use super::ids::{Pfn, VmaId};
+use crate::sync::{LockClass, RwSem, SpinLock, observer};
 
-/// Marker for file ids.
-#[derive(Debug)]
-pub enum FileKind {}
-impl Kind for FileKind {
-    const NAME: &'static str = "file";
-}
-/// A file (address_space) id.
-pub type FileId = Id<FileKind>;
+pub use super::ids::{FileId, FileKind};
 
 /// The `i_mmap` tree: the VMAs mapping the file.
 #[derive(Debug, Default)]
@@ -48,7 +38,7 @@ pub struct AddressSpace {
     pub invalidate_lock: RwSem<()>,
     /// The disk: one word per (index, cpu), written by writeback. Observer state (a plain
     /// atomic): the lab's ground truth, not kernel state.
-    pub backing: Vec<Vec<AtomicU64>>,
+    pub backing: Vec<Vec<observer::AtomicU64>>,
     /// Is this a hugetlbfs file (its lock classes differ, docs/MODEL.md §1)?
     pub hugetlb: bool,
 }
@@ -70,7 +60,7 @@ impl AddressSpace {
             ),
             invalidate_lock: RwSem::new(LockClass::InvalidateLock, ()),
             backing: (0..pages)
-                .map(|_| (0..cpus).map(|_| AtomicU64::new(0)).collect())
+                .map(|_| (0..cpus).map(|_| observer::AtomicU64::new(0)).collect())
                 .collect(),
             hugetlb,
         }

@@ -9,18 +9,11 @@
 //! from `page->mapping` may find a different anon_vma in the slot, and must re-validate with
 //! `page_mapped()` (`page_lock_anon_vma_read` in mm/rmap.c).
 
-use super::arena::{Id, Kind};
+use super::arena::Id;
 use super::vma::VmaId;
 use crate::sync::{AtomicI32, Frozen, LockClass, RwSem};
 
-/// Marker for anon_vma ids.
-#[derive(Debug)]
-pub enum AnonVmaKind {}
-impl Kind for AnonVmaKind {
-    const NAME: &'static str = "anon_vma";
-}
-/// An anon_vma id.
-pub type AnonVmaId = Id<AnonVmaKind>;
+pub use super::ids::{AnonVmaId, AnonVmaKind};
 
 /// The AVC interval tree of an anon_vma (a set of VMAs here).
 #[derive(Debug, Default)]

@@ -14,11 +14,11 @@
 //! locking is in no race modelled here); the page allocator's free list is the exception and
 //! sits under the modelled zone lock (see `page_alloc`).
 
-use crate::check::{self, Oracle};
+use crate::report::{self as check, Oracle};
 use crate::sync::ObserverMutex;
+use crate::sync::observer::{AtomicU32, Ordering};
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A typed id: slot index plus the generation it was allocated in.
 pub struct Id<K> {

@@ -12,8 +12,7 @@
 //! runs under the same lock, so a flush also fences page-table walks in progress (what the
 //! kernel gets from IPIs or RCU before freeing page tables).
 
-use super::mm_struct::MmId;
-use super::page::Pfn;
+use super::ids::{MmId, Pfn};
 use crate::sync::HwMutex;
 
 /// One cached translation.

@@ -5,6 +5,7 @@ pub mod address_space;
 pub mod anon_vma;
 pub mod arena;
 pub mod cpu;
+pub mod ids;
 pub mod mm_struct;
 pub mod mmu_gather;
 pub mod page;
@@ -12,6 +13,7 @@ pub mod pte;
 mod renew;
 pub mod secondary;
 pub mod table;
+pub mod unmap_log;
 pub mod vma;
 pub mod world;
 

@@ -6,21 +6,12 @@
 //! by CPU c can be checked later: the last value c stored to a page must be in the page, or in
 //! the file it was written back to (the lost-store and lost-dirty-data oracles).
 
-use super::address_space::FileId;
-use super::anon_vma::AnonVmaId;
-use super::arena::{Id, Kind};
+use super::arena::Id;
+use super::ids::{AnonVmaId, FileId};
 use crate::sync::page_lock::{PG_LOCKED, PG_WAITERS};
 use crate::sync::{AtomicI32, AtomicU32, AtomicU64, LockClass, Ordering, PageLock};
 
-/// Marker for page ids.
-#[derive(Debug)]
-pub enum PageKind {}
-impl Kind for PageKind {
-    const NAME: &'static str = "pfn";
-}
-
-/// A page frame number, with the generation of the allocation it names.
-pub type Pfn = Id<PageKind>;
+pub use super::ids::{PageKind, Pfn};
 
 /// Page flag bits (`enum pageflags`). PG_locked and PG_waiters belong to [`PageLock`].
 pub mod pg {

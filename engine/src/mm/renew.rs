@@ -23,13 +23,11 @@ use super::cpu::Cpu;
 use super::mm_struct::Mm;
 use super::page::Page;
 use super::table::PageTable;
+use super::unmap_log::UnmapLog;
 use super::vma::Vma;
 use super::world::World;
-use crate::check::Sink;
-use crate::check::unmapped::UnmapLog;
-use crate::sync::{Frozen, LockClass, RwSem, SpinLock, rcu::Rcu};
+use crate::sync::{Frozen, LockClass, Ordering, RwSem, SpinLock, rcu::Rcu};
 use crate::trace::Trace;
-use std::sync::atomic::Ordering;
 
 impl World {
     /// Put the world back in the state `World::new(self.cfg, self.kernel)` builds (files
@@ -54,7 +52,6 @@ impl World {
             lru_lock,
             hugetlb_fault_mutex_table,
             trace,
-            sink,
             stores,
             unmaps,
         } = self;
@@ -89,7 +86,6 @@ impl World {
             *m = RwSem::new(LockClass::HugetlbFaultMutex, ());
         }
         *trace = Trace::default();
-        *sink = Sink::new();
         stores.get_mut().clear();
         *unmaps.get_mut() = UnmapLog::default();
         for _ in 0..cfg.files.len() {

@@ -1,17 +1,10 @@
 //! PTE tables: a page of PTE words with its split page-table lock (`ptlock_ptr(ptdesc)`).
 
-use super::arena::{Id, Kind};
+use super::arena::Id;
 use super::mm_struct::MmId;
 use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, SpinLock};
 
-/// Marker for table ids.
-#[derive(Debug)]
-pub enum TableKind {}
-impl Kind for TableKind {
-    const NAME: &'static str = "pte-table";
-}
-/// A PTE table id.
-pub type TableId = Id<TableKind>;
+pub use super::ids::{TableId, TableKind};
 
 /// One PTE table.
 #[derive(Debug)]

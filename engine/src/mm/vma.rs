@@ -1,19 +1,10 @@
 //! `struct vm_area_struct`: a range of an mm, its flags, its anon_vma and file.
 
-use super::address_space::FileId;
-use super::anon_vma::AnonVmaId;
-use super::arena::{Id, Kind};
-use super::mm_struct::MmId;
+use super::arena::Id;
+use super::ids::{AnonVmaId, FileId, MmId};
 use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, Ordering, RwSem};
 
-/// Marker for VMA ids.
-#[derive(Debug)]
-pub enum VmaKind {}
-impl Kind for VmaKind {
-    const NAME: &'static str = "vma";
-}
-/// A VMA id.
-pub type VmaId = Id<VmaKind>;
+pub use super::ids::{VmaId, VmaKind};
 
 /// `vm_flags` bits (include/linux/mm.h values).
 pub mod vm {

@@ -1,16 +1,17 @@
 //! The world: every object of one simulated machine, in arenas, plus its CPUs, its kernel
-//! function table, its trace and its violation sink.
+//! function table and its trace. (Violations go to the sink of whoever runs the world's actors:
+//! the iteration's `Env`, or a test's own `Sink`.)
 
-use super::address_space::{AddressSpace, FileKind};
-use super::anon_vma::{AnonVma, AnonVmaKind};
+use super::address_space::AddressSpace;
+use super::anon_vma::AnonVma;
 use super::arena::{Arena, Id};
 use super::cpu::Cpu;
-use super::mm_struct::{Mm, MmKind};
-use super::page::{Page, PageKind, Pfn};
-use super::table::{PageTable, TableKind};
-use super::vma::{Vma, VmaKind};
-use crate::check::Sink;
-use crate::check::unmapped::{UnmapLog, UnmapStart};
+use super::ids::{AnonVmaKind, FileKind, MmKind, PageKind, Pfn, TableKind, VmaKind};
+use super::mm_struct::Mm;
+use super::page::Page;
+use super::table::PageTable;
+use super::unmap_log::{UnmapLog, UnmapStart};
+use super::vma::Vma;
 use crate::kernel::Kernel;
 use crate::sync::rcu::Rcu;
 use crate::sync::{LockClass, ObserverMutex, RwSem, SpinLock};
@@ -163,8 +164,6 @@ pub struct World {
     pub hugetlb_fault_mutex_table: Vec<RwSem<()>>,
     /// The domain trace.
     pub trace: Trace,
-    /// Where this world's violations go.
-    pub sink: Sink,
     /// The last value each CPU stored at each target (observer state, for the lost-store
     /// oracle); a target's entry is dropped when its memory legitimately goes away (munmap
     /// of anonymous memory).
@@ -213,7 +212,6 @@ impl World {
                 .map(|_| RwSem::new(LockClass::HugetlbFaultMutex, ()))
                 .collect(),
             trace: Trace::default(),
-            sink: Sink::new(),
             stores: ObserverMutex::new(HashMap::new()),
             unmaps: ObserverMutex::new(UnmapLog::default()),
             kernel,

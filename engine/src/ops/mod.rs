@@ -27,6 +27,20 @@ pub enum Error {
     /// The range overlaps an existing VMA (mmap) or names no VMA (munmap).
     Inval,
 }
+
+impl std::fmt::Display for Error {
+    /// As the kernel's errno, with what it means here.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Error::Segv => "SIGSEGV: no VMA, or the access is not allowed",
+            Error::Bus => "SIGBUS: beyond the end of the file",
+            Error::Oom => "ENOMEM: out of page frames, tables or VMA slots",
+            Error::Inval => "EINVAL: the range overlaps a VMA (mmap) or names none (munmap)",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
 pub mod hugetlb;
 pub mod migrate;
 pub mod mkclean;

@@ -1,28 +1,15 @@
 //! The bookkeeping every lock kind does around an acquisition: lockdep before blocking,
 //! lock_stat after, and the per-acquisition state that a guard carries to the release.
 
-use super::class::{LockClass, LockKind};
+use super::class::LockClass;
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{lock_stat, switches};
 use std::marker::PhantomData;
-use std::panic::Location;
 use std::time::Instant;
 
-pub(crate) type Site = &'static Location<'static>;
-
-/// What the bookkeeping knows about one lock.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LockId {
-    /// The lock's class.
-    pub(crate) class: LockClass,
-    /// Whether holding it is atomic context. It comes from the lock primitive, not from the
-    /// class: a `LockClass::Named` class says nothing about spinning or sleeping, and a
-    /// `SpinLock` of a named class must still make its holder atomic.
-    pub(crate) kind: LockKind,
-    /// The lock's identity (an address).
-    pub(crate) instance: usize,
-}
+pub(crate) use super::class::LockId;
+pub(crate) use crate::report::Site;
 
 /// Per-acquisition state, carried by the guard (lock_api 0.5's `RawMutex::Guard`).
 ///

@@ -173,3 +173,17 @@ impl fmt::Display for LockClass {
         f.write_str(self.name())
     }
 }
+
+/// What the bookkeeping (lockdep, lock_stat) knows about one lock. Here, beside the class, and
+/// not in `acquire.rs`, so that lockdep, which `acquire` calls, need not import `acquire`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockId {
+    /// The lock's class.
+    pub(crate) class: LockClass,
+    /// Whether holding it is atomic context. It comes from the lock primitive, not from the
+    /// class: a `LockClass::Named` class says nothing about spinning or sleeping, and a
+    /// `SpinLock` of a named class must still make its holder atomic.
+    pub(crate) kind: LockKind,
+    /// The lock's identity (an address).
+    pub(crate) instance: usize,
+}

@@ -18,15 +18,12 @@
 //! RCU read sections are exempt from ordering; they only make the context atomic.
 
 use super::ObserverMutex;
-use super::acquire::LockId;
-use super::class::{LockClass, LockKind};
+use super::class::{LockClass, LockId, LockKind};
 use super::held::{self, HeldLock, Mode};
 use super::order::{self, Relation};
-use crate::check::{self, Oracle, Violation};
+use crate::report::Site;
+use crate::report::{self as check, Oracle, Violation};
 use std::collections::HashMap;
-use std::panic::Location;
-
-type Site = &'static Location<'static>;
 
 /// How an acquisition is attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +48,9 @@ fn fmt_site(s: Site) -> String {
 }
 
 /// Check an acquisition that is about to be attempted (before blocking, so that an inversion
-/// is reported before any deadlock can happen). Returns the violations found; they are also
-/// reported to the thread's sink.
+/// is reported before any deadlock can happen). What it finds is reported to the thread's sink
+/// (and, under loom, raised); nothing is returned, because no caller could do anything with it
+/// but report it.
 pub(crate) fn check_acquire(lock: LockId, subclass: u8, attempt: Attempt, site: Site) {
     let LockId {
         class,
@@ -216,7 +214,7 @@ pub fn might_sleep(what: &str) {
     if !super::switches::lockdep() {
         return;
     }
-    let site = Location::caller();
+    let site = std::panic::Location::caller();
     let atomic = held::with(|t| {
         t.held
             .iter()

@@ -275,6 +275,14 @@ impl<T: Copy> Frozen<T> {
 /// notebook, not part of the modelled kernel, and must not add interleavings to explore.
 pub type ObserverMutex<T> = parking_lot::Mutex<T>;
 
+/// Observer-side atomics: plain `std` atomics in both modes, for the lab's counters and
+/// instruments (arena generations, the disk's words, rss), never for state a kernel path
+/// synchronises on. Naming the module at the declaration (`observer::AtomicI64`) says which
+/// fields loom does not see; a modelled field uses the facade's own atomics above.
+pub mod observer {
+    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+}
+
 /// Runtime switches for the instrumentation. Both default on (tests and stress); benchmarks
 /// turn them off unless asked. Under loom, stats are compiled out and lockdep's order check
 /// always runs.

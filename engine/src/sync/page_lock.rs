@@ -17,7 +17,7 @@ use super::class::{LockClass, LockKind};
 use super::held::Mode;
 use super::lockdep::{self, Attempt};
 use super::{AtomicU32, Ordering, block_on, wake_all};
-use crate::check::{self, Oracle, Violation};
+use crate::report::{self as check, Oracle, Violation};
 use std::fmt;
 use std::panic::Location;
 

@@ -14,8 +14,8 @@
 //! the interleavings in which something changed.
 //!
 //! The contract that keeps wakeups from being lost, under loom: the waker changes the lock
-//! word with an atomic read-modify-write and then calls [`wake_all`]; the waiter's
-//! `still_blocked` reads the lock word with **one** atomic read-modify-write ([`recheck`]); and
+//! word with an atomic read-modify-write and then calls `wake_all`; the waiter's
+//! `still_blocked` reads the lock word with **one** atomic read-modify-write (`recheck`); and
 //! nothing writes a lock word with a plain store while it may have waiters. Loom switches model
 //! threads only at a loom operation, so the waiter's re-check, queueing and sleep are one step,
 //! and so are the waker's update and its look at the queue; a read-modify-write reads the

@@ -71,7 +71,6 @@ mod spare {
 /// Run the actors, then the quiescent invariants, and collect what fired. Setup done before
 /// this call runs on the caller's thread, which is not one of the actors.
 pub(crate) fn run(env: &Env, w: &Arc<World>, actors: Vec<Actor>) -> Outcome {
-    env.sink.install();
     env.run(actors);
     quiescent::check_world(w);
     let violations = env.sink.take();

@@ -119,7 +119,6 @@ impl Scenario for DelayedRmap {
             ..Protocol::default()
         };
         let w = common::world(size, 3, protocol, |_| {});
-        env.sink.install();
         let pages: u64 = match size {
             Size::Tiny => 1,
             Size::Stress => 4,

@@ -87,7 +87,6 @@ impl Scenario for HugetlbLockOrder {
                 migrate::unmap_and_move_huge_page_pre_b7880cb166ab;
         }
         let w = common::world(size, 2, kernel, |c| c.files = vec![(2, true)]);
-        env.sink.install();
         let folios = match size {
             Size::Tiny => 1,
             Size::Stress => 2,

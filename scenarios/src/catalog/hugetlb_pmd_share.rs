@@ -99,7 +99,6 @@ impl Scenario for HugetlbPmdShare {
         let w = common::world(size, cpus, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
-        env.sink.install();
         let per = w.cfg.ptes_per_table as u64;
         let file = w.file(0);
         let shared = MapKind::File {

@@ -91,7 +91,6 @@ impl Scenario for MigrateNewpage {
             kernel.migrate.unmap_and_move = migrate::unmap_and_move_v4_3;
         }
         let w = common::world(size, 3, kernel, |_| {});
-        env.sink.install();
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         access::store(&w, 0, mm, 0, 3).expect("populate");

@@ -84,7 +84,6 @@ impl Scenario for MigrateVsFault {
             Size::Stress => 2,
         };
         let w = common::world(size, readers + 1, kernel, |_| {});
-        env.sink.install();
         let mm = mm_alloc(&w).expect("mm");
         mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         // Every CPU's word of the page holds 7: each reader checks its own across migration.

@@ -411,7 +411,6 @@ impl Scenario for Mixed {
                 c.pages = 2048;
             }
         });
-        env.sink.install();
         let regions = layout(&w, size);
         let shared = spawn_mm(&w, &regions).expect("the shared mm");
         let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; MIX.len()]));

@@ -79,7 +79,6 @@ impl Scenario for MlockPageLock {
         let mut kernel = Kernel::default();
         kernel.mlock.scheme = MlockScheme::PageMlock;
         let w = common::world(size, 2, kernel, |_| {});
-        env.sink.install();
         let file = w.file(0);
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(

@@ -88,7 +88,6 @@ impl MunlockExit {
                 cfg.pages = cfg.pages.max(pages as usize * 3);
             }
         });
-        env.sink.install();
         let file = w.file(0);
         let mut ids = Vec::new();
         for _ in 0..mms {

@@ -117,7 +117,6 @@ impl Scenario for NotifierRange {
         let w = common::world(size, 2, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
-        env.sink.install();
         let per = w.cfg.ptes_per_table as u64;
         let faulted = match size {
             Size::Tiny => 2,

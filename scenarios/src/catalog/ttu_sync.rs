@@ -72,7 +72,6 @@ impl Scenario for TtuSync {
             kernel.rmap.unmap_folio = split::unmap_page_v5_12;
         }
         let w = common::world(size, 2, kernel, |_| {});
-        env.sink.install();
         let pages = match size {
             Size::Tiny => 1,
             Size::Stress => 4,

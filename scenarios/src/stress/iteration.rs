@@ -18,7 +18,7 @@
 
 use crate::scenario::{Outcome, Scenario, Size};
 use mmlab_engine::actor::Env;
-use mmlab_engine::check::{Oracle, Sink, Violation};
+use mmlab_engine::check::{Oracle, Sink, Violation, panic_message};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(20);
 /// What one iteration produced.
 #[derive(Debug, Default)]
 pub(crate) struct IterationOutcome {
-    /// The scenario's outcome, with anything left in the sink merged in.
+    /// The scenario's outcome (or, if it returned none, what its sink held).
     pub(crate) outcome: Outcome,
     /// The iteration never returned; its threads were abandoned.
     pub(crate) abandoned: bool,
@@ -95,28 +95,37 @@ impl Iterations {
     }
 }
 
-/// The iteration's outcome from what its scenario thread returned (`None`: nothing), with what
-/// `sink` still holds.
+/// The iteration's outcome from what its scenario thread returned (`None`: nothing).
+///
+/// The iteration's sink is drained once: by the scenario, into the outcome it returns
+/// (`common::run`); or, for an iteration that returned no outcome (it panicked outside its
+/// actors, or its thread ended without a word), here, from `sink`.
 pub(crate) fn outcome_of(
     scenario: &dyn Scenario,
     result: Option<Returned>,
     sink: &Sink,
 ) -> IterationOutcome {
-    let mut outcome = match result {
+    let outcome = match result {
         Some(Ok(outcome)) => outcome,
-        Some(Err(msg)) => Outcome {
-            violations: vec![Violation::new(
+        Some(Err(msg)) => {
+            let mut violations = sink.take();
+            violations.push(Violation::new(
                 Oracle::Panic,
                 format!(
                     "scenario {} panicked outside its actors: {msg}",
                     scenario.name()
                 ),
-            )],
+            ));
+            Outcome {
+                violations,
+                ..Outcome::default()
+            }
+        }
+        None => Outcome {
+            violations: sink.take(),
             ..Outcome::default()
         },
-        None => Outcome::default(),
     };
-    merge_leftovers(&mut outcome, sink.take());
     IterationOutcome {
         outcome,
         abandoned: false,
@@ -128,10 +137,13 @@ pub(crate) fn grace(hang_after: Duration) -> Duration {
     hang_after.saturating_mul(2) + Duration::from_secs(1)
 }
 
-/// The outcome of an iteration that never returned: what `sink` holds, and why it was left.
+/// The outcome of an iteration that never returned: what `sink` holds (its only drain), and
+/// why it was left.
 pub(crate) fn abandoned(sink: &Sink, grace: Duration) -> IterationOutcome {
-    let mut outcome = Outcome::default();
-    merge_leftovers(&mut outcome, sink.take());
+    let mut outcome = Outcome {
+        violations: sink.take(),
+        ..Outcome::default()
+    };
     outcome.violations.push(Violation::new(
         Oracle::Hang,
         format!(
@@ -146,11 +158,11 @@ pub(crate) fn abandoned(sink: &Sink, grace: Duration) -> IterationOutcome {
     }
 }
 
-/// The scenario's own thread's work: the scenario, its panic caught.
+/// The scenario's own thread's work: the scenario, played in `env` (its sink this thread's),
+/// its panic caught.
 pub(crate) fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
-    env.sink.install();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        scenario.run(variant, Size::Stress, env)
+        env.play(|| scenario.run(variant, Size::Stress, env))
     }))
     .map_err(|p| panic_message(p.as_ref()))
 }
@@ -188,27 +200,4 @@ fn wait(rx: &mpsc::Receiver<Returned>, env: &Env) -> Waited {
             }
         }
     }
-}
-
-/// Add what the sink still holds to `outcome`, unless the scenario already returned it
-/// (scenarios may drain the sink with `take` or copy it with `snapshot`).
-fn merge_leftovers(outcome: &mut Outcome, leftovers: Vec<Violation>) {
-    for v in leftovers {
-        let dup = outcome
-            .violations
-            .iter()
-            .any(|o| o.oracle == v.oracle && o.message == v.message && o.sites == v.sites);
-        if !dup {
-            outcome.violations.push(v);
-        }
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "non-string panic payload".to_string())
 }

@@ -1,6 +1,6 @@
-//! What the zap-completion (I14) and lost-store oracles need to know about time: which TLB
-//! entries predate an unmap, whether a fault could have refilled the range meanwhile, and which
-//! unmaps have returned.
+//! The world's unmap log: what the zap-completion (I14) and lost-store oracles need to know
+//! about time — which TLB entries predate an unmap, whether a fault could have refilled the
+//! range meanwhile, and which unmaps have returned. (Also reachable as `check::unmapped`.)
 //!
 //! Observer state ([`crate::sync::ObserverMutex`]): the lab's notebook, invisible to loom. A
 //! logical clock, the *epoch*, orders three kinds of event: a TLB fill (the walk that created
@@ -17,7 +17,7 @@
 //! range: the log counts faults per mm ([`UnmapLog::fault_begin`], called by
 //! `handle_mm_fault`), and the check is skipped when one was in flight or began meanwhile.
 
-use crate::mm::MmId;
+use super::ids::MmId;
 use std::collections::{HashMap, VecDeque};
 
 /// Which call tore the range down (for I14's and the lost-store oracle's messages).
