@@ -40,10 +40,19 @@
 //!
 //! 1. `tests/<scenario_with_underscores>.rs`, starting `#![cfg(mmlab_loom)]`, its doc comment
 //!    telling the race in a few lines.
-//! 2. One test per variant, named as a sentence: a clean variant
-//!    `explore(&S, "fixed", Bound::Preemptions(3)).assert_clean()`, a race variant
-//!    `explore(&S, "the-bug", Bound::Preemptions(3)).assert_caught()`; plus
-//!    `every_variant_has_a_loom_test` ([`assert_covers_every_variant`]).
+//! 2. One function that gives every variant its bound with an exhaustive `match` — a variant
+//!    added to the scenario without a bound (and so without its test) does not compile:
+//!    ```ignore
+//!    fn bound(v: Variant) -> Bound {
+//!        match v {
+//!            Variant::Fixed => Bound::Preemptions(6),
+//!            Variant::NoTtuSync => Bound::Preemptions(3),
+//!        }
+//!    }
+//!    ```
+//!    and one test per variant, named as a sentence: a clean variant
+//!    `explore(&S, Variant::Fixed, bound(Variant::Fixed)).assert_clean()`, a race variant
+//!    `explore(&S, Variant::TheBug, bound(Variant::TheBug)).assert_caught()`.
 //! 3. The bound: for a clean variant, unbounded if the whole exploration takes under two
 //!    minutes in `--release` on a loaded two-core machine, else the largest bound that does
 //!    (at least 2: shrink the scenario's Tiny size if even 2 does not), as long as the whole
@@ -67,7 +76,7 @@
 //! file (scenario, test, variant, expected, bound, executions, wall seconds, result);
 //! `loom-tests/report.sh` turns the rows into `docs/LOOM.md`.
 
-use mmlab_scenarios::scenario::{Expect, Scenario};
+use mmlab_scenarios::scenario::{AnyScenario, Expect, VariantRef};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,9 +113,9 @@ impl std::fmt::Display for Bound {
 /// What an exploration of one variant found.
 pub struct Exploration {
     /// The scenario explored.
-    pub scenario: &'static dyn Scenario,
+    pub scenario: &'static dyn AnyScenario,
     /// The variant explored.
-    pub variant: &'static str,
+    pub variant: VariantRef,
     /// The preemption bound it was explored with.
     pub bound: Bound,
     /// Executions (interleavings) run, the failing one included.
@@ -125,7 +134,7 @@ impl std::fmt::Debug for Exploration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Exploration")
             .field("scenario", &self.scenario.name())
-            .field("variant", &self.variant)
+            .field("variant", &self.variant.name)
             .field("bound", &self.bound)
             .field("executions", &self.executions)
             .field("wall", &self.wall)
@@ -176,11 +185,7 @@ impl Exploration {
 
     /// What the scenario declares this variant expects.
     pub fn expected(&self) -> Expect {
-        self.scenario
-            .variants()
-            .iter()
-            .find(|v| v.name == self.variant)
-            .map_or(Expect::Clean, |v| v.expected)
+        self.variant.expected
     }
 
     /// The full report of a failing exploration: what fired, the trace, how to replay.
@@ -206,7 +211,7 @@ impl Exploration {
                         " (WARNING: replaying it did not reproduce the same message: is the \
                          scenario deterministic?)"
                     },
-                    replay_command(self.scenario.name(), &r.checkpoint)
+                    replay_command(&r.checkpoint)
                 ));
             }
             None => match std::env::var_os("LOOM_CHECKPOINT_FILE") {
@@ -219,7 +224,7 @@ impl Exploration {
                     "\nreplay: the schedule could not be captured; rerun with a checkpoint \
                      file and LOOM_CHECKPOINT_INTERVAL={} to save it:\n  {}\n",
                     self.executions,
-                    replay_command(self.scenario.name(), &PathBuf::from("/tmp/mmlab-loom.json"))
+                    replay_command(&PathBuf::from("/tmp/mmlab-loom.json"))
                 )),
             },
         }
@@ -244,7 +249,7 @@ impl Exploration {
         format!(
             "loom: {} --variant {} (preemption bound {}): {} executions in {:.2?} ({:.0}/s)",
             self.scenario.name(),
-            self.variant,
+            self.variant.name,
             self.bound,
             self.executions,
             self.wall,
@@ -253,34 +258,32 @@ impl Exploration {
     }
 }
 
-/// The command that reruns one test from a checkpoint file.
-fn replay_command(scenario: &str, checkpoint: &std::path::Path) -> String {
+/// The command that reruns one test from a checkpoint file, for the package and test target
+/// it runs in: `CARGO_PKG_NAME` (which `cargo test` sets for the test binary it runs) and the
+/// test binary's own name (`<target>-<hash>`), so that it is right for a crate of your own.
+fn replay_command(checkpoint: &std::path::Path) -> String {
     let test = std::thread::current()
         .name()
         .filter(|n| *n != "main")
         .map_or_else(|| "<test name>".to_string(), str::to_string);
+    let package =
+        std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "mmlab-loom-tests".to_string());
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let stem = exe.file_stem()?.to_str()?.to_string();
+            Some(match stem.rsplit_once('-') {
+                Some((target, _hash)) => target.to_string(),
+                None => stem,
+            })
+        })
+        .unwrap_or_else(|| "<test target>".to_string());
     format!(
         "LOOM_CHECKPOINT_FILE={} RUSTFLAGS=\"--cfg mmlab_loom\" CARGO_TARGET_DIR=target/loom \
-         cargo test --release -p mmlab-loom-tests --test {} -- --exact {test} --include-ignored \
+         cargo test --release -p {package} --test {target} -- --exact {test} --include-ignored \
          --nocapture",
         checkpoint.display(),
-        scenario.replace('-', "_")
     )
-}
-
-/// Check that a test file covers every variant its scenario declares.
-#[track_caller]
-pub fn assert_covers_every_variant(scenario: &dyn Scenario, tested: &[&str]) {
-    let mut declared: Vec<&str> = scenario.variants().iter().map(|v| v.name).collect();
-    let mut tested = tested.to_vec();
-    declared.sort_unstable();
-    tested.sort_unstable();
-    assert_eq!(
-        declared,
-        tested,
-        "the loom tests of {} must cover exactly its variants",
-        scenario.name()
-    );
 }
 
 #[cfg(mmlab_loom)]
