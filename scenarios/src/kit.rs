@@ -48,8 +48,10 @@ use mmlab_engine::mm::{FileId, MmId, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mmap};
 use mmlab_engine::sync::Arc;
 
-/// An actor: a name (printed in traces, and the name of its thread) and its body.
-pub type Actor = (&'static str, Box<dyn FnOnce() + Send + 'static>);
+/// An actor: a name (printed in traces, and the name of its thread) and its body — the
+/// engine's own type (`Env::run` takes them), re-exported here so that a scenario needs one
+/// import.
+pub use mmlab_engine::actor::Actor;
 
 /// A world for `size` with `cpus` CPUs (one per actor), tweaked by `f`.
 ///
@@ -174,7 +176,7 @@ pub struct Overlap {
 impl Overlap {
     /// At most this many steps per helper, whatever the main actor does (a main actor that
     /// hangs must not leave its helpers spinning past the watchdog).
-    const MAX_STEPS: usize = 20_000;
+    pub const MAX_STEPS: usize = 20_000;
 
     /// For a world of `size`.
     pub fn new(size: Size) -> Self {

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-type Actors = Vec<(&'static str, Box<dyn FnOnce() + Send>)>;
+type Actors = Vec<mmlab_scenarios::kit::Actor>;
 
 const CLASS: &str = "contention-test-lock";
 

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-type Actors = Vec<(&'static str, Box<dyn FnOnce() + Send + 'static>)>;
+type Actors = Vec<mmlab_scenarios::kit::Actor>;
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios for the runner to judge.
