@@ -12,7 +12,7 @@
 //!   only evidence in proportion to the time spent listening);
 //! - the stop flag is set (Ctrl-C): the current iteration finishes first.
 //!
-//! A long-running scenario (`Scenario::long_running`) runs its actors for a duration rather
+//! A long-running scenario (`About::long_running`) runs its actors for a duration rather
 //! than once: under a time budget it is given the rest of its share (so it usually runs once),
 //! under `--iterations` each iteration lasts [`LONG_ITERATION`].
 
