@@ -8,10 +8,11 @@ use mmlab_loom_tests::{Bound, explore};
 use my_patch::sva_flush::{SvaFlush, Variant};
 
 /// Every variant's pinned bound, one exhaustive `match`: a variant added to the scenario
-/// without a bound here — and so without its loom test — does not compile.
+/// without a bound here — and so without its loom test — does not compile. The fix is
+/// explored in every interleaving (51 executions); the bug is found within 3 preemptions.
 fn bound(v: Variant) -> Bound {
     match v {
-        Variant::Fixed => Bound::Preemptions(3),
+        Variant::Fixed => Bound::Unbounded,
         Variant::NoInvalidateRange => Bound::Preemptions(3),
     }
 }
