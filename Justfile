@@ -14,7 +14,7 @@ unit:
 
 # The loom suite: its own target dir (RUSTFLAGS changes rebuild everything), release builds.
 loom:
-    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test --release -p mmlab-loom-tests
+    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test --release -p mmlab-loom-tests -p my-patch
 
 # A longer stress run of every scenario.
 stress:
@@ -28,7 +28,7 @@ bench:
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
-    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo clippy -p mmlab-engine -p mmlab-loom-tests --all-targets -- -D warnings
+    RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo clippy -p mmlab-engine -p mmlab-loom-tests -p my-patch --all-targets -- -D warnings
 
 # What CI runs: the README's test command, from the repository's root.
 ci:

@@ -48,7 +48,7 @@ fn clean_pairs() -> Vec<Pair> {
         .filter(|s| !s.long_running())
         .flat_map(|s| {
             s.variants()
-                .iter()
+                .into_iter()
                 .filter(|v| v.expected == Expect::Clean)
                 .map(move |v| Pair {
                     scenario: s,
@@ -70,7 +70,7 @@ fn model(pair: &Pair, iters: u64) -> Duration {
             i,
         ));
         env.harness = Harness::Inline;
-        let outcome = env.play(|| pair.scenario.run(pair.variant.name, Size::Stress, &env));
+        let outcome = env.play(|| pair.scenario.run_variant(pair.variant, Size::Stress, &env));
         assert!(
             outcome.violations.is_empty(),
             "{}/{} iteration {i}: {:?}",

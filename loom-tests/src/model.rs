@@ -5,7 +5,7 @@ use crate::{Bound, Exploration, Failure, Replay};
 use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Raised, panic_message};
-use mmlab_scenarios::scenario::{Scenario, Size};
+use mmlab_scenarios::scenario::{AnyScenario, Scenario, Size, VariantRef, variant_ref};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -24,20 +24,19 @@ const MAX_BRANCHES: usize = 20_000;
 /// Explore every interleaving of `scenario`'s `variant` at [`Size::Tiny`] within `bound`
 /// preemptions, stopping at the first failing execution.
 ///
+/// The variant is the scenario's own type, so a misspelt one does not compile.
+///
 /// Each execution runs `scenario.run(variant, Size::Tiny, &Env::new(0))` — a fresh world, the
 /// same seed, no randomness — so that loom's exploration and its checkpoint replay are
 /// deterministic. Executions are counted with a `std` atomic, outside the model. When a clean
 /// variant fails, the failing schedule is captured in a checkpoint file (see the crate docs).
-pub fn explore(
-    scenario: &'static dyn Scenario,
-    variant: &'static str,
+pub fn explore<S: Scenario + 'static>(
+    scenario: &'static S,
+    variant: S::Variant,
     bound: Bound,
 ) -> Exploration {
-    assert!(
-        scenario.variants().iter().any(|v| v.name == variant),
-        "{} has no variant {variant}",
-        scenario.name()
-    );
+    let scenario: &'static dyn AnyScenario = scenario;
+    let variant = variant_ref(variant);
     install_quiet_hook();
     let bound = bound_override().unwrap_or(bound);
     let start = Instant::now();
@@ -126,8 +125,8 @@ fn bound_override() -> Option<Bound> {
 /// Run one loom exploration; `configure` adjusts the builder after the bound is pinned.
 /// Returns the executions run and the first failure's message.
 fn run(
-    scenario: &'static dyn Scenario,
-    variant: &'static str,
+    scenario: &'static dyn AnyScenario,
+    variant: VariantRef,
     bound: Bound,
     configure: impl FnOnce(&mut Builder),
 ) -> (u64, Option<Failure>) {
@@ -148,7 +147,7 @@ fn run(
             counter.fetch_add(1, Ordering::Relaxed);
             mmlab_engine::trace::forget_observed();
             let env = Env::new(0);
-            let out = env.play(|| scenario.run(variant, Size::Tiny, &env));
+            let out = env.play(|| scenario.run_variant(variant, Size::Tiny, &env));
             // Under loom every violation panics where it is reported; one that reached the
             // sink some other way still fails the execution, with the same payload.
             if let Some(v) = out.violations.first() {
@@ -179,15 +178,15 @@ fn run(
 /// Explore again, saving the failing execution's schedule in a checkpoint file just before it
 /// runs; then replay that file once to check that it reproduces the failure.
 fn capture(
-    scenario: &'static dyn Scenario,
-    variant: &'static str,
+    scenario: &'static dyn AnyScenario,
+    variant: VariantRef,
     bound: Bound,
     failed_at: u64,
     failure: &Failure,
 ) -> Option<Replay> {
     let dir = replay_dir();
     std::fs::create_dir_all(&dir).ok()?;
-    let checkpoint = dir.join(format!("{}.{variant}.json", scenario.name()));
+    let checkpoint = dir.join(format!("{}.{}.json", scenario.name(), variant.name));
     let _ = std::fs::remove_file(&checkpoint);
     // Exploration is deterministic, so the failure recurs at the same execution: loom saves
     // the schedule of execution `i` before running it when `i % interval == 0`, so an
@@ -198,7 +197,11 @@ fn capture(
     });
     again?;
     // Replay from a copy: with interval 1 loom rewrites its checkpoint file as it goes.
-    let probe = dir.join(format!("{}.{variant}.replay-check.json", scenario.name()));
+    let probe = dir.join(format!(
+        "{}.{}.replay-check.json",
+        scenario.name(),
+        variant.name
+    ));
     std::fs::copy(&checkpoint, &probe).ok()?;
     let (_, replayed) = run(scenario, variant, bound, |b| {
         b.checkpoint_file = Some(probe.clone());
@@ -239,7 +242,7 @@ fn append_row(path: &PathBuf, e: &Exploration) {
     let row = format!(
         "{}\t{test}\t{}\t{}\t{}\t{}\t{:.3}\t{}\n",
         e.scenario.name(),
-        e.variant,
+        e.variant.name,
         e.expected().as_str(),
         e.bound,
         e.executions,

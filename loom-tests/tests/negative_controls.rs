@@ -59,13 +59,13 @@ use mmlab_engine::ops::{
 };
 use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, Ordering};
-use mmlab_loom_tests::{Bound, Exploration, Failure, assert_covers_every_variant, explore};
-use mmlab_scenarios::catalog::delayed_rmap::DelayedRmap;
-use mmlab_scenarios::catalog::migrate_newpage::MigrateNewpage;
-use mmlab_scenarios::catalog::migrate_vs_fault::MigrateVsFault;
-use mmlab_scenarios::catalog::mlock_page_lock::MlockPageLock;
-use mmlab_scenarios::catalog::ttu_sync::TtuSync;
-use mmlab_scenarios::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
+use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
+use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
+use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
+use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
+use mmlab_scenarios::catalog::ttu_sync::{self, TtuSync};
+use mmlab_scenarios::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 
 /// The broken paths written here, as variants of one scenario: each variant's name is the
 /// oracle it must trip.
@@ -73,73 +73,84 @@ use mmlab_scenarios::scenario::{Expect, Outcome, Scenario, Size, Variant};
 struct NegativeControls;
 
 macro_rules! controls {
-    ($($name:literal => $oracle:expr, $model:ident, $summary:literal;)*) => {
-        const VARIANTS: &[Variant] = &[$(Variant {
-            name: $name,
-            expected: Expect::Race,
-            summary: $summary,
-        }),*];
-        const ORACLES: &[Oracle] = &[$($oracle),*];
-        fn model_of(variant: &str) -> fn(&Env) -> Outcome {
-            match variant {
-                $($name => $model,)*
-                other => panic!("no negative control {other}"),
+    ($($name:literal => $oracle:ident, $model:ident, $summary:literal;)*) => {
+        /// The broken paths, each named after the oracle it must trip.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Control {
+            $($oracle,)*
+        }
+
+        impl ScenarioVariant for Control {
+            const ALL: &'static [Self] = &[$(Control::$oracle),*];
+            fn info(self) -> VariantInfo {
+                match self {
+                    $(Control::$oracle => VariantInfo::race($name, $summary),)*
+                }
+            }
+        }
+
+        const ORACLES: &[Oracle] = &[$(Oracle::$oracle),*];
+
+        impl Control {
+            /// The oracle it must trip.
+            fn oracle(self) -> Oracle {
+                match self {
+                    $(Control::$oracle => Oracle::$oracle,)*
+                }
+            }
+
+            /// The model of its broken path.
+            fn model(self) -> fn(&Env) -> Outcome {
+                match self {
+                    $(Control::$oracle => $model,)*
+                }
             }
         }
     };
 }
 
 controls! {
-    "i1-mapcount" => Oracle::I1Mapcount, zap_forgetting_page_remove_rmap,
+    "i1-mapcount" => I1Mapcount, zap_forgetting_page_remove_rmap,
         "a zap that clears and flushes but forgets page_remove_rmap";
-    "i3-free-before-flush" => Oracle::I3FreeBeforeFlush, dontneed_freeing_before_flush,
+    "i3-free-before-flush" => I3FreeBeforeFlush, dontneed_freeing_before_flush,
         "MADV_DONTNEED that puts its gathered pages before the TLB flush";
-    "i6-migration-entry" => Oracle::I6MigrationEntry, migration_forgetting_remove_migration_ptes,
+    "i6-migration-entry" => I6MigrationEntry, migration_forgetting_remove_migration_ptes,
         "a migration that unlocks the page without remove_migration_ptes";
-    "i7-ref-freeze" => Oracle::I7RefFreeze, migration_moving_a_mapped_page,
+    "i7-ref-freeze" => I7RefFreeze, migration_moving_a_mapped_page,
         "move_to_new_page without try_to_migrate";
-    "i9-anon-vma" => Oracle::I9AnonVma, unlink_anon_vmas_while_mapped,
+    "i9-anon-vma" => I9AnonVma, unlink_anon_vmas_while_mapped,
         "unlink_anon_vmas while the page is mapped; page_get_anon_vma pins the slot's newcomer";
-    "i11-mlock" => Oracle::I11Mlock, reclaim_ignoring_mlock,
+    "i11-mlock" => I11Mlock, reclaim_ignoring_mlock,
         "reclaim passing TTU_IGNORE_MLOCK";
-    "i13-secondary-mmu" => Oracle::I13SecondaryMmu, dontneed_without_notifier_bracket,
+    "i13-secondary-mmu" => I13SecondaryMmu, dontneed_without_notifier_bracket,
         "MADV_DONTNEED without its mmu-notifier bracket, KVM-like secondary registered";
-    "i14-zap-completion" => Oracle::I14ZapCompletion, munmap_dropping_its_final_flush,
+    "i14-zap-completion" => I14ZapCompletion, munmap_dropping_its_final_flush,
         "munmap that drops its gathered range before tlb_finish_mmu";
-    "i15-lockdep" => Oracle::I15Lockdep, notifier_start_under_ptl,
+    "i15-lockdep" => I15Lockdep, notifier_start_under_ptl,
         "mmu_notifier_invalidate_range_start under the PTL";
-    "i16-rmap-reachable" => Oracle::I16RmapReachable, unlink_file_vma_while_mapped,
+    "i16-rmap-reachable" => I16RmapReachable, unlink_file_vma_while_mapped,
         "unlink_file_vma while the VMA is in the mm and mapped";
-    "stale-id" => Oracle::StaleId, access_racing_exit_without_mm_users,
+    "stale-id" => StaleId, access_racing_exit_without_mm_users,
         "a thread uses an mm without a reference, racing exit_mmap";
-    "lost-store" => Oracle::LostStore, store_racing_munmap_without_final_flush,
+    "lost-store" => LostStore, store_racing_munmap_without_final_flush,
         "a store through the TLB entry a munmap without its final flush left";
-    "bug" => Oracle::Bug, free_pgtables_before_unmap_vmas,
+    "bug" => Bug, free_pgtables_before_unmap_vmas,
         "munmap running free_pgtables before unmap_vmas";
 }
 
 impl Scenario for NegativeControls {
-    fn name(&self) -> &'static str {
-        "negative-controls"
-    }
-    fn title(&self) -> &'static str {
-        "deliberately broken paths, one per oracle"
-    }
-    fn commit(&self) -> &'static str {
-        "(none: broken on purpose)"
-    }
-    fn story(&self) -> String {
-        self.title().to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        ORACLES
-    }
-    fn run(&self, variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = Control;
+    const ABOUT: About = About {
+        name: "negative-controls",
+        title: "deliberately broken paths, one per oracle",
+        commit: "(none: broken on purpose)",
+        source: "//! deliberately broken paths, one per oracle",
+        oracles: ORACLES,
+        long_running: false,
+    };
+    fn run(&self, variant: Control, _size: Size, env: &Env) -> Outcome {
         env.sink.install();
-        model_of(variant)(env)
+        variant.model()(env)
     }
 }
 
@@ -465,57 +476,65 @@ fn assert_caught_by(e: Exploration, oracle: Oracle) {
 }
 
 #[track_caller]
-fn control(variant: &'static str, oracle: Oracle) {
+fn control(control: Control) {
     assert_caught_by(
-        explore(&NegativeControls, variant, Bound::Preemptions(2)),
-        oracle,
+        explore(&NegativeControls, control, Bound::Preemptions(2)),
+        control.oracle(),
     );
 }
 
 #[test]
 fn negative_control_i1_mapcount() {
-    control("i1-mapcount", Oracle::I1Mapcount);
+    control(Control::I1Mapcount);
 }
 
 #[test]
 fn negative_control_i2_ttu_sync() {
     assert_caught_by(
-        explore(&TtuSync, "no-ttu-sync", Bound::Preemptions(3)),
+        explore(
+            &TtuSync,
+            ttu_sync::Variant::NoTtuSync,
+            Bound::Preemptions(3),
+        ),
         Oracle::I2TtuSync,
     );
 }
 
 #[test]
 fn negative_control_i3_free_before_flush() {
-    control("i3-free-before-flush", Oracle::I3FreeBeforeFlush);
+    control(Control::I3FreeBeforeFlush);
 }
 
 #[test]
 fn negative_control_i4_lost_dirty() {
     assert_caught_by(
-        explore(&DelayedRmap, "immediate-rmap", Bound::Preemptions(3)),
+        explore(
+            &DelayedRmap,
+            delayed_rmap::Variant::ImmediateRmap,
+            Bound::Preemptions(3),
+        ),
         Oracle::I4LostDirty,
     );
 }
 
 #[test]
 fn negative_control_i6_migration_entry() {
-    control("i6-migration-entry", Oracle::I6MigrationEntry);
+    control(Control::I6MigrationEntry);
 }
 
 #[test]
 fn negative_control_i7_ref_freeze() {
-    control("i7-ref-freeze", Oracle::I7RefFreeze);
+    control(Control::I7RefFreeze);
 }
 
 #[test]
 fn negative_control_i9_anon_vma() {
-    control("i9-anon-vma", Oracle::I9AnonVma);
+    control(Control::I9AnonVma);
 }
 
 #[test]
 fn negative_control_i11_mlock() {
-    control("i11-mlock", Oracle::I11Mlock);
+    control(Control::I11Mlock);
 }
 
 #[test]
@@ -523,7 +542,7 @@ fn negative_control_i12_mlock_locking() {
     assert_caught_by(
         explore(
             &MlockPageLock,
-            "mlock-without-page-lock",
+            mlock_page_lock::Variant::MlockWithoutPageLock,
             Bound::Preemptions(3),
         ),
         Oracle::I12MlockLocking,
@@ -532,43 +551,47 @@ fn negative_control_i12_mlock_locking() {
 
 #[test]
 fn negative_control_i13_secondary_mmu() {
-    control("i13-secondary-mmu", Oracle::I13SecondaryMmu);
+    control(Control::I13SecondaryMmu);
 }
 
 #[test]
 fn negative_control_i14_zap_completion() {
-    control("i14-zap-completion", Oracle::I14ZapCompletion);
+    control(Control::I14ZapCompletion);
 }
 
 #[test]
 fn negative_control_i15_lockdep() {
-    control("i15-lockdep", Oracle::I15Lockdep);
+    control(Control::I15Lockdep);
 }
 
 #[test]
 fn negative_control_i16_rmap_reachable() {
-    control("i16-rmap-reachable", Oracle::I16RmapReachable);
+    control(Control::I16RmapReachable);
 }
 
 #[test]
 fn negative_control_stale_id() {
-    control("stale-id", Oracle::StaleId);
+    control(Control::StaleId);
 }
 
 #[test]
 fn negative_control_lost_store() {
-    control("lost-store", Oracle::LostStore);
+    control(Control::LostStore);
 }
 
 #[test]
 fn negative_control_bug() {
-    control("bug", Oracle::Bug);
+    control(Control::Bug);
 }
 
 #[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
-        explore(&MigrateNewpage, "putback-wrong-pool", Bound::Preemptions(3)),
+        explore(
+            &MigrateNewpage,
+            migrate_newpage::Variant::PutbackWrongPool,
+            Bound::Preemptions(3),
+        ),
         Oracle::PoolAccounting,
     );
 }
@@ -576,31 +599,40 @@ fn negative_control_pool_accounting() {
 #[test]
 fn negative_control_progress() {
     assert_caught_by(
-        explore(&MigrateVsFault, "wait-takes-ref", Bound::Preemptions(3)),
+        explore(
+            &MigrateVsFault,
+            migrate_vs_fault::Variant::WaitTakesRef,
+            Bound::Preemptions(3),
+        ),
         Oracle::Progress,
     );
 }
 
+/// Every broken path's test, one exhaustive `match`: a control added without its test does
+/// not compile.
+fn test_of(control: Control) -> fn() {
+    match control {
+        Control::I1Mapcount => negative_control_i1_mapcount,
+        Control::I3FreeBeforeFlush => negative_control_i3_free_before_flush,
+        Control::I6MigrationEntry => negative_control_i6_migration_entry,
+        Control::I7RefFreeze => negative_control_i7_ref_freeze,
+        Control::I9AnonVma => negative_control_i9_anon_vma,
+        Control::I11Mlock => negative_control_i11_mlock,
+        Control::I13SecondaryMmu => negative_control_i13_secondary_mmu,
+        Control::I14ZapCompletion => negative_control_i14_zap_completion,
+        Control::I15Lockdep => negative_control_i15_lockdep,
+        Control::I16RmapReachable => negative_control_i16_rmap_reachable,
+        Control::StaleId => negative_control_stale_id,
+        Control::LostStore => negative_control_lost_store,
+        Control::Bug => negative_control_bug,
+    }
+}
+
 #[test]
 fn every_broken_path_has_a_loom_test() {
-    assert_covers_every_variant(
-        &NegativeControls,
-        &[
-            "i1-mapcount",
-            "i3-free-before-flush",
-            "i6-migration-entry",
-            "i7-ref-freeze",
-            "i9-anon-vma",
-            "i11-mlock",
-            "i13-secondary-mmu",
-            "i14-zap-completion",
-            "i15-lockdep",
-            "i16-rmap-reachable",
-            "stale-id",
-            "lost-store",
-            "bug",
-        ],
-    );
+    for &c in Control::ALL {
+        let _: fn() = test_of(c);
+    }
 }
 
 /// Every oracle the engine defines is either controlled above or listed, with its reason and

@@ -45,7 +45,7 @@ fn pairs(expected: Expect) -> Vec<Pair> {
         .filter(|s| !s.long_running())
         .flat_map(|s| {
             s.variants()
-                .iter()
+                .into_iter()
                 .filter(move |v| v.expected == expected)
                 .map(move |v| Pair {
                     scenario: s,
@@ -191,7 +191,7 @@ fn main() {
             cfg.harness = harness;
             cfg.threads = threads;
             cfg.budget = Budget::Duration(mixed);
-            let Some(v) = m.variants().first() else {
+            let Some(v) = m.variants().first().copied() else {
                 continue;
             };
             let pair = Pair {

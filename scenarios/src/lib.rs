@@ -1,11 +1,22 @@
-//! mmlab-scenarios: the catalog of races and the stress runner.
+//! mmlab-scenarios: the catalog of races, the kit to write more, the stress runner and the
+//! `mmlab` command.
 //!
-//! - [`scenario`]: what a scenario is (the trait, its variants and expectations).
-//! - [`catalog`]: the registry of scenarios that `mmlab` runs.
-//! - [`stress`]: the real-thread runner behind `mmlab run` and `mmlab contention` (compiled
-//!   out under loom, which explores the same scenarios exhaustively instead).
+//! - [`scenario`]: what a scenario is: the [`Scenario`](scenario::Scenario) trait with its
+//!   typed variants, and the object-safe [`AnyScenario`](scenario::AnyScenario) the runner sees.
+//! - [`kit`]: the helpers a scenario is written with, and the `Scenario::run` contract.
+//! - [`catalog`]: the scenarios `mmlab` runs.
+//! - `stress` (feature `cli`): the real-thread runner behind `run` and `contention`.
+//! - `cli` (feature `cli`): the whole command, for `mmlab` and for a crate of your own
+//!   ([`main!`]).
+//!
+//! Under `--cfg mmlab_loom` only the first three are compiled (the loom suite explores the same
+//! scenarios exhaustively): the command's dependencies (clap, serde, plotters, indicatif,
+//! ctrlc) are not built at all, whatever the features say.
 
 pub mod catalog;
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod kit;
 pub mod scenario;
-#[cfg(not(mmlab_loom))]
+#[cfg(all(feature = "cli", not(mmlab_loom)))]
 pub mod stress;

@@ -4,9 +4,10 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::actor::Env;
-use mmlab_engine::check::Oracle;
 use mmlab_engine::sync::{LockClass, SpinLock};
-use mmlab_scenarios::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_scenarios::scenario::{
+    About, AnyScenario, Outcome, Scenario, ScenarioVariant, Size, VariantInfo,
+};
 use mmlab_scenarios::stress::Pair;
 use mmlab_scenarios::stress::contention::{self, ContentionConfig};
 use std::path::Path;
@@ -14,44 +15,42 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-type Actors = Vec<(&'static str, Box<dyn FnOnce() + Send>)>;
+type Actors = Vec<mmlab_scenarios::kit::Actor>;
 
 const CLASS: &str = "contention-test-lock";
 
 /// Two actors hammer one spinlock.
 struct Hammer;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HammerVariant {
+    Old,
+    Fixed,
+}
+
+impl ScenarioVariant for HammerVariant {
+    const ALL: &'static [Self] = &[HammerVariant::Old, HammerVariant::Fixed];
+    fn info(self) -> VariantInfo {
+        match self {
+            HammerVariant::Old => VariantInfo::race("old", "listed first"),
+            HammerVariant::Fixed => {
+                VariantInfo::clean("fixed", "what contention measures by default")
+            }
+        }
+    }
+}
+
 impl Scenario for Hammer {
-    fn name(&self) -> &'static str {
-        "hammer"
-    }
-    fn title(&self) -> &'static str {
-        "two actors, one lock"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[
-            Variant {
-                name: "old",
-                expected: Expect::Race,
-                summary: "listed first",
-            },
-            Variant {
-                name: "fixed",
-                expected: Expect::Clean,
-                summary: "what contention measures by default",
-            },
-        ]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[]
-    }
-    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = HammerVariant;
+    const ABOUT: About = About {
+        name: "hammer",
+        title: "two actors, one lock",
+        commit: "",
+        source: "",
+        oracles: &[],
+        long_running: false,
+    };
+    fn run(&self, _variant: HammerVariant, _size: Size, env: &Env) -> Outcome {
         let lock = Arc::new(SpinLock::new(LockClass::Named(CLASS), 0u64));
         let actors: Actors = (0..2)
             .map(|_| {
@@ -129,7 +128,7 @@ fn variant_all_reports_each_variant_and_draws_them_side_by_side() {
     cfg.threads = 2;
     let reports: Vec<_> = Hammer
         .variants()
-        .iter()
+        .into_iter()
         .map(|variant| {
             contention::measure(
                 &Pair {

@@ -7,7 +7,9 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::{self, Oracle};
 use mmlab_engine::sync::{LockClass, RwSem};
 use mmlab_engine::trace::Trace;
-use mmlab_scenarios::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use mmlab_scenarios::scenario::{
+    About, AnyScenario, Expect, Outcome, Scenario, ScenarioVariant, Size, VariantInfo,
+};
 use mmlab_scenarios::stress::json_file::JsonFile;
 use mmlab_scenarios::stress::{
     Budget, Pair, Quiet, RunConfig, RunReport, Shard, Verdict, report, run, select,
@@ -19,22 +21,60 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-type Actors = Vec<(&'static str, Box<dyn FnOnce() + Send + 'static>)>;
+type Actors = Vec<mmlab_scenarios::kit::Actor>;
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios for the runner to judge.
 
 /// Two actors touch a page; whether the "race" fires is decided by the iteration seed alone,
 /// so a seed that fired once fires again.
-struct Flaky {
-    name: &'static str,
+/// Each test has its own (a scenario's name is a constant, and seeds derive from it): `ID`
+/// indexes [`FLAKY_NAMES`].
+struct Flaky<const ID: usize> {
     seen: Mutex<Vec<(String, u64)>>,
 }
 
-impl Flaky {
-    const fn new(name: &'static str) -> Self {
+/// The names of the tests' [`Flaky`] scenarios.
+const FLAKY_NAMES: &[&str] = &[
+    "flaky-verdicts",
+    "flaky-all-ok",
+    "flaky-stop",
+    "flaky-cap",
+    "flaky-seeds",
+    "flaky-replay",
+    "flaky-shards",
+    "flaky-empty-shard",
+    "flaky-duration",
+    "flaky-after-deadlock",
+    "flaky-after-stuck",
+    "flaky-after-panics",
+    "flaky-after-stop",
+    "flaky-print",
+    "flaky-json",
+    "ttu-sync",
+    "flaky-harness",
+];
+const FLAKY_VERDICTS: usize = 0;
+const FLAKY_ALL_OK: usize = 1;
+const FLAKY_STOP: usize = 2;
+const FLAKY_CAP: usize = 3;
+const FLAKY_SEEDS: usize = 4;
+const FLAKY_REPLAY: usize = 5;
+const FLAKY_SHARDS: usize = 6;
+const FLAKY_EMPTY_SHARD: usize = 7;
+const FLAKY_DURATION: usize = 8;
+const FLAKY_AFTER_DEADLOCK: usize = 9;
+const FLAKY_AFTER_STUCK: usize = 10;
+const FLAKY_AFTER_PANICS: usize = 11;
+const FLAKY_AFTER_STOP: usize = 12;
+const FLAKY_PRINT: usize = 13;
+const FLAKY_JSON: usize = 14;
+const TTU_SYNC: usize = 15;
+const FLAKY_HARNESS: usize = 16;
+
+impl<const ID: usize> Flaky<ID> {
+    const fn new() -> Self {
         Flaky {
-            name,
             seen: Mutex::new(Vec::new()),
         }
     }
@@ -57,73 +97,74 @@ fn fires(seed: u64) -> bool {
     SmallRng::seed_from_u64(seed).random_range(0..4) == 0
 }
 
-const FLAKY_VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "never fires",
-    },
-    Variant {
-        name: "race",
-        expected: Expect::Race,
-        summary: "fires for one seed in four",
-    },
-    Variant {
-        name: "instant",
-        expected: Expect::Race,
-        summary: "fires every iteration",
-    },
-    Variant {
-        name: "never",
-        expected: Expect::Race,
-        summary: "a race the runner cannot see",
-    },
-    Variant {
-        name: "wrong-oracle",
-        expected: Expect::Race,
-        summary: "fires an oracle the scenario does not declare",
-    },
-    Variant {
-        name: "broken-fix",
-        expected: Expect::Clean,
-        summary: "a fix that does not fix: fires every iteration",
-    },
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlakyVariant {
+    Fixed,
+    Race,
+    Instant,
+    Never,
+    WrongOracle,
+    BrokenFix,
+}
 
-impl Scenario for Flaky {
-    fn name(&self) -> &'static str {
-        self.name
+impl ScenarioVariant for FlakyVariant {
+    const ALL: &'static [Self] = &[
+        FlakyVariant::Fixed,
+        FlakyVariant::Race,
+        FlakyVariant::Instant,
+        FlakyVariant::Never,
+        FlakyVariant::WrongOracle,
+        FlakyVariant::BrokenFix,
+    ];
+    fn info(self) -> VariantInfo {
+        match self {
+            FlakyVariant::Fixed => VariantInfo::clean("fixed", "never fires"),
+            FlakyVariant::Race => VariantInfo::race("race", "fires for one seed in four"),
+            FlakyVariant::Instant => VariantInfo::race("instant", "fires every iteration"),
+            FlakyVariant::Never => VariantInfo::race("never", "a race the runner cannot see"),
+            FlakyVariant::WrongOracle => VariantInfo::race(
+                "wrong-oracle",
+                "fires an oracle the scenario does not declare",
+            ),
+            FlakyVariant::BrokenFix => VariantInfo::clean(
+                "broken-fix",
+                "a fix that does not fix: fires every iteration",
+            ),
+        }
     }
-    fn title(&self) -> &'static str {
-        "a race decided by the seed"
-    }
-    fn commit(&self) -> &'static str {
-        "none: a test scenario"
-    }
-    fn story(&self) -> String {
-        "Two actors; the writer reports I2 when the seed says so.".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        FLAKY_VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I2TtuSync]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+}
+
+impl<const ID: usize> Scenario for Flaky<ID> {
+    type Variant = FlakyVariant;
+    const ABOUT: About = About {
+        name: FLAKY_NAMES[ID],
+        title: "a race decided by the seed",
+        commit: "none: a test scenario",
+        source: concat!(
+            "//! ",
+            "Two actors; the writer reports I2 when the seed says so."
+        ),
+        oracles: &[Oracle::I2TtuSync],
+        long_running: false,
+    };
+    fn run(&self, variant: FlakyVariant, size: Size, env: &Env) -> Outcome {
         assert_eq!(size, Size::Stress);
         self.seen
             .lock()
             .unwrap()
-            .push((variant.to_string(), env.seed));
+            .push((variant.info().name.to_string(), env.seed));
         let fire = match variant {
-            "race" => fires(env.seed),
-            "instant" | "wrong-oracle" | "broken-fix" => true,
-            _ => false,
+            FlakyVariant::Race => fires(env.seed),
+            FlakyVariant::Instant | FlakyVariant::WrongOracle | FlakyVariant::BrokenFix => true,
+            FlakyVariant::Fixed | FlakyVariant::Never => false,
         };
-        let oracle = if variant == "wrong-oracle" {
-            Oracle::Bug
-        } else {
-            Oracle::I2TtuSync
+        let oracle = match variant {
+            FlakyVariant::WrongOracle => Oracle::Bug,
+            FlakyVariant::Fixed
+            | FlakyVariant::Race
+            | FlakyVariant::Instant
+            | FlakyVariant::Never
+            | FlakyVariant::BrokenFix => Oracle::I2TtuSync,
         };
         let trace = Arc::new(Trace::default());
         let (t1, t2) = (trace.clone(), trace.clone());
@@ -160,39 +201,36 @@ impl Scenario for Flaky {
 /// Panics: in an actor, or in the scenario's own thread.
 struct Panicky;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PanickyVariant {
+    Actor,
+    Setup,
+}
+
+impl ScenarioVariant for PanickyVariant {
+    const ALL: &'static [Self] = &[PanickyVariant::Actor, PanickyVariant::Setup];
+    fn info(self) -> VariantInfo {
+        match self {
+            PanickyVariant::Actor => VariantInfo::clean("actor", "an actor panics"),
+            PanickyVariant::Setup => VariantInfo::clean("setup", "building the world panics"),
+        }
+    }
+}
+
 impl Scenario for Panicky {
-    fn name(&self) -> &'static str {
-        "panicky"
-    }
-    fn title(&self) -> &'static str {
-        "panics"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[
-            Variant {
-                name: "actor",
-                expected: Expect::Clean,
-                summary: "an actor panics",
-            },
-            Variant {
-                name: "setup",
-                expected: Expect::Clean,
-                summary: "building the world panics",
-            },
-        ]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[]
-    }
-    fn run(&self, variant: &str, _size: Size, env: &Env) -> Outcome {
-        if variant == "setup" {
-            panic!("boom in setup");
+    type Variant = PanickyVariant;
+    const ABOUT: About = About {
+        name: "panicky",
+        title: "panics",
+        commit: "",
+        source: "",
+        oracles: &[],
+        long_running: false,
+    };
+    fn run(&self, variant: PanickyVariant, _size: Size, env: &Env) -> Outcome {
+        match variant {
+            PanickyVariant::Setup => panic!("boom in setup"),
+            PanickyVariant::Actor => {}
         }
         let actors: Actors = vec![
             ("quiet", Box::new(|| {})),
@@ -210,37 +248,37 @@ impl Scenario for Panicky {
 /// report it and unwind them.
 struct Deadlock;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeadlockVariant {
+    Abba,
+    AbbaClean,
+}
+
+impl ScenarioVariant for DeadlockVariant {
+    const ALL: &'static [Self] = &[DeadlockVariant::Abba, DeadlockVariant::AbbaClean];
+    fn info(self) -> VariantInfo {
+        match self {
+            DeadlockVariant::Abba => {
+                VariantInfo::race("abba", "deadlocks; the hang is the expected catch")
+            }
+            DeadlockVariant::AbbaClean => {
+                VariantInfo::clean("abba-clean", "deadlocks, though it claims to be clean")
+            }
+        }
+    }
+}
+
 impl Scenario for Deadlock {
-    fn name(&self) -> &'static str {
-        "deadlock"
-    }
-    fn title(&self) -> &'static str {
-        "ABBA"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[
-            Variant {
-                name: "abba",
-                expected: Expect::Race,
-                summary: "deadlocks; the hang is the expected catch",
-            },
-            Variant {
-                name: "abba-clean",
-                expected: Expect::Clean,
-                summary: "deadlocks, though it claims to be clean",
-            },
-        ]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::Hang]
-    }
-    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = DeadlockVariant;
+    const ABOUT: About = About {
+        name: "deadlock",
+        title: "ABBA",
+        commit: "",
+        source: "",
+        oracles: &[Oracle::Hang],
+        long_running: false,
+    };
+    fn run(&self, _variant: DeadlockVariant, _size: Size, env: &Env) -> Outcome {
         let x = Arc::new(RwSem::new(LockClass::Named("runner-test-x"), ()));
         let y = Arc::new(RwSem::new(LockClass::Named("runner-test-y"), ()));
         let both = Arc::new(Barrier::new(2));
@@ -276,30 +314,31 @@ impl Scenario for Deadlock {
 struct Stuck;
 static STUCK_RELEASE: AtomicBool = AtomicBool::new(false);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StuckVariant {
+    Fixed,
+}
+
+impl ScenarioVariant for StuckVariant {
+    const ALL: &'static [Self] = &[StuckVariant::Fixed];
+    fn info(self) -> VariantInfo {
+        match self {
+            StuckVariant::Fixed => VariantInfo::clean("fixed", "never returns"),
+        }
+    }
+}
+
 impl Scenario for Stuck {
-    fn name(&self) -> &'static str {
-        "stuck"
-    }
-    fn title(&self) -> &'static str {
-        "an actor the watchdog cannot unwind"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[Variant {
-            name: "fixed",
-            expected: Expect::Clean,
-            summary: "never returns",
-        }]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[]
-    }
-    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = StuckVariant;
+    const ABOUT: About = About {
+        name: "stuck",
+        title: "an actor the watchdog cannot unwind",
+        commit: "",
+        source: "",
+        oracles: &[],
+        long_running: false,
+    };
+    fn run(&self, _variant: StuckVariant, _size: Size, env: &Env) -> Outcome {
         let actors: Actors = vec![(
             "sleeper",
             Box::new(|| {
@@ -326,30 +365,33 @@ struct Stopper {
     runs: AtomicU64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopperVariant {
+    Fixed,
+}
+
+impl ScenarioVariant for StopperVariant {
+    const ALL: &'static [Self] = &[StopperVariant::Fixed];
+    fn info(self) -> VariantInfo {
+        match self {
+            StopperVariant::Fixed => {
+                VariantInfo::clean("fixed", "stops the run on its third iteration")
+            }
+        }
+    }
+}
+
 impl Scenario for Stopper {
-    fn name(&self) -> &'static str {
-        "stopper"
-    }
-    fn title(&self) -> &'static str {
-        "presses Ctrl-C"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[Variant {
-            name: "fixed",
-            expected: Expect::Clean,
-            summary: "stops the run on its third iteration",
-        }]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[]
-    }
-    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = StopperVariant;
+    const ABOUT: About = About {
+        name: "stopper",
+        title: "presses Ctrl-C",
+        commit: "",
+        source: "",
+        oracles: &[],
+        long_running: false,
+    };
+    fn run(&self, _variant: StopperVariant, _size: Size, env: &Env) -> Outcome {
         if self.runs.fetch_add(1, Ordering::SeqCst) == 2 {
             env.stop.store(true, Ordering::SeqCst);
         }
@@ -362,43 +404,39 @@ struct Workload {
     durations: Mutex<Vec<Option<Duration>>>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WorkloadVariant {
+    Fixed,
+    Late,
+}
+
+impl ScenarioVariant for WorkloadVariant {
+    const ALL: &'static [Self] = &[WorkloadVariant::Fixed, WorkloadVariant::Late];
+    fn info(self) -> VariantInfo {
+        match self {
+            WorkloadVariant::Fixed => VariantInfo::clean("fixed", "loops quietly"),
+            WorkloadVariant::Late => VariantInfo::race("late", "reports when its time is up"),
+        }
+    }
+}
+
 impl Scenario for Workload {
-    fn name(&self) -> &'static str {
-        "workload"
-    }
-    fn title(&self) -> &'static str {
-        "runs for a duration"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[
-            Variant {
-                name: "fixed",
-                expected: Expect::Clean,
-                summary: "loops quietly",
-            },
-            Variant {
-                name: "late",
-                expected: Expect::Race,
-                summary: "reports when its time is up",
-            },
-        ]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::LostStore]
-    }
-    fn long_running(&self) -> bool {
-        true
-    }
-    fn run(&self, variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = WorkloadVariant;
+    const ABOUT: About = About {
+        name: "workload",
+        title: "runs for a duration",
+        commit: "",
+        source: "",
+        oracles: &[Oracle::LostStore],
+        long_running: true,
+    };
+    fn run(&self, variant: WorkloadVariant, _size: Size, env: &Env) -> Outcome {
         self.durations.lock().unwrap().push(env.duration);
         let ops = Arc::new(AtomicU64::new(0));
-        let late = variant == "late";
+        let late = match variant {
+            WorkloadVariant::Fixed => false,
+            WorkloadVariant::Late => true,
+        };
         let actors: Actors = (0..env.threads.min(4))
             .map(|_| {
                 let env = env.clone();
@@ -429,7 +467,7 @@ impl Scenario for Workload {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn pairs(s: &'static dyn Scenario, variants: &[&str]) -> Vec<Pair> {
+fn pairs(s: &'static dyn AnyScenario, variants: &[&str]) -> Vec<Pair> {
     variants
         .iter()
         .flat_map(|v| select::select(&[s], Some(s.name()), Some(v)).unwrap())
@@ -460,8 +498,8 @@ fn result<'a>(r: &'a RunReport, variant: &str) -> &'a mmlab_scenarios::stress::P
 
 #[test]
 fn every_verdict_of_the_table_is_reached() {
-    static S: Flaky = Flaky::new("flaky-verdicts");
-    let all: Vec<&str> = FLAKY_VARIANTS.iter().map(|v| v.name).collect();
+    static S: Flaky<FLAKY_VERDICTS> = Flaky::new();
+    let all: Vec<&str> = FlakyVariant::ALL.iter().map(|v| v.info().name).collect();
     let r = run_quiet(&pairs(&S, &all), &config(11, Budget::Iterations(60)));
     let verdict = |v| result(&r, v).verdict();
     assert_eq!(verdict("fixed"), Verdict::Ok);
@@ -480,7 +518,7 @@ fn every_verdict_of_the_table_is_reached() {
 
 #[test]
 fn a_run_where_everything_is_as_expected_exits_zero() {
-    static S: Flaky = Flaky::new("flaky-all-ok");
+    static S: Flaky<FLAKY_ALL_OK> = Flaky::new();
     let r = run_quiet(
         &pairs(&S, &["fixed", "race"]),
         &config(3, Budget::Iterations(60)),
@@ -491,7 +529,7 @@ fn a_run_where_everything_is_as_expected_exits_zero() {
 
 #[test]
 fn race_variants_stop_at_their_first_violation_and_clean_ones_use_their_share() {
-    static S: Flaky = Flaky::new("flaky-stop");
+    static S: Flaky<FLAKY_STOP> = Flaky::new();
     let r = run_quiet(
         &pairs(&S, &["race", "instant", "fixed", "broken-fix"]),
         &config(5, Budget::Iterations(60)),
@@ -511,7 +549,7 @@ fn race_variants_stop_at_their_first_violation_and_clean_ones_use_their_share() 
 
 #[test]
 fn recorded_violations_are_capped_but_all_are_counted() {
-    static S: Flaky = Flaky::new("flaky-cap");
+    static S: Flaky<FLAKY_CAP> = Flaky::new();
     let r = run_quiet(
         &pairs(&S, &["broken-fix"]),
         &config(5, Budget::Iterations(150)),
@@ -529,7 +567,7 @@ fn recorded_violations_are_capped_but_all_are_counted() {
 
 #[test]
 fn iteration_zero_runs_the_run_seed_and_runs_repeat_their_seeds() {
-    static S: Flaky = Flaky::new("flaky-seeds");
+    static S: Flaky<FLAKY_SEEDS> = Flaky::new();
     let p = pairs(&S, &["fixed"]);
     run_quiet(&p, &config(1234, Budget::Iterations(20)));
     let first = S.take_seen("fixed");
@@ -546,7 +584,7 @@ fn iteration_zero_runs_the_run_seed_and_runs_repeat_their_seeds() {
 
 #[test]
 fn a_printed_replay_command_reruns_the_failing_seed() {
-    static S: Flaky = Flaky::new("flaky-replay");
+    static S: Flaky<FLAKY_REPLAY> = Flaky::new();
     let p = pairs(&S, &["race"]);
     // Find a run whose catch is not at iteration 0, so the replay seed differs from the run's.
     let (run_seed, first) = (100..200)
@@ -559,7 +597,7 @@ fn a_printed_replay_command_reruns_the_failing_seed() {
     assert_ne!(first.seed, run_seed);
     assert!(
         first.replay.contains(&format!(
-            "mmlab run flaky-replay --variant race --seed {} --iterations 1",
+            "cargo run --release -p mmlab-scenarios --bin mmlab -- run flaky-replay --variant race --seed {} --iterations 1",
             first.seed
         )),
         "{}",
@@ -575,7 +613,7 @@ fn a_printed_replay_command_reruns_the_failing_seed() {
 
 #[test]
 fn shards_partition_the_seeds_of_the_unsharded_run() {
-    static S: Flaky = Flaky::new("flaky-shards");
+    static S: Flaky<FLAKY_SHARDS> = Flaky::new();
     let p = pairs(&S, &["fixed"]);
     run_quiet(&p, &config(77, Budget::Iterations(31)));
     let whole: Vec<u64> = S.take_seen("fixed");
@@ -596,7 +634,7 @@ fn shards_partition_the_seeds_of_the_unsharded_run() {
 
 #[test]
 fn a_shard_with_no_iterations_is_refused() {
-    static S: Flaky = Flaky::new("flaky-empty-shard");
+    static S: Flaky<FLAKY_EMPTY_SHARD> = Flaky::new();
     let mut cfg = config(1, Budget::Iterations(2));
     cfg.shard = Shard::new(3, 4).unwrap();
     let err = run(&pairs(&S, &["fixed"]), &cfg, &mut Quiet).unwrap_err();
@@ -609,7 +647,7 @@ fn a_shard_with_no_iterations_is_refused() {
 
 #[test]
 fn a_duration_budget_is_spent_and_time_from_a_caught_race_is_handed_on() {
-    static S: Flaky = Flaky::new("flaky-duration");
+    static S: Flaky<FLAKY_DURATION> = Flaky::new();
     let p = pairs(&S, &["instant", "fixed"]);
     let r = run_quiet(&p, &config(9, Budget::Duration(Duration::from_millis(600))));
     let instant = result(&r, "instant");
@@ -663,7 +701,7 @@ fn a_long_running_scenario_runs_for_its_share_and_replays_by_duration() {
 
 #[test]
 fn a_deadlock_is_reported_with_its_locks_and_the_run_goes_on() {
-    static AFTER: Flaky = Flaky::new("flaky-after-deadlock");
+    static AFTER: Flaky<FLAKY_AFTER_DEADLOCK> = Flaky::new();
     let mut p = pairs(&Deadlock, &["abba", "abba-clean"]);
     p.extend(pairs(&AFTER, &["fixed"]));
     let started = Instant::now();
@@ -689,7 +727,7 @@ fn a_deadlock_is_reported_with_its_locks_and_the_run_goes_on() {
 
 #[test]
 fn an_iteration_that_never_returns_is_abandoned_and_the_run_goes_on() {
-    static AFTER: Flaky = Flaky::new("flaky-after-stuck");
+    static AFTER: Flaky<FLAKY_AFTER_STUCK> = Flaky::new();
     let mut p = pairs(&Stuck, &["fixed"]);
     p.extend(pairs(&AFTER, &["fixed"]));
     let mut cfg = config(4, Budget::Iterations(1));
@@ -712,7 +750,7 @@ fn an_iteration_that_never_returns_is_abandoned_and_the_run_goes_on() {
 
 #[test]
 fn panics_in_actors_and_in_setup_are_reported_and_the_run_goes_on() {
-    static AFTER: Flaky = Flaky::new("flaky-after-panics");
+    static AFTER: Flaky<FLAKY_AFTER_PANICS> = Flaky::new();
     let mut p = pairs(&Panicky, &["actor", "setup"]);
     p.extend(pairs(&AFTER, &["fixed"]));
     let r = run_quiet(&p, &config(8, Budget::Iterations(2)));
@@ -737,7 +775,7 @@ fn ctrl_c_finishes_the_current_iteration_and_reports_what_was_done() {
     static STOPPER: Stopper = Stopper {
         runs: AtomicU64::new(0),
     };
-    static AFTER: Flaky = Flaky::new("flaky-after-stop");
+    static AFTER: Flaky<FLAKY_AFTER_STOP> = Flaky::new();
     let mut p = pairs(&STOPPER, &["fixed"]);
     p.extend(pairs(&AFTER, &["fixed"]));
     let r = run_quiet(&p, &config(1, Budget::Iterations(100)));
@@ -755,7 +793,7 @@ fn ctrl_c_finishes_the_current_iteration_and_reports_what_was_done() {
 
 #[test]
 fn a_failure_prints_its_oracle_trace_and_replay_and_counts_the_rest() {
-    static S: Flaky = Flaky::new("flaky-print");
+    static S: Flaky<FLAKY_PRINT> = Flaky::new();
     let r = run_quiet(
         &pairs(&S, &["broken-fix", "fixed"]),
         &config(21, Budget::Iterations(4)),
@@ -772,7 +810,7 @@ fn a_failure_prints_its_oracle_trace_and_replay_and_counts_the_rest() {
     );
     assert!(
         text.contains(
-            "replay: mmlab run flaky-print --variant broken-fix --seed 21 --iterations 1"
+            "replay: cargo run --release -p mmlab-scenarios --bin mmlab -- run flaky-print --variant broken-fix --seed 21 --iterations 1"
         ),
         "{text}"
     );
@@ -797,7 +835,7 @@ fn a_failure_prints_its_oracle_trace_and_replay_and_counts_the_rest() {
 
 #[test]
 fn the_json_report_keeps_the_contract_and_is_written_whole() {
-    static S: Flaky = Flaky::new("flaky-json");
+    static S: Flaky<FLAKY_JSON> = Flaky::new();
     let r = run_quiet(
         &pairs(&S, &["fixed", "instant", "never"]),
         &config(31, Budget::Iterations(5)),
@@ -870,8 +908,8 @@ fn an_unwritable_json_path_is_refused_before_anything_runs() {
 
 #[test]
 fn names_that_match_nothing_suggest_the_nearest() {
-    static S: Flaky = Flaky::new("ttu-sync");
-    let catalog: [&'static dyn Scenario; 2] = [&S, &Deadlock];
+    static S: Flaky<TTU_SYNC> = Flaky::new();
+    let catalog: [&'static dyn AnyScenario; 2] = [&S, &Deadlock];
     let err = select::select(&catalog, Some("ttu-snyc"), None).unwrap_err();
     assert!(err.0.contains("did you mean 'ttu-sync'"), "{err}");
     let err = select::select(&catalog, Some("ttu-sync"), Some("brokn-fix")).unwrap_err();
@@ -886,7 +924,7 @@ fn names_that_match_nothing_suggest_the_nearest() {
     let fixed = select::select(&catalog, None, Some("fixed")).unwrap();
     assert_eq!(fixed.len(), 1, "only the scenarios that have it");
     let all = select::select(&catalog, Some("all"), Some("all")).unwrap();
-    assert_eq!(all.len(), FLAKY_VARIANTS.len() + 2);
+    assert_eq!(all.len(), FlakyVariant::ALL.len() + 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -895,8 +933,8 @@ fn names_that_match_nothing_suggest_the_nearest() {
 #[test]
 fn the_harness_changes_no_seed_and_no_verdict() {
     use mmlab_scenarios::stress::config::HarnessKind;
-    static S: Flaky = Flaky::new("flaky-harness");
-    let all: Vec<&str> = FLAKY_VARIANTS.iter().map(|v| v.name).collect();
+    static S: Flaky<FLAKY_HARNESS> = Flaky::new();
+    let all: Vec<&str> = FlakyVariant::ALL.iter().map(|v| v.info().name).collect();
     let mut p = pairs(&S, &all);
     p.extend(pairs(&Panicky, &["actor", "setup"]));
     p.extend(pairs(&Deadlock, &["abba"]));
@@ -932,30 +970,33 @@ struct StuckOnce {
 }
 static STUCK_ONCE_RELEASE: AtomicBool = AtomicBool::new(false);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StuckOnceVariant {
+    Fixed,
+}
+
+impl ScenarioVariant for StuckOnceVariant {
+    const ALL: &'static [Self] = &[StuckOnceVariant::Fixed];
+    fn info(self) -> VariantInfo {
+        match self {
+            StuckOnceVariant::Fixed => {
+                VariantInfo::clean("fixed", "the first iteration is abandoned")
+            }
+        }
+    }
+}
+
 impl Scenario for StuckOnce {
-    fn name(&self) -> &'static str {
-        "stuck-once"
-    }
-    fn title(&self) -> &'static str {
-        "its first iteration never returns"
-    }
-    fn commit(&self) -> &'static str {
-        ""
-    }
-    fn story(&self) -> String {
-        "".to_string()
-    }
-    fn variants(&self) -> &'static [Variant] {
-        &[Variant {
-            name: "fixed",
-            expected: Expect::Clean,
-            summary: "the first iteration is abandoned",
-        }]
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[]
-    }
-    fn run(&self, _variant: &str, _size: Size, env: &Env) -> Outcome {
+    type Variant = StuckOnceVariant;
+    const ABOUT: About = About {
+        name: "stuck-once",
+        title: "its first iteration never returns",
+        commit: "",
+        source: "",
+        oracles: &[],
+        long_running: false,
+    };
+    fn run(&self, _variant: StuckOnceVariant, _size: Size, env: &Env) -> Outcome {
         self.seeds.lock().unwrap().push(env.seed);
         if self.runs.fetch_add(1, Ordering::SeqCst) == 0 {
             // What the watchdog would report for an actor it cannot unwind.

@@ -27,7 +27,7 @@ fn every_clean_variant_stays_clean_and_every_race_variant_is_caught() {
                 iterations = i + 1;
                 let mut env = Env::new(0x5eed ^ i);
                 env.inject = true;
-                let out = env.play(|| s.run(v.name, Size::Stress, &env));
+                let out = env.play(|| s.run_variant(v, Size::Stress, &env));
                 if !out.violations.is_empty() {
                     caught = Some(out);
                     break;

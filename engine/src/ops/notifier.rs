@@ -70,14 +70,18 @@ pub fn arch_invalidate_secondary_tlbs(w: &World, mm: MmId, start: u64, end: u64)
     }
 }
 
-/// The secondary-TLB call of a CPU flush in the model's 4.4 world: nothing. 4.4's
-/// `try_to_unmap_one` cleared the PTE with `ptep_clear_flush`, which told no secondary MMU
-/// (only `ptep_clear_flush_notify` did); the device heard of it through
-/// `mmu_notifier_invalidate_page` after the PTL was dropped (`try_to_unmap_one_v4_4`).
+/// The secondary-TLB call of a CPU flush before 34ee645e83b6 ("mmu_notifier: call
+/// mmu_notifier_invalidate_range() from VMM", v3.19): nothing. Until then a device that fills
+/// its TLB from the CPU page table heard of an unmap only through the start/end bracket (or
+/// 4.4's `mmu_notifier_invalidate_page`), never at the CPU flush.
 ///
-/// Simplification: every CPU flush of the model calls this entry, so a 4.4 world built with
-/// it silences the mmu_gather's flushes as well, not only `try_to_unmap_one`'s.
-pub fn arch_invalidate_secondary_tlbs_v4_4(_w: &World, _mm: MmId, _start: u64, _end: u64) {}
+/// Also the model's 4.4 world: 4.4's `try_to_unmap_one` cleared the PTE with
+/// `ptep_clear_flush`, which told no secondary MMU (only `ptep_clear_flush_notify` did); the
+/// device heard of it through `mmu_notifier_invalidate_page` after the PTL was dropped
+/// (`try_to_unmap_one_v4_4`). Simplification there: every CPU flush of the model calls this
+/// entry, so a 4.4 world built with it silences the mmu_gather's flushes as well, which 4.4
+/// did notify.
+pub fn arch_invalidate_secondary_tlbs_v3_18(_w: &World, _mm: MmId, _start: u64, _end: u64) {}
 
 /// 4.4-era `mmu_notifier_invalidate_page`: drop one page's secondary translation (called by
 /// `try_to_unmap_one` after the PTL was released, before 369ea8242c0f). Both kinds had the
@@ -205,7 +209,7 @@ pub struct NotifierOps {
     /// `mmu_notifier_invalidate_range_end`. Default [`invalidate_range_end`].
     pub invalidate_range_end: fn(&World, Bracket),
     /// `mmu_notifier_arch_invalidate_secondary_tlbs`, from every CPU TLB flush. Default
-    /// [`arch_invalidate_secondary_tlbs`]; alternative [`arch_invalidate_secondary_tlbs_v4_4`]
+    /// [`arch_invalidate_secondary_tlbs`]; alternative [`arch_invalidate_secondary_tlbs_v3_18`]
     /// (the 4.4 world: no secondary call from the flush).
     pub arch_invalidate_secondary_tlbs: fn(&World, MmId, u64, u64),
     /// 4.4-era `mmu_notifier_invalidate_page` (removed by 369ea8242c0f), called only by the

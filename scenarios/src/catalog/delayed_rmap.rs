@@ -30,12 +30,12 @@
 //!
 //! Oracles: I4 (lost dirty data) for `immediate-rmap`; I2 for `rmap-after-ptl`.
 
-use super::common::{self, Actor, Overlap, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, Actor, Overlap, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::mm::{MmId, Pfn, World};
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::mm_alloc;
 use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
 use mmlab_engine::protocol::{Protocol, RmapRemoval};
@@ -45,28 +45,47 @@ use mmlab_engine::sync::Arc;
 #[derive(Debug)]
 pub struct DelayedRmap;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "v6.2: dirty file rmaps removed after the TLB flush, under the PTL (5df397dec7c4)",
-    },
-    Variant {
-        name: "batch-all",
-        expected: Expect::Clean,
-        summary: "2023 RFC: every rmap removed per table before the PTL is released",
-    },
-    Variant {
-        name: "immediate-rmap",
-        expected: Expect::Race,
-        summary: "before v6.2: page_remove_rmap right after the PTE clear",
-    },
-    Variant {
-        name: "rmap-after-ptl",
-        expected: Expect::Race,
-        summary: "wrong: delayed rmaps removed after the PTL is released",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: v6.2: dirty file rmaps removed after the TLB flush, under the PTL (5df397dec7c4)
+    Fixed,
+    /// `batch-all`: 2023 RFC: every rmap removed per table before the PTL is released
+    BatchAll,
+    /// `immediate-rmap`: before v6.2: page_remove_rmap right after the PTE clear
+    ImmediateRmap,
+    /// `rmap-after-ptl`: wrong: delayed rmaps removed after the PTL is released
+    RmapAfterPtl,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[
+        Variant::Fixed,
+        Variant::BatchAll,
+        Variant::ImmediateRmap,
+        Variant::RmapAfterPtl,
+    ];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "v6.2: dirty file rmaps removed after the TLB flush, under the PTL (5df397dec7c4)",
+            ),
+            Variant::BatchAll => VariantInfo::clean(
+                "batch-all",
+                "2023 RFC: every rmap removed per table before the PTL is released",
+            ),
+            Variant::ImmediateRmap => VariantInfo::race(
+                "immediate-rmap",
+                "before v6.2: page_remove_rmap right after the PTE clear",
+            ),
+            Variant::RmapAfterPtl => VariantInfo::race(
+                "rmap-after-ptl",
+                "wrong: delayed rmaps removed after the PTL is released",
+            ),
+        }
+    }
+}
 
 /// Which workload an iteration runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,68 +101,50 @@ fn pfn_at(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
 }
 
 impl Scenario for DelayedRmap {
-    fn name(&self) -> &'static str {
-        "delayed-rmap"
-    }
-    fn title(&self) -> &'static str {
-        "zap vs writeback: lost dirty data through a stale writable TLB entry"
-    }
-    fn commit(&self) -> &'static str {
-        "5df397dec7c4"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("delayed_rmap.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I4LostDirty, Oracle::I2TtuSync]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "delayed-rmap",
+        title: "zap vs writeback: lost dirty data through a stale writable TLB entry",
+        commit: "5df397dec7c4",
+        source: include_str!("delayed_rmap.rs"),
+        oracles: &[Oracle::I4LostDirty, Oracle::I2TtuSync],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let rmap_removal = match variant {
-            "batch-all" => RmapRemoval::BatchAll,
-            "immediate-rmap" => RmapRemoval::Immediate,
-            "rmap-after-ptl" => RmapRemoval::AfterPtlRelease,
-            _ => RmapRemoval::DelayedDirtyFile,
+            Variant::Fixed => RmapRemoval::DelayedDirtyFile,
+            Variant::BatchAll => RmapRemoval::BatchAll,
+            Variant::ImmediateRmap => RmapRemoval::Immediate,
+            Variant::RmapAfterPtl => RmapRemoval::AfterPtlRelease,
         };
         let workload = match variant {
-            "immediate-rmap" => Workload::LostDirty,
-            "rmap-after-ptl" => Workload::SyncWalker,
+            Variant::ImmediateRmap => Workload::LostDirty,
+            Variant::RmapAfterPtl => Workload::SyncWalker,
             // The clean variants face both workloads, alternating by seed in stress mode.
-            _ if size == Size::Stress && env.seed % 2 == 1 => Workload::SyncWalker,
-            _ => Workload::LostDirty,
+            Variant::Fixed | Variant::BatchAll if size == Size::Stress && env.seed % 2 == 1 => {
+                Workload::SyncWalker
+            }
+            Variant::Fixed | Variant::BatchAll => Workload::LostDirty,
         };
         let protocol = Protocol {
             rmap_removal,
             ..Protocol::default()
         };
-        let w = common::world(size, 3, protocol, |_| {});
+        let w = kit::world(size, 3, protocol, |_| {});
         let pages: u64 = match size {
             Size::Tiny => 1,
             Size::Stress => 4,
         };
         let file = w.file(0);
         let mm = mm_alloc(&w).expect("mm");
-        mmap(
-            &w,
-            mm,
-            0,
-            pages,
-            MapKind::File {
-                file,
-                pgoff: 0,
-                shared: true,
-            },
-        )
-        .expect("mmap");
+        kit::mmap_shared_file(&w, mm, 0, pages, file);
         // cpu1 stores first: its TLB now holds writable, dirty entries.
         for va in 0..pages {
             access::store(&w, 1, mm, va, 1).expect("populate");
         }
         // The stale-TLB writer's stores: one is the race (it must land after writeback's
         // snapshot); loom needs no more, stress repeats it.
-        let stores = common::rounds(size, 2) as u64;
+        let stores = kit::rounds(size, 2) as u64;
         let tiny = size == Size::Tiny;
         let actors: Vec<Actor> = match workload {
             Workload::LostDirty => {
@@ -210,6 +211,6 @@ impl Scenario for DelayedRmap {
                 ]
             }
         };
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

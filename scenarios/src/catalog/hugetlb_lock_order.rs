@@ -35,71 +35,74 @@
 //! loom the report panics, so the model never reaches the deadlock; on real threads the
 //! deadlock may still follow the report, and the watchdog unwinds it (a `hang`, also declared).
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::migrate::{self, NewPagePool};
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::{mm_alloc, mmap};
 use mmlab_engine::ops::{access, hugetlb};
 
 /// The scenario.
 #[derive(Debug)]
 pub struct HugetlbLockOrder;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "i_mmap_rwsem held for write across remove_migration_ptes (b7880cb166ab)",
-    },
-    Variant {
-        name: "imap-after-folio",
-        expected: Expect::Race,
-        summary: "336bf30eb765..b7880cb166ab: remove_migration_ptes takes i_mmap_rwsem under the folio lock",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: i_mmap_rwsem held for write across remove_migration_ptes (b7880cb166ab)
+    Fixed,
+    /// `imap-after-folio`: 336bf30eb765..b7880cb166ab: remove_migration_ptes takes i_mmap_rwsem under the folio lock
+    ImapAfterFolio,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::ImapAfterFolio];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "i_mmap_rwsem held for write across remove_migration_ptes (b7880cb166ab)",
+            ),
+            Variant::ImapAfterFolio => VariantInfo::race(
+                "imap-after-folio",
+                "336bf30eb765..b7880cb166ab: remove_migration_ptes takes i_mmap_rwsem under the folio lock",
+            ),
+        }
+    }
+}
 
 impl Scenario for HugetlbLockOrder {
-    fn name(&self) -> &'static str {
-        "hugetlb-lock-order"
-    }
-    fn title(&self) -> &'static str {
-        "hugetlb migration vs hole punch: i_mmap_rwsem taken under the folio lock"
-    }
-    fn commit(&self) -> &'static str {
-        "b7880cb166ab"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("hugetlb_lock_order.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I15Lockdep, Oracle::Hang]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "hugetlb-lock-order",
+        title: "hugetlb migration vs hole punch: i_mmap_rwsem taken under the folio lock",
+        commit: "b7880cb166ab",
+        source: include_str!("hugetlb_lock_order.rs"),
+        oracles: &[Oracle::I15Lockdep, Oracle::Hang],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant != "fixed" {
-            kernel.migrate.unmap_and_move_huge_page =
-                migrate::unmap_and_move_huge_page_pre_b7880cb166ab;
+        match variant {
+            Variant::Fixed => {}
+            Variant::ImapAfterFolio => {
+                kernel.migrate.unmap_and_move_huge_page =
+                    migrate::unmap_and_move_huge_page_pre_b7880cb166ab
+            }
         }
-        let w = common::world(size, 2, kernel, |c| c.files = vec![(2, true)]);
+        let w = kit::world(size, 2, kernel, |c| c.files = vec![(2, true)]);
         let folios = match size {
             Size::Tiny => 1,
             Size::Stress => 2,
         };
-        let rounds = common::rounds(size, 8) as u64;
+        let rounds = kit::rounds(size, 8) as u64;
         let file = w.file(0);
         // One mm maps the hugetlbfs file shared and faults its folios in.
         let mm = mm_alloc(&w).expect("mm");
-        let shared = MapKind::File {
-            file,
-            pgoff: 0,
-            shared: true,
-        };
+        let shared = kit::shared_file(file, 0);
         mmap(&w, mm, 0, 2, shared).expect("mmap");
         for index in 0..folios {
             access::store(&w, 0, mm, index, index + 1).expect("fault the folio in");
@@ -111,7 +114,7 @@ impl Scenario for HugetlbLockOrder {
             actor("migrator", move || {
                 for _ in 0..rounds {
                     for index in 0..folios {
-                        common::migrate_hugetlb_index(&wm, &pool, file, index);
+                        kit::migrate_hugetlb_index(&wm, &pool, file, index);
                     }
                 }
             }),
@@ -123,6 +126,6 @@ impl Scenario for HugetlbLockOrder {
                 }
             }),
         ];
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

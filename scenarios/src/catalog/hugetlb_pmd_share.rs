@@ -36,14 +36,14 @@
 //! Oracles: the lost store (a sharer's store after the copy is not in the new page), and I3
 //! (the old page freed while the unvisited sharer's TLB still maps it).
 
-use super::common::{self, Overlap, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, Overlap, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::access;
 use mmlab_engine::ops::migrate::NewPagePool;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::{mm_alloc, mmap};
 use mmlab_engine::ops::ttu;
 use mmlab_engine::sync::Ordering;
 
@@ -51,43 +51,49 @@ use mmlab_engine::sync::Ordering;
 #[derive(Debug)]
 pub struct HugetlbPmdShare;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "try_to_migrate_one unshares a shared PMD table (017b1660df89)",
-    },
-    Variant {
-        name: "no-unshare",
-        expected: Expect::Race,
-        summary: "before 017b1660df89: the walk stops after the first sharer",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: try_to_migrate_one unshares a shared PMD table (017b1660df89)
+    Fixed,
+    /// `no-unshare`: before 017b1660df89: the walk stops after the first sharer
+    NoUnshare,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::NoUnshare];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "try_to_migrate_one unshares a shared PMD table (017b1660df89)",
+            ),
+            Variant::NoUnshare => VariantInfo::race(
+                "no-unshare",
+                "before 017b1660df89: the walk stops after the first sharer",
+            ),
+        }
+    }
+}
 
 impl Scenario for HugetlbPmdShare {
-    fn name(&self) -> &'static str {
-        "hugetlb-pmd-share"
-    }
-    fn title(&self) -> &'static str {
-        "hugetlb migration vs a process sharing the PMD table"
-    }
-    fn commit(&self) -> &'static str {
-        "017b1660df89"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("hugetlb_pmd_share.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::LostStore, Oracle::I3FreeBeforeFlush]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "hugetlb-pmd-share",
+        title: "hugetlb migration vs a process sharing the PMD table",
+        commit: "017b1660df89",
+        source: include_str!("hugetlb_pmd_share.rs"),
+        oracles: &[Oracle::LostStore, Oracle::I3FreeBeforeFlush],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant != "fixed" {
-            kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_18;
-            kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_18;
+        match variant {
+            Variant::Fixed => {}
+            Variant::NoUnshare => {
+                kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_18;
+                kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_18;
+            }
         }
         // Tiny: two actors, one page, tables of 2 PTEs. Stress: a third actor, mm A's own
         // writer, which keeps re-sharing the table after each unshare.
@@ -95,17 +101,13 @@ impl Scenario for HugetlbPmdShare {
             Size::Tiny => (2, 1),
             Size::Stress => (3, 4),
         };
-        let rounds = common::rounds(size, 4) as u64;
-        let w = common::world(size, cpus, kernel, |c| {
+        let rounds = kit::rounds(size, 4) as u64;
+        let w = kit::world(size, cpus, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
         let per = w.cfg.ptes_per_table as u64;
         let file = w.file(0);
-        let shared = MapKind::File {
-            file,
-            pgoff: 0,
-            shared: true,
-        };
+        let shared = kit::shared_file(file, 0);
         // Both VMAs cover one whole table at a table-aligned address and file offset: what
         // `huge_pmd_share` needs (`vma_shareable`, `page_table_shareable`). B sits at another
         // address in its mm (the next table slot) to show that only alignment matters.
@@ -140,7 +142,7 @@ impl Scenario for HugetlbPmdShare {
             om.wait_for(helpers);
             for _ in 0..rounds {
                 for index in 0..faulted {
-                    common::migrate_hugetlb_index(&wm, &pool, file, index);
+                    kit::migrate_hugetlb_index(&wm, &pool, file, index);
                 }
             }
             om.finish();
@@ -159,6 +161,6 @@ impl Scenario for HugetlbPmdShare {
                 });
             }));
         }
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

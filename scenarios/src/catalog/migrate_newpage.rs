@@ -28,8 +28,8 @@
 //!
 //! Oracles: the `BUG_ON` as a violation; pool accounting.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
@@ -45,52 +45,63 @@ use mmlab_engine::sync::Arc;
 #[derive(Debug)]
 pub struct MigrateNewpage;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "v4.4+: trylock newpage, back off; unused newpage always to put_new_page",
-    },
-    Variant {
-        name: "bug-on-locked-newpage",
-        expected: Expect::Race,
-        summary: "pre-2015 BUG_ON(!trylock_page(newpage)) in move_to_new_page",
-    },
-    Variant {
-        name: "putback-wrong-pool",
-        expected: Expect::Race,
-        summary: "pre-2015: the freed-under-us success path releases newpage with putback_lru_page",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: v4.4+: trylock newpage, back off; unused newpage always to put_new_page
+    Fixed,
+    /// `bug-on-locked-newpage`: pre-2015 BUG_ON(!trylock_page(newpage)) in move_to_new_page
+    BugOnLockedNewpage,
+    /// `putback-wrong-pool`: pre-2015: the freed-under-us success path releases newpage with putback_lru_page
+    PutbackWrongPool,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[
+        Variant::Fixed,
+        Variant::BugOnLockedNewpage,
+        Variant::PutbackWrongPool,
+    ];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "v4.4+: trylock newpage, back off; unused newpage always to put_new_page",
+            ),
+            Variant::BugOnLockedNewpage => VariantInfo::race(
+                "bug-on-locked-newpage",
+                "pre-2015 BUG_ON(!trylock_page(newpage)) in move_to_new_page",
+            ),
+            Variant::PutbackWrongPool => VariantInfo::race(
+                "putback-wrong-pool",
+                "pre-2015: the freed-under-us success path releases newpage with putback_lru_page",
+            ),
+        }
+    }
+}
 
 impl Scenario for MigrateNewpage {
-    fn name(&self) -> &'static str {
-        "migrate-newpage"
-    }
-    fn title(&self) -> &'static str {
-        "migration's newpage: locked by a speculative locker, released outside its pool"
-    }
-    fn commit(&self) -> &'static str {
-        "mm: make page migration's newpage handling more robust (Hugh Dickins, 2015)"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("migrate_newpage.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::Bug, Oracle::PoolAccounting]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "migrate-newpage",
+        title: "migration's newpage: locked by a speculative locker, released outside its pool",
+        commit: "mm: make page migration's newpage handling more robust (Hugh Dickins, 2015)",
+        source: include_str!("migrate_newpage.rs"),
+        oracles: &[Oracle::Bug, Oracle::PoolAccounting],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant == "bug-on-locked-newpage" {
-            kernel.migrate.__unmap_and_move = migrate::__unmap_and_move_v4_3;
+        match variant {
+            Variant::Fixed => {}
+            Variant::BugOnLockedNewpage => {
+                kernel.migrate.__unmap_and_move = migrate::__unmap_and_move_v4_3
+            }
+            Variant::PutbackWrongPool => {
+                kernel.migrate.unmap_and_move = migrate::unmap_and_move_v4_3
+            }
         }
-        if variant == "putback-wrong-pool" {
-            kernel.migrate.unmap_and_move = migrate::unmap_and_move_v4_3;
-        }
-        let w = common::world(size, 3, kernel, |_| {});
+        let w = kit::world(size, 3, kernel, |_| {});
         let mm = mm_alloc(&w).expect("mm");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         access::store(&w, 0, mm, 0, 3).expect("populate");
@@ -102,7 +113,7 @@ impl Scenario for MigrateNewpage {
         let pool = Arc::new(NewPagePool::new(&w, 2));
         let (wm, wx, wz) = (w.clone(), w.clone(), w.clone());
         let (pm, px) = (pool.clone(), pool.clone());
-        let tries = common::rounds(size, 8);
+        let tries = kit::rounds(size, 8);
         let actors = vec![
             actor("migrator", move || {
                 let failed = migrate_pages(&wm, &pm, &[pfn]);
@@ -130,6 +141,6 @@ impl Scenario for MigrateNewpage {
                 let _ = munmap::munmap(&wz, mm, vma);
             }),
         ];
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

@@ -23,8 +23,8 @@
 //! Oracles: I6 (no migration entry outlives its migration), I7/I8 (in-path), and for
 //! `wait-takes-ref` a progress oracle: a migration that fails every pass of `migrate_pages`.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{self, Oracle};
 use mmlab_engine::kernel::Kernel;
@@ -37,61 +37,67 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 #[derive(Debug)]
 pub struct MigrateVsFault;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "v5.17+: waiters queue under the PTL and hold no reference (ffa65753c431)",
-    },
-    Variant {
-        name: "wait-takes-ref",
-        expected: Expect::Race,
-        summary: "before ffa65753c431: waiters hold a page reference while they sleep",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: v5.17+: waiters queue under the PTL and hold no reference (ffa65753c431)
+    Fixed,
+    /// `wait-takes-ref`: before ffa65753c431: waiters hold a page reference while they sleep
+    WaitTakesRef,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::WaitTakesRef];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "v5.17+: waiters queue under the PTL and hold no reference (ffa65753c431)",
+            ),
+            Variant::WaitTakesRef => VariantInfo::race(
+                "wait-takes-ref",
+                "before ffa65753c431: waiters hold a page reference while they sleep",
+            ),
+        }
+    }
+}
 
 impl Scenario for MigrateVsFault {
-    fn name(&self) -> &'static str {
-        "migrate-vs-fault"
-    }
-    fn title(&self) -> &'static str {
-        "faults on migration entries vs the migration's refcount freeze"
-    }
-    fn commit(&self) -> &'static str {
-        "ffa65753c431"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("migrate_vs_fault.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "migrate-vs-fault",
+        title: "faults on migration entries vs the migration's refcount freeze",
+        commit: "ffa65753c431",
+        source: include_str!("migrate_vs_fault.rs"),
+        oracles: &[
             Oracle::Progress,
             Oracle::I6MigrationEntry,
             Oracle::I7RefFreeze,
             Oracle::I8MigrationFault,
-        ]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+        ],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant == "wait-takes-ref" {
-            kernel.fault.migration_entry_wait = fault::migration_entry_wait_v5_16;
+        match variant {
+            Variant::Fixed => {}
+            Variant::WaitTakesRef => {
+                kernel.fault.migration_entry_wait = fault::migration_entry_wait_v5_16
+            }
         }
         let readers = match size {
             Size::Tiny => 1,
             Size::Stress => 2,
         };
-        let w = common::world(size, readers + 1, kernel, |_| {});
+        let w = kit::world(size, readers + 1, kernel, |_| {});
         let mm = mm_alloc(&w).expect("mm");
         mmap(&w, mm, 0, 1, MapKind::Anon).expect("mmap");
         // Every CPU's word of the page holds 7: each reader checks its own across migration.
         for cpu in 0..=readers {
             access::store(&w, cpu, mm, 0, 7).expect("populate");
         }
-        let rounds = common::rounds(size, 4);
-        let loads = common::rounds(size, 200);
+        let rounds = kit::rounds(size, 4);
+        let loads = kit::rounds(size, 200);
         let mut actors = Vec::new();
         let wm = w.clone();
         actors.push(actor("migrator", move || {
@@ -133,6 +139,6 @@ impl Scenario for MigrateVsFault {
                 }
             }));
         }
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

@@ -30,8 +30,8 @@
 //! migration entries, mlock state, secondary MMU, stale ids). With a duration the actors run
 //! until it is over; without one each does a fixed number of operations.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
@@ -48,11 +48,24 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Mixed;
 
-const VARIANTS: &[Variant] = &[Variant {
-    name: "fixed",
-    expected: Expect::Clean,
-    summary: "the modern kernel (Protocol::default()) under a random mix of every path",
-}];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: the modern kernel (Protocol::default()) under a random mix of every path
+    Fixed,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "the modern kernel (Protocol::default()) under a random mix of every path",
+            ),
+        }
+    }
+}
 
 const ALL_ORACLES: &[Oracle] = &[
     Oracle::I1Mapcount,
@@ -365,35 +378,23 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
 }
 
 impl Scenario for Mixed {
-    fn name(&self) -> &'static str {
-        "mixed"
-    }
-    fn title(&self) -> &'static str {
-        "a random mix of every path: faults, zaps, mlock, migration, reclaim, writeback, exit"
-    }
-    fn commit(&self) -> &'static str {
-        "selftests/mm, will-it-scale"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("mixed.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        ALL_ORACLES
-    }
-    fn long_running(&self) -> bool {
-        true
-    }
-    fn run(&self, _variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "mixed",
+        title: "a random mix of every path: faults, zaps, mlock, migration, reclaim, writeback, exit",
+        commit: "selftests/mm, will-it-scale",
+        source: include_str!("mixed.rs"),
+        oracles: ALL_ORACLES,
+        long_running: true,
+    };
+    fn run(&self, _variant: Variant, size: Size, env: &Env) -> Outcome {
         let (actors_n, own_n, fixed_ops, seed) = match size {
             Size::Tiny => (2, 1, 3, 0x006d_6978_6564),
             // At most 64 CPUs: `mm_cpumask` is a 64-bit mask.
             Size::Stress => (env.threads.clamp(1, 64), 2, 200, env.seed),
         };
         let mms = 1 + actors_n * own_n;
-        let w = common::world(size, actors_n, Protocol::default(), |c| match size {
+        let w = kit::world(size, actors_n, Protocol::default(), |c| match size {
             Size::Tiny => {
                 c.mms = mms;
                 c.vmas = mms * 2;
@@ -454,7 +455,7 @@ impl Scenario for Mixed {
                 })
             })
             .collect();
-        let mut out = common::run(env, &w, actors);
+        let mut out = kit::run(env, &w, actors);
         out.ops = MIX
             .iter()
             .zip(counts.lock().iter())

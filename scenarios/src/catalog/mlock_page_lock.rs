@@ -18,8 +18,8 @@
 //!
 //! Oracles: I12 (`mlock_vma_page` with the page unlocked — the kernel's own BUG_ON) and I11.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
@@ -27,7 +27,7 @@ use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mlock::MlockScheme;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::mm_alloc;
 use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::{access, mlock, munlock, page_alloc};
 
@@ -35,18 +35,30 @@ use mmlab_engine::ops::{access, mlock, munlock, page_alloc};
 #[derive(Debug)]
 pub struct MlockPageLock;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "57e68e9cd65b: trylock the page before mlock_vma_page",
-    },
-    Variant {
-        name: "mlock-without-page-lock",
-        expected: Expect::Race,
-        summary: "before 57e68e9cd65b: try_to_unmap_cluster mlocks pages it has not locked",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: 57e68e9cd65b: trylock the page before mlock_vma_page
+    Fixed,
+    /// `mlock-without-page-lock`: before 57e68e9cd65b: try_to_unmap_cluster mlocks pages it has not locked
+    MlockWithoutPageLock,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::MlockWithoutPageLock];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "57e68e9cd65b: trylock the page before mlock_vma_page",
+            ),
+            Variant::MlockWithoutPageLock => VariantInfo::race(
+                "mlock-without-page-lock",
+                "before 57e68e9cd65b: try_to_unmap_cluster mlocks pages it has not locked",
+            ),
+        }
+    }
+}
 
 /// The page mapped at `va` (under its PTL), with a reference.
 fn follow(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
@@ -56,46 +68,29 @@ fn follow(w: &World, mm: MmId, va: u64) -> Option<Pfn> {
 }
 
 impl Scenario for MlockPageLock {
-    fn name(&self) -> &'static str {
-        "mlock-page-lock"
-    }
-    fn title(&self) -> &'static str {
-        "mlock_vma_page without the page lock vs migration (CVE-2014-3122)"
-    }
-    fn commit(&self) -> &'static str {
-        "57e68e9cd65b"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("mlock_page_lock.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I12MlockLocking, Oracle::I11Mlock]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let locked = variant == "fixed";
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "mlock-page-lock",
+        title: "mlock_vma_page without the page lock vs migration (CVE-2014-3122)",
+        commit: "57e68e9cd65b",
+        source: include_str!("mlock_page_lock.rs"),
+        oracles: &[Oracle::I12MlockLocking, Oracle::I11Mlock],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
+        let locked = match variant {
+            Variant::Fixed => true,
+            Variant::MlockWithoutPageLock => false,
+        };
         let mut kernel = Kernel::default();
         kernel.mlock.scheme = MlockScheme::PageMlock;
-        let w = common::world(size, 2, kernel, |_| {});
+        let w = kit::world(size, 2, kernel, |_| {});
         let file = w.file(0);
         let mm = mm_alloc(&w).expect("mm");
-        let vma = mmap(
-            &w,
-            mm,
-            0,
-            2,
-            MapKind::File {
-                file,
-                pgoff: 0,
-                shared: true,
-            },
-        )
-        .expect("mmap");
+        let vma = kit::mmap_shared_file(&w, mm, 0, 2, file);
         access::store(&w, 0, mm, 0, 1).expect("populate");
         munlock::mlock(&w, mm, vma).expect("mlock");
-        let rounds = common::rounds(size, 4);
+        let rounds = kit::rounds(size, 4);
         let (wm, wr) = (w.clone(), w.clone());
         let actors = vec![
             actor("migrate", move || {
@@ -139,6 +134,6 @@ impl Scenario for MlockPageLock {
                 }
             }),
         ];
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

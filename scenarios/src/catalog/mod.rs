@@ -1,6 +1,5 @@
 //! The catalog: one file per scenario, each a sourced story of one real race (or workload).
 
-mod common;
 pub mod delayed_rmap;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
@@ -12,10 +11,10 @@ pub mod munlock_exit;
 pub mod notifier_range;
 pub mod ttu_sync;
 
-use crate::scenario::Scenario;
+use crate::scenario::AnyScenario;
 
 /// Every scenario, in the order `mmlab list` prints them.
-pub fn all() -> Vec<&'static dyn Scenario> {
+pub fn all() -> Vec<&'static dyn AnyScenario> {
     vec![
         &ttu_sync::TtuSync,
         &delayed_rmap::DelayedRmap,
@@ -31,6 +30,6 @@ pub fn all() -> Vec<&'static dyn Scenario> {
 }
 
 /// The scenario called `name`.
-pub fn find(name: &str) -> Option<&'static dyn Scenario> {
+pub fn find(name: &str) -> Option<&'static dyn AnyScenario> {
     all().into_iter().find(|s| s.name() == name)
 }

@@ -25,13 +25,13 @@
 //! VM_LOCKED VMA, checked as residency of every page of a live VM_LOCKED VMA). At Tiny (loom)
 //! the actors are the two exits alone; the reclaimer joins them on real threads.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::mlock::MlockScheme;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::mm_alloc;
 use mmlab_engine::ops::reclaim::reclaim_page;
 use mmlab_engine::ops::{exit, munlock};
 
@@ -39,18 +39,30 @@ use mmlab_engine::ops::{exit, munlock};
 #[derive(Debug)]
 pub struct MunlockExit;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "mlock-count",
-        expected: Expect::Clean,
-        summary: "v5.18+: mlock_count kept by rmap add/remove, no rmap walk (07ca76067308)",
-    },
-    Variant {
-        name: "page-mlock",
-        expected: Expect::Clean,
-        summary: "≤v5.17: munlock walks the rmap per page under i_mmap_rwsem (page_mlock)",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `mlock-count`: v5.18+: mlock_count kept by rmap add/remove, no rmap walk (07ca76067308)
+    MlockCount,
+    /// `page-mlock`: ≤v5.17: munlock walks the rmap per page under i_mmap_rwsem (page_mlock)
+    PageMlock,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::MlockCount, Variant::PageMlock];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::MlockCount => VariantInfo::clean(
+                "mlock-count",
+                "v5.18+: mlock_count kept by rmap add/remove, no rmap walk (07ca76067308)",
+            ),
+            Variant::PageMlock => VariantInfo::clean(
+                "page-mlock",
+                "≤v5.17: munlock walks the rmap per page under i_mmap_rwsem (page_mlock)",
+            ),
+        }
+    }
+}
 
 /// Shape of the workload: (mms, pages of the file each maps and mlocks).
 pub fn shape(size: Size) -> (usize, u64) {
@@ -65,19 +77,18 @@ impl MunlockExit {
     /// so that the benchmarks can sweep K.
     pub fn run_with(
         &self,
-        variant: &str,
+        variant: Variant,
         size: Size,
         env: &Env,
         mms: usize,
         pages: u64,
     ) -> Outcome {
         let mut kernel = Kernel::default();
-        kernel.mlock.scheme = if variant == "page-mlock" {
-            MlockScheme::PageMlock
-        } else {
-            MlockScheme::MlockCount
+        kernel.mlock.scheme = match variant {
+            Variant::MlockCount => MlockScheme::MlockCount,
+            Variant::PageMlock => MlockScheme::PageMlock,
         };
-        let w = common::world(size, mms + 1, kernel, |cfg| {
+        let w = kit::world(size, mms + 1, kernel, |cfg| {
             if size == Size::Stress {
                 cfg.files = vec![(pages as usize, false)];
                 cfg.mms = cfg.mms.max(mms);
@@ -92,18 +103,7 @@ impl MunlockExit {
         let mut ids = Vec::new();
         for _ in 0..mms {
             let mm = mm_alloc(&w).expect("mm");
-            let vma = mmap(
-                &w,
-                mm,
-                0,
-                pages,
-                MapKind::File {
-                    file,
-                    pgoff: 0,
-                    shared: true,
-                },
-            )
-            .expect("mmap");
+            let vma = kit::mmap_shared_file(&w, mm, 0, pages, file);
             munlock::mlock(&w, mm, vma).expect("mlock");
             ids.push(mm);
         }
@@ -129,30 +129,21 @@ impl MunlockExit {
                 }
             }));
         }
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }
 
 impl Scenario for MunlockExit {
-    fn name(&self) -> &'static str {
-        "munlock-exit"
-    }
-    fn title(&self) -> &'static str {
-        "many mms mlock one file and exit: the old munlock's i_mmap_rwsem convoy"
-    }
-    fn commit(&self) -> &'static str {
-        "a213e5cf71cb, 07ca76067308 (mm/munlock series, v5.18)"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("munlock_exit.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I11Mlock]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "munlock-exit",
+        title: "many mms mlock one file and exit: the old munlock's i_mmap_rwsem convoy",
+        commit: "a213e5cf71cb, 07ca76067308 (mm/munlock series, v5.18)",
+        source: include_str!("munlock_exit.rs"),
+        oracles: &[Oracle::I11Mlock],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let (mms, pages) = shape(size);
         self.run_with(variant, size, env, mms, pages)
     }

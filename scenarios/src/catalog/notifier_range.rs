@@ -52,14 +52,14 @@
 //! Oracle: I13 — a page is never freed while the secondary maps it, and at rest every
 //! secondary translation equals the primary PTE of the mm it mirrors.
 
-use super::common::{self, Overlap, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, Overlap, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::ops::migrate::NewPagePool;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::mmap::{mm_alloc, mmap};
 use mmlab_engine::ops::ttu;
 use mmlab_engine::ops::{access, notifier};
 use mmlab_engine::sync::Ordering;
@@ -68,53 +68,67 @@ use mmlab_engine::sync::Ordering;
 #[derive(Debug)]
 pub struct NotifierRange;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "start/end over the widened range, invalidate after the CPU flush, seq-checked refresh",
-    },
-    Variant {
-        name: "invalidate-page-after-ptl",
-        expected: Expect::Race,
-        summary: "4.4 notifiers: one invalidate_page after the PTL for a whole-table unshare",
-    },
-    Variant {
-        name: "refresh-without-seq",
-        expected: Expect::Race,
-        summary: "b1394e745b94..e649b3f0188f: the device refreshes without mmu_invalidate_retry",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fixed`: start/end over the widened range, invalidate after the CPU flush, seq-checked refresh
+    Fixed,
+    /// `invalidate-page-after-ptl`: 4.4 notifiers: one invalidate_page after the PTL for a whole-table unshare
+    InvalidatePageAfterPtl,
+    /// `refresh-without-seq`: b1394e745b94..e649b3f0188f: the device refreshes without mmu_invalidate_retry
+    RefreshWithoutSeq,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[
+        Variant::Fixed,
+        Variant::InvalidatePageAfterPtl,
+        Variant::RefreshWithoutSeq,
+    ];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => VariantInfo::clean(
+                "fixed",
+                "start/end over the widened range, invalidate after the CPU flush, seq-checked refresh",
+            ),
+            Variant::InvalidatePageAfterPtl => VariantInfo::race(
+                "invalidate-page-after-ptl",
+                "4.4 notifiers: one invalidate_page after the PTL for a whole-table unshare",
+            ),
+            Variant::RefreshWithoutSeq => VariantInfo::race(
+                "refresh-without-seq",
+                "b1394e745b94..e649b3f0188f: the device refreshes without mmu_invalidate_retry",
+            ),
+        }
+    }
+}
 
 impl Scenario for NotifierRange {
-    fn name(&self) -> &'static str {
-        "notifier-range"
-    }
-    fn title(&self) -> &'static str {
-        "secondary MMU vs a PMD-unsharing migration: notifier range and refresh"
-    }
-    fn commit(&self) -> &'static str {
-        "369ea8242c0f"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("notifier_range.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I13SecondaryMmu]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "notifier-range",
+        title: "secondary MMU vs a PMD-unsharing migration: notifier range and refresh",
+        commit: "369ea8242c0f",
+        source: include_str!("notifier_range.rs"),
+        oracles: &[Oracle::I13SecondaryMmu],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant == "invalidate-page-after-ptl" {
-            kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_4;
-            kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_4;
-            kernel.notifier.arch_invalidate_secondary_tlbs =
-                notifier::arch_invalidate_secondary_tlbs_v4_4;
+        match variant {
+            Variant::Fixed | Variant::RefreshWithoutSeq => {}
+            Variant::InvalidatePageAfterPtl => {
+                kernel.rmap.try_to_unmap_one = ttu::try_to_unmap_one_v4_4;
+                kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v4_4;
+                kernel.notifier.arch_invalidate_secondary_tlbs =
+                    notifier::arch_invalidate_secondary_tlbs_v3_18;
+            }
         }
-        let check_seq = variant != "refresh-without-seq";
-        let w = common::world(size, 2, kernel, |c| {
+        let check_seq = match variant {
+            Variant::Fixed | Variant::InvalidatePageAfterPtl => true,
+            Variant::RefreshWithoutSeq => false,
+        };
+        let w = kit::world(size, 2, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
         });
         let per = w.cfg.ptes_per_table as u64;
@@ -122,13 +136,9 @@ impl Scenario for NotifierRange {
             Size::Tiny => 2,
             Size::Stress => 4,
         };
-        let rounds = common::rounds(size, 2) as u64;
+        let rounds = kit::rounds(size, 2) as u64;
         let file = w.file(0);
-        let shared = MapKind::File {
-            file,
-            pgoff: 0,
-            shared: true,
-        };
+        let shared = kit::shared_file(file, 0);
         let (mm_a, mm_b) = (mm_alloc(&w).expect("mm A"), mm_alloc(&w).expect("mm B"));
         mmap(&w, mm_a, 0, per, shared).expect("mmap A");
         mmap(&w, mm_b, 0, per, shared).expect("mmap B");
@@ -158,7 +168,7 @@ impl Scenario for NotifierRange {
                 om.wait_for(1);
                 for _ in 0..rounds {
                     for index in 0..faulted {
-                        common::migrate_hugetlb_index(&wm, &pool, file, index);
+                        kit::migrate_hugetlb_index(&wm, &pool, file, index);
                     }
                 }
                 om.finish();
@@ -169,6 +179,6 @@ impl Scenario for NotifierRange {
                 });
             }),
         ];
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

@@ -21,8 +21,8 @@
 //!
 //! Oracle: I2, the in-path assertion of `unmap_folio`.
 
-use super::common::{self, actor};
-use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
+use crate::kit::{self, actor};
+use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
@@ -34,44 +34,47 @@ use mmlab_engine::ops::{access, munmap, page_alloc, split};
 #[derive(Debug)]
 pub struct TtuSync;
 
-const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "fixed",
-        expected: Expect::Clean,
-        summary: "unmap_folio passes TTU_SYNC (732ed55823fc)",
-    },
-    Variant {
-        name: "no-ttu-sync",
-        expected: Expect::Race,
-        summary: "before 732ed55823fc: PVMW skips an empty-looking PTE without the PTL",
-    },
-];
+/// Its variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The kernel since 732ed55823fc.
+    Fixed,
+    /// Before it.
+    NoTtuSync,
+}
+
+impl ScenarioVariant for Variant {
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::NoTtuSync];
+    fn info(self) -> VariantInfo {
+        match self {
+            Variant::Fixed => {
+                VariantInfo::clean("fixed", "unmap_folio passes TTU_SYNC (732ed55823fc)")
+            }
+            Variant::NoTtuSync => VariantInfo::race(
+                "no-ttu-sync",
+                "before 732ed55823fc: PVMW skips an empty-looking PTE without the PTL",
+            ),
+        }
+    }
+}
 
 impl Scenario for TtuSync {
-    fn name(&self) -> &'static str {
-        "ttu-sync"
-    }
-    fn title(&self) -> &'static str {
-        "zap vs THP split's unmap: the unlocked PVMW skip"
-    }
-    fn commit(&self) -> &'static str {
-        "732ed55823fc"
-    }
-    fn story(&self) -> String {
-        common::story(include_str!("ttu_sync.rs"))
-    }
-    fn variants(&self) -> &'static [Variant] {
-        VARIANTS
-    }
-    fn oracles(&self) -> &'static [Oracle] {
-        &[Oracle::I2TtuSync]
-    }
-    fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
+    type Variant = Variant;
+    const ABOUT: About = About {
+        name: "ttu-sync",
+        title: "zap vs THP split's unmap: the unlocked PVMW skip",
+        commit: "732ed55823fc",
+        source: include_str!("ttu_sync.rs"),
+        oracles: &[Oracle::I2TtuSync],
+        long_running: false,
+    };
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let mut kernel = Kernel::default();
-        if variant != "fixed" {
-            kernel.rmap.unmap_folio = split::unmap_page_v5_12;
+        match variant {
+            Variant::Fixed => {}
+            Variant::NoTtuSync => kernel.rmap.unmap_folio = split::unmap_page_v5_12,
         }
-        let w = common::world(size, 2, kernel, |_| {});
+        let w = kit::world(size, 2, kernel, |_| {});
         let pages = match size {
             Size::Tiny => 1,
             Size::Stress => 4,
@@ -101,6 +104,6 @@ impl Scenario for TtuSync {
                 }
             }),
         ];
-        common::run(env, &w, actors)
+        kit::run(env, &w, actors)
     }
 }

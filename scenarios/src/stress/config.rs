@@ -8,6 +8,7 @@
 use super::select::Pair;
 use super::shard::Shard;
 use super::usage::UsageError;
+use crate::cli::Program;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -114,6 +115,8 @@ pub struct RunConfig {
     /// Which threads run the iterations. Seeds, injected delays and verdicts do not depend on
     /// it: only how fast iterations go.
     pub harness: HarnessKind,
+    /// The program the run is part of: what its printed replay commands invoke.
+    pub program: Program,
 }
 
 impl RunConfig {
@@ -128,6 +131,7 @@ impl RunConfig {
             hang_after: DEFAULT_HANG_AFTER,
             stop: Arc::new(AtomicBool::new(false)),
             harness: HarnessKind::Crew,
+            program: Program::MMLAB,
         }
     }
 

@@ -29,7 +29,8 @@ use super::report::secs;
 use super::seed::iteration_seed;
 use super::select::Pair;
 use super::shard::Shard;
-use crate::scenario::{Scenario, Variant};
+use crate::cli::Program;
+use crate::scenario::{AnyScenario, VariantRef};
 use mmlab_engine::actor::Env;
 use mmlab_engine::sync::lock_stat::{self, ClassSnapshot, SiteSnapshot};
 use mmlab_engine::sync::switches;
@@ -59,6 +60,8 @@ pub struct ContentionConfig {
     pub hang_after: Duration,
     /// Ctrl-C: stop after the current iteration and report what was measured.
     pub stop: Arc<AtomicBool>,
+    /// The program the measurement is part of: what its printed commands invoke.
+    pub program: Program,
 }
 
 impl ContentionConfig {
@@ -71,6 +74,7 @@ impl ContentionConfig {
             inject: false,
             hang_after: super::config::DEFAULT_HANG_AFTER,
             stop: Arc::new(AtomicBool::new(false)),
+            program: Program::MMLAB,
         }
     }
 }
@@ -94,18 +98,19 @@ pub struct ContentionReport {
     pub classes: Vec<ClassSnapshot>,
     /// Contention points, most wait first.
     pub sites: Vec<SiteSnapshot>,
+    /// The program it ran in (for the commands the report prints).
+    pub program: Program,
     /// Stopped by Ctrl-C before its duration.
     pub interrupted: bool,
 }
 
 /// The variant `contention` measures when none is named: `fixed` if there is one (the kernel
 /// as it is), else the first.
-pub fn default_variant(scenario: &dyn Scenario) -> Option<&'static Variant> {
-    let variants = scenario.variants();
-    variants
-        .iter()
-        .find(|v| v.name == "fixed")
-        .or_else(|| variants.first())
+pub fn default_variant(scenario: &dyn AnyScenario) -> Option<VariantRef> {
+    scenario
+        .variant("fixed")
+        .ok()
+        .or_else(|| scenario.variants().first().copied())
 }
 
 /// Measure `pair` under `cfg`.
@@ -119,7 +124,7 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
     let mut interrupted = false;
     // Threads per iteration, as before the crew: lock_stat hands a thread's counts to the
     // totals when it exits, and this measurement was made (and documented) that way.
-    let mut runner = iteration::Iterations::new(pair.scenario, pair.variant.name);
+    let mut runner = iteration::Iterations::new(pair.scenario, pair.variant);
     for index in Shard::WHOLE.indices() {
         let now = Instant::now();
         if iterations > 0 && now >= deadline {
@@ -154,6 +159,7 @@ pub fn measure(pair: &Pair, cfg: &ContentionConfig) -> ContentionReport {
         violations,
         classes: lock_stat::snapshot(),
         sites: lock_stat::sites_snapshot(),
+        program: cfg.program,
         interrupted,
     }
 }
@@ -305,9 +311,10 @@ pub fn table(r: &ContentionReport) -> String {
     if r.violations > 0 {
         let _ = writeln!(
             out,
-            "\nnote: {} violation{} reported during the measurement; `mmlab run {} --variant {}` judges them.",
+            "\nnote: {} violation{} reported during the measurement; `{} run {} --variant {}` judges them.",
             r.violations,
             if r.violations == 1 { " was" } else { "s were" },
+            r.program.invocation(),
             r.scenario,
             r.variant
         );

@@ -16,7 +16,7 @@
 //! crew's path (`runner`'s `run_pair_crew`) runs a pair's whole loop on one long-lived
 //! thread and uses the same pieces ([`play`], [`outcome_of`], [`abandoned`]).
 
-use crate::scenario::{Outcome, Scenario, Size};
+use crate::scenario::{AnyScenario, Outcome, Size, VariantRef};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Oracle, Sink, Violation, panic_message};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -36,8 +36,8 @@ pub(crate) struct IterationOutcome {
 
 /// Runs one pair's iterations, each so that nothing it does can take the runner down.
 pub(crate) struct Iterations {
-    scenario: &'static dyn Scenario,
-    variant: &'static str,
+    scenario: &'static dyn AnyScenario,
+    variant: VariantRef,
 }
 
 /// What the scenario's own thread sends back: its outcome, or its panic's message.
@@ -55,12 +55,12 @@ enum Waited {
 
 impl Iterations {
     /// For `variant` of `scenario`.
-    pub(crate) fn new(scenario: &'static dyn Scenario, variant: &'static str) -> Self {
+    pub(crate) fn new(scenario: &'static dyn AnyScenario, variant: VariantRef) -> Self {
         Iterations { scenario, variant }
     }
 
     fn thread_name(&self) -> String {
-        format!("{}/{}", self.scenario.name(), self.variant)
+        format!("{}/{}", self.scenario.name(), self.variant.name)
     }
 
     /// Run the variant once at stress size in `env`, on a thread of its own, started for this
@@ -101,7 +101,7 @@ impl Iterations {
 /// (`common::run`); or, for an iteration that returned no outcome (it panicked outside its
 /// actors, or its thread ended without a word), here, from `sink`.
 pub(crate) fn outcome_of(
-    scenario: &dyn Scenario,
+    scenario: &dyn AnyScenario,
     result: Option<Returned>,
     sink: &Sink,
 ) -> IterationOutcome {
@@ -160,9 +160,9 @@ pub(crate) fn abandoned(sink: &Sink, grace: Duration) -> IterationOutcome {
 
 /// The scenario's own thread's work: the scenario, played in `env` (its sink this thread's),
 /// its panic caught.
-pub(crate) fn play(scenario: &'static dyn Scenario, variant: &'static str, env: &Env) -> Returned {
+pub(crate) fn play(scenario: &'static dyn AnyScenario, variant: VariantRef, env: &Env) -> Returned {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        env.play(|| scenario.run(variant, Size::Stress, env))
+        env.play(|| scenario.run_variant(variant, Size::Stress, env))
     }))
     .map_err(|p| panic_message(p.as_ref()))
 }

@@ -3,7 +3,8 @@
 //! `list --json` is a contract: `[{"name", "title", "commit", "variants": [{"name",
 //! "expected": "clean"|"race"}]}]`; fields may be added, never renamed or removed.
 
-use crate::scenario::Scenario;
+use crate::cli::Program;
+use crate::scenario::AnyScenario;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -26,12 +27,12 @@ struct JsonVariant {
 }
 
 /// The `list --json` document, as a JSON value.
-pub fn to_json(catalog: &[&'static dyn Scenario]) -> serde_json::Value {
+pub fn to_json(catalog: &[&'static dyn AnyScenario]) -> serde_json::Value {
     serde_json::to_value(document(catalog)).unwrap_or(serde_json::Value::Null)
 }
 
 /// The `list --json` document, ready to serialise in field order.
-pub fn document(catalog: &[&'static dyn Scenario]) -> Vec<ScenarioDocument> {
+pub fn document(catalog: &[&'static dyn AnyScenario]) -> Vec<ScenarioDocument> {
     catalog
         .iter()
         .map(|s| ScenarioDocument {
@@ -54,7 +55,7 @@ pub fn document(catalog: &[&'static dyn Scenario]) -> Vec<ScenarioDocument> {
 }
 
 /// The `list` table: each scenario, its title and commit, then its variants.
-pub fn table(catalog: &[&'static dyn Scenario]) -> String {
+pub fn table(catalog: &[&'static dyn AnyScenario]) -> String {
     if catalog.is_empty() {
         return "the catalog is empty.\n".to_string();
     }
@@ -81,7 +82,7 @@ pub fn table(catalog: &[&'static dyn Scenario]) -> String {
 }
 
 /// `mmlab explain`: the story, then the variants and the oracles.
-pub fn explain(s: &dyn Scenario) -> String {
+pub fn explain(s: &dyn AnyScenario, program: &Program) -> String {
     let mut out = format!("{} — {}\n", s.name(), s.title());
     if !s.commit().is_empty() {
         let _ = writeln!(out, "commit: {}", s.commit());
@@ -108,6 +109,11 @@ pub fn explain(s: &dyn Scenario) -> String {
             "\nlong-running: each iteration runs its actors for a duration."
         );
     }
-    let _ = writeln!(out, "\nrun it: mmlab run {} --variant all", s.name());
+    let _ = writeln!(
+        out,
+        "\nrun it: {} run {} --variant all",
+        program.invocation(),
+        s.name()
+    );
     out
 }

@@ -29,7 +29,7 @@
 //!   wait histograms.
 //! - [`listing`]: `mmlab list` and `mmlab explain`.
 //!
-//! The runner takes its catalog as a slice (`&[&'static dyn Scenario]`), never names a
+//! The runner takes its catalog as a slice (`&[&'static dyn AnyScenario]`), never names a
 //! scenario, and so runs the real catalog and tests' own scenarios alike. `docs/RUNNER.md` has
 //! the user-facing story: replay honesty and sharded campaigns.
 

@@ -12,7 +12,7 @@
 //!   only evidence in proportion to the time spent listening);
 //! - the stop flag is set (Ctrl-C): the current iteration finishes first.
 //!
-//! A long-running scenario (`Scenario::long_running`) runs its actors for a duration rather
+//! A long-running scenario (`About::long_running`) runs its actors for a duration rather
 //! than once: under a time budget it is given the rest of its share (so it usually runs once),
 //! under `--iterations` each iteration lasts [`LONG_ITERATION`].
 
@@ -344,7 +344,7 @@ fn run_pair_spawn(
 ) -> PairResult {
     let started = Instant::now();
     let mut result = PairResult::new(pair);
-    let mut iterations = Iterations::new(pair.scenario, pair.variant.name);
+    let mut iterations = Iterations::new(pair.scenario, pair.variant);
     let long = pair.scenario.long_running();
     for index in cfg.shard.indices() {
         if share_spent(share, result.iterations, index) {
@@ -483,7 +483,7 @@ fn run_pair_crew(
                             duration,
                             sink: env.sink.clone(),
                         });
-                        let returned = iteration::play(scenario, variant.name, &env);
+                        let returned = iteration::play(scenario, variant, &env);
                         // A panic may have left this thread's lockdep state inconsistent (a
                         // lock taken and never released), and so may an actor it played
                         // itself (the crew runs an iteration's first actor on the thread that
@@ -730,7 +730,8 @@ pub fn replay_command(
         None => "--iterations 1".to_string(),
     };
     format!(
-        "mmlab run {} --variant {} --seed {seed} {budget} --threads {}{}",
+        "{} run {} --variant {} --seed {seed} {budget} --threads {}{}",
+        cfg.program.invocation(),
         pair.scenario.name(),
         pair.variant.name,
         cfg.threads,

@@ -7,7 +7,7 @@
 
 use super::suggest;
 use super::usage::UsageError;
-use crate::scenario::{Scenario, Variant};
+use crate::scenario::{AnyScenario, VariantRef};
 use std::fmt;
 
 /// The word that selects everything.
@@ -17,9 +17,9 @@ pub const ALL: &str = "all";
 #[derive(Clone, Copy)]
 pub struct Pair {
     /// The scenario.
-    pub scenario: &'static dyn Scenario,
+    pub scenario: &'static dyn AnyScenario,
     /// One of its variants.
-    pub variant: &'static Variant,
+    pub variant: VariantRef,
 }
 
 impl Pair {
@@ -41,9 +41,9 @@ impl fmt::Debug for Pair {
 
 /// The scenario called `name`, or a usage error suggesting the nearest one.
 pub fn find_scenario(
-    catalog: &[&'static dyn Scenario],
+    catalog: &[&'static dyn AnyScenario],
     name: &str,
-) -> Result<&'static dyn Scenario, UsageError> {
+) -> Result<&'static dyn AnyScenario, UsageError> {
     if let Some(s) = catalog.iter().find(|s| s.name() == name) {
         return Ok(*s);
     }
@@ -60,31 +60,40 @@ pub fn find_scenario(
 
 /// The pairs selected by a scenario name (or `all`/none) and a variant name (or `all`/none).
 pub fn select(
-    catalog: &[&'static dyn Scenario],
+    catalog: &[&'static dyn AnyScenario],
     scenario: Option<&str>,
     variant: Option<&str>,
 ) -> Result<Vec<Pair>, UsageError> {
-    let scenarios: Vec<&'static dyn Scenario> = match scenario {
+    let scenarios: Vec<&'static dyn AnyScenario> = match scenario {
         None | Some(ALL) => catalog.to_vec(),
         Some(name) => vec![find_scenario(catalog, name)?],
     };
     let variant = variant.filter(|v| *v != ALL);
-    let pairs: Vec<Pair> = scenarios
-        .iter()
-        .flat_map(|&s| {
-            s.variants()
-                .iter()
-                .filter(move |v| variant.is_none_or(|want| v.name == want))
-                .map(move |v| Pair {
+    let Some(want) = variant else {
+        return Ok(scenarios
+            .iter()
+            .flat_map(|&s| {
+                s.variants().into_iter().map(move |v| Pair {
                     scenario: s,
                     variant: v,
                 })
+            })
+            .collect());
+    };
+    // The name is parsed into each scenario's own variant once, here, at the edge.
+    let pairs: Vec<Pair> = scenarios
+        .iter()
+        .filter_map(|&s| {
+            s.variant(want).ok().map(|v| Pair {
+                scenario: s,
+                variant: v,
+            })
         })
         .collect();
-    if let (Some(want), true) = (variant, pairs.is_empty()) {
+    if pairs.is_empty() {
         let known: Vec<&str> = scenarios
             .iter()
-            .flat_map(|s| s.variants().iter().map(|v| v.name))
+            .flat_map(|s| s.variants().into_iter().map(|v| v.name))
             .collect();
         let whose = match scenario {
             Some(name) if name != ALL => format!("scenario '{name}'"),

@@ -16,7 +16,7 @@
 //! Cascades are fine — an iteration that fires the expected oracle may fire others after it.
 //! A scenario that declares no oracles accepts any violation as its catch.
 
-use crate::scenario::Scenario;
+use crate::scenario::AnyScenario;
 use mmlab_engine::check::{Oracle, Violation};
 use std::fmt;
 
@@ -49,7 +49,7 @@ impl fmt::Display for Verdict {
 }
 
 /// Does this iteration's set of violations count as catching `scenario`'s race?
-pub fn catches(scenario: &dyn Scenario, violations: &[Violation]) -> bool {
+pub fn catches(scenario: &dyn AnyScenario, violations: &[Violation]) -> bool {
     let declared: &[Oracle] = scenario.oracles();
     !violations.is_empty()
         && (declared.is_empty() || violations.iter().any(|v| declared.contains(&v.oracle)))
