@@ -28,9 +28,9 @@ pub fn quiet_instrumentation() {
 /// setup violations are seen by [`assert_clean`].
 pub fn bench_world(
     cfg: mmlab_engine::mm::WorldConfig,
-    protocol: mmlab_engine::protocol::Protocol,
+    kernel: impl Into<mmlab_engine::kernel::Kernel>,
 ) -> Arc<World> {
-    let w = Arc::new(World::new(cfg, protocol));
+    let w = Arc::new(World::new(cfg, kernel));
     w.trace.set_enabled(false);
     w.sink.install();
     w

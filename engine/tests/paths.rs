@@ -3,19 +3,21 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Sink, Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pg;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::zap::ZapOps;
 use mmlab_engine::ops::{access, exit, munmap};
-use mmlab_engine::protocol::{Protocol, RmapRemoval};
+use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Ordering;
 
 fn world(protocol: Protocol) -> (World, Sink) {
     world_with(WorldConfig::stress(2), protocol)
 }
 
-fn world_with(cfg: WorldConfig, protocol: Protocol) -> (World, Sink) {
-    let w = World::new(cfg, protocol);
+fn world_with(cfg: WorldConfig, kernel: impl Into<Kernel>) -> (World, Sink) {
+    let w = World::new(cfg, kernel);
     let sink = Sink::new();
     sink.install();
     (w, sink)
@@ -209,20 +211,20 @@ fn madvise_dontneed_zaps_and_refault_reads_back_shared_data() {
 #[test]
 fn every_rmap_removal_gives_the_same_end_state_single_threaded() {
     let mut ends = Vec::new();
-    for policy in [
-        RmapRemoval::Immediate,
-        RmapRemoval::DelayedDirtyFile,
-        RmapRemoval::BatchAll,
-        RmapRemoval::AfterPtlRelease,
+    for (policy, zap) in [
+        ("v6_1", ZapOps::v6_1()),
+        ("default", ZapOps::default()),
+        ("rfc_batch_all", ZapOps::rfc_batch_all()),
+        ("rmaps_after_unlock", ZapOps::rmaps_after_unlock()),
     ] {
         let (w, sink) = world_with(
             WorldConfig {
                 gather_batch: 3,
                 ..WorldConfig::stress(2)
             },
-            Protocol {
-                rmap_removal: policy,
-                ..Protocol::default()
+            Kernel {
+                zap,
+                ..Kernel::default()
             },
         );
         let file = w.file(0);

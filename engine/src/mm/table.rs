@@ -2,7 +2,8 @@
 
 use super::arena::{Id, Kind};
 use super::mm_struct::MmId;
-use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, SpinLock};
+use super::pte::Pte;
+use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, Ordering, SpinLock};
 
 /// Marker for table ids.
 #[derive(Debug)]
@@ -39,5 +40,13 @@ impl PageTable {
             owner: Frozen::new((Id::new(0, 0), 0)),
             share_count: AtomicU32::new(1),
         }
+    }
+
+    /// `ptep_get_lockless`: PTE `i` now, without the PTL — a racy snapshot, as the kernel's
+    /// lockless readers take one (GUP-fast, `page_vma_mapped_walk`'s pre-check). For those
+    /// readers and for the oracles; a path that acts on a PTE takes its PTL and reads it
+    /// through `LockedPte`.
+    pub fn ptep_get_lockless(&self, i: usize) -> Pte {
+        Pte::decode(self.entries[i].load(Ordering::SeqCst))
     }
 }

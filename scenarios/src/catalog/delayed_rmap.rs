@@ -34,10 +34,11 @@ use super::common::{self, Actor, Overlap, actor};
 use crate::scenario::{Expect, Outcome, Scenario, Size, Variant};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::zap::ZapOps;
 use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
-use mmlab_engine::protocol::{Protocol, RmapRemoval};
 use mmlab_engine::sync::Arc;
 
 /// The scenario.
@@ -100,11 +101,11 @@ impl Scenario for DelayedRmap {
         &[Oracle::I4LostDirty, Oracle::I2TtuSync]
     }
     fn run(&self, variant: &str, size: Size, env: &Env) -> Outcome {
-        let rmap_removal = match variant {
-            "batch-all" => RmapRemoval::BatchAll,
-            "immediate-rmap" => RmapRemoval::Immediate,
-            "rmap-after-ptl" => RmapRemoval::AfterPtlRelease,
-            _ => RmapRemoval::DelayedDirtyFile,
+        let zap = match variant {
+            "batch-all" => ZapOps::rfc_batch_all(),
+            "immediate-rmap" => ZapOps::v6_1(),
+            "rmap-after-ptl" => ZapOps::rmaps_after_unlock(),
+            _ => ZapOps::default(),
         };
         let workload = match variant {
             "immediate-rmap" => Workload::LostDirty,
@@ -113,11 +114,11 @@ impl Scenario for DelayedRmap {
             _ if size == Size::Stress && env.seed % 2 == 1 => Workload::SyncWalker,
             _ => Workload::LostDirty,
         };
-        let protocol = Protocol {
-            rmap_removal,
-            ..Protocol::default()
+        let kernel = Kernel {
+            zap,
+            ..Kernel::default()
         };
-        let w = common::world(size, 3, protocol, |_| {});
+        let w = common::world(size, 3, kernel, |_| {});
         env.sink.install();
         let pages: u64 = match size {
             Size::Tiny => 1,
