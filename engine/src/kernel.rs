@@ -5,7 +5,8 @@
 //! reaches the functions a patch would change through this table, held by the [`World`]
 //! (`w.kernel`), the way the kernel itself reaches `rwc->rmap_one`, `rwc->anon_lock` or a
 //! `vm_operations_struct`: replace one entry and every caller at any depth runs the
-//! replacement — munmap, exit, MADV_DONTNEED and reclaim all run a replaced `zap_pte_range`.
+//! replacement — munmap, exit, MADV_DONTNEED and hugetlb's unmap all run a replaced
+//! `zap_pte_range`, and reclaim's `try_to_unmap` a replaced `flush_tlb_range`.
 //!
 //! [`Kernel::default`] is the modern kernel. A historical version of one function is an
 //! alternative entry in that function's own file (named after the era or the commit it
