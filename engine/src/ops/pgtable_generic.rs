@@ -174,8 +174,9 @@ impl<'w> LockedPte<'w> {
 }
 
 impl std::fmt::Display for LockedPte<'_> {
+    /// `mm N va 0x...`: the object of a trace step, so that a story shows whose PTE changed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "va {:#x}", self.va << 12)
+        write!(f, "{} va {:#x}", self.mm, self.va << 12)
     }
 }
 
