@@ -262,12 +262,12 @@ pub fn zap_present_folio_ptes(
     let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
     tlb.tlb_remove_tlb_entry(pte.va());
     race_window!("zap_pte_range: pte cleared, rmap not yet removed");
-    let mut delay_rmap = false;
-    if folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. }) {
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
         rmap::set_page_dirty(w, folio);
-        delay_rmap = true;
         force.flush = true;
     }
+    let delay_rmap = dirty_file; // tlb_delay_rmap()
     zap_rss_dec(w, pte.mm());
     if !delay_rmap {
         rmap::page_remove_rmap(w, folio, vma);
@@ -281,7 +281,7 @@ pub fn zap_present_folio_ptes(
 
 /// The present-PTE step before 5df397dec7c4 (≤ v6.1): `page_remove_rmap` right after the
 /// clear, before the TLB flush — the page can look unmapped while a stale writable TLB entry
-/// still writes to it. The default with the one line `delay_rmap = true;` removed.
+/// still writes to it. The default with one line changed: `let delay_rmap = false;`.
 pub fn zap_present_folio_ptes_v6_1(
     w: &World,
     tlb: &mut MmuGather,
@@ -293,11 +293,12 @@ pub fn zap_present_folio_ptes_v6_1(
     let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
     tlb.tlb_remove_tlb_entry(pte.va());
     race_window!("zap_pte_range: pte cleared, rmap not yet removed");
-    let delay_rmap = false;
-    if folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. }) {
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
         rmap::set_page_dirty(w, folio);
         force.flush = true;
     }
+    let delay_rmap = false;
     zap_rss_dec(w, pte.mm());
     if !delay_rmap {
         rmap::page_remove_rmap(w, folio, vma);
@@ -311,8 +312,8 @@ pub fn zap_present_folio_ptes_v6_1(
 
 /// The present-PTE step of Ryan Roberts' 2023 RFC ("mm/mmu_gather: generalize mmu_gather
 /// rmap removal mechanism"): every folio's rmap removal is delayed to `tlb_flush_rmaps`; the
-/// TLB flush is still forced only by a dirty file PTE. The default with `delay_rmap` set for
-/// every folio.
+/// TLB flush is still forced only by a dirty file PTE. The default with one line changed:
+/// `let delay_rmap = true;`.
 pub fn zap_present_folio_ptes_rfc_batch_all(
     w: &World,
     tlb: &mut MmuGather,
@@ -324,11 +325,12 @@ pub fn zap_present_folio_ptes_rfc_batch_all(
     let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
     tlb.tlb_remove_tlb_entry(pte.va());
     race_window!("zap_pte_range: pte cleared, rmap not yet removed");
-    let delay_rmap = true;
-    if folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. }) {
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
         rmap::set_page_dirty(w, folio);
         force.flush = true;
     }
+    let delay_rmap = true;
     zap_rss_dec(w, pte.mm());
     if !delay_rmap {
         rmap::page_remove_rmap(w, folio, vma);
