@@ -5,7 +5,7 @@
 //! removed comes from (a213e5cf71cb "mm/munlock: delete munlock_vma_pages_all(), allow oomreap").
 
 use crate::mm::{MmId, VmaId, World};
-use crate::ops::{mmap, munmap, pgtable};
+use crate::ops::{mmap, munmap};
 
 /// `exit_mmap` + `mmdrop`: tear down every mapping of `mm` and free it.
 ///
@@ -27,7 +27,7 @@ pub fn exit_mmap(w: &World, mm_id: MmId) {
         (w.kernel.zap.unmap_vmas)(w, &mut gather, &vmas, 0, u64::MAX);
     }
     let mut map = mm.mmap_lock.write();
-    pgtable::free_pgtables(w, &mut gather, &vmas, &[]);
+    (w.kernel.zap.free_pgtables)(w, &mut gather, &vmas, &[]);
     (w.kernel.tlb.tlb_finish_mmu)(w, gather);
     for &v in &vmas {
         munmap::remove_vma(w, v);

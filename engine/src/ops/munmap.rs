@@ -3,7 +3,7 @@
 use crate::check::unmapped::{UnmapStart, ZapCall};
 use crate::check::{self, Oracle};
 use crate::mm::{MmId, VmaId, World};
-use crate::ops::{Error, mmap, pgtable};
+use crate::ops::{Error, mmap};
 use crate::sync::hw_lock;
 
 /// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
@@ -28,7 +28,7 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let map = map.downgrade();
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, false);
     (w.kernel.zap.unmap_vmas)(w, &mut gather, &[vma_id], info.start, info.end);
-    pgtable::free_pgtables(w, &mut gather, &[vma_id], &map.vmas);
+    (w.kernel.zap.free_pgtables)(w, &mut gather, &[vma_id], &map.vmas);
     (w.kernel.tlb.tlb_finish_mmu)(w, gather);
     remove_vma(w, vma_id);
     assert_range_unmapped(w, mm_id, info.start, info.end, ZapCall::Munmap, &began);

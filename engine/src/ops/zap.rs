@@ -415,7 +415,7 @@ pub fn zap_page_range_single(w: &World, vma: VmaId, start: u64, end: u64) {
 }
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the zap
-/// levels, from `unmap_vmas` down to one present PTE. The default is the modern kernel; the
+/// levels, from `unmap_vmas` down to one present PTE, and `free_pgtables` after them. The default is the modern kernel; the
 /// constructors below are the historical generations of the rmap removal.
 #[derive(Debug, Clone, Copy)]
 pub struct ZapOps {
@@ -443,6 +443,9 @@ pub struct ZapOps {
         fn(&World, &mut MmuGather, VmaId, &LockedPte<'_>, Pfn, &mut ZapForce),
     /// `zap_nonpresent_ptes`: a migration or swap entry.
     pub zap_nonpresent_ptes: fn(&World, &mut MmuGather, VmaId, &LockedPte<'_>, Pte) -> u64,
+    /// `free_pgtables` (mm/memory.c, [`crate::ops::pgtable::free_pgtables`]): after the zap,
+    /// unlink the VMAs from the rmap trees and queue their page tables on the gather.
+    pub free_pgtables: fn(&World, &mut MmuGather, &[VmaId], &[VmaId]),
 }
 
 impl Default for ZapOps {
@@ -457,6 +460,7 @@ impl Default for ZapOps {
             zap_present_ptes,
             zap_present_folio_ptes,
             zap_nonpresent_ptes,
+            free_pgtables: crate::ops::pgtable::free_pgtables,
         }
     }
 }
