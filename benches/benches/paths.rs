@@ -25,10 +25,10 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mmlab_engine::check::Sink;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{AtomicU32, LockClass, PageLock, RwSem, SpinLock, switches};
 use std::hint::black_box;
 use std::time::Duration;
@@ -125,7 +125,7 @@ fn paths(c: &mut Criterion) {
             instrumentation(on);
             let sink = Sink::new();
             sink.install();
-            let w = World::new(world(), Protocol::default());
+            let w = World::new(world(), Kernel::default());
             w.trace.set_enabled(on);
             let mm = mm_alloc(&w).expect("one mm");
             let kind = if file {
@@ -195,7 +195,7 @@ fn shared_page(k: usize) -> (World, mmlab_engine::mm::Pfn) {
             tlb_entries: 1,
             ..WorldConfig::stress(1)
         },
-        Protocol::default(),
+        Kernel::default(),
     );
     w.trace.set_enabled(false);
     let file = w.file(0);

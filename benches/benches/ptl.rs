@@ -20,11 +20,11 @@ use mmlab_benches::{
     Body, Panel, assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation,
     report_svg, time_concurrently,
 };
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::access::store;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::munmap::madvise_dontneed;
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{LockClass, lock_stat, switches};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +44,7 @@ fn setup(threads: usize, split_ptl: bool) -> (Arc<World>, MmId) {
     } else {
         Ptlocks::MmPageTableLock
     };
-    let w = bench_world(cfg, Protocol::default());
+    let w = bench_world(cfg, Kernel::default());
     let mm = mm_alloc(&w).expect("mm");
     for t in 0..threads {
         let kind = MapKind::File {

@@ -5,7 +5,7 @@
 //! One process maps a shared file of P pages, write-faults and stores to every page (so every
 //! PTE is dirty: each PTE table's zap forces a TLB flush under its PTL), then munmaps it. Only
 //! the munmap is timed; the mmap and the faults are set up again before each one. Compared, in
-//! one run, under each `Protocol::rmap_removal`:
+//! one run, under each generation's `ZapOps` (`kernel.zap`):
 //!
 //! - `immediate` (≤6.1): `page_remove_rmap` right after the PTE is cleared;
 //! - `delayed-dirty-file` (6.2+, 5df397dec7c4): dirty file pages' rmaps removed by
@@ -23,31 +23,36 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mmlab_benches::{
     assert_clean, bench_world, interleaved, median, ns, quiet_instrumentation, report_svg,
 };
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access::store;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::munmap::munmap;
-use mmlab_engine::protocol::{Protocol, RmapRemoval};
+use mmlab_engine::ops::zap::ZapOps;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Pages mapped, dirtied and unmapped per round (8 PTE tables of 8).
 const PAGES: u64 = 64;
-const POLICIES: [(&str, RmapRemoval); 4] = [
-    ("immediate", RmapRemoval::Immediate),
-    ("delayed-dirty-file", RmapRemoval::DelayedDirtyFile),
-    ("batch-all", RmapRemoval::BatchAll),
-    ("after-ptl-release", RmapRemoval::AfterPtlRelease),
+/// A generation's name in the report, and its zap table.
+type Generation = (&'static str, fn() -> ZapOps);
+
+/// Each generation's zap table (`ZapOps` constructors), by the name the report uses.
+const POLICIES: [Generation; 4] = [
+    ("immediate", ZapOps::v6_1),
+    ("delayed-dirty-file", ZapOps::default),
+    ("batch-all", ZapOps::rfc_batch_all),
+    ("after-ptl-release", ZapOps::rmaps_after_unlock),
 ];
 
-fn world(rmap_removal: RmapRemoval) -> Arc<World> {
+fn world(zap: ZapOps) -> Arc<World> {
     let mut cfg = WorldConfig::stress(1);
     cfg.files = vec![(PAGES as usize, false)];
     bench_world(
         cfg,
-        Protocol {
-            rmap_removal,
-            ..Protocol::default()
+        Kernel {
+            zap,
+            ..Kernel::default()
         },
     )
 }
@@ -77,7 +82,7 @@ fn bench(c: &mut Criterion) {
     for (name, policy) in POLICIES {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let w = world(policy);
+                let w = world(policy());
                 let mm = mm_alloc(&w).expect("mm");
                 let total = (0..iters).map(|i| round(&w, mm, i)).sum();
                 assert_clean(&w, name);
@@ -93,7 +98,7 @@ fn bench(c: &mut Criterion) {
     let worlds: Vec<_> = POLICIES
         .iter()
         .map(|&(_, p)| {
-            let w = world(p);
+            let w = world(p());
             let mm = mm_alloc(&w).expect("mm");
             (w, mm)
         })

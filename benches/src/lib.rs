@@ -37,7 +37,7 @@ pub fn bench_sink() -> &'static Sink {
 /// that setup violations are seen by [`assert_clean`].
 pub fn bench_world(
     cfg: mmlab_engine::mm::WorldConfig,
-    kernel: impl Into<mmlab_engine::kernel::Kernel>,
+    kernel: mmlab_engine::kernel::Kernel,
 ) -> Arc<World> {
     let w = Arc::new(World::new(cfg, kernel));
     w.trace.set_enabled(false);

@@ -5,7 +5,8 @@
 //! reaches the functions a patch would change through this table, held by the [`World`]
 //! (`w.kernel`), the way the kernel itself reaches `rwc->rmap_one`, `rwc->anon_lock` or a
 //! `vm_operations_struct`: replace one entry and every caller at any depth runs the
-//! replacement — munmap, exit, MADV_DONTNEED and reclaim all run a replaced `zap_pte_range`.
+//! replacement — munmap, exit, MADV_DONTNEED and hugetlb's unmap all run a replaced
+//! `zap_pte_range`, and reclaim's `try_to_unmap` a replaced `flush_tlb_range`.
 //!
 //! [`Kernel::default`] is the modern kernel. A historical version of one function is an
 //! alternative entry in that function's own file (named after the era or the commit it
@@ -24,13 +25,10 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{fault, migrate, mlock, notifier, rmap_walk, tlb, zap};
-use crate::protocol::Protocol;
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Kernel {
-    /// Switches not yet turned into entries of the tables below.
-    pub protocol: Protocol,
     /// `unmap_vmas` and the zap levels under it.
     pub zap: zap::ZapOps,
     /// The mmu_gather and the TLB flush functions.
@@ -45,13 +43,4 @@ pub struct Kernel {
     pub fault: fault::FaultOps,
     /// The mlock and munlock steps.
     pub mlock: mlock::MlockOps,
-}
-
-impl From<Protocol> for Kernel {
-    fn from(protocol: Protocol) -> Self {
-        Kernel {
-            protocol,
-            ..Kernel::default()
-        }
-    }
 }

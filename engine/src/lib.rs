@@ -6,7 +6,6 @@ pub mod check;
 pub mod kernel;
 pub mod mm;
 pub mod ops;
-pub mod protocol;
 pub mod race;
 pub mod report;
 pub mod sync;

@@ -30,15 +30,15 @@ mod common;
 
 use common::{join, spawn, wait_blocked};
 use mmlab_engine::check::{Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{self, MapKind, mm_alloc};
 use mmlab_engine::ops::{munmap, pgtable};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, LockClass, Ordering};
 
 #[test]
 fn anon_vma_prepare_puts_the_anon_vma_it_lost_the_race_with_instead_of_freeing_it() {
-    let w = Arc::new(World::new(WorldConfig::stress(2), Protocol::default()));
+    let w = Arc::new(World::new(WorldConfig::stress(2), Kernel::default()));
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();

@@ -7,10 +7,10 @@
 
 use mmlab_engine::actor::{Actor, Crew, Env, Harness};
 use mmlab_engine::check::{self, Oracle};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::{race, race_window, trace};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -270,13 +270,13 @@ fn an_iteration_reports_once_into_its_env_and_the_thread_gets_its_sink_back() {
 
 #[test]
 fn a_renewed_world_is_a_new_world_and_ids_from_before_are_stale() {
-    let protocol = Protocol::default();
+    let kernel = Kernel::default();
     let sink = check::Sink::new();
     sink.install();
-    let fresh = World::new(WorldConfig::stress(2), protocol);
+    let fresh = World::new(WorldConfig::stress(2), kernel);
     let (fresh_mm, fresh_pfns) = populate(&fresh, 6);
 
-    let mut w = World::new(WorldConfig::stress(2), protocol);
+    let mut w = World::new(WorldConfig::stress(2), kernel);
     let (old_mm, old_pfns) = populate(&w, 6);
     assert!(w.renew());
     assert!(!w.mms.is_live(old_mm));

@@ -12,11 +12,11 @@ mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Sink, current_sink};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pte, VmaId, World, WorldConfig};
 use mmlab_engine::ops::hugetlb::hugetlb_fault_mutex_hash;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, fault, tlb};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{LockClass, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 fn hugetlb_world() -> (Arc<World>, MmId, VmaId) {
     let mut cfg = WorldConfig::tiny(2);
     cfg.files = vec![(cfg.ptes_per_table, true)];
-    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let w = Arc::new(World::new(cfg, Kernel::default()));
     // This test's own sink: `current_sink()` below, and the faulting threads', is this one.
     Sink::new().install();
     let per = w.cfg.ptes_per_table as u64;

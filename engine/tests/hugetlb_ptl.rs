@@ -12,10 +12,10 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::Sink;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::lock_stat;
 use mmlab_engine::sync::{LockClass, Ordering};
 
@@ -24,7 +24,7 @@ fn without_split_ptls_hugetlb_takes_the_mm_page_table_lock_and_shares_no_table()
     let mut cfg = WorldConfig::tiny(2);
     cfg.files = vec![(cfg.ptes_per_table, true)];
     cfg.ptlocks = Ptlocks::MmPageTableLock;
-    let w = World::new(cfg, Protocol::default());
+    let w = World::new(cfg, Kernel::default());
     let sink = Sink::new();
     sink.install();
     let per = w.cfg.ptes_per_table as u64;

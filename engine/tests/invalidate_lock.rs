@@ -24,15 +24,15 @@ mod common;
 
 use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Sink, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, LockClass};
 
 #[test]
 fn a_fault_that_adds_a_page_to_the_cache_waits_for_invalidate_lock_and_a_hit_does_not() {
-    let w = Arc::new(World::new(WorldConfig::stress(2), Protocol::default()));
+    let w = Arc::new(World::new(WorldConfig::stress(2), Kernel::default()));
     let sink = Sink::new();
     sink.install();
     let file = w.file(0);

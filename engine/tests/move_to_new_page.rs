@@ -28,10 +28,10 @@ mod common;
 use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Oracle, Sink};
 use mmlab_engine::kernel::Kernel;
-use mmlab_engine::mm::pte::ptep_get_and_clear;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::migrate::{self, MigrateResult, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::{access, page_alloc, rmap, tlb};
 use mmlab_engine::sync::LockClass;
 use std::sync::Arc;
@@ -60,11 +60,8 @@ fn a_locked_newpage_is_no_bug_when_the_old_page_stays_mapped() {
     let zapper = {
         let (w, step) = (w.clone(), step.clone());
         spawn("zapper", &sink, move || {
-            let m = w.mms.get(mm);
-            let (slot, i) = w.pte_slot(0);
-            let table = w.tables.get(m.pmd_table(slot).unwrap());
-            let ptl = w.pte_lockptr(m, table).lock();
-            let old = ptep_get_and_clear(&ptl, &table.entries[i]);
+            let ptl = pte_offset_map_lock(&w, mm, 0).unwrap();
+            let old = ptl.ptep_get_and_clear();
             assert_eq!(old.pfn(), Some(pfn));
             step.store(1, Ordering::SeqCst);
             wait_until("migration to decide", || decided(&step));

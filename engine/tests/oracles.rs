@@ -8,12 +8,12 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap, notifier, page_alloc, rmap, tlb, zap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Ordering;
 
 /// Two CPUs, tables of two PTEs (so one table can hold two VMAs, and a second VMA can sit in a
@@ -32,7 +32,7 @@ fn world() -> (World, Sink) {
         tlb_entries: 4,
         ..WorldConfig::tiny(2)
     };
-    let w = World::new(cfg, Protocol::default());
+    let w = World::new(cfg, Kernel::default());
     let sink = Sink::new();
     sink.install();
     (w, sink)

@@ -3,19 +3,20 @@
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Sink, Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pg;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::zap::ZapOps;
 use mmlab_engine::ops::{access, exit, munmap};
-use mmlab_engine::protocol::{Protocol, RmapRemoval};
 use mmlab_engine::sync::Ordering;
 
-fn world(protocol: Protocol) -> (World, Sink) {
-    world_with(WorldConfig::stress(2), protocol)
+fn world(kernel: Kernel) -> (World, Sink) {
+    world_with(WorldConfig::stress(2), kernel)
 }
 
-fn world_with(cfg: WorldConfig, protocol: Protocol) -> (World, Sink) {
-    let w = World::new(cfg, protocol);
+fn world_with(cfg: WorldConfig, kernel: Kernel) -> (World, Sink) {
+    let w = World::new(cfg, kernel);
     let sink = Sink::new();
     sink.install();
     (w, sink)
@@ -32,7 +33,7 @@ fn finish(w: &World, sink: &Sink) -> Vec<Violation> {
 
 #[test]
 fn anon_fault_then_munmap_frees_every_page_and_balances_counters() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let before = free_pages(&w);
     let mm = mm_alloc(&w).unwrap();
     let vma = mmap(&w, mm, 0, 20, MapKind::Anon).unwrap();
@@ -70,7 +71,7 @@ fn anon_fault_then_munmap_frees_every_page_and_balances_counters() {
 
 #[test]
 fn dirty_shared_file_page_stays_dirty_in_the_page_cache_after_zap() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let file = w.file(0);
     let mm = mm_alloc(&w).unwrap();
     let vma = mmap(
@@ -103,7 +104,7 @@ fn dirty_shared_file_page_stays_dirty_in_the_page_cache_after_zap() {
 
 #[test]
 fn private_file_write_copies_on_write_and_leaves_the_file_alone() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let file = w.file(0);
     let mm = mm_alloc(&w).unwrap();
     let vma = mmap(
@@ -135,7 +136,7 @@ fn private_file_write_copies_on_write_and_leaves_the_file_alone() {
 
 #[test]
 fn exit_mmap_leaves_no_vma_table_or_anon_page_behind() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let before = free_pages(&w);
     let file = w.file(0);
     let mm = mm_alloc(&w).unwrap();
@@ -171,7 +172,7 @@ fn exit_mmap_leaves_no_vma_table_or_anon_page_behind() {
 
 #[test]
 fn madvise_dontneed_zaps_and_refault_reads_back_shared_data() {
-    let (w, sink) = world(Protocol::default());
+    let (w, sink) = world(Kernel::default());
     let file = w.file(0);
     let mm = mm_alloc(&w).unwrap();
     mmap(
@@ -209,20 +210,20 @@ fn madvise_dontneed_zaps_and_refault_reads_back_shared_data() {
 #[test]
 fn every_rmap_removal_gives_the_same_end_state_single_threaded() {
     let mut ends = Vec::new();
-    for policy in [
-        RmapRemoval::Immediate,
-        RmapRemoval::DelayedDirtyFile,
-        RmapRemoval::BatchAll,
-        RmapRemoval::AfterPtlRelease,
+    for (policy, zap) in [
+        ("v6_1", ZapOps::v6_1()),
+        ("default", ZapOps::default()),
+        ("rfc_batch_all", ZapOps::rfc_batch_all()),
+        ("rmaps_after_unlock", ZapOps::rmaps_after_unlock()),
     ] {
         let (w, sink) = world_with(
             WorldConfig {
                 gather_batch: 3,
                 ..WorldConfig::stress(2)
             },
-            Protocol {
-                rmap_removal: policy,
-                ..Protocol::default()
+            Kernel {
+                zap,
+                ..Kernel::default()
             },
         );
         let file = w.file(0);

@@ -4,15 +4,15 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::quiescent;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{Ptlocks, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, exit, munmap};
-use mmlab_engine::protocol::Protocol;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn churn(cfg: WorldConfig, dur: Duration) -> Vec<mmlab_engine::check::Violation> {
-    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let w = Arc::new(World::new(cfg, Kernel::default()));
     let file = w.file(0);
     let shared = mm_alloc(&w).unwrap();
     mmap(
@@ -88,7 +88,7 @@ fn churn(cfg: WorldConfig, dur: Duration) -> Vec<mmlab_engine::check::Violation>
 }
 
 #[test]
-fn faults_stores_zaps_and_exits_keep_every_oracle_under_the_default_protocol() {
+fn faults_stores_zaps_and_exits_keep_every_oracle_under_the_default_kernel() {
     let v = churn(WorldConfig::stress(3), Duration::from_secs(2));
     assert!(
         v.is_empty(),

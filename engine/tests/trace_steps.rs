@@ -4,11 +4,11 @@
 //! found nothing where a racing fault maps a moment later).
 #![cfg(not(mmlab_loom))]
 
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap};
-use mmlab_engine::protocol::Protocol;
 
 fn steps(w: &World) -> Vec<&'static str> {
     w.trace.events().iter().map(|e| e.step).collect()
@@ -16,7 +16,7 @@ fn steps(w: &World) -> Vec<&'static str> {
 
 #[test]
 fn a_migration_traces_its_entry_to_remove_migration_ptes_before_each_pte() {
-    let w = World::new(WorldConfig::stress(1), Protocol::default());
+    let w = World::new(WorldConfig::stress(1), Kernel::default());
     let mm = mm_alloc(&w).unwrap();
     mmap(&w, mm, 0, 1, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 0, 5).unwrap();
@@ -35,7 +35,7 @@ fn a_migration_traces_its_entry_to_remove_migration_ptes_before_each_pte() {
 
 #[test]
 fn a_zap_traces_the_empty_ptes_it_skips() {
-    let w = World::new(WorldConfig::stress(1), Protocol::default());
+    let w = World::new(WorldConfig::stress(1), Kernel::default());
     let mm = mm_alloc(&w).unwrap();
     mmap(&w, mm, 0, 4, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 1, 5).unwrap();

@@ -32,10 +32,10 @@ use loom::model::Builder;
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::unmapped::ZapCall;
 use mmlab_engine::check::{Oracle, Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{Error, access, munmap, page_alloc, tlb, zap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -92,7 +92,7 @@ fn race_a_store_against(memory: Memory, zapper: Zapper) -> (Vec<Violation>, Stri
     env.sink.install();
     let w = Arc::new(World::new(
         tiny_world(usize::from(!matches!(memory, Memory::Anon))),
-        Protocol::default(),
+        Kernel::default(),
     ));
     let mm = mm_alloc(&w).expect("one mm slot");
     let kind = match memory {
@@ -248,7 +248,7 @@ fn two_dontneeds(zap: fn(&World, MmId)) -> (Vec<Violation>, String) {
     env.sink.install();
     let mut cfg = tiny_world(0);
     cfg.cpus = 3;
-    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let w = Arc::new(World::new(cfg, Kernel::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
     access::store(&w, 2, mm, 0, 9).expect("a store on cpu2 maps the page");

@@ -48,6 +48,7 @@
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::unmapped::ZapCall;
 use mmlab_engine::check::{Oracle, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{isolate_lru_page, move_to_new_page};
@@ -57,7 +58,6 @@ use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, TtuFlags, try_to_migrate, try_to_
 use mmlab_engine::ops::{
     access, exit, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb, zap,
 };
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, Ordering};
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
@@ -155,10 +155,10 @@ impl Scenario for NegativeControls {
 }
 
 /// A tiny world: `cpus` CPUs, tables of two PTEs, one two-page file.
-fn world(cpus: usize, protocol: Protocol, f: impl FnOnce(&mut WorldConfig)) -> Arc<World> {
+fn world(cpus: usize, kernel: Kernel, f: impl FnOnce(&mut WorldConfig)) -> Arc<World> {
     let mut cfg = WorldConfig::tiny(cpus);
     f(&mut cfg);
-    Arc::new(World::new(cfg, protocol))
+    Arc::new(World::new(cfg, kernel))
 }
 
 /// Run the actors, then the quiescent oracles; package what fired.
@@ -200,7 +200,7 @@ fn mapped(w: &World, pages: u64, kind: MapKind) -> (MmId, VmaId, Pfn) {
 /// calls `page_remove_rmap` (nor gathers the page): the page stays counted as mapped by a PTE
 /// that no longer exists.
 fn zap_forgetting_page_remove_rmap(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, _vma, _pfn) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("zap", move || {
@@ -217,7 +217,7 @@ fn zap_forgetting_page_remove_rmap(env: &Env) -> Outcome {
 /// I3: MADV_DONTNEED as `munmap::madvise_dontneed` writes it, except that the gathered pages
 /// are put before `tlb_finish_mmu` flushes: cpu0 still caches the page when it is freed.
 fn dontneed_freeing_before_flush(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, vma, _) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("dontneed", move || {
@@ -237,7 +237,7 @@ fn dontneed_freeing_before_flush(env: &Env) -> Outcome {
 /// I6: `__unmap_and_move` that installs migration entries (`try_to_migrate`) and then unlocks
 /// the page without `remove_migration_ptes`: the entries outlive the migration.
 fn migration_forgetting_remove_migration_ptes(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (_, _, pfn) = mapped(&w, 1, MapKind::Anon);
     assert!(isolate_lru_page(&w, pfn), "the migrator's reference");
     let wm = w.clone();
@@ -252,7 +252,7 @@ fn migration_forgetting_remove_migration_ptes(env: &Env) -> Outcome {
 /// I7: a migration that goes straight to `move_to_new_page` without `try_to_migrate`: the
 /// page it moves is still mapped.
 fn migration_moving_a_mapped_page(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (_, _, pfn) = mapped(&w, 1, MapKind::Anon);
     assert!(isolate_lru_page(&w, pfn), "the migrator's reference");
     let new = page_alloc::alloc_page(&w).expect("a free page");
@@ -276,7 +276,7 @@ fn migration_moving_a_mapped_page(env: &Env) -> Outcome {
 /// reused by the next anon fault, and a walker's `page_get_anon_vma` pins the newcomer through
 /// the page's stale `->mapping`.
 fn unlink_anon_vmas_while_mapped(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |c| c.anon_vmas = 1);
+    let w = world(1, Kernel::default(), |c| c.anon_vmas = 1);
     let (mm, vma, pfn) = mapped(&w, 1, MapKind::Anon);
     let other = mmap(&w, mm, 2, 1, MapKind::Anon).expect("a second VMA");
     let wt = w.clone();
@@ -294,7 +294,7 @@ fn unlink_anon_vmas_while_mapped(env: &Env) -> Outcome {
 /// I11: reclaim that passes `TTU_IGNORE_MLOCK` (only munlock and migration may): it unmaps
 /// the page of a VM_LOCKED VMA.
 fn reclaim_ignoring_mlock(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let mm = mm_alloc(&w).expect("an mm slot");
     let vma = mmap(&w, mm, 0, 1, shared_file(&w)).expect("a VMA slot");
     access::load(&w, 0, mm, 0).expect("a read fault maps the page");
@@ -314,7 +314,7 @@ fn reclaim_ignoring_mlock(env: &Env) -> Outcome {
 /// secondary maps the page: only start/end reach it, so it still maps the page when the
 /// gather frees it.
 fn dontneed_without_notifier_bracket(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, vma, _) = mapped(&w, 1, MapKind::Anon);
     notifier::register(&w, mm, SecondaryKind::Kvm);
     assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
@@ -367,7 +367,7 @@ fn mapped_and_pinned(w: &World) -> (MmId, VmaId) {
 
 /// I14: the munmap above returns while cpu0 still caches the page.
 fn munmap_dropping_its_final_flush(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, vma) = mapped_and_pinned(&w);
     let wz = w.clone();
     let actors = vec![actor("munmap", move || {
@@ -379,7 +379,7 @@ fn munmap_dropping_its_final_flush(env: &Env) -> Outcome {
 /// I15: `mmu_notifier_invalidate_range_start` (which may sleep) called with the PTL held —
 /// the bracket must be opened before `pte_offset_map_lock`, never inside it.
 fn notifier_start_under_ptl(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, _, _) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("zap", move || {
@@ -396,7 +396,7 @@ fn notifier_start_under_ptl(env: &Env) -> Outcome {
 /// I16: `unlink_file_vma` (free_pgtables' step) run while the VMA is still in the mm and its
 /// PTE still maps the page: rmap walkers can no longer find that mapping.
 fn unlink_file_vma_while_mapped(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (_, vma, _) = mapped(&w, 1, shared_file(&w));
     let wu = w.clone();
     let actors = vec![actor("unlink", move || pgtable::unlink_file_vma(&wu, vma))];
@@ -407,7 +407,7 @@ fn unlink_file_vma_while_mapped(env: &Env) -> Outcome {
 /// `exit_mmap`; loom finds the interleaving where the access comes after the mm was freed
 /// (its first schedule: the last actor, the exit, runs first).
 fn access_racing_exit_without_mm_users(env: &Env) -> Outcome {
-    let w = world(2, Protocol::default(), |_| {});
+    let w = world(2, Kernel::default(), |_| {});
     let (mm, _, _) = mapped(&w, 1, MapKind::Anon);
     let (wa, we) = (w.clone(), w.clone());
     let actors = vec![
@@ -423,7 +423,7 @@ fn access_racing_exit_without_mm_users(env: &Env) -> Outcome {
 /// returns; cpu0's next store goes through the stale entry into a page the mm no longer maps.
 /// A race: the store before the munmap is legitimate.
 fn store_racing_munmap_without_final_flush(env: &Env) -> Outcome {
-    let w = world(2, Protocol::default(), |_| {});
+    let w = world(2, Kernel::default(), |_| {});
     let (mm, vma) = mapped_and_pinned(&w);
     let (ws, wz) = (w.clone(), w.clone());
     let actors = vec![
@@ -441,7 +441,7 @@ fn store_racing_munmap_without_final_flush(env: &Env) -> Outcome {
 /// queued while its PTE still maps the page): `tlb_finish_mmu` frees a page table with a live
 /// PTE (I10's rule, reported as the kernel's bad-page-table BUG).
 fn free_pgtables_before_unmap_vmas(env: &Env) -> Outcome {
-    let w = world(1, Protocol::default(), |_| {});
+    let w = world(1, Kernel::default(), |_| {});
     let (mm, vma, _) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("munmap", move || {

@@ -24,10 +24,10 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, migrate, munmap, pgtable, rmap_walk};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
@@ -37,7 +37,7 @@ fn a_pin_racing_the_unlink_of_the_last_vma() -> (Vec<Violation>, String) {
     let env = Env::new(0);
     env.sink.install();
     let cfg = WorldConfig::single(1, vec![]);
-    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let w = Arc::new(World::new(cfg, Kernel::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
     access::store(&w, 0, mm, 0, 7).expect("a store maps an anonymous page");

@@ -31,12 +31,12 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{FileId, MmId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, mkclean, reclaim};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::{Arc, Ordering};
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
@@ -85,7 +85,7 @@ fn make_pte_writable_clean(w: &World, mm: MmId, va: u64) {
 fn race_a_store_against(clearer: Clearer) -> (Vec<Violation>, String) {
     let env = Env::new(0);
     env.sink.install();
-    let w = Arc::new(World::new(tiny_world(), Protocol::default()));
+    let w = Arc::new(World::new(tiny_world(), Kernel::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     let file: FileId = w.file(0);
     let kind = MapKind::File {

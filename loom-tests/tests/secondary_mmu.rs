@@ -19,11 +19,11 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Oracle, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, munmap, notifier, tlb, zap};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, explore};
 use mmlab_scenarios::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
@@ -94,7 +94,7 @@ impl Scenario for SecondaryMmu {
             Variant::KvmNoBracket => (SecondaryKind::Kvm, false),
             Variant::SvaNoBracket => (SecondaryKind::Sva, false),
         };
-        let w = Arc::new(World::new(WorldConfig::tiny(2), Protocol::default()));
+        let w = Arc::new(World::new(WorldConfig::tiny(2), Kernel::default()));
         let mm = mm_alloc(&w).expect("an mm slot");
         let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("a VMA slot");
         access::store(&w, 0, mm, 0, 7).expect("a store faults the page in");

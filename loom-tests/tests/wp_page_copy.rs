@@ -27,11 +27,11 @@
 
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, notifier};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
@@ -42,7 +42,7 @@ fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     let env = Env::new(0);
     env.sink.install();
     let cfg = WorldConfig::single(2, vec![(1, false)]);
-    let w = Arc::new(World::new(cfg, Protocol::default()));
+    let w = Arc::new(World::new(cfg, Kernel::default()));
     let mm = mm_alloc(&w).expect("one mm slot");
     let private = MapKind::File {
         file: w.file(0),

@@ -63,10 +63,9 @@ pub use mmlab_engine::actor::Actor;
 pub fn world(
     size: Size,
     cpus: usize,
-    kernel: impl Into<Kernel>,
+    kernel: Kernel,
     f: impl FnOnce(&mut WorldConfig),
 ) -> Arc<World> {
-    let kernel = kernel.into();
     let mut cfg = match size {
         Size::Tiny => WorldConfig::tiny(cpus),
         Size::Stress => WorldConfig::stress(cpus),

@@ -45,7 +45,10 @@ pub struct MmuGather {
 }
 
 impl MmuGather {
-    pub(crate) fn new(mm: MmId, fullmm: bool, batch: usize) -> Self {
+    /// An empty gather of `mm` with batches of `batch` pages: what `tlb_gather_mmu` (a
+    /// [`crate::ops::tlb::TlbOps`] entry, which also counts `tlb_flush_pending`) hands out.
+    /// Public so that a replacement `tlb_gather_mmu` can build one.
+    pub fn new(mm: MmId, fullmm: bool, batch: usize) -> Self {
         MmuGather {
             mm,
             fullmm,

@@ -6,7 +6,6 @@
 
 use super::arena::Id;
 use super::page::Pfn;
-use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 use std::fmt;
 
 /// A decoded PTE.
@@ -127,16 +126,6 @@ impl fmt::Display for Pte {
             Pte::Swap(s) => write!(f, "swap({s})"),
         }
     }
-}
-
-/// `ptep_get_and_clear`: clear the PTE and return what it held, in one atomic step (x86
-/// `native_ptep_get_and_clear` is an `xchg` on SMP). The caller holds the PTE's PTL (the guard
-/// is the proof): the PTL keeps other kernel paths off the PTE, but not the hardware walker,
-/// which sets the dirty and accessed bits with an atomic update and no lock (`ops::access`).
-/// So the value returned here — never a read made earlier under the same PTL — is the one
-/// whose dirty bit the caller must move to the page (`pte_dirty(pteval)`).
-pub fn ptep_get_and_clear(_ptl: &SpinLockGuard<'_, ()>, entry: &AtomicU64) -> Pte {
-    Pte::decode(entry.swap(0, Ordering::SeqCst))
 }
 
 // Layout: 2 tag bits, 3 flag bits, a 32-bit generation, a 27-bit index: 2 + 3 + 32 + 27 = 64.

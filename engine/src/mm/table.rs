@@ -2,6 +2,7 @@
 
 use super::arena::Id;
 use super::mm_struct::MmId;
+
 use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, SpinLock};
 
 pub use super::ids::{TableId, TableKind};

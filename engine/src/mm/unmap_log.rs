@@ -49,6 +49,13 @@ pub struct UnmapStart {
     faults_in_flight: u64,
 }
 
+impl UnmapStart {
+    /// The mm being unmapped.
+    pub fn mm(&self) -> MmId {
+        self.mm
+    }
+}
+
 /// One unmap that returned.
 #[derive(Debug, Clone, Copy)]
 struct Returned {

@@ -189,8 +189,7 @@ impl Drop for FaultInFlight<'_> {
 
 impl World {
     /// A world of `cfg`'s size under `protocol`. Files are created (empty page caches).
-    pub fn new(cfg: WorldConfig, kernel: impl Into<Kernel>) -> Self {
-        let kernel = kernel.into();
+    pub fn new(cfg: WorldConfig, kernel: Kernel) -> Self {
         let cpus = cfg.cpus;
         let w = World {
             pages: Arena::new(cfg.pages, |_| Page::new(cpus)),

@@ -21,6 +21,11 @@ pub enum HwFault {
 
 /// The hardware walker: read the PTE without locks and, for a store, set its dirty bit.
 /// Runs under the CPU's TLB lock (see `mm::cpu`).
+///
+/// This is the MMU, not a kernel path: it takes no PTL (no `LockedPte`), reads the raw PTE
+/// word and sets the accessed and dirty bits with a compare-and-exchange, as x86's walker
+/// does with a locked update — which is why every kernel path's clear must return the old
+/// PTE atomically (`LockedPte::ptep_get_and_clear`) rather than trust an earlier read.
 fn walk(w: &World, mm_id: MmId, va: u64, store: bool) -> Result<TlbEntry, HwFault> {
     let mm = w.mms.get(mm_id);
     let (slot, i) = w.pte_slot(va);

@@ -5,9 +5,13 @@
 //! removed comes from (a213e5cf71cb "mm/munlock: delete munlock_vma_pages_all(), allow oomreap").
 
 use crate::mm::{MmId, VmaId, World};
-use crate::ops::{pgtable, tlb, zap};
+use crate::ops::{mmap, munmap};
 
 /// `exit_mmap` + `mmdrop`: tear down every mapping of `mm` and free it.
+///
+/// Nothing here is observer bookkeeping: what the oracles must forget goes with the objects
+/// freed (`remove_vma` → `vm_area_free`, `mmdrop`), so a copy of this function written from
+/// the kernel's runs them too.
 ///
 /// Simplification: no `mmu_notifier_release` (a registered secondary MMU is not told the mm
 /// is going) and no OOM-reaper handshake (`MMF_OOM_SKIP`, `mm_users`).
@@ -17,21 +21,19 @@ pub fn exit_mmap(w: &World, mm_id: MmId) {
     for &v in &vmas {
         crate::ops::munlock::munlock_before_unmap(w, v);
     }
-    let mut gather = tlb::tlb_gather_mmu(w, mm_id, true);
+    let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, true);
     {
         let _map = mm.mmap_lock.read();
-        zap::unmap_vmas(w, &mut gather, &vmas, 0, u64::MAX);
+        (w.kernel.zap.unmap_vmas)(w, &mut gather, &vmas, 0, u64::MAX);
     }
     let mut map = mm.mmap_lock.write();
-    pgtable::free_pgtables(w, &mut gather, &vmas, &[]);
-    tlb::tlb_finish_mmu(w, gather);
+    (w.kernel.zap.free_pgtables)(w, &mut gather, &vmas, &[]);
+    (w.kernel.tlb.tlb_finish_mmu)(w, gather);
     for &v in &vmas {
-        w.vmas.free(v);
+        munmap::remove_vma(w, v);
     }
     map.vmas.clear();
     drop(map);
-    w.forget_anon_stores(mm_id, 0, u64::MAX);
     w.trace("exit_mmap", mm_id, "");
-    w.unmaps.lock().forget(mm_id);
-    w.mms.free(mm_id);
+    mmap::mmdrop(w, mm_id);
 }

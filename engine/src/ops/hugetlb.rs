@@ -16,7 +16,7 @@ use crate::mm::{
 use crate::ops::pagemap::{lock_page, trylock_page};
 use crate::ops::pgtable_generic::{LockedPte, ptep_get_lockless};
 use crate::ops::pvmw::PvmwItem;
-use crate::ops::{Error, page_alloc, tlb, zap};
+use crate::ops::{Error, page_alloc};
 use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard, SpinLock};
 
 /// `huge_pte_lockptr` for the model's PMD-sized hugetlb pages: `pmd_lockptr(mm, pte)`, the
@@ -181,7 +181,7 @@ pub fn try_unshare(w: &World, item: &PvmwItem<'_>, vma_id: VmaId, va: u64) -> Un
     item.pte.table().share_count.fetch_sub(1, Ordering::SeqCst);
     w.trace("huge_pmd_unshare", mm_id, format_args!("slot {slot}"));
     drop(vma_lock);
-    tlb::flush_tlb_range(w, mm_id, va / per * per, (va / per + 1) * per);
+    (w.kernel.tlb.flush_tlb_range)(w, mm_id, va / per * per, (va / per + 1) * per);
     Unshare::Unshared
 }
 
@@ -210,7 +210,12 @@ pub fn unmap_hugepage_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start
                 let _ptl = huge_pte_lockptr(w, mm, table).lock();
                 mm.pmd[slot].store(0, Ordering::SeqCst);
                 table.share_count.fetch_sub(1, Ordering::SeqCst);
-                tlb::flush_tlb_range(w, info.mm, addr / per * per, (addr / per + 1) * per);
+                (w.kernel.tlb.flush_tlb_range)(
+                    w,
+                    info.mm,
+                    addr / per * per,
+                    (addr / per + 1) * per,
+                );
                 w.trace(
                     "huge_pmd_unshare (unmap)",
                     info.mm,
@@ -220,7 +225,7 @@ pub fn unmap_hugepage_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start
                 continue;
             }
         }
-        addr = zap::zap_pte_range(w, tlb, vma_id, addr, end);
+        addr = (w.kernel.zap.zap_pte_range)(w, tlb, vma_id, addr, end);
     }
 }
 

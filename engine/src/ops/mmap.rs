@@ -35,6 +35,23 @@ pub fn mm_alloc(w: &World) -> Result<MmId, Error> {
     Ok(id)
 }
 
+/// `mmdrop` (`__mmdrop`, kernel/fork.c): free the mm. The oracles forget it with it (its
+/// faults in flight and returned unmaps), so no exit path has to.
+pub fn mmdrop(w: &World, mm_id: MmId) {
+    w.unmaps.lock().forget(mm_id);
+    w.mms.free(mm_id);
+}
+
+/// `vm_area_free` (kernel/fork.c): free a VMA that nothing can reach any more (detached,
+/// zapped, unlinked from the rmap trees). Its anonymous memory (private COW copies included)
+/// goes with it, so the lost-store oracle stops expecting the stores made to it: that belongs
+/// to the VMA's lifetime, not to the munmap or exit path that ends it.
+pub fn vm_area_free(w: &World, vma_id: VmaId) {
+    let info = w.vmas.get(vma_id).info.get();
+    w.forget_anon_stores(info.mm, info.start, info.end);
+    w.vmas.free(vma_id);
+}
+
 /// `mmap_region`: map `[start, start + pages)` of `mm`, writable. Takes `mmap_lock` for write
 /// and, for a file, `i_mmap_rwsem` for write to link the VMA (`vma_link` → `__vma_link_file`).
 pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Result<VmaId, Error> {

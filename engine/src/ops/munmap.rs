@@ -2,13 +2,12 @@
 
 use crate::check::unmapped::{UnmapStart, ZapCall};
 use crate::check::{self, Oracle};
-use crate::mm::pte::Pte;
 use crate::mm::{MmId, VmaId, World};
-use crate::ops::{Error, pgtable, tlb, zap};
-use crate::sync::{Ordering, hw_lock};
+use crate::ops::{Error, mmap};
+use crate::sync::hw_lock;
 
 /// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
-/// `free_pgtables`, `tlb_finish_mmu`; free the VMA. The model unmaps whole VMAs (no split).
+/// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. The model unmaps whole VMAs (no split).
 /// On return the range maps nothing and no TLB caches it (I14).
 pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let mm = w.mms.get(mm_id);
@@ -27,22 +26,30 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
         format_args!("{:#x}-{:#x}", info.start << 12, info.end << 12),
     );
     let map = map.downgrade();
-    let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
-    zap::unmap_vmas(w, &mut gather, &[vma_id], info.start, info.end);
-    pgtable::free_pgtables(w, &mut gather, &[vma_id], &map.vmas);
-    tlb::tlb_finish_mmu(w, gather);
-    w.vmas.free(vma_id);
-    // Anonymous memory (and private COW copies) goes away with the mapping.
-    w.forget_anon_stores(mm_id, info.start, info.end);
+    let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, false);
+    (w.kernel.zap.unmap_vmas)(w, &mut gather, &[vma_id], info.start, info.end);
+    (w.kernel.zap.free_pgtables)(w, &mut gather, &[vma_id], &map.vmas);
+    (w.kernel.tlb.tlb_finish_mmu)(w, gather);
+    remove_vma(w, vma_id);
     assert_range_unmapped(w, mm_id, info.start, info.end, ZapCall::Munmap, &began);
     unmap_returned(w, ZapCall::Munmap, &began, info.start, info.end);
     drop(map);
     Ok(())
 }
 
-/// Note that the unmap that began at `began` returns, having torn down `[start, end)`: from
-/// now on a store through a TLB entry older than it is a lost store.
+/// `remove_vma` (mm/vma.c; mm/mmap.c before 6.10): the last of a detached, zapped VMA —
+/// `vm_area_free`, which also ends the lost-store oracle's interest in its anonymous memory.
+pub fn remove_vma(w: &World, vma_id: VmaId) {
+    mmap::vm_area_free(w, vma_id);
+}
+
+/// Observer: the unmap that began at `began` returns, having torn down `[start, end)`. From
+/// now on a store through a TLB entry older than it is a lost store; and the anonymous data
+/// (private COW copies included) that was there is gone legitimately, so the lost-store
+/// oracle stops expecting it (after MADV_DONTNEED a read sees zeroes or the file again; shared
+/// file data stays in the page cache and is still expected).
 pub fn unmap_returned(w: &World, call: ZapCall, began: &UnmapStart, start: u64, end: u64) {
+    w.forget_anon_stores(began.mm(), start, end);
     w.unmaps.lock().returned(call, began, start, end);
 }
 
@@ -62,16 +69,11 @@ pub fn assert_range_unmapped(
     call: ZapCall,
     began: &UnmapStart,
 ) {
-    let mm = w.mms.get(mm_id);
     let op = call.name();
     let mut still_mapped = Vec::new();
     for va in start..end {
-        let (slot, i) = w.pte_slot(va);
-        if let Some(t) = mm.pmd_table(slot) {
-            let pte = Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst));
-            if !pte.is_none() {
-                still_mapped.push((va, pte));
-            }
+        if let Some(pte) = w.pte_at(mm_id, va).filter(|p| !p.is_none()) {
+            still_mapped.push((va, pte));
         }
     }
     // Asked after the PTEs were read: a fault that installed one of them had begun by then.
@@ -127,13 +129,10 @@ pub fn madvise_dontneed(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
             continue;
         }
         let info = w.vmas.get(v).info.get();
-        zapped.push((start.max(info.start), end.min(info.end)));
-        let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
-        zap::unmap_vmas(w, &mut gather, &[v], start, end);
-        tlb::tlb_finish_mmu(w, gather);
-        // Anonymous data (and private COW copies) is discarded: a later read sees zeroes or
-        // the file again. Shared file data stays in the page cache.
-        w.forget_anon_stores(mm_id, start, end);
+        let (lo, hi) = (start.max(info.start), end.min(info.end));
+        zapped.push((lo, hi));
+        // madvise_dontneed_single_vma
+        (w.kernel.zap.zap_page_range_single)(w, v, lo, hi);
     }
     w.trace(
         "madvise_dontneed",

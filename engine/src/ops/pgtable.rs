@@ -2,12 +2,11 @@
 //! rwsem write, `unlink_file_vma` under `i_mmap_rwsem` write), then free the page tables
 //! nothing can reach any more (`free_pgd_range`), queued on the gather until its flush.
 //!
-//! Also mm/pgtable-generic.c's `ptep_clear_flush`, the one way a path that is not a zap clears
-//! a present PTE (try_to_unmap_one, try_to_migrate_one, page_mkclean_one).
+//! Also the older, guard-and-word form of mm/pgtable-generic.c's `ptep_clear_flush`, kept until
+//! its last callers move to [`crate::ops::pgtable_generic::LockedPte::ptep_clear_flush`].
 
-use crate::mm::pte::{Pte, ptep_get_and_clear};
+use crate::mm::pte::Pte;
 use crate::mm::{AnonVmaId, MmId, MmuGather, VmaId, World};
-use crate::ops::tlb;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 
@@ -18,17 +17,19 @@ use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 ///
 /// Simplification: `pte_accessible` is `pte_present` here (no PROT_NONE/NUMA-hinting PTEs are
 /// modelled); `flush_tlb_page` is `flush_tlb_range` of the one page (also what tells the
-/// secondary MMUs, `arch_invalidate_secondary_tlbs`).
+/// secondary MMUs, `arch_invalidate_secondary_tlbs`). Prefer
+/// [`crate::ops::pgtable_generic::LockedPte::ptep_clear_flush`], whose guard proves that the
+/// lock held is this PTE's.
 pub fn ptep_clear_flush(
     w: &World,
-    ptl: &SpinLockGuard<'_, ()>,
+    _ptl: &SpinLockGuard<'_, ()>,
     mm: MmId,
     va: u64,
     entry: &AtomicU64,
 ) -> Pte {
-    let pte = ptep_get_and_clear(ptl, entry);
+    let pte = Pte::decode(entry.swap(0, Ordering::SeqCst));
     if pte.is_present() {
-        tlb::flush_tlb_range(w, mm, va, va + 1);
+        (w.kernel.tlb.flush_tlb_range)(w, mm, va, va + 1);
     }
     pte
 }

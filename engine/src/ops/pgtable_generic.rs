@@ -10,7 +10,6 @@
 
 use crate::mm::pte::Pte;
 use crate::mm::{MmId, PageTable, World};
-use crate::ops::tlb;
 use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 
 /// A PTE with its PTL held. Dropping it releases the PTL (`pte_unmap_unlock`).
@@ -49,6 +48,21 @@ impl<'w> LockedPte<'w> {
             index,
             ptl,
         }
+    }
+
+    /// `pte++` / `pte += nr` of a loop over one table under one PTL (`zap_pte_range`): move
+    /// to the PTE that maps `va`, which must be in the same table — the PTL held covers every
+    /// entry of it.
+    pub fn move_to(&mut self, va: u64) {
+        let (slot, index) = self.w.pte_slot(va);
+        assert_eq!(
+            slot,
+            self.w.pte_slot(self.va).0,
+            "LockedPte::move_to {:#x}: outside the locked table",
+            va << 12
+        );
+        self.va = va;
+        self.index = index;
     }
 
     fn entry(&self) -> &AtomicU64 {
@@ -113,6 +127,23 @@ impl<'w> LockedPte<'w> {
         old
     }
 
+    /// `pte_clear_not_present_full` (include/linux/pgtable.h; `clear_not_present_full_ptes`
+    /// for one PTE): clear a non-present entry (migration or swap), returning what it held.
+    /// The hardware walker never changes a non-present PTE, so no dirty bit can be lost here.
+    pub fn pte_clear_not_present_full(&self, full: bool) -> Pte {
+        let old = Pte::decode(self.entry().swap(0, Ordering::SeqCst));
+        self.w.trace(
+            if full {
+                "pte_clear_not_present_full(full)"
+            } else {
+                "pte_clear_not_present_full"
+            },
+            self,
+            old,
+        );
+        old
+    }
+
     /// `ptep_clear_flush` (mm/pgtable-generic.c): `pte = ptep_get_and_clear(); if
     /// (pte_accessible(mm, pte)) flush_tlb_page(vma, address); return pte;`. The PTL is held
     /// across the flush, so once it returns no TLB caches the old translation and no CPU can
@@ -126,7 +157,7 @@ impl<'w> LockedPte<'w> {
         let old = Pte::decode(self.entry().swap(0, Ordering::SeqCst));
         self.w.trace("ptep_clear_flush", self, old);
         if old.is_present() {
-            tlb::flush_tlb_range(self.w, self.mm, self.va, self.va + 1);
+            (self.w.kernel.tlb.flush_tlb_range)(self.w, self.mm, self.va, self.va + 1);
         }
         old
     }
@@ -143,8 +174,9 @@ impl<'w> LockedPte<'w> {
 }
 
 impl std::fmt::Display for LockedPte<'_> {
+    /// `mm N va 0x...`: the object of a trace step, so that a story shows whose PTE changed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "va {:#x}", self.va << 12)
+        write!(f, "{} va {:#x}", self.mm, self.va << 12)
     }
 }
 

@@ -1,8 +1,10 @@
 //! TLB flushing and the mmu_gather life cycle: `flush_tlb_range`, `tlb_gather_mmu`,
-//! `tlb_flush_mmu_tlbonly`, `tlb_flush_rmaps`, `tlb_flush_mmu`, `tlb_finish_mmu`.
+//! `tlb_flush_mmu_tlbonly`, `tlb_flush_rmaps`, `tlb_flush_mmu`, `tlb_finish_mmu` — each an
+//! entry of [`TlbOps`], and each reached through `w.kernel.tlb` by every caller (the zap's
+//! forced flushes, `ptep_clear_flush`, munmap, exit, MADV_DONTNEED, hugetlb's unshare), so a
+//! replaced `tlb_finish_mmu` or `flush_tlb_range` runs on every path.
 
 use crate::check::{self, Oracle};
-use crate::mm::pte::Pte;
 use crate::mm::{MmId, MmuGather, World};
 use crate::ops::{page_alloc, rmap};
 use crate::sync::{Ordering, hw_lock};
@@ -61,7 +63,7 @@ pub fn tlb_flush_mmu_tlbonly(w: &World, tlb: &mut MmuGather) {
         tlb.range.unwrap_or_default()
     };
     if start < end {
-        flush_tlb_range(w, tlb.mm, start, end);
+        (w.kernel.tlb.flush_tlb_range)(w, tlb.mm, start, end);
     }
     tlb.tlb_reset_range();
 }
@@ -83,14 +85,20 @@ pub fn tlb_flush_rmaps(w: &World, tlb: &mut MmuGather) {
 
 /// `tlb_flush_mmu`: flush, then free the gathered pages (drop the references the PTEs had).
 pub fn tlb_flush_mmu(w: &World, tlb: &mut MmuGather) {
-    tlb_flush_mmu_tlbonly(w, tlb);
+    (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
     if tlb.delayed_rmap {
         check::violation(
             Oracle::I1Mapcount,
             "tlb_flush_mmu with rmap removals still pending",
         );
-        tlb_flush_rmaps(w, tlb);
+        (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
     }
+    tlb_batch_pages_flush(w, tlb);
+}
+
+/// `tlb_batch_pages_flush` (mm/mmu_gather.c): drop the references the gathered pages' PTEs
+/// had (`free_pages_and_swap_cache`). Only after a TLB flush covering their addresses (I3).
+pub fn tlb_batch_pages_flush(w: &World, tlb: &mut MmuGather) {
     for g in std::mem::take(&mut tlb.pages) {
         page_alloc::put_page(w, g.pfn);
     }
@@ -109,11 +117,19 @@ pub fn tlb_finish_mmu(w: &World, mut tlb: MmuGather) {
         tlb.tlb_reset_range();
         tlb.freed_tables = true;
     }
-    tlb_flush_mmu(w, &mut tlb);
+    (w.kernel.tlb.tlb_flush_mmu)(w, &mut tlb);
+    tlb_table_flush(w, &mut tlb);
+    mm.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// `tlb_table_flush` (mm/mmu_gather.c): free the page tables queued by `pte_free_tlb`, after
+/// the flush that fenced the hardware walker off them. A table freed with a live PTE is the
+/// kernel's "bad pte" BUG (I10).
+pub fn tlb_table_flush(w: &World, tlb: &mut MmuGather) {
     for t in std::mem::take(&mut tlb.tables) {
         let table = w.tables.get(t);
-        for (i, e) in table.entries.iter().enumerate() {
-            let pte = Pte::decode(e.load(Ordering::SeqCst));
+        for i in 0..table.entries.len() {
+            let pte = table.ptep_get_lockless(i);
             if !pte.is_none() {
                 check::violation(
                     Oracle::Bug,
@@ -124,9 +140,35 @@ pub fn tlb_finish_mmu(w: &World, mut tlb: MmuGather) {
         w.tables.free(t);
         w.trace("free_pte_table", t, "");
     }
-    mm.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu_gather and TLB flush functions.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TlbOps {}
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the
+/// mmu_gather and TLB flush functions.
+#[derive(Debug, Clone, Copy)]
+pub struct TlbOps {
+    /// `flush_tlb_range` (also `flush_tlb_page`, and the flush of `ptep_clear_flush`).
+    pub flush_tlb_range: fn(&World, MmId, u64, u64),
+    /// `tlb_gather_mmu` / `tlb_gather_mmu_fullmm` (`fullmm`).
+    pub tlb_gather_mmu: fn(&World, MmId, bool) -> MmuGather,
+    /// `tlb_flush_mmu_tlbonly`: flush the gathered range.
+    pub tlb_flush_mmu_tlbonly: fn(&World, &mut MmuGather),
+    /// `tlb_flush_rmaps`: remove the delayed rmaps (5df397dec7c4).
+    pub tlb_flush_rmaps: fn(&World, &mut MmuGather),
+    /// `tlb_flush_mmu`: flush, then free the gathered pages.
+    pub tlb_flush_mmu: fn(&World, &mut MmuGather),
+    /// `tlb_finish_mmu`: the final flush, the page tables, `tlb_flush_pending--`.
+    pub tlb_finish_mmu: fn(&World, MmuGather),
+}
+
+impl Default for TlbOps {
+    fn default() -> Self {
+        TlbOps {
+            flush_tlb_range,
+            tlb_gather_mmu,
+            tlb_flush_mmu_tlbonly,
+            tlb_flush_rmaps,
+            tlb_flush_mmu,
+            tlb_finish_mmu,
+        }
+    }
+}

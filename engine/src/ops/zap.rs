@@ -1,12 +1,18 @@
-//! Zap: `zap_pte_range` with the mmu_gather, `unmap_page_range`, `unmap_vmas`.
+//! Zap: `unmap_vmas`, `zap_page_range_single`, `unmap_single_vma`, `unmap_page_range`, and
+//! `zap_pte_range` decomposed as mm/memory.c decomposes it today: `do_zap_pte_range` (skip a
+//! run of empty PTEs, then one entry), `zap_present_ptes` / `zap_present_folio_ptes` (a present
+//! PTE: clear it, move its dirty bit to the page, remove or delay the rmap, gather the page)
+//! and `zap_nonpresent_ptes` (a migration or swap entry). Every level is an entry of
+//! [`ZapOps`], and every caller reaches the next level through `w.kernel.zap`, so replacing
+//! one step changes munmap, exit, MADV_DONTNEED and hugetlb's unmap alike.
 //!
 //! `zap_pte_range` never takes the page lock: it serialises with rmap walkers only through the
 //! PTL, while the VMA is still linked in the rmap trees (`free_pgtables` unlinks it later).
 //! Inside one PTL section it clears the PTE, moves the dirty bit to the page, and removes the
-//! rmap — with `Protocol::rmap_removal` choosing when, across the kernel's generations:
+//! rmap — when, the kernel has changed across generations, each an alternative entry here:
 //!
 //! ```text
-//! Immediate (≤6.1)            DelayedDirtyFile (6.2+)          BatchAll (2023 RFC)
+//! ≤6.1 (_v6_1)                6.2+ (default, 5df397dec7c4)     2023 RFC (_rfc_batch_all)
 //! SPIN(ptl)                   SPIN(ptl)                        SPIN(ptl)
 //!  clear pte; dirty->page      clear pte; dirty->page           clear pte; dirty->page
 //!  page_remove_rmap            dirty file: delay, force flush   every page: delay
@@ -17,163 +23,373 @@
 //!                             [force] free pages               [force] free pages
 //! ```
 //!
-//! `AfterPtlRelease` is the delayed scheme with `tlb_flush_rmaps` moved after `UNSPIN`: the
-//! wrong design that the rule of Ryan Roberts' RFC ("mm/mmu_gather: generalize mmu_gather rmap
-//! removal mechanism", 2023) forbids.
+//! [`zap_pte_range_rmaps_after_unlock`] is the 6.2 scheme with `tlb_flush_rmaps` moved after
+//! `UNSPIN`: the wrong design that the rule of Ryan Roberts' RFC ("mm/mmu_gather: generalize
+//! mmu_gather rmap removal mechanism", 2023) forbids. [`ZapOps::v6_1`],
+//! [`ZapOps::rfc_batch_all`] and [`ZapOps::rmaps_after_unlock`] are the tables of each era.
+//!
+//! Simplification: no large folios, so every `nr` the present and non-present steps return is
+//! 1; no `zap_details` (every zap zaps everything, COW copies included).
 
 use crate::mm::page::Mapping;
-use crate::mm::pte::{Pte, ptep_get_and_clear};
-use crate::mm::{MmId, MmuGather, VmaId, World};
+use crate::mm::pte::Pte;
+use crate::mm::{MmId, MmuGather, Pfn, VmaId, World};
+use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
 use crate::ops::rmap;
-use crate::ops::tlb::{tlb_flush_mmu, tlb_flush_mmu_tlbonly, tlb_flush_rmaps};
-use crate::protocol::RmapRemoval;
 use crate::race_window;
-use crate::sync::Ordering;
 
-/// `zap_pte_range`: zap `[start, end)` of one PTE table (the table covering `start`).
-/// Returns the first address not zapped (the end of the table's part of the range).
-pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, end: u64) -> u64 {
-    let vma = w.vmas.get(vma_id);
-    let mm_id = vma.info.get().mm;
-    let mm = w.mms.get(mm_id);
+/// `zap_pte_range`'s `force_flush` and `force_break`, which it passes down by pointer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ZapForce {
+    /// Flush the TLB before the PTL is released (a dirty file PTE was zapped, 1cf35d47712d;
+    /// or the gather's batch is full), then free the gathered pages after it.
+    pub flush: bool,
+    /// The gather's batch is full: stop this PTE table here and come back for the rest.
+    pub brk: bool,
+}
+
+/// `pmd_addr_end`: the end of `[addr, end)`'s part in the PTE table that covers `addr`.
+pub fn pmd_addr_end(w: &World, addr: u64, end: u64) -> u64 {
     let per = w.cfg.ptes_per_table as u64;
-    let table_end = end.min((start / per + 1) * per);
-    let (slot, _) = w.pte_slot(start);
-    let Some(tid) = mm.pmd_table(slot) else {
-        return table_end;
+    end.min((addr / per + 1) * per)
+}
+
+/// `zap_pte_range` (mm/memory.c): zap `[start, end)` of the PTE table covering `start` under
+/// its PTL. Returns the first address not zapped: the end of the table's part of the range,
+/// or where a full gather batch stopped it (`force_break`; the caller comes back).
+pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, end: u64) -> u64 {
+    let end = pmd_addr_end(w, start, end);
+    let Some((pte, addr, force)) = zap_pte_range_locked(w, tlb, vma, start, end) else {
+        return end;
     };
-    let table = w.tables.get(tid);
-    let policy = w.kernel.protocol.rmap_removal;
+    // Do the actual TLB flush before dropping ptl.
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
+        (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
+    }
+    drop(pte); // pte_unmap_unlock
+    race_window!("zap_pte_range: PTL released, pages not yet freed");
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    addr
+}
+
+/// `zap_pte_range` before 5df397dec7c4 ("mm: delay page_remove_rmap() until after the TLB has
+/// been flushed", v6.2): no `tlb_flush_rmaps` before the unlock (no rmap was ever delayed).
+/// Pair it with [`zap_present_folio_ptes_v6_1`] ([`ZapOps::v6_1`]).
+pub fn zap_pte_range_v6_1(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, end: u64) -> u64 {
+    let end = pmd_addr_end(w, start, end);
+    let Some((pte, addr, force)) = zap_pte_range_locked(w, tlb, vma, start, end) else {
+        return end;
+    };
+    // Do the actual TLB flush before dropping ptl.
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
+    }
+    drop(pte); // pte_unmap_unlock
+    race_window!("zap_pte_range: PTL released, pages not yet freed");
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    addr
+}
+
+/// `zap_pte_range` of Ryan Roberts' 2023 RFC ("mm/mmu_gather: generalize mmu_gather rmap
+/// removal mechanism"): every gathered page's rmap is removed by `tlb_flush_rmaps` before the
+/// unlock, whether or not a flush was forced. Pair it with
+/// [`zap_present_folio_ptes_rfc_batch_all`] ([`ZapOps::rfc_batch_all`]).
+pub fn zap_pte_range_rfc_batch_all(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    start: u64,
+    end: u64,
+) -> u64 {
+    let end = pmd_addr_end(w, start, end);
+    let Some((pte, addr, force)) = zap_pte_range_locked(w, tlb, vma, start, end) else {
+        return end;
+    };
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
+    }
+    (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
+    drop(pte); // pte_unmap_unlock
+    race_window!("zap_pte_range: PTL released, pages not yet freed");
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    addr
+}
+
+/// Deliberately wrong: the 6.2 `zap_pte_range` with `tlb_flush_rmaps` moved after the PTL is
+/// released — what the RFC's rule ("rmap removal for PTEs cleared under a PTL must happen
+/// before that PTL is released") protects: a `TTU_SYNC` walker then sees an empty PTE under
+/// the PTL while the page is still counted as mapped. [`ZapOps::rmaps_after_unlock`].
+pub fn zap_pte_range_rmaps_after_unlock(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    start: u64,
+    end: u64,
+) -> u64 {
+    let end = pmd_addr_end(w, start, end);
+    let Some((pte, addr, force)) = zap_pte_range_locked(w, tlb, vma, start, end) else {
+        return end;
+    };
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
+    }
+    drop(pte); // pte_unmap_unlock
+    race_window!("zap_pte_range: PTL released, pages not yet freed");
+    (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    addr
+}
+
+/// The part of `zap_pte_range` every generation shares: `pte_offset_map_lock`, then the
+/// `do { ... } while (pte += nr, addr += PAGE_SIZE * nr, addr != end)` loop over
+/// `do_zap_pte_range` until `end` or `force_break`. Returns the PTE (its PTL still held), the
+/// first address not zapped and the force flags; `None` when no PTE table covers `start`
+/// (zap_pmd_range's `pmd_none` skip).
+pub fn zap_pte_range_locked<'w>(
+    w: &'w World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    start: u64,
+    end: u64,
+) -> Option<(LockedPte<'w>, u64, ZapForce)> {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let mut pte = pte_offset_map_lock(w, mm, start)?;
+    let mut force = ZapForce::default();
     let mut addr = start;
-    while addr < table_end {
-        let ptl = w.pte_lockptr(mm, table).lock();
-        let mut force_flush = false;
-        // The first of a run of empty PTEs passed over (`if (pte_none(ptent)) continue;`),
-        // traced once per run when it ends, so that a skipped slot shows in the story.
-        let mut empty_from = None;
-        while addr < table_end {
-            let va = addr;
-            addr += 1;
-            let (_, i) = w.pte_slot(va);
-            let entry = &table.entries[i];
-            let pte = Pte::decode(entry.load(Ordering::SeqCst));
-            if !pte.is_none() {
-                trace_pte_none_run(w, mm_id, &mut empty_from, va);
-            }
-            match pte {
-                Pte::None => {
-                    empty_from.get_or_insert(va);
-                    continue;
-                }
-                Pte::Present { .. } => {
-                    // ptep_get_and_clear_full: atomic read-and-clear, returning the HW bits
-                    // (x86: `ptep_get_and_clear` unless `full`, when no other CPU can use the
-                    // mm; the model always clears atomically).
-                    let old = ptep_get_and_clear(&ptl, entry);
-                    let Pte::Present { pfn, dirty, .. } = old else {
-                        continue;
-                    };
-                    w.trace(
-                        "zap_pte_range: ptep_get_and_clear_full",
-                        format_args!("{mm_id} va {:#x}", va << 12),
-                        old,
-                    );
-                    tlb.tlb_remove_tlb_entry(va);
-                    race_window!("zap_pte_range: pte cleared, rmap not yet removed");
-                    let page = w.page(pfn);
-                    let file = matches!(page.mapping(), Mapping::File(_));
-                    let mut delay = policy == RmapRemoval::BatchAll;
-                    if file && dirty {
-                        rmap::set_page_dirty(w, pfn);
-                        // 1cf35d47712d: flush before dropping the PTL when a dirty PTE is zapped.
-                        force_flush = true;
-                        if matches!(
-                            policy,
-                            RmapRemoval::DelayedDirtyFile | RmapRemoval::AfterPtlRelease
-                        ) {
-                            delay = true;
-                        }
-                    }
-                    mm.rss.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    if !delay {
-                        rmap::page_remove_rmap(w, pfn, vma_id);
-                        race_window!("zap_pte_range: rmap removed, TLB not yet flushed");
-                    }
-                    if tlb.tlb_remove_page(pfn, vma_id, delay) {
-                        force_flush = true;
-                        break;
-                    }
-                }
-                Pte::Migration { .. } | Pte::Swap(_) => {
-                    // Migration entries hold no mapcount; the entry just goes.
-                    entry.store(0, Ordering::SeqCst);
-                    mm.rss.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                    w.trace(
-                        "zap_pte_range: clear non-present",
-                        format_args!("{mm_id} va {:#x}", va << 12),
-                        "",
-                    );
-                }
-            }
+    loop {
+        let nr = (w.kernel.zap.do_zap_pte_range)(w, tlb, vma, &mut pte, end, &mut force);
+        addr += nr;
+        if force.brk || addr == end {
+            return Some((pte, addr, force));
         }
-        trace_pte_none_run(w, mm_id, &mut empty_from, addr);
-        match policy {
-            RmapRemoval::Immediate | RmapRemoval::AfterPtlRelease => {
-                if force_flush {
-                    tlb_flush_mmu_tlbonly(w, tlb);
-                }
-            }
-            RmapRemoval::DelayedDirtyFile => {
-                if force_flush {
-                    tlb_flush_mmu_tlbonly(w, tlb);
-                    tlb_flush_rmaps(w, tlb);
-                }
-            }
-            RmapRemoval::BatchAll => {
-                if force_flush {
-                    tlb_flush_mmu_tlbonly(w, tlb);
-                }
-                tlb_flush_rmaps(w, tlb);
-            }
-        }
-        drop(ptl);
-        race_window!("zap_pte_range: PTL released, pages not yet freed");
-        if policy == RmapRemoval::AfterPtlRelease {
-            tlb_flush_rmaps(w, tlb);
-        }
-        if force_flush {
-            tlb_flush_mmu(w, tlb);
-        }
-    }
-    table_end
-}
-
-/// Trace the run of empty PTEs `[*from, end)` that `zap_pte_range` skipped, if there is one.
-fn trace_pte_none_run(w: &World, mm: MmId, from: &mut Option<u64>, end: u64) {
-    if let Some(start) = from.take() {
-        w.trace(
-            "zap_pte_range: pte_none, skip",
-            format_args!("{mm} va {:#x}-{:#x}", start << 12, end << 12),
-            format_args!("{} empty", end - start),
-        );
+        pte.move_to(addr);
     }
 }
 
-/// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA).
+/// `do_zap_pte_range` (mm/memory.c, 6.13+): skip the run of empty PTEs from `pte` (traced as
+/// one step, so that a skipped slot shows in the story), then zap the entry after it. Returns
+/// how many PTEs from `pte`'s position on entry it consumed; `pte` is left at the last one.
+pub fn do_zap_pte_range(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    pte: &mut LockedPte<'_>,
+    end: u64,
+    force: &mut ZapForce,
+) -> u64 {
+    let start = pte.va();
+    let mut ptent = pte.get();
+    let mut nr = 0;
+    // Skip all consecutive none ptes.
+    if ptent.is_none() {
+        nr = 1;
+        while start + nr < end {
+            pte.move_to(start + nr);
+            ptent = pte.get();
+            if !ptent.is_none() {
+                break;
+            }
+            nr += 1;
+        }
+        trace_pte_none_run(w, pte.mm(), start, start + nr);
+        if start + nr == end {
+            return nr;
+        }
+    }
+    nr + if ptent.is_present() {
+        (w.kernel.zap.zap_present_ptes)(w, tlb, vma, pte, ptent, force)
+    } else {
+        (w.kernel.zap.zap_nonpresent_ptes)(w, tlb, vma, pte, ptent)
+    }
+}
+
+/// Trace the run of empty PTEs `[start, end)` that `do_zap_pte_range` skipped.
+pub fn trace_pte_none_run(w: &World, mm: MmId, start: u64, end: u64) {
+    w.trace(
+        "zap_pte_range: pte_none, skip",
+        format_args!("{mm} va {:#x}-{:#x}", start << 12, end << 12),
+        format_args!("{} empty", end - start),
+    );
+}
+
+/// `zap_present_ptes` (mm/memory.c, 789753e17c4d and the batching after it): find the folio
+/// of the present PTE `ptent` (`vm_normal_page`) and zap it with `zap_present_folio_ptes`.
+/// Returns how many PTEs it zapped.
+///
+/// Simplification: every present PTE maps a normal, small page (no zero page, no PFN maps,
+/// no large-folio batch), so the answer is always 1.
+pub fn zap_present_ptes(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    pte: &LockedPte<'_>,
+    ptent: Pte,
+    force: &mut ZapForce,
+) -> u64 {
+    let Some(folio) = ptent.pfn() else { return 1 };
+    (w.kernel.zap.zap_present_folio_ptes)(w, tlb, vma, pte, folio, force);
+    1
+}
+
+/// Is `folio` a page-cache page (`!folio_test_anon`)? Private COW copies are anonymous.
+pub fn folio_is_file(w: &World, folio: Pfn) -> bool {
+    matches!(w.page(folio).mapping(), Mapping::File(_))
+}
+
+/// `zap_present_folio_ptes` (mm/memory.c, 6.2+ in substance): clear the PTE
+/// (`ptep_get_and_clear_full`, whose returned dirty bit is the one that counts), move a dirty
+/// file PTE's dirty bit to the folio and delay its rmap removal until after the TLB flush
+/// (5df397dec7c4: `tlb_delay_rmap`, forcing the flush under the PTL), else remove the rmap
+/// now; gather the folio (`__tlb_remove_folio_pages`), forcing flush and break when the batch
+/// is full.
+pub fn zap_present_folio_ptes(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    pte: &LockedPte<'_>,
+    folio: Pfn,
+    force: &mut ZapForce,
+) {
+    let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
+    tlb.tlb_remove_tlb_entry(pte.va());
+    race_window!("zap_pte_range: pte cleared, rmap not yet removed");
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
+        rmap::set_page_dirty(w, folio);
+        force.flush = true;
+    }
+    let delay_rmap = dirty_file; // tlb_delay_rmap()
+    zap_rss_dec(w, pte.mm());
+    if !delay_rmap {
+        rmap::page_remove_rmap(w, folio, vma);
+        race_window!("zap_pte_range: rmap removed, TLB not yet flushed");
+    }
+    if tlb.tlb_remove_page(folio, vma, delay_rmap) {
+        force.flush = true;
+        force.brk = true;
+    }
+}
+
+/// The present-PTE step before 5df397dec7c4 (≤ v6.1): `page_remove_rmap` right after the
+/// clear, before the TLB flush — the page can look unmapped while a stale writable TLB entry
+/// still writes to it. The default with one line changed: `let delay_rmap = false;`.
+pub fn zap_present_folio_ptes_v6_1(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    pte: &LockedPte<'_>,
+    folio: Pfn,
+    force: &mut ZapForce,
+) {
+    let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
+    tlb.tlb_remove_tlb_entry(pte.va());
+    race_window!("zap_pte_range: pte cleared, rmap not yet removed");
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
+        rmap::set_page_dirty(w, folio);
+        force.flush = true;
+    }
+    let delay_rmap = false;
+    zap_rss_dec(w, pte.mm());
+    if !delay_rmap {
+        rmap::page_remove_rmap(w, folio, vma);
+        race_window!("zap_pte_range: rmap removed, TLB not yet flushed");
+    }
+    if tlb.tlb_remove_page(folio, vma, delay_rmap) {
+        force.flush = true;
+        force.brk = true;
+    }
+}
+
+/// The present-PTE step of Ryan Roberts' 2023 RFC ("mm/mmu_gather: generalize mmu_gather
+/// rmap removal mechanism"): every folio's rmap removal is delayed to `tlb_flush_rmaps`; the
+/// TLB flush is still forced only by a dirty file PTE. The default with one line changed:
+/// `let delay_rmap = true;`.
+pub fn zap_present_folio_ptes_rfc_batch_all(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    pte: &LockedPte<'_>,
+    folio: Pfn,
+    force: &mut ZapForce,
+) {
+    let ptent = pte.ptep_get_and_clear_full(tlb.fullmm);
+    tlb.tlb_remove_tlb_entry(pte.va());
+    race_window!("zap_pte_range: pte cleared, rmap not yet removed");
+    let dirty_file = folio_is_file(w, folio) && matches!(ptent, Pte::Present { dirty: true, .. });
+    if dirty_file {
+        rmap::set_page_dirty(w, folio);
+        force.flush = true;
+    }
+    let delay_rmap = true;
+    zap_rss_dec(w, pte.mm());
+    if !delay_rmap {
+        rmap::page_remove_rmap(w, folio, vma);
+        race_window!("zap_pte_range: rmap removed, TLB not yet flushed");
+    }
+    if tlb.tlb_remove_page(folio, vma, delay_rmap) {
+        force.flush = true;
+        force.brk = true;
+    }
+}
+
+/// `rss[mm_counter(folio)]--` (added to the mm by `add_mm_rss_vec`). The counter is
+/// statistics, a `std` atomic invisible to loom.
+pub fn zap_rss_dec(w: &World, mm: MmId) {
+    w.mms
+        .get(mm)
+        .rss
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `zap_nonpresent_ptes` (mm/memory.c): a migration or swap entry holds no mapcount; it is
+/// cleared (`clear_not_present_full_ptes`) and the mm's counter dropped. Returns 1.
+///
+/// Simplification: no swap space, so a swap entry frees nothing (`free_swap_and_cache`).
+pub fn zap_nonpresent_ptes(
+    w: &World,
+    tlb: &mut MmuGather,
+    _vma: VmaId,
+    pte: &LockedPte<'_>,
+    _ptent: Pte,
+) -> u64 {
+    pte.pte_clear_not_present_full(tlb.fullmm);
+    zap_rss_dec(w, pte.mm());
+    1
+}
+
+/// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA): `zap_pte_range` for
+/// each PTE table (the model's page table has one level above the PTEs, so `zap_pmd_range`'s
+/// loop is this one), coming back to a table whose zap a full batch stopped.
 ///
 /// Simplification: no `tlb_start_vma`/`tlb_end_vma`. The kernel's `tlb_end_vma` flushes and
 /// resets the gathered range at each VMA boundary (unless `fullmm` or
 /// `CONFIG_MMU_GATHER_MERGE_VMAS`); here what is not force-flushed waits for
 /// `tlb_finish_mmu`, so a stale TLB window stays open longer than in the kernel.
-pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u64, end: u64) {
-    if w.vmas.get(vma_id).has(crate::mm::vm::HUGETLB) {
-        crate::ops::hugetlb::unmap_hugepage_range(w, tlb, vma_id, start, end);
-        return;
-    }
-    let info = w.vmas.get(vma_id).info.get();
+pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, end: u64) {
+    let info = w.vmas.get(vma).info.get();
     let (mut addr, end) = (start.max(info.start), end.min(info.end));
     while addr < end {
-        addr = zap_pte_range(w, tlb, vma_id, addr, end);
+        addr = (w.kernel.zap.zap_pte_range)(w, tlb, vma, addr, end);
+    }
+}
+
+/// `unmap_single_vma`: a hugetlb VMA goes to `__unmap_hugepage_range_final`
+/// ([`crate::ops::hugetlb::unmap_hugepage_range`]), any other to `unmap_page_range`.
+pub fn unmap_single_vma(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, end: u64) {
+    if w.vmas.get(vma).has(crate::mm::vm::HUGETLB) {
+        crate::ops::hugetlb::unmap_hugepage_range(w, tlb, vma, start, end);
+    } else {
+        (w.kernel.zap.unmap_page_range)(w, tlb, vma, start, end);
     }
 }
 
@@ -182,11 +398,97 @@ pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma_id: VmaId, start: u6
 pub fn unmap_vmas(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], start: u64, end: u64) {
     let bracket = (w.kernel.notifier.invalidate_range_start)(w, tlb.mm, start, end);
     for &v in vmas {
-        unmap_page_range(w, tlb, v, start, end);
+        (w.kernel.zap.unmap_single_vma)(w, tlb, v, start, end);
     }
     (w.kernel.notifier.invalidate_range_end)(w, bracket);
 }
 
-/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): unmap_vmas and the zap levels.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ZapOps {}
+/// `zap_page_range_single` (MADV_DONTNEED's zap of one VMA): its own gather and notifier
+/// bracket around `unmap_single_vma`, then `tlb_finish_mmu`.
+pub fn zap_page_range_single(w: &World, vma: VmaId, start: u64, end: u64) {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let mut tlb = (w.kernel.tlb.tlb_gather_mmu)(w, mm, false);
+    let bracket = crate::ops::notifier::invalidate_range_start(w, mm, start, end);
+    (w.kernel.zap.unmap_single_vma)(w, &mut tlb, vma, start, end);
+    crate::ops::notifier::invalidate_range_end(w, bracket);
+    (w.kernel.tlb.tlb_finish_mmu)(w, tlb);
+}
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the zap
+/// levels, from `unmap_vmas` down to one present PTE, and `free_pgtables` after them. The default is the modern kernel; the
+/// constructors below are the historical generations of the rmap removal.
+#[derive(Debug, Clone, Copy)]
+pub struct ZapOps {
+    /// `unmap_vmas` (munmap, exit).
+    pub unmap_vmas: fn(&World, &mut MmuGather, &[VmaId], u64, u64),
+    /// `zap_page_range_single` (MADV_DONTNEED).
+    pub zap_page_range_single: fn(&World, VmaId, u64, u64),
+    /// `unmap_single_vma`: hugetlb or `unmap_page_range`.
+    pub unmap_single_vma: fn(&World, &mut MmuGather, VmaId, u64, u64),
+    /// `unmap_page_range`: `zap_pte_range` per PTE table.
+    pub unmap_page_range: fn(&World, &mut MmuGather, VmaId, u64, u64),
+    /// `zap_pte_range`. Alternatives: [`zap_pte_range_v6_1`] (before 5df397dec7c4),
+    /// [`zap_pte_range_rfc_batch_all`] (2023 RFC), [`zap_pte_range_rmaps_after_unlock`]
+    /// (deliberately wrong).
+    pub zap_pte_range: fn(&World, &mut MmuGather, VmaId, u64, u64) -> u64,
+    /// `do_zap_pte_range`: skip empty PTEs, then one present or non-present entry.
+    pub do_zap_pte_range:
+        fn(&World, &mut MmuGather, VmaId, &mut LockedPte<'_>, u64, &mut ZapForce) -> u64,
+    /// `zap_present_ptes`: the folio of a present PTE.
+    pub zap_present_ptes:
+        fn(&World, &mut MmuGather, VmaId, &LockedPte<'_>, Pte, &mut ZapForce) -> u64,
+    /// `zap_present_folio_ptes`. Alternatives: [`zap_present_folio_ptes_v6_1`] (before
+    /// 5df397dec7c4), [`zap_present_folio_ptes_rfc_batch_all`] (2023 RFC).
+    pub zap_present_folio_ptes:
+        fn(&World, &mut MmuGather, VmaId, &LockedPte<'_>, Pfn, &mut ZapForce),
+    /// `zap_nonpresent_ptes`: a migration or swap entry.
+    pub zap_nonpresent_ptes: fn(&World, &mut MmuGather, VmaId, &LockedPte<'_>, Pte) -> u64,
+    /// `free_pgtables` (mm/memory.c, [`crate::ops::pgtable::free_pgtables`]): after the zap,
+    /// unlink the VMAs from the rmap trees and queue their page tables on the gather.
+    pub free_pgtables: fn(&World, &mut MmuGather, &[VmaId], &[VmaId]),
+}
+
+impl Default for ZapOps {
+    fn default() -> Self {
+        ZapOps {
+            unmap_vmas,
+            zap_page_range_single,
+            unmap_single_vma,
+            unmap_page_range,
+            zap_pte_range,
+            do_zap_pte_range,
+            zap_present_ptes,
+            zap_present_folio_ptes,
+            zap_nonpresent_ptes,
+            free_pgtables: crate::ops::pgtable::free_pgtables,
+        }
+    }
+}
+
+impl ZapOps {
+    /// ≤ v6.1, before 5df397dec7c4: every rmap removed right after its PTE is cleared.
+    pub fn v6_1() -> Self {
+        ZapOps {
+            zap_pte_range: zap_pte_range_v6_1,
+            zap_present_folio_ptes: zap_present_folio_ptes_v6_1,
+            ..ZapOps::default()
+        }
+    }
+
+    /// Ryan Roberts' 2023 RFC: every rmap removed in one batch per PTE table, under the PTL.
+    pub fn rfc_batch_all() -> Self {
+        ZapOps {
+            zap_pte_range: zap_pte_range_rfc_batch_all,
+            zap_present_folio_ptes: zap_present_folio_ptes_rfc_batch_all,
+            ..ZapOps::default()
+        }
+    }
+
+    /// Deliberately wrong: 6.2's delayed rmaps removed after the PTL is released.
+    pub fn rmaps_after_unlock() -> Self {
+        ZapOps {
+            zap_pte_range: zap_pte_range_rmaps_after_unlock,
+            ..ZapOps::default()
+        }
+    }
+}

@@ -34,11 +34,12 @@ use crate::kit::{self, Actor, Overlap, actor};
 use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::mmap::mm_alloc;
 use mmlab_engine::ops::pagemap::lock_page;
+use mmlab_engine::ops::zap::ZapOps;
 use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
-use mmlab_engine::protocol::{Protocol, RmapRemoval};
 use mmlab_engine::sync::Arc;
 
 /// The scenario.
@@ -111,11 +112,11 @@ impl Scenario for DelayedRmap {
         long_running: false,
     };
     fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
-        let rmap_removal = match variant {
-            Variant::Fixed => RmapRemoval::DelayedDirtyFile,
-            Variant::BatchAll => RmapRemoval::BatchAll,
-            Variant::ImmediateRmap => RmapRemoval::Immediate,
-            Variant::RmapAfterPtl => RmapRemoval::AfterPtlRelease,
+        let zap = match variant {
+            Variant::Fixed => ZapOps::default(),
+            Variant::BatchAll => ZapOps::rfc_batch_all(),
+            Variant::ImmediateRmap => ZapOps::v6_1(),
+            Variant::RmapAfterPtl => ZapOps::rmaps_after_unlock(),
         };
         let workload = match variant {
             Variant::ImmediateRmap => Workload::LostDirty,
@@ -126,11 +127,11 @@ impl Scenario for DelayedRmap {
             }
             Variant::Fixed | Variant::BatchAll => Workload::LostDirty,
         };
-        let protocol = Protocol {
-            rmap_removal,
-            ..Protocol::default()
+        let kernel = Kernel {
+            zap,
+            ..Kernel::default()
         };
-        let w = kit::world(size, 3, protocol, |_| {});
+        let w = kit::world(size, 3, kernel, |_| {});
         let pages: u64 = match size {
             Size::Tiny => 1,
             Size::Stress => 4,

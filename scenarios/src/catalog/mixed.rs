@@ -34,11 +34,11 @@ use crate::kit::{self, actor};
 use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, exit, fault, mkclean, munlock, munmap, page_alloc, reclaim};
-use mmlab_engine::protocol::Protocol;
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -51,7 +51,7 @@ pub struct Mixed;
 /// Its variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// `fixed`: the modern kernel (Protocol::default()) under a random mix of every path
+    /// `fixed`: the modern kernel (Kernel::default()) under a random mix of every path
     Fixed,
 }
 
@@ -61,7 +61,7 @@ impl ScenarioVariant for Variant {
         match self {
             Variant::Fixed => VariantInfo::clean(
                 "fixed",
-                "the modern kernel (Protocol::default()) under a random mix of every path",
+                "the modern kernel (Kernel::default()) under a random mix of every path",
             ),
         }
     }
@@ -394,7 +394,7 @@ impl Scenario for Mixed {
             Size::Stress => (env.threads.clamp(1, 64), 2, 200, env.seed),
         };
         let mms = 1 + actors_n * own_n;
-        let w = kit::world(size, actors_n, Protocol::default(), |c| match size {
+        let w = kit::world(size, actors_n, Kernel::default(), |c| match size {
             Size::Tiny => {
                 c.mms = mms;
                 c.vmas = mms * 2;
