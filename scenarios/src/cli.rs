@@ -71,8 +71,24 @@ impl Default for Program {
 /// The whole command, in a binary's `main`: `mmlab_scenarios::main!(MyRace, MyOtherRace);`
 /// runs the catalog followed by the scenarios named (none: the catalog alone, as `mmlab`
 /// does), and names the calling package and binary in every command it prints.
+///
+/// `mmlab_scenarios::main!(patch = MY_PATCH; MyRace)` does the same with a kernel patch
+/// ([`Patch`](crate::patch::Patch)) applied to every world: a binary of its own, so that the
+/// replay commands it prints (`--bin`) run the patched kernel again.
 #[macro_export]
 macro_rules! main {
+    (patch = $patch:expr; $($scenario:expr),* $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::cli::main_patched(
+                $crate::cli::Program {
+                    package: ::core::env!("CARGO_PKG_NAME"),
+                    bin: ::core::env!("CARGO_BIN_NAME"),
+                },
+                $patch,
+                &[$(&$scenario),*],
+            )
+        }
+    };
     ($($scenario:expr),* $(,)?) => {
         fn main() -> ::std::process::ExitCode {
             $crate::cli::main(
@@ -91,6 +107,24 @@ pub fn main(program: Program, added: &[&'static dyn AnyScenario]) -> ExitCode {
     let mut catalog = crate::catalog::all();
     catalog.extend_from_slice(added);
     main_with(program, catalog)
+}
+
+/// The command over the catalog followed by `added`, every world running `patch`. The patch is
+/// announced on stderr (stdout stays the command's own, e.g. `list --json`).
+pub fn main_patched(
+    program: Program,
+    patch: crate::patch::Patch,
+    added: &[&'static dyn AnyScenario],
+) -> ExitCode {
+    if let Err(other) = crate::patch::apply(patch) {
+        eprintln!(
+            "{}: patch {} refused: {} is already applied",
+            program.bin, patch.name, other.name
+        );
+        return ExitCode::from(2);
+    }
+    eprintln!("kernel patch {}: {}", patch.name, patch.summary);
+    main(program, added)
 }
 
 /// The command over `scenarios` only, instead of the catalog.

@@ -54,7 +54,8 @@ use mmlab_engine::sync::Arc;
 /// import.
 pub use mmlab_engine::actor::Actor;
 
-/// A world for `size` with `cpus` CPUs (one per actor), tweaked by `f`.
+/// A world for `size` with `cpus` CPUs (one per actor), running `kernel` — with the process's
+/// [`patch`](crate::patch) applied on top, if one is — and tweaked by `f`.
 ///
 /// On real threads, the world the previous iteration on this thread left behind is renewed
 /// (`World::renew`) instead, if it has the same configuration and nothing else
@@ -63,9 +64,10 @@ pub use mmlab_engine::actor::Actor;
 pub fn world(
     size: Size,
     cpus: usize,
-    kernel: Kernel,
+    mut kernel: Kernel,
     f: impl FnOnce(&mut WorldConfig),
 ) -> Arc<World> {
+    crate::patch::patch_kernel(&mut kernel);
     let mut cfg = match size {
         Size::Tiny => WorldConfig::tiny(cpus),
         Size::Stress => WorldConfig::stress(cpus),

@@ -1,8 +1,5 @@
 //! The whole `mmlab` command — list, explain, run, contention — over the catalog and this
 //! crate's scenarios: `cargo run --release -p my-patch -- run sva-flush --variant all`.
-//!
-//! PATCH: the other half of this example — a one-line patch of a kernel function (a zap
-//! entry of the kernel function table) tried against the whole catalog — goes here once the
-//! table has that entry.
+//! `src/bin/patched.rs` is the same command on the kernel patched by `zap_patch`.
 
 mmlab_scenarios::main!(my_patch::sva_flush::SvaFlush);
