@@ -26,8 +26,10 @@ const PATCH: Patch = Patch {
 #[test]
 fn a_patch_reaches_every_world_and_overrides_the_variant_and_a_second_is_refused() {
     // Before: a variant's table is what the world runs.
-    let mut era = Kernel::default();
-    era.zap = zap::ZapOps::v6_1();
+    let era = Kernel {
+        zap: zap::ZapOps::v6_1(),
+        ..Kernel::default()
+    };
     let before = kit::world(Size::Tiny, 2, era, |_| {});
     assert!(std::ptr::fn_addr_eq(
         before.kernel.tlb.flush_tlb_range,
