@@ -98,7 +98,7 @@ impl Iterations {
 /// The iteration's outcome from what its scenario thread returned (`None`: nothing).
 ///
 /// The iteration's sink is drained once: by the scenario, into the outcome it returns
-/// (`common::run`); or, for an iteration that returned no outcome (it panicked outside its
+/// (`kit::run`); or, for an iteration that returned no outcome (it panicked outside its
 /// actors, or its thread ended without a word), here, from `sink`.
 pub(crate) fn outcome_of(
     scenario: &dyn AnyScenario,
