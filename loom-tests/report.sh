@@ -1,7 +1,7 @@
 #!/bin/sh
 # Regenerate docs/LOOM.md from a run of the loom suite (the `loom-report` recipe).
 #
-# Runs every loom test one at a time (so that each wall time is the test's own) with
+# Runs every loom test (the suite and examples/my-patch's) one at a time (so that each wall time is the test's own) with
 # MMLAB_LOOM_REPORT pointing at a row file, then runs ttu-sync's failure-report example (the
 # race variant explored as if it had to be clean) and pastes what it prints. Nothing in
 # docs/LOOM.md is typed by hand.
@@ -17,10 +17,10 @@ RUSTFLAGS="--cfg mmlab_loom"
 CARGO_TARGET_DIR=target/loom
 export RUSTFLAGS CARGO_TARGET_DIR
 
-cargo test --release -p mmlab-loom-tests --no-run
+cargo test --release -p mmlab-loom-tests -p my-patch --no-run
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 start=$(date +%s)
-MMLAB_LOOM_REPORT="$rows" cargo test --release -p mmlab-loom-tests -- --test-threads=1
+MMLAB_LOOM_REPORT="$rows" cargo test --release -p mmlab-loom-tests -p my-patch -- --test-threads=1
 end=$(date +%s)
 RUST_BACKTRACE=0 cargo test --release -p mmlab-loom-tests --test ttu_sync -- \
     --exact failure_report_example --ignored >"$example" 2>&1 || true
