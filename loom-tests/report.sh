@@ -2,9 +2,9 @@
 # Regenerate docs/LOOM.md from a run of the loom suite (the `loom-report` recipe).
 #
 # Runs every loom test (the suite's and examples/my-patch's) one at a time (so that each wall
-# time is the test's own) with MMLAB_LOOM_REPORT pointing at a row file, then runs ttu-sync's failure-report example (the
-# race variant explored as if it had to be clean) and pastes what it prints. Nothing in
-# docs/LOOM.md is typed by hand.
+# time is the test's own) with MMLAB_LOOM_REPORT pointing at a row file, then runs ttu-sync's
+# failure-report example (the race variant explored as if it had to be clean) and pastes what
+# it prints. Nothing in docs/LOOM.md is typed by hand.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
