@@ -408,9 +408,9 @@ pub fn unmap_vmas(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], start: u64, en
 pub fn zap_page_range_single(w: &World, vma: VmaId, start: u64, end: u64) {
     let mm = w.vmas.get(vma).info.get().mm;
     let mut tlb = (w.kernel.tlb.tlb_gather_mmu)(w, mm, false);
-    let bracket = crate::ops::notifier::invalidate_range_start(w, mm, start, end);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, start, end);
     (w.kernel.zap.unmap_single_vma)(w, &mut tlb, vma, start, end);
-    crate::ops::notifier::invalidate_range_end(w, bracket);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
     (w.kernel.tlb.tlb_finish_mmu)(w, tlb);
 }
 
