@@ -61,11 +61,7 @@ const SEAMS: &[(&str, &str, &str)] = &[
 
 /// Import cycles between files that exist today and are owned by work in progress:
 /// `[file, file, ...]` as the cycle's files, sorted. Remove an entry when its cycle is gone.
-const KNOWN_CYCLES: &[&[&str]] = &[
-    // `RmapOps::try_to_unmap_one`'s type names `ttu::TtuFlags`, and the ttu walkers use the
-    // rmap walk: the flags are to move below both; being untangled.
-    &["ops/rmap_walk.rs", "ops/ttu.rs"],
-];
+const KNOWN_CYCLES: &[&[&str]] = &[];
 
 /// The engine's source root.
 fn src_root() -> PathBuf {

@@ -12,8 +12,9 @@ use crate::mm::address_space::IMmap;
 use crate::mm::anon_vma::AnonVmaTree;
 use crate::mm::{AnonVmaId, FileId, Mapping, Pfn, VmaId, World};
 use crate::ops::pagemap::LockedPage;
+use crate::ops::pgtable;
 use crate::ops::pvmw::{PvmwFlags, PvmwItem};
-use crate::ops::{pgtable, ttu};
+use crate::ops::rmap_types::TtuFlags;
 use crate::race_window;
 use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard};
 
@@ -43,7 +44,7 @@ pub type AnonLockFn = for<'w> fn(&'w World, Pfn) -> Option<LockedAnonVma<'w>>;
 
 /// `rwc->rmap_one`-style per-VMA step of `try_to_unmap` / `try_to_migrate`: the page, the VMA,
 /// the page's address in it and the caller's flags; false stops the walk.
-pub type TtuOneFn = fn(&World, Pfn, VmaId, u64, ttu::TtuFlags) -> bool;
+pub type TtuOneFn = fn(&World, Pfn, VmaId, u64, TtuFlags) -> bool;
 
 /// `struct rmap_walk_control`.
 pub struct RmapWalkControl<'a> {
