@@ -24,8 +24,9 @@ use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::{page_alloc, rmap};
 
-/// The flags of the rmap walkers, defined with the rest of include/linux/rmap.h's types below
-/// the walk; named here too, where the kernel's callers find them.
+/// `enum ttu_flags`, defined in [`crate::ops::rmap_types`] (include/linux/rmap.h's types,
+/// below the rmap walk whose table entries take them) and named here too, beside the
+/// functions the kernel's callers pass them to.
 pub use crate::ops::rmap_types::{
     TTU_IGNORE_MLOCK, TTU_RMAP_LOCKED, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TtuFlags,
 };
