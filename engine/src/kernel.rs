@@ -20,11 +20,19 @@
 //! ```
 //!
 //! Each group of entries is a struct owned by the file of its path (`ops::zap::ZapOps`, ...),
-//! so that the entry, its default and its historical alternatives sit beside each other.
+//! beside the functions that fill it and their historical alternatives. Its `Default` — the
+//! modern kernel's entries — is here: it names functions of other path files
+//! (`RmapOps::default()` fills `try_to_unmap_one` from `ops::ttu`, `unmap_folio` from
+//! `ops::split`), and this file sits on the floor above the paths, so a path file never
+//! imports the files whose functions fill its table and the paths import no cycle
+//! (`engine/tests/layering.rs`).
 //!
 //! [`World`]: crate::mm::World
 
-use crate::ops::{fault, migrate, mlock, notifier, rmap_walk, tlb, zap};
+use crate::ops::{
+    fault, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw, rmap_walk, split,
+    tlb, ttu, zap,
+};
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,4 +51,116 @@ pub struct Kernel {
     pub fault: fault::FaultOps,
     /// The mlock and munlock steps.
     pub mlock: mlock::MlockOps,
+}
+
+impl Default for zap::ZapOps {
+    /// The modern kernel (6.2+: delayed rmaps, 5df397dec7c4); the other generations are
+    /// [`zap::ZapOps`]'s constructors.
+    fn default() -> Self {
+        zap::ZapOps {
+            unmap_vmas: zap::unmap_vmas,
+            zap_page_range_single: zap::zap_page_range_single,
+            unmap_single_vma: zap::unmap_single_vma,
+            unmap_page_range: zap::unmap_page_range,
+            zap_pte_range: zap::zap_pte_range,
+            do_zap_pte_range: zap::do_zap_pte_range,
+            zap_present_ptes: zap::zap_present_ptes,
+            zap_present_folio_ptes: zap::zap_present_folio_ptes,
+            zap_nonpresent_ptes: zap::zap_nonpresent_ptes,
+            free_pgtables: pgtable::free_pgtables,
+        }
+    }
+}
+
+impl Default for tlb::TlbOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        tlb::TlbOps {
+            flush_tlb_range: tlb::flush_tlb_range,
+            tlb_gather_mmu: tlb::tlb_gather_mmu,
+            tlb_flush_mmu_tlbonly: tlb::tlb_flush_mmu_tlbonly,
+            tlb_flush_rmaps: tlb::tlb_flush_rmaps,
+            tlb_flush_mmu: tlb::tlb_flush_mmu,
+            tlb_finish_mmu: tlb::tlb_finish_mmu,
+        }
+    }
+}
+
+impl Default for rmap_walk::RmapOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        rmap_walk::RmapOps {
+            anon_lock: rmap_walk::page_lock_anon_vma_read,
+            page_get_anon_vma: rmap_walk::page_get_anon_vma,
+            rmap_walk_anon: rmap_walk::rmap_walk_anon,
+            rmap_walk_file: rmap_walk::rmap_walk_file,
+            page_vma_mapped_walk: pvmw::page_vma_mapped_walk,
+            try_to_unmap_one: ttu::try_to_unmap_one,
+            try_to_migrate_one: ttu::try_to_migrate_one,
+            page_mkclean_one: mkclean::page_mkclean_one,
+            unmap_folio: split::unmap_folio,
+        }
+    }
+}
+
+impl Default for notifier::NotifierOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        notifier::NotifierOps {
+            invalidate_range_start: notifier::invalidate_range_start,
+            invalidate_range_end: notifier::invalidate_range_end,
+            arch_invalidate_secondary_tlbs: notifier::arch_invalidate_secondary_tlbs,
+            invalidate_page: notifier::invalidate_page,
+        }
+    }
+}
+
+impl Default for migrate::MigrateOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        migrate::MigrateOps {
+            unmap_and_move: migrate::unmap_and_move,
+            __unmap_and_move: migrate::__unmap_and_move,
+            move_to_new_page: migrate::move_to_new_page,
+            folio_migrate_flags: migrate::folio_migrate_flags,
+            remove_migration_pte: migrate::remove_migration_pte,
+            unmap_and_move_huge_page: migrate::unmap_and_move_huge_page,
+        }
+    }
+}
+
+impl Default for fault::FaultOps {
+    /// The modern kernel.
+    fn default() -> Self {
+        fault::FaultOps {
+            do_anonymous_page: fault::do_anonymous_page,
+            do_fault: fault::do_fault,
+            do_read_fault: fault::do_read_fault,
+            do_shared_fault: fault::do_shared_fault,
+            do_cow_fault: fault::do_cow_fault,
+            filemap_fault: fault::filemap_fault,
+            do_wp_page: fault::do_wp_page,
+            wp_page_copy: fault::wp_page_copy,
+            migration_entry_wait: fault::migration_entry_wait,
+            hugetlb_fault: hugetlb::hugetlb_fault,
+        }
+    }
+}
+
+impl Default for mlock::MlockOps {
+    /// The modern kernel (5.18+ scheme); the ≤5.17 entries are there for a world whose
+    /// `scheme` is [`mlock::MlockScheme::PageMlock`].
+    fn default() -> Self {
+        mlock::MlockOps {
+            scheme: mlock::MlockScheme::default(),
+            mlock_folio: mlock::mlock_folio,
+            munlock_folio: mlock::munlock_folio,
+            mlock_vma_folio: mlock::mlock_vma_folio,
+            mlock_vma_page: mlock::mlock_vma_page,
+            clear_page_mlock: mlock::clear_page_mlock,
+            munlock_vma_pages_range: munlock::munlock_vma_pages_range,
+            munlock_vma_page: munlock::munlock_vma_page,
+            page_mlock: munlock::page_mlock,
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::mm::vma::vm;
 use crate::mm::{FileId, Mapping, Mm, MmId, Pfn, TableId, VmaId, World};
 use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockless};
-use crate::ops::{Error, hugetlb, mlock, mmap, page_alloc, rmap};
+use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
 
@@ -543,6 +543,7 @@ pub type HugetlbFaultFn =
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the
 /// page-fault handlers `handle_mm_fault` dispatches to.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct FaultOps {
     /// `do_anonymous_page` (mm/memory.c): `(w, mm, vma, va, write)`.
@@ -567,22 +568,4 @@ pub struct FaultOps {
     pub migration_entry_wait: fn(&World, MmId, u64, &RwSemReadGuard<'_, MmMap>),
     /// `hugetlb_fault` (mm/hugetlb.c), for a hugetlb VMA; it takes over the `mmap_lock` guard.
     pub hugetlb_fault: HugetlbFaultFn,
-}
-
-impl Default for FaultOps {
-    /// The modern kernel.
-    fn default() -> Self {
-        FaultOps {
-            do_anonymous_page,
-            do_fault,
-            do_read_fault,
-            do_shared_fault,
-            do_cow_fault,
-            filemap_fault,
-            do_wp_page,
-            wp_page_copy,
-            migration_entry_wait,
-            hugetlb_fault: hugetlb::hugetlb_fault,
-        }
-    }
 }

@@ -655,6 +655,7 @@ pub fn unmap_and_move_huge_page_common<'w>(
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): page
 /// migration's steps.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct MigrateOps {
     /// `unmap_and_move` (mm/migrate.c; `migrate_folio_unmap` + `migrate_folio_move` since
@@ -675,18 +676,4 @@ pub struct MigrateOps {
     pub remove_migration_pte: fn(&World, Pfn, Pfn, VmaId, u64) -> bool,
     /// `unmap_and_move_huge_page`. Alternative: [`unmap_and_move_huge_page_pre_b7880cb166ab`].
     pub unmap_and_move_huge_page: fn(&World, &NewPagePool, Pfn) -> MigrateResult,
-}
-
-impl Default for MigrateOps {
-    /// The modern kernel.
-    fn default() -> Self {
-        MigrateOps {
-            unmap_and_move,
-            __unmap_and_move,
-            move_to_new_page,
-            folio_migrate_flags,
-            remove_migration_pte,
-            unmap_and_move_huge_page,
-        }
-    }
 }

@@ -17,7 +17,6 @@
 use crate::check::{self, Oracle};
 use crate::mm::page::pg;
 use crate::mm::{Pfn, VmaId, World, vm};
-use crate::ops::munlock;
 use crate::ops::pagemap::LockedPage;
 use crate::sync::Ordering;
 
@@ -156,6 +155,7 @@ pub fn clear_page_mlock(w: &World, pfn: Pfn) {
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mlock
 /// and munlock steps, and which scheme they belong to.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct MlockOps {
     /// The mlock era (data, not one function's version: every mlocking path reads it).
@@ -180,22 +180,4 @@ pub struct MlockOps {
     /// `page_mlock` (≤5.17, formerly `try_to_munlock`): the rmap walk that re-mlocks a page
     /// another VM_LOCKED VMA still maps.
     pub page_mlock: fn(&World, &LockedPage<'_>),
-}
-
-impl Default for MlockOps {
-    /// The modern kernel (5.18+ scheme); the ≤5.17 entries are there for a world whose
-    /// `scheme` is [`MlockScheme::PageMlock`].
-    fn default() -> Self {
-        MlockOps {
-            scheme: MlockScheme::default(),
-            mlock_folio,
-            munlock_folio,
-            mlock_vma_folio,
-            mlock_vma_page,
-            clear_page_mlock,
-            munlock_vma_pages_range: munlock::munlock_vma_pages_range,
-            munlock_vma_page: munlock::munlock_vma_page,
-            page_mlock: munlock::page_mlock,
-        }
-    }
 }

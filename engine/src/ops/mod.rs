@@ -49,6 +49,7 @@ pub mod munlock;
 pub mod notifier;
 pub mod pvmw;
 pub mod reclaim;
+pub mod rmap_types;
 pub mod rmap_walk;
 pub mod split;
 pub mod ttu;

@@ -202,6 +202,7 @@ pub fn secondary_refresh(
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the mmu-notifier
 /// calls every path makes through `w.kernel.notifier`.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct NotifierOps {
     /// `mmu_notifier_invalidate_range_start`. Default [`invalidate_range_start`].
@@ -215,15 +216,4 @@ pub struct NotifierOps {
     /// 4.4-era `mmu_notifier_invalidate_page` (removed by 369ea8242c0f), called only by the
     /// 4.4 `try_to_unmap_one` / `try_to_migrate_one`. Default [`invalidate_page`].
     pub invalidate_page: fn(&World, MmId, u64),
-}
-
-impl Default for NotifierOps {
-    fn default() -> Self {
-        NotifierOps {
-            invalidate_range_start,
-            invalidate_range_end,
-            arch_invalidate_secondary_tlbs,
-            invalidate_page,
-        }
-    }
 }

@@ -12,8 +12,9 @@ use crate::mm::address_space::IMmap;
 use crate::mm::anon_vma::AnonVmaTree;
 use crate::mm::{AnonVmaId, FileId, Mapping, Pfn, VmaId, World};
 use crate::ops::pagemap::LockedPage;
-use crate::ops::pvmw::{self, PvmwFlags, PvmwItem};
-use crate::ops::{mkclean, pgtable, split, ttu};
+use crate::ops::pgtable;
+use crate::ops::pvmw::{PvmwFlags, PvmwItem};
+use crate::ops::rmap_types::TtuFlags;
 use crate::race_window;
 use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard};
 
@@ -43,7 +44,7 @@ pub type AnonLockFn = for<'w> fn(&'w World, Pfn) -> Option<LockedAnonVma<'w>>;
 
 /// `rwc->rmap_one`-style per-VMA step of `try_to_unmap` / `try_to_migrate`: the page, the VMA,
 /// the page's address in it and the caller's flags; false stops the walk.
-pub type TtuOneFn = fn(&World, Pfn, VmaId, u64, ttu::TtuFlags) -> bool;
+pub type TtuOneFn = fn(&World, Pfn, VmaId, u64, TtuFlags) -> bool;
 
 /// `struct rmap_walk_control`.
 pub struct RmapWalkControl<'a> {
@@ -390,6 +391,7 @@ pub fn rmap_walk_locked(
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the rmap walk,
 /// the anon_vma lookups, `page_vma_mapped_walk` and the per-VMA steps the walkers run.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct RmapOps {
     /// `folio_lock_anon_vma_read` (`page_lock_anon_vma_read` before 6.0): the `rwc->anon_lock`
@@ -406,37 +408,36 @@ pub struct RmapOps {
     /// `page_vma_mapped_walk` (mm/page_vma_mapped.c), for every walker (try_to_unmap_one,
     /// try_to_migrate_one, page_mkclean_one, remove_migration_pte, page_mlock). Default
     /// [`pvmw::page_vma_mapped_walk`].
+    ///
+    /// [`pvmw::page_vma_mapped_walk`]: crate::ops::pvmw::page_vma_mapped_walk
     pub page_vma_mapped_walk:
         for<'w> fn(&'w World, Pfn, VmaId, u64, PvmwFlags) -> Option<PvmwItem<'w>>,
     /// `try_to_unmap_one` (reclaim, file THP split). Default [`ttu::try_to_unmap_one`];
     /// alternatives [`ttu::try_to_unmap_one_v4_18`] (before 017b1660df89: no
     /// `huge_pmd_unshare`), [`ttu::try_to_unmap_one_v4_4`] (before 369ea8242c0f:
     /// `mmu_notifier_invalidate_page` after the PTL).
+    ///
+    /// [`ttu::try_to_unmap_one`]: crate::ops::ttu::try_to_unmap_one
+    /// [`ttu::try_to_unmap_one_v4_18`]: crate::ops::ttu::try_to_unmap_one_v4_18
+    /// [`ttu::try_to_unmap_one_v4_4`]: crate::ops::ttu::try_to_unmap_one_v4_4
     pub try_to_unmap_one: TtuOneFn,
     /// `try_to_migrate_one` (migration, anon THP split; split from try_to_unmap_one by
     /// a98a2f0c8ce1). Default [`ttu::try_to_migrate_one`]; alternatives
     /// [`ttu::try_to_migrate_one_v4_18`], [`ttu::try_to_migrate_one_v4_4`].
+    ///
+    /// [`ttu::try_to_migrate_one`]: crate::ops::ttu::try_to_migrate_one
+    /// [`ttu::try_to_migrate_one_v4_18`]: crate::ops::ttu::try_to_migrate_one_v4_18
+    /// [`ttu::try_to_migrate_one_v4_4`]: crate::ops::ttu::try_to_migrate_one_v4_4
     pub try_to_migrate_one: TtuOneFn,
     /// `page_mkclean_one` (writeback's folio_mkclean). Default [`mkclean::page_mkclean_one`].
+    ///
+    /// [`mkclean::page_mkclean_one`]: crate::ops::mkclean::page_mkclean_one
     pub page_mkclean_one: fn(&World, Pfn, VmaId, u64) -> usize,
     /// `unmap_folio` (mm/huge_memory.c): the THP split's unmap. Default
     /// [`split::unmap_folio`] (TTU_SYNC, 732ed55823fc); alternative
     /// [`split::unmap_page_v5_12`] (without it).
+    ///
+    /// [`split::unmap_folio`]: crate::ops::split::unmap_folio
+    /// [`split::unmap_page_v5_12`]: crate::ops::split::unmap_page_v5_12
     pub unmap_folio: fn(&World, &LockedPage<'_>) -> bool,
-}
-
-impl Default for RmapOps {
-    fn default() -> Self {
-        RmapOps {
-            anon_lock: page_lock_anon_vma_read,
-            page_get_anon_vma,
-            rmap_walk_anon,
-            rmap_walk_file,
-            page_vma_mapped_walk: pvmw::page_vma_mapped_walk,
-            try_to_unmap_one: ttu::try_to_unmap_one,
-            try_to_migrate_one: ttu::try_to_migrate_one,
-            page_mkclean_one: mkclean::page_mkclean_one,
-            unmap_folio: split::unmap_folio,
-        }
-    }
 }

@@ -144,6 +144,7 @@ pub fn tlb_table_flush(w: &World, tlb: &mut MmuGather) {
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the
 /// mmu_gather and TLB flush functions.
+/// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct TlbOps {
     /// `flush_tlb_range` (also `flush_tlb_page`, and the flush of `ptep_clear_flush`).
@@ -158,17 +159,4 @@ pub struct TlbOps {
     pub tlb_flush_mmu: fn(&World, &mut MmuGather),
     /// `tlb_finish_mmu`: the final flush, the page tables, `tlb_flush_pending--`.
     pub tlb_finish_mmu: fn(&World, MmuGather),
-}
-
-impl Default for TlbOps {
-    fn default() -> Self {
-        TlbOps {
-            flush_tlb_range,
-            tlb_gather_mmu,
-            tlb_flush_mmu_tlbonly,
-            tlb_flush_rmaps,
-            tlb_flush_mmu,
-            tlb_finish_mmu,
-        }
-    }
 }

@@ -24,30 +24,12 @@ use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::{page_alloc, rmap};
 
-bitflags::bitflags! {
-    /// `enum ttu_flags` (include/linux/rmap.h, the values of 5.13+), as far as the model's
-    /// callers pass them.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    pub struct TtuFlags: u32 {
-        /// `TTU_SPLIT_HUGE_PMD` (no PMD mappings are modelled: accepted and ignored).
-        const SPLIT_HUGE_PMD = 0x4;
-        /// `TTU_IGNORE_MLOCK`: unmap even from VM_LOCKED VMAs.
-        const IGNORE_MLOCK = 0x8;
-        /// `TTU_SYNC`: the PVMW takes the PTL even for empty-looking PTEs (732ed55823fc).
-        const SYNC = 0x10;
-        /// `TTU_RMAP_LOCKED`: the caller holds the rmap lock (`rmap_walk_locked`).
-        const RMAP_LOCKED = 0x80;
-    }
-}
-
-/// `TTU_SPLIT_HUGE_PMD`, spelt as the kernel spells it at a call site.
-pub const TTU_SPLIT_HUGE_PMD: TtuFlags = TtuFlags::SPLIT_HUGE_PMD;
-/// `TTU_IGNORE_MLOCK`.
-pub const TTU_IGNORE_MLOCK: TtuFlags = TtuFlags::IGNORE_MLOCK;
-/// `TTU_SYNC`.
-pub const TTU_SYNC: TtuFlags = TtuFlags::SYNC;
-/// `TTU_RMAP_LOCKED`.
-pub const TTU_RMAP_LOCKED: TtuFlags = TtuFlags::RMAP_LOCKED;
+/// `enum ttu_flags`, defined in [`crate::ops::rmap_types`] (include/linux/rmap.h's types,
+/// below the rmap walk whose table entries take them) and named here too, beside the
+/// functions the kernel's callers pass them to.
+pub use crate::ops::rmap_types::{
+    TTU_IGNORE_MLOCK, TTU_RMAP_LOCKED, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TtuFlags,
+};
 
 /// What a `_one` installs in place of the PTE — which of the two functions it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

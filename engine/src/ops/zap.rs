@@ -408,15 +408,16 @@ pub fn unmap_vmas(w: &World, tlb: &mut MmuGather, vmas: &[VmaId], start: u64, en
 pub fn zap_page_range_single(w: &World, vma: VmaId, start: u64, end: u64) {
     let mm = w.vmas.get(vma).info.get().mm;
     let mut tlb = (w.kernel.tlb.tlb_gather_mmu)(w, mm, false);
-    let bracket = crate::ops::notifier::invalidate_range_start(w, mm, start, end);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, start, end);
     (w.kernel.zap.unmap_single_vma)(w, &mut tlb, vma, start, end);
-    crate::ops::notifier::invalidate_range_end(w, bracket);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
     (w.kernel.tlb.tlb_finish_mmu)(w, tlb);
 }
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the zap
-/// levels, from `unmap_vmas` down to one present PTE, and `free_pgtables` after them. The default is the modern kernel; the
-/// constructors below are the historical generations of the rmap removal.
+/// levels, from `unmap_vmas` down to one present PTE, and `free_pgtables` after them. The
+/// default is the modern kernel (its `Default` is implemented in [`crate::kernel`], above the
+/// paths); the constructors below are the historical generations of the rmap removal.
 #[derive(Debug, Clone, Copy)]
 pub struct ZapOps {
     /// `unmap_vmas` (munmap, exit).
@@ -447,24 +448,6 @@ pub struct ZapOps {
     /// unlink the VMAs from the rmap trees and queue their page tables on the gather.
     pub free_pgtables: fn(&World, &mut MmuGather, &[VmaId], &[VmaId]),
 }
-
-impl Default for ZapOps {
-    fn default() -> Self {
-        ZapOps {
-            unmap_vmas,
-            zap_page_range_single,
-            unmap_single_vma,
-            unmap_page_range,
-            zap_pte_range,
-            do_zap_pte_range,
-            zap_present_ptes,
-            zap_present_folio_ptes,
-            zap_nonpresent_ptes,
-            free_pgtables: crate::ops::pgtable::free_pgtables,
-        }
-    }
-}
-
 impl ZapOps {
     /// ≤ v6.1, before 5df397dec7c4: every rmap removed right after its PTE is cleared.
     pub fn v6_1() -> Self {
