@@ -39,7 +39,7 @@ use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::mmap::mm_alloc;
 use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::zap::ZapOps;
-use mmlab_engine::ops::{access, mkclean, munmap, page_alloc, split};
+use mmlab_engine::ops::{access, mkclean, munmap, page_alloc};
 use mmlab_engine::sync::Arc;
 
 /// The scenario.
@@ -201,7 +201,7 @@ impl Scenario for DelayedRmap {
                     actor("split", move || {
                         for pfn in pfns {
                             let page = lock_page(&ws, pfn);
-                            split::unmap_folio(&ws, &page);
+                            (ws.kernel.rmap.unmap_folio)(&ws, &page);
                             page.unlock();
                             page_alloc::put_page(&ws, pfn);
                         }

@@ -28,8 +28,9 @@ use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::mm_alloc;
+use mmlab_engine::ops::pagemap::trylock_page;
 use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
-use mmlab_engine::ops::{access, mlock, munlock, page_alloc};
+use mmlab_engine::ops::{access, munlock, page_alloc};
 
 /// The scenario.
 #[derive(Debug)]
@@ -114,17 +115,17 @@ impl Scenario for MlockPageLock {
                     // mlocks only present pages: without the PTL a page could be migrated away
                     // and freed between the PTE read and the mlock, whatever the page lock.
                     let Some(q) = follow(&wr, mm, 1) else { return };
-                    if let Some(qg) = wr.page(q).lock().try_lock() {
+                    if let Some(qg) = trylock_page(&wr, q) {
                         if let Some(ptl) = pte_offset_map_lock(&wr, mm, 0)
                             && let Pte::Present { pfn: p, .. } = ptl.get()
                         {
                             if locked {
-                                if let Some(pg) = wr.page(p).lock().try_lock() {
-                                    mlock::mlock_vma_page(&wr, p);
+                                if let Some(pg) = trylock_page(&wr, p) {
+                                    (wr.kernel.mlock.mlock_vma_page)(&wr, p);
                                     drop(pg);
                                 }
                             } else {
-                                mlock::mlock_vma_page(&wr, p);
+                                (wr.kernel.mlock.mlock_vma_page)(&wr, p);
                             }
                             drop(ptl);
                         }
