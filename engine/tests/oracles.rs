@@ -214,7 +214,7 @@ fn a_zap_without_its_notifier_bracket_is_caught_by_a_kvm_like_secondary() {
     let vma = mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 0, 1).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
     quiescent::check_world(&w);
     let v = sink.take();
@@ -248,7 +248,7 @@ fn an_sva_secondary_is_invalidated_by_the_cpu_flush_alone() {
     access::store(&w, 0, mm, 0, 3).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
     assert!(notifier::sva_translate(&w, mm, 0).is_some());
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
     let v = sink.take();
     assert!(
@@ -275,7 +275,7 @@ fn a_secondary_translation_installed_inside_an_invalidate_window_is_reported() {
     access::store(&w, 0, mm, 0, 1).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
     let bracket = notifier::invalidate_range_start(&w, mm, 0, 2);
-    notifier::secondary_refresh(&w, mm, 0, false);
+    notifier::secondary_refresh_without_retry(&w, mm, 0);
     notifier::invalidate_range_end(&w, bracket);
     quiescent::check_world(&w);
     let v = sink.take();

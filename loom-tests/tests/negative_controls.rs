@@ -317,7 +317,7 @@ fn dontneed_without_notifier_bracket(env: &Env) -> Outcome {
     let w = world(1, Kernel::default(), |_| {});
     let (mm, vma, _) = mapped(&w, 1, MapKind::Anon);
     notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     let wz = w.clone();
     let actors = vec![actor("dontneed", move || {
         let map = wz.mms.get(mm).mmap_lock.read();
@@ -346,8 +346,7 @@ fn munmap_without_final_flush(w: &World, mm: MmId, vma: VmaId, check_i14: bool) 
     pgtable::free_pgtables(w, &mut gather, &[vma], &map.vmas);
     gather.tlb_reset_range(); // the bug
     tlb::tlb_finish_mmu(w, gather);
-    w.vmas.free(vma);
-    w.forget_anon_stores(mm, info.start, info.end);
+    munmap::remove_vma(w, vma);
     if check_i14 {
         munmap::assert_range_unmapped(w, mm, info.start, info.end, ZapCall::Munmap, &began);
     }

@@ -105,7 +105,7 @@ impl Scenario for SecondaryMmu {
                 "device",
                 Box::new(move || {
                     match kind {
-                        SecondaryKind::Kvm => notifier::secondary_refresh(&wd, mm, 0, true),
+                        SecondaryKind::Kvm => notifier::secondary_refresh(&wd, mm, 0),
                         SecondaryKind::Sva => notifier::sva_translate(&wd, mm, 0),
                     };
                 }),

@@ -52,7 +52,7 @@ fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     mmap(&w, mm, 0, 1, private).expect("one VMA slot");
     access::load(&w, 0, mm, 0).expect("a read fault maps the file page read-only");
     notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
 
     let writer = {
         let w = w.clone();
@@ -61,7 +61,7 @@ fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     let device = {
         let w = w.clone();
         move || {
-            notifier::secondary_refresh(&w, mm, 0, true);
+            notifier::secondary_refresh(&w, mm, 0);
         }
     };
     // The device last: it runs first, inline, and one preemption after its PTE read is the
