@@ -274,9 +274,7 @@ impl World {
     pub fn pte_at(&self, mm: Id<MmKind>, va: u64) -> Option<super::pte::Pte> {
         let (slot, i) = self.pte_slot(va);
         let t = self.mms.get(mm).pmd_table(slot)?;
-        Some(super::pte::Pte::decode(
-            self.tables.get(t).entries[i].load(crate::sync::Ordering::SeqCst),
-        ))
+        Some(self.tables.get(t).ptep_get_lockless(i))
     }
 
     /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's
