@@ -3,11 +3,13 @@
 //!
 //! All are called under the PTL of the mapping being added or removed (I1, I12 in
 //! docs/MODEL.md §3). The adds take the [`LockedPte`] being installed as the proof: the guard
-//! names the PTE whose lock is held, not just some spinlock. `page_remove_rmap` takes none,
-//! because the delayed rmaps of 5df397dec7c4 remove it from the gather (`tlb_flush_rmaps`,
-//! which a historical variant runs after the PTL was dropped). The mlock hooks of each scheme live here, as in the kernel
-//! (5.18+: `mlock_vma_folio` / `munlock_vma_folio` from rmap add/remove; ≤5.17:
-//! `clear_page_mlock` when the mapcount reaches zero).
+//! names the PTE whose lock is held, not just some spinlock. `page_remove_rmap` takes none:
+//! the delayed rmaps of 5df397dec7c4 are removed from the gather (`tlb_flush_rmaps`), which
+//! the delayed-rmap scenario's `rmap-after-ptl` variant runs after the PTL was dropped.
+//!
+//! The mlock hooks of each scheme live here, as in the kernel (5.18+: `mlock_vma_folio` /
+//! `munlock_vma_folio` from rmap add/remove; ≤5.17: `clear_page_mlock` when the mapcount
+//! reaches zero).
 
 use crate::mm::page::pg;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
