@@ -19,8 +19,8 @@ use mmlab_benches::{Body, ns, quiet_instrumentation, time_concurrently};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig, vm};
 use mmlab_engine::ops::mlock::MlockScheme;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{exit, munlock, page_alloc, pgtable, tlb, zap};
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap, mmdrop};
+use mmlab_engine::ops::{exit, munlock, munmap, page_alloc, pgtable, tlb, zap};
 use mmlab_engine::sync::Ordering;
 use std::sync::Arc;
 
@@ -67,11 +67,11 @@ fn exit_interleaved(w: &World, mm_id: MmId) {
     pgtable::free_pgtables(w, &mut gather, &vmas, &[]);
     tlb::tlb_finish_mmu(w, gather);
     for &v in &vmas {
-        w.vmas.free(v);
+        munmap::remove_vma(w, v);
     }
     map.vmas.clear();
     drop(map);
-    w.mms.free(mm_id);
+    mmdrop(w, mm_id);
 }
 
 /// Mean (walks that found a VM_LOCKED VMA, walks that found none) per round of K exits.

@@ -1,9 +1,10 @@
 //! Shared helpers for the criterion benchmarks in benches/.
 //!
-//! Every benchmark here compares protocol variants of one kernel path in one run, so that the
-//! ratios it prints were measured on the same machine under the same load. Each builds its
-//! world and does its setup (mm_alloc, mmap, mlock, faults) outside the timed part, with
-//! criterion's `iter_custom`, and times only the operation the question is about.
+//! Every benchmark here compares variants of one kernel path (kernel function table entries,
+//! or a `WorldConfig` option) in one run, so that the ratios it prints were measured on the
+//! same machine under the same load. Each builds its world and does its setup (mm_alloc,
+//! mmap, mlock, faults) outside the timed part, with criterion's `iter_custom`, and times only
+//! the operation the question is about.
 //! `docs/BENCHMARKS.md` has the questions, the commands and the figures.
 
 use mmlab_engine::check::Sink;

@@ -31,7 +31,7 @@ pub struct Event {
     pub thread: &'static str,
     /// The simulated CPU the actor runs on.
     pub cpu: usize,
-    /// The kernel step (`zap_pte_range: ptep_get_and_clear_full`).
+    /// The kernel step (`ptep_get_and_clear_full`, `try_to_unmap_one: ptep_clear_flush`).
     pub step: &'static str,
     /// The object (`pfn 3`, `mm 1 va 0x2000`).
     pub object: String,

@@ -14,10 +14,10 @@ use common::{blocked_on, join, spawn, wait_until};
 use mmlab_engine::check::{Sink, current_sink};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pte, VmaId, World, WorldConfig};
-use mmlab_engine::ops::hugetlb::hugetlb_fault_mutex_hash;
+use mmlab_engine::ops::hugetlb::{huge_pte_lock, hugetlb_fault_mutex_hash};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, fault, tlb};
-use mmlab_engine::sync::{LockClass, Ordering};
+use mmlab_engine::sync::LockClass;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -96,14 +96,14 @@ fn a_write_fault_on_a_read_only_shared_hugetlb_entry_makes_it_writable() {
         panic!("mapped: {:?}", w.pte_at(mm, 0));
     };
     // Write-protect the entry (as uffd-wp or mprotect would) and drop the CPU's translation.
-    let table = w.mms.get(mm).pmd_table(0).expect("the table");
+    let table = w.tables.get(w.mms.get(mm).pmd_table(0).expect("the table"));
     let ro = Pte::Present {
         pfn,
         write: false,
         dirty: true,
         young: true,
     };
-    w.tables.get(table).entries[0].store(ro.encode(), Ordering::SeqCst);
+    huge_pte_lock(&w, mm, 0, table, 0).set_pte_at(ro);
     tlb::flush_tlb_range(&w, mm, 0, 1);
     fault::handle_mm_fault(&w, mm, 0, true).expect("a write fault");
     assert!(

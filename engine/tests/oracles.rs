@@ -7,14 +7,15 @@
 //! flush TLB while holding PTL"). It leaves a CPU's writable, dirty TLB entry behind.
 #![cfg(not(mmlab_loom))]
 
+use mmlab_engine::check::unmapped::ZapCall;
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::secondary::SecondaryKind;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::{access, munmap, notifier, page_alloc, rmap, tlb, zap};
-use mmlab_engine::sync::Ordering;
 
 /// Two CPUs, tables of two PTEs (so one table can hold two VMAs, and a second VMA can sit in a
 /// second table), one shared file.
@@ -53,19 +54,15 @@ fn render(v: &[Violation]) -> String {
 /// remove the rmap — but no `flush_tlb_range`. Returns the page it mapped; the PTE's page
 /// reference is handed to the caller (who puts it when the test wants the page freed).
 fn clear_pte_without_flush(w: &World, mm_id: MmId, vma: VmaId, va: u64) -> Pfn {
-    let mm = w.mms.get(mm_id);
-    let (slot, i) = w.pte_slot(va);
-    let table = w.tables.get(mm.pmd_table(slot).expect("a table maps va"));
-    let ptl = w.pte_lockptr(mm, table).lock();
-    let Pte::Present { pfn, dirty, .. } = Pte::decode(table.entries[i].swap(0, Ordering::SeqCst))
-    else {
+    let pte = pte_offset_map_lock(w, mm_id, va).expect("a table maps va");
+    let Pte::Present { pfn, dirty, .. } = pte.ptep_get_and_clear() else {
         panic!("va {va} is not mapped");
     };
     if dirty {
         rmap::set_page_dirty(w, pfn);
     }
     rmap::page_remove_rmap(w, pfn, vma);
-    drop(ptl);
+    drop(pte);
     pfn
 }
 
@@ -197,10 +194,11 @@ fn tlb_finish_mmu_no_longer_hides_another_paths_missing_flush() {
 /// `unmap_page_range` called directly instead of through `unmap_vmas`.
 fn madvise_dontneed_without_bracket(w: &World, mm_id: MmId, vma: VmaId, start: u64, end: u64) {
     let map = w.mms.get(mm_id).mmap_lock.read();
+    let began = w.unmap_begin(mm_id);
     let mut gather = tlb::tlb_gather_mmu(w, mm_id, false);
     zap::unmap_page_range(w, &mut gather, vma, start, end);
     tlb::tlb_finish_mmu(w, gather);
-    w.forget_anon_stores(mm_id, start, end);
+    munmap::unmap_returned(w, ZapCall::MadvDontneed, &began, start, end);
     drop(map);
 }
 
@@ -214,7 +212,7 @@ fn a_zap_without_its_notifier_bracket_is_caught_by_a_kvm_like_secondary() {
     let vma = mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
     access::store(&w, 0, mm, 0, 1).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
     quiescent::check_world(&w);
     let v = sink.take();
@@ -248,7 +246,7 @@ fn an_sva_secondary_is_invalidated_by_the_cpu_flush_alone() {
     access::store(&w, 0, mm, 0, 3).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
     assert!(notifier::sva_translate(&w, mm, 0).is_some());
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     madvise_dontneed_without_bracket(&w, mm, vma, 0, 2);
     let v = sink.take();
     assert!(
@@ -275,7 +273,7 @@ fn a_secondary_translation_installed_inside_an_invalidate_window_is_reported() {
     access::store(&w, 0, mm, 0, 1).unwrap();
     notifier::register(&w, mm, SecondaryKind::Kvm);
     let bracket = notifier::invalidate_range_start(&w, mm, 0, 2);
-    notifier::secondary_refresh(&w, mm, 0, false);
+    notifier::secondary_refresh_without_retry(&w, mm, 0);
     notifier::invalidate_range_end(&w, bracket);
     quiescent::check_world(&w);
     let v = sink.take();

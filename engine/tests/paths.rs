@@ -201,7 +201,6 @@ fn madvise_dontneed_zaps_and_refault_reads_back_shared_data() {
         0,
         "tlb_flush2: anonymous memory reads zero"
     );
-    w.forget_anon_stores(mm, 8, 16);
     let _ = anon;
     let v = finish(&w, &sink);
     assert!(v.is_empty(), "{v:?}");

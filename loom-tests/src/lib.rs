@@ -19,25 +19,26 @@
 //!
 //! # What a test asserts
 //!
-//! [`explore`] runs a scenario's variant at [`Size::Tiny`] inside a loom model: loom runs the
-//! closure once per interleaving, and the scenario builds a fresh world each time. An oracle
+//! `explore` (built under `--cfg mmlab_loom`, as are the `assert_*` methods below) runs a
+//! scenario's variant at [`Size::Tiny`] inside a loom model: loom runs the closure once per
+//! interleaving, and the scenario builds a fresh world each time. An oracle
 //! that fires under loom panics with a typed payload (`mmlab_engine::report::Raised`, carrying
 //! the `Violation`), which ends that execution and the exploration: loom re-raises it with its
 //! payload, and it is caught here and becomes [`Exploration::failure`], the violation read
 //! from the payload, never parsed back from a message.
 //!
-//! * A clean variant ([`Exploration::assert_clean`]): every interleaving within the bound is
+//! * A clean variant (`Exploration::assert_clean`): every interleaving within the bound is
 //!   explored and none fails. On a failure the test prints the oracle, the message, the domain
 //!   trace of the failing interleaving in execution order, and the exact command that replays
 //!   that one interleaving from a loom checkpoint file.
-//! * A race variant ([`Exploration::assert_caught`]): exploration must find an interleaving in
+//! * A race variant (`Exploration::assert_caught`): exploration must find an interleaving in
 //!   which one of the scenario's own oracles fires. The counterexample found is the test
 //!   passing; an unrelated oracle (or a plain panic) is a failure.
 //!
 //! # Replaying a failure
 //!
 //! Loom's checkpoint file holds the schedule of one execution (`Builder::checkpoint_file`).
-//! When a clean variant fails, [`explore`] runs the exploration a second time with
+//! When a clean variant fails, `explore` runs the exploration a second time with
 //! `checkpoint_interval = 1` so that the file holds the failing schedule when it fails again,
 //! then replays that file once to check that it reproduces the same violation. The failure
 //! report names the file; setting `LOOM_CHECKPOINT_FILE` to it reruns exactly that

@@ -89,52 +89,53 @@ enum Zapper {
 /// Returns every violation: the in-path ones reported during the race and the quiescent ones.
 fn race_a_store_against(memory: Memory, zapper: Zapper) -> (Vec<Violation>, String) {
     let env = Env::new(0);
-    env.sink.install();
-    let w = Arc::new(World::new(
-        tiny_world(usize::from(!matches!(memory, Memory::Anon))),
-        Kernel::default(),
-    ));
-    let mm = mm_alloc(&w).expect("one mm slot");
-    let kind = match memory {
-        Memory::Anon => MapKind::Anon,
-        Memory::SharedFile | Memory::SharedFileMappedReadOnly => MapKind::File {
-            file: w.file(0),
-            pgoff: 0,
-            shared: true,
-        },
-    };
-    let vma = mmap(&w, mm, 0, 1, kind).expect("one VMA slot");
-    if matches!(memory, Memory::SharedFileMappedReadOnly) {
-        access::load(&w, 0, mm, 0).expect("a read fault on a mapped file page");
-    }
+    env.play(|| {
+        let w = Arc::new(World::new(
+            tiny_world(usize::from(!matches!(memory, Memory::Anon))),
+            Kernel::default(),
+        ));
+        let mm = mm_alloc(&w).expect("one mm slot");
+        let kind = match memory {
+            Memory::Anon => MapKind::Anon,
+            Memory::SharedFile | Memory::SharedFileMappedReadOnly => MapKind::File {
+                file: w.file(0),
+                pgoff: 0,
+                shared: true,
+            },
+        };
+        let vma = mmap(&w, mm, 0, 1, kind).expect("one VMA slot");
+        if matches!(memory, Memory::SharedFileMappedReadOnly) {
+            access::load(&w, 0, mm, 0).expect("a read fault on a mapped file page");
+        }
 
-    let storer = {
-        let w = w.clone();
-        move || match access::store(&w, 0, mm, 0, 7) {
-            Ok(()) => {}
-            // The VMA is gone: the store's fault finds nothing to map.
-            Err(Error::Segv) if matches!(zapper, Zapper::Munmap) => {}
-            Err(e) => panic!("store to va 0 failed with {e:?} racing {zapper:?}"),
-        }
-    };
-    let unmapper = {
-        let w = w.clone();
-        move || match zapper {
-            Zapper::Munmap => munmap::munmap(&w, mm, vma).expect("munmap of a mapped VMA"),
-            Zapper::DontNeed => {
-                munmap::madvise_dontneed(&w, mm, 0, 1).expect("MADV_DONTNEED of a mapped range")
+        let storer = {
+            let w = w.clone();
+            move || match access::store(&w, 0, mm, 0, 7) {
+                Ok(()) => {}
+                // The VMA is gone: the store's fault finds nothing to map.
+                Err(Error::Segv) if matches!(zapper, Zapper::Munmap) => {}
+                Err(e) => panic!("store to va 0 failed with {e:?} racing {zapper:?}"),
             }
-            Zapper::DontNeedFreeingBeforeFlush => {
-                madvise_dontneed_freeing_before_flush(&w, mm, vma)
+        };
+        let unmapper = {
+            let w = w.clone();
+            move || match zapper {
+                Zapper::Munmap => munmap::munmap(&w, mm, vma).expect("munmap of a mapped VMA"),
+                Zapper::DontNeed => {
+                    munmap::madvise_dontneed(&w, mm, 0, 1).expect("MADV_DONTNEED of a mapped range")
+                }
+                Zapper::DontNeedFreeingBeforeFlush => {
+                    madvise_dontneed_freeing_before_flush(&w, mm, vma)
+                }
             }
-        }
-    };
-    env.run(vec![
-        ("storer", Box::new(storer)),
-        ("zapper", Box::new(unmapper)),
-    ]);
-    quiescent::check_world(&w);
-    (env.sink.take(), w.trace.render(48))
+        };
+        env.run(vec![
+            ("storer", Box::new(storer)),
+            ("zapper", Box::new(unmapper)),
+        ]);
+        quiescent::check_world(&w);
+        (env.sink.take(), w.trace.render(48))
+    })
 }
 
 /// MADV_DONTNEED as `munmap::madvise_dontneed` writes it — `mmap_lock` read, a gather,
@@ -143,13 +144,14 @@ fn race_a_store_against(memory: Memory, zapper: Zapper) -> (Vec<Violation>, Stri
 /// covers its former addresses" (I3, docs/MODEL.md §3) broken on purpose.
 fn madvise_dontneed_freeing_before_flush(w: &World, mm: MmId, vma: VmaId) {
     let map = w.mms.get(mm).mmap_lock.read();
+    let began = w.unmap_begin(mm);
     let mut gather = tlb::tlb_gather_mmu(w, mm, false);
     zap::unmap_vmas(w, &mut gather, &[vma], 0, 1);
     for page in std::mem::take(&mut gather.pages) {
         page_alloc::put_page(w, page.pfn);
     }
     tlb::tlb_finish_mmu(w, gather);
-    w.forget_anon_stores(mm, 0, 1);
+    munmap::unmap_returned(w, ZapCall::MadvDontneed, &began, 0, 1);
     drop(map);
 }
 
@@ -245,26 +247,27 @@ fn finds(name: &str, oracle: Oracle, model: impl Fn() -> Vec<Violation> + Sync +
 /// MADV_DONTNEED each one runs.
 fn two_dontneeds(zap: fn(&World, MmId)) -> (Vec<Violation>, String) {
     let env = Env::new(0);
-    env.sink.install();
-    let mut cfg = tiny_world(0);
-    cfg.cpus = 3;
-    let w = Arc::new(World::new(cfg, Kernel::default()));
-    let mm = mm_alloc(&w).expect("one mm slot");
-    mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
-    access::store(&w, 2, mm, 0, 9).expect("a store on cpu2 maps the page");
-    let dontneed = |w: Arc<World>| {
-        move || {
-            let began = w.unmap_begin(mm);
-            zap(&w, mm);
-            munmap::assert_range_unmapped(&w, mm, 0, 1, ZapCall::MadvDontneed, &began);
-        }
-    };
-    env.run(vec![
-        ("a", Box::new(dontneed(w.clone()))),
-        ("b", Box::new(dontneed(w.clone()))),
-    ]);
-    quiescent::check_world(&w);
-    (env.sink.take(), w.trace.render(48))
+    env.play(|| {
+        let mut cfg = tiny_world(0);
+        cfg.cpus = 3;
+        let w = Arc::new(World::new(cfg, Kernel::default()));
+        let mm = mm_alloc(&w).expect("one mm slot");
+        mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
+        access::store(&w, 2, mm, 0, 9).expect("a store on cpu2 maps the page");
+        let dontneed = |w: Arc<World>| {
+            move || {
+                let began = w.unmap_begin(mm);
+                zap(&w, mm);
+                munmap::assert_range_unmapped(&w, mm, 0, 1, ZapCall::MadvDontneed, &began);
+            }
+        };
+        env.run(vec![
+            ("a", Box::new(dontneed(w.clone()))),
+            ("b", Box::new(dontneed(w.clone()))),
+        ]);
+        quiescent::check_world(&w);
+        (env.sink.take(), w.trace.render(48))
+    })
 }
 
 fn madvise_dontneed(w: &World, mm: MmId) {
@@ -278,6 +281,7 @@ fn madvise_dontneed(w: &World, mm: MmId) {
 fn madvise_dontneed_without_nested_flush(w: &World, mm: MmId) {
     let m = w.mms.get(mm);
     let map = m.mmap_lock.read();
+    let began = w.unmap_begin(mm);
     let vma = map.vmas[0];
     let mut gather = tlb::tlb_gather_mmu(w, mm, false);
     m.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
@@ -285,7 +289,7 @@ fn madvise_dontneed_without_nested_flush(w: &World, mm: MmId) {
     // Re-count just for tlb_finish_mmu's own decrement: the window above is the bug.
     m.tlb_flush_pending.fetch_add(1, Ordering::SeqCst);
     tlb::tlb_finish_mmu(w, gather);
-    w.forget_anon_stores(mm, 0, 1);
+    munmap::unmap_returned(w, ZapCall::MadvDontneed, &began, 0, 1);
     drop(map);
 }
 

@@ -63,7 +63,6 @@ impl Scenario for LostStore {
         long_running: false,
     };
     fn run(&self, variant: Variant, _size: Size, env: &Env) -> Outcome {
-        env.sink.install();
         let munmap_it = match variant {
             Variant::Munmap => true,
             Variant::Dontneed => false,

@@ -54,11 +54,12 @@ use mmlab_engine::mm::{MmId, Pfn, VmaId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{isolate_lru_page, move_to_new_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::pagemap::lock_page;
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, TtuFlags, try_to_migrate, try_to_unmap};
 use mmlab_engine::ops::{
     access, exit, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb, zap,
 };
-use mmlab_engine::sync::{Arc, Ordering};
+use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
@@ -149,7 +150,6 @@ impl Scenario for NegativeControls {
         long_running: false,
     };
     fn run(&self, variant: Control, _size: Size, env: &Env) -> Outcome {
-        env.sink.install();
         variant.model()(env)
     }
 }
@@ -204,12 +204,10 @@ fn zap_forgetting_page_remove_rmap(env: &Env) -> Outcome {
     let (mm, _vma, _pfn) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("zap", move || {
-        let m = wz.mms.get(mm);
-        let table = wz.tables.get(m.pmd_table(0).expect("a table"));
-        let ptl = wz.pte_lockptr(m, table).lock();
-        table.entries[0].swap(0, Ordering::SeqCst);
+        let pte = pte_offset_map_lock(&wz, mm, 0).expect("a table");
+        pte.ptep_get_and_clear_full(false);
         tlb::flush_tlb_range(&wz, mm, 0, 1);
-        drop(ptl);
+        drop(pte);
     })];
     finish(env, &w, actors)
 }
@@ -222,13 +220,14 @@ fn dontneed_freeing_before_flush(env: &Env) -> Outcome {
     let wz = w.clone();
     let actors = vec![actor("dontneed", move || {
         let map = wz.mms.get(mm).mmap_lock.read();
+        let began = wz.unmap_begin(mm);
         let mut gather = tlb::tlb_gather_mmu(&wz, mm, false);
         zap::unmap_vmas(&wz, &mut gather, &[vma], 0, 1);
         for page in std::mem::take(&mut gather.pages) {
             page_alloc::put_page(&wz, page.pfn);
         }
         tlb::tlb_finish_mmu(&wz, gather);
-        wz.forget_anon_stores(mm, 0, 1);
+        munmap::unmap_returned(&wz, ZapCall::MadvDontneed, &began, 0, 1);
         drop(map);
     })];
     finish(env, &w, actors)
@@ -317,14 +316,15 @@ fn dontneed_without_notifier_bracket(env: &Env) -> Outcome {
     let w = world(1, Kernel::default(), |_| {});
     let (mm, vma, _) = mapped(&w, 1, MapKind::Anon);
     notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
     let wz = w.clone();
     let actors = vec![actor("dontneed", move || {
         let map = wz.mms.get(mm).mmap_lock.read();
+        let began = wz.unmap_begin(mm);
         let mut gather = tlb::tlb_gather_mmu(&wz, mm, false);
         zap::unmap_page_range(&wz, &mut gather, vma, 0, 1);
         tlb::tlb_finish_mmu(&wz, gather);
-        wz.forget_anon_stores(mm, 0, 1);
+        munmap::unmap_returned(&wz, ZapCall::MadvDontneed, &began, 0, 1);
         drop(map);
     })];
     finish(env, &w, actors)
@@ -346,8 +346,7 @@ fn munmap_without_final_flush(w: &World, mm: MmId, vma: VmaId, check_i14: bool) 
     pgtable::free_pgtables(w, &mut gather, &[vma], &map.vmas);
     gather.tlb_reset_range(); // the bug
     tlb::tlb_finish_mmu(w, gather);
-    w.vmas.free(vma);
-    w.forget_anon_stores(mm, info.start, info.end);
+    munmap::remove_vma(w, vma);
     if check_i14 {
         munmap::assert_range_unmapped(w, mm, info.start, info.end, ZapCall::Munmap, &began);
     }
@@ -383,12 +382,10 @@ fn notifier_start_under_ptl(env: &Env) -> Outcome {
     let (mm, _, _) = mapped(&w, 1, MapKind::Anon);
     let wz = w.clone();
     let actors = vec![actor("zap", move || {
-        let m = wz.mms.get(mm);
-        let table = wz.tables.get(m.pmd_table(0).expect("a table"));
-        let ptl = wz.pte_lockptr(m, table).lock();
+        let pte = pte_offset_map_lock(&wz, mm, 0).expect("a table");
         let bracket = notifier::invalidate_range_start(&wz, mm, 0, 1);
         notifier::invalidate_range_end(&wz, bracket);
-        drop(ptl);
+        drop(pte);
     })];
     finish(env, &w, actors)
 }

@@ -35,36 +35,37 @@ use mmlab_loom_tests::{Bound, assert_model_clean};
 /// `->mapping` stays), pinned with `page_get_anon_vma` while its only VMA is unmapped.
 fn a_pin_racing_the_unlink_of_the_last_vma() -> (Vec<Violation>, String) {
     let env = Env::new(0);
-    env.sink.install();
-    let cfg = WorldConfig::single(1, vec![]);
-    let w = Arc::new(World::new(cfg, Kernel::default()));
-    let mm = mm_alloc(&w).expect("one mm slot");
-    let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
-    access::store(&w, 0, mm, 0, 7).expect("a store maps an anonymous page");
-    let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).expect("mapped");
-    assert!(migrate::isolate_lru_page(&w, pfn));
+    env.play(|| {
+        let cfg = WorldConfig::single(1, vec![]);
+        let w = Arc::new(World::new(cfg, Kernel::default()));
+        let mm = mm_alloc(&w).expect("one mm slot");
+        let vma = mmap(&w, mm, 0, 1, MapKind::Anon).expect("one VMA slot");
+        access::store(&w, 0, mm, 0, 7).expect("a store maps an anonymous page");
+        let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).expect("mapped");
+        assert!(migrate::isolate_lru_page(&w, pfn));
 
-    let unmapper = {
-        let w = w.clone();
-        move || munmap::munmap(&w, mm, vma).expect("munmap of a mapped VMA")
-    };
-    let pinner = {
-        let w = w.clone();
-        move || {
-            if let Some(av) = rmap_walk::page_get_anon_vma(&w, pfn) {
-                pgtable::put_anon_vma(&w, av);
+        let unmapper = {
+            let w = w.clone();
+            move || munmap::munmap(&w, mm, vma).expect("munmap of a mapped VMA")
+        };
+        let pinner = {
+            let w = w.clone();
+            move || {
+                if let Some(av) = rmap_walk::page_get_anon_vma(&w, pfn) {
+                    pgtable::put_anon_vma(&w, av);
+                }
+                migrate::putback_lru_page(&w, pfn);
             }
-            migrate::putback_lru_page(&w, pfn);
-        }
-    };
-    // The pinner last: it runs first, inline; one preemption between its pin and its
-    // re-check of page_mapped lets munmap run to the end.
-    env.run(vec![
-        ("munmap", Box::new(unmapper)),
-        ("migration", Box::new(pinner)),
-    ]);
-    quiescent::check_world(&w);
-    (env.sink.take(), w.trace.render(48))
+        };
+        // The pinner last: it runs first, inline; one preemption between its pin and its
+        // re-check of page_mapped lets munmap run to the end.
+        env.run(vec![
+            ("munmap", Box::new(unmapper)),
+            ("migration", Box::new(pinner)),
+        ]);
+        quiescent::check_world(&w);
+        (env.sink.take(), w.trace.render(48))
+    })
 }
 
 #[test]

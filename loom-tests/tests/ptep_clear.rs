@@ -36,8 +36,9 @@ use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::{FileId, MmId, World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::{access, mkclean, reclaim};
-use mmlab_engine::sync::{Arc, Ordering};
+use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
 /// Pinned (the suite's `LOOM_MAX_PREEMPTIONS` does not lower it): writeback and reclaim explore
@@ -63,12 +64,8 @@ fn tiny_world() -> WorldConfig {
 
 /// Make the PTE at `va` writable and clean, under its PTL (see the module docs).
 fn make_pte_writable_clean(w: &World, mm: MmId, va: u64) {
-    let m = w.mms.get(mm);
-    let (slot, i) = w.pte_slot(va);
-    let table = w.tables.get(m.pmd_table(slot).expect("mapped"));
-    let _ptl = w.pte_lockptr(m, table).lock();
-    let Pte::Present { pfn, young, .. } = Pte::decode(table.entries[i].load(Ordering::SeqCst))
-    else {
+    let locked = pte_offset_map_lock(w, mm, va).expect("mapped");
+    let Pte::Present { pfn, young, .. } = locked.get() else {
         panic!("va {va} is not mapped");
     };
     let pte = Pte::Present {
@@ -77,63 +74,64 @@ fn make_pte_writable_clean(w: &World, mm: MmId, va: u64) {
         dirty: false,
         young,
     };
-    table.entries[i].store(pte.encode(), Ordering::SeqCst);
+    locked.set_pte_at(pte);
 }
 
 /// One execution: set up the clean writable mapping, race cpu0's store of 8 against
 /// `clearer`, then run the quiescent oracles. Returns every violation.
 fn race_a_store_against(clearer: Clearer) -> (Vec<Violation>, String) {
     let env = Env::new(0);
-    env.sink.install();
-    let w = Arc::new(World::new(tiny_world(), Kernel::default()));
-    let mm = mm_alloc(&w).expect("one mm slot");
-    let file: FileId = w.file(0);
-    let kind = MapKind::File {
-        file,
-        pgoff: 0,
-        shared: true,
-    };
-    mmap(&w, mm, 0, 1, kind).expect("one VMA slot");
-    // The page: faulted in by a store of 7, written back (the disk has 7, the page is clean,
-    // the PTE read-only and clean), then made writable-clean and loaded into cpu0's TLB.
-    access::store(&w, 0, mm, 0, 7).expect("a write fault maps the file page");
-    assert!(mkclean::writeback(&w, file, 0), "the dirty page is written");
-    make_pte_writable_clean(&w, mm, 0);
-    access::load(&w, 0, mm, 0).expect("cpu0's TLB caches the clean writable PTE");
+    env.play(|| {
+        let w = Arc::new(World::new(tiny_world(), Kernel::default()));
+        let mm = mm_alloc(&w).expect("one mm slot");
+        let file: FileId = w.file(0);
+        let kind = MapKind::File {
+            file,
+            pgoff: 0,
+            shared: true,
+        };
+        mmap(&w, mm, 0, 1, kind).expect("one VMA slot");
+        // The page: faulted in by a store of 7, written back (the disk has 7, the page is clean,
+        // the PTE read-only and clean), then made writable-clean and loaded into cpu0's TLB.
+        access::store(&w, 0, mm, 0, 7).expect("a write fault maps the file page");
+        assert!(mkclean::writeback(&w, file, 0), "the dirty page is written");
+        make_pte_writable_clean(&w, mm, 0);
+        access::load(&w, 0, mm, 0).expect("cpu0's TLB caches the clean writable PTE");
 
-    let storer = {
-        let w = w.clone();
-        move || access::store(&w, 0, mm, 0, 8).expect("a store to a mapped shared file page")
-    };
-    let kernel = {
-        let w = w.clone();
-        move || match clearer {
-            Clearer::Writeback => {
-                mkclean::writeback(&w, file, 0);
-            }
-            Clearer::Reclaim => {
-                reclaim::reclaim_page(&w, file, 0);
-            }
-            Clearer::Migration => {
-                let Some(pfn) = w.pte_at(mm, 0).and_then(|p| p.pfn()) else {
-                    return;
-                };
-                if !isolate_lru_page(&w, pfn) {
-                    return;
+        let storer = {
+            let w = w.clone();
+            move || access::store(&w, 0, mm, 0, 8).expect("a store to a mapped shared file page")
+        };
+        let kernel = {
+            let w = w.clone();
+            move || match clearer {
+                Clearer::Writeback => {
+                    mkclean::writeback(&w, file, 0);
                 }
-                let pool = NewPagePool::new(&w, 1);
-                for p in migrate_pages(&w, &pool, &[pfn]) {
-                    putback_lru_page(&w, p);
+                Clearer::Reclaim => {
+                    reclaim::reclaim_page(&w, file, 0);
+                }
+                Clearer::Migration => {
+                    let Some(pfn) = w.pte_at(mm, 0).and_then(|p| p.pfn()) else {
+                        return;
+                    };
+                    if !isolate_lru_page(&w, pfn) {
+                        return;
+                    }
+                    let pool = NewPagePool::new(&w, 1);
+                    for p in migrate_pages(&w, &pool, &[pfn]) {
+                        putback_lru_page(&w, p);
+                    }
                 }
             }
-        }
-    };
-    env.run(vec![
-        ("kernel", Box::new(kernel)),
-        ("storer", Box::new(storer)),
-    ]);
-    quiescent::check_world(&w);
-    (env.sink.take(), w.trace.render(64))
+        };
+        env.run(vec![
+            ("kernel", Box::new(kernel)),
+            ("storer", Box::new(storer)),
+        ]);
+        quiescent::check_world(&w);
+        (env.sink.take(), w.trace.render(64))
+    })
 }
 
 /// Explore every interleaving within the pinned bound; any violation fails the test with the

@@ -18,6 +18,7 @@
 #![cfg(mmlab_loom)]
 
 use mmlab_engine::actor::Env;
+use mmlab_engine::check::unmapped::ZapCall;
 use mmlab_engine::check::{Oracle, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
@@ -87,7 +88,6 @@ impl Scenario for SecondaryMmu {
         long_running: false,
     };
     fn run(&self, variant: Variant, _size: Size, env: &Env) -> Outcome {
-        env.sink.install();
         let (kind, bracket) = match variant {
             Variant::Kvm => (SecondaryKind::Kvm, true),
             Variant::Sva => (SecondaryKind::Sva, true),
@@ -105,7 +105,7 @@ impl Scenario for SecondaryMmu {
                 "device",
                 Box::new(move || {
                     match kind {
-                        SecondaryKind::Kvm => notifier::secondary_refresh(&wd, mm, 0, true),
+                        SecondaryKind::Kvm => notifier::secondary_refresh(&wd, mm, 0),
                         SecondaryKind::Sva => notifier::sva_translate(&wd, mm, 0),
                     };
                 }),
@@ -117,10 +117,11 @@ impl Scenario for SecondaryMmu {
                         munmap::madvise_dontneed(&wz, mm, 0, 1).expect("a mapped range");
                     } else {
                         let map = wz.mms.get(mm).mmap_lock.read();
+                        let began = wz.unmap_begin(mm);
                         let mut gather = tlb::tlb_gather_mmu(&wz, mm, false);
                         zap::unmap_page_range(&wz, &mut gather, vma, 0, 1);
                         tlb::tlb_finish_mmu(&wz, gather);
-                        wz.forget_anon_stores(mm, 0, 1);
+                        munmap::unmap_returned(&wz, ZapCall::MadvDontneed, &began, 0, 1);
                         drop(map);
                     }
                 }),

@@ -40,38 +40,39 @@ use mmlab_loom_tests::{Bound, assert_model_clean};
 /// its translation of the same address.
 fn a_cow_fault_racing_a_secondary_refresh() -> (Vec<Violation>, String) {
     let env = Env::new(0);
-    env.sink.install();
-    let cfg = WorldConfig::single(2, vec![(1, false)]);
-    let w = Arc::new(World::new(cfg, Kernel::default()));
-    let mm = mm_alloc(&w).expect("one mm slot");
-    let private = MapKind::File {
-        file: w.file(0),
-        pgoff: 0,
-        shared: false,
-    };
-    mmap(&w, mm, 0, 1, private).expect("one VMA slot");
-    access::load(&w, 0, mm, 0).expect("a read fault maps the file page read-only");
-    notifier::register(&w, mm, SecondaryKind::Kvm);
-    assert!(notifier::secondary_refresh(&w, mm, 0, true).is_some());
+    env.play(|| {
+        let cfg = WorldConfig::single(2, vec![(1, false)]);
+        let w = Arc::new(World::new(cfg, Kernel::default()));
+        let mm = mm_alloc(&w).expect("one mm slot");
+        let private = MapKind::File {
+            file: w.file(0),
+            pgoff: 0,
+            shared: false,
+        };
+        mmap(&w, mm, 0, 1, private).expect("one VMA slot");
+        access::load(&w, 0, mm, 0).expect("a read fault maps the file page read-only");
+        notifier::register(&w, mm, SecondaryKind::Kvm);
+        assert!(notifier::secondary_refresh(&w, mm, 0).is_some());
 
-    let writer = {
-        let w = w.clone();
-        move || access::store(&w, 0, mm, 0, 9).expect("a store to a private file page")
-    };
-    let device = {
-        let w = w.clone();
-        move || {
-            notifier::secondary_refresh(&w, mm, 0, true);
-        }
-    };
-    // The device last: it runs first, inline, and one preemption after its PTE read is the
-    // race.
-    env.run(vec![
-        ("writer", Box::new(writer)),
-        ("device", Box::new(device)),
-    ]);
-    quiescent::check_world(&w);
-    (env.sink.take(), w.trace.render(48))
+        let writer = {
+            let w = w.clone();
+            move || access::store(&w, 0, mm, 0, 9).expect("a store to a private file page")
+        };
+        let device = {
+            let w = w.clone();
+            move || {
+                notifier::secondary_refresh(&w, mm, 0);
+            }
+        };
+        // The device last: it runs first, inline, and one preemption after its PTE read is the
+        // race.
+        env.run(vec![
+            ("writer", Box::new(writer)),
+            ("device", Box::new(device)),
+        ]);
+        quiescent::check_world(&w);
+        (env.sink.take(), w.trace.render(48))
+    })
 }
 
 #[test]

@@ -24,8 +24,9 @@ fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
             if !seen.insert(t) {
                 continue;
             }
-            for e in &w.tables.get(t).entries {
-                match Pte::decode(e.load(Ordering::SeqCst)) {
+            let table = w.tables.get(t);
+            for i in 0..table.entries.len() {
+                match table.ptep_get_lockless(i) {
                     Pte::Present { pfn, dirty, .. } => {
                         let m = mapped.entry(pfn).or_default();
                         m.0 += 1;
@@ -55,9 +56,7 @@ fn check_rmap_reachable(w: &World) {
                 let Some(t) = mm.pmd_table(slot) else {
                     continue;
                 };
-                let Pte::Present { pfn, .. } =
-                    Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst))
-                else {
+                let Pte::Present { pfn, .. } = w.tables.get(t).ptep_get_lockless(i) else {
                     continue;
                 };
                 let page = w.page(pfn);
@@ -163,7 +162,7 @@ pub fn check_world(w: &World) {
             let (slot, i) = w.pte_slot(va);
             let pte = mm
                 .pmd_table(slot)
-                .map(|t| Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)));
+                .map(|t| w.tables.get(t).ptep_get_lockless(i));
             if !pte.is_some_and(|p| p.is_present()) {
                 violation(
                     Oracle::I11Mlock,
@@ -262,7 +261,7 @@ pub fn check_stores(w: &World) {
                     );
                     continue;
                 };
-                match Pte::decode(w.tables.get(t).entries[i].load(Ordering::SeqCst)) {
+                match w.tables.get(t).ptep_get_lockless(i) {
                     Pte::Present { pfn, .. } => w.page(pfn).data[cpu].load(Ordering::SeqCst),
                     other => {
                         violation(

@@ -49,7 +49,8 @@ pub struct WorldConfig {
     pub gather_batch: usize,
 }
 
-/// Which lock guards a PTE table: a kernel build option, not a protocol.
+/// Which lock guards a PTE table: a kernel build option (a `WorldConfig` field), not a kernel
+/// function table entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Ptlocks {
     /// `USE_SPLIT_PTE_PTLOCKS` (the default on SMP builds): each table has its own
@@ -188,7 +189,7 @@ impl Drop for FaultInFlight<'_> {
 }
 
 impl World {
-    /// A world of `cfg`'s size under `protocol`. Files are created (empty page caches).
+    /// A world of `cfg`'s size running `kernel`'s functions. Files are created (empty page caches).
     pub fn new(cfg: WorldConfig, kernel: Kernel) -> Self {
         let cpus = cfg.cpus;
         let w = World {
@@ -273,9 +274,7 @@ impl World {
     pub fn pte_at(&self, mm: Id<MmKind>, va: u64) -> Option<super::pte::Pte> {
         let (slot, i) = self.pte_slot(va);
         let t = self.mms.get(mm).pmd_table(slot)?;
-        Some(super::pte::Pte::decode(
-            self.tables.get(t).entries[i].load(crate::sync::Ordering::SeqCst),
-        ))
+        Some(self.tables.get(t).ptep_get_lockless(i))
     }
 
     /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's

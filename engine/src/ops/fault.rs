@@ -133,7 +133,7 @@ pub fn map_new_anon_page(
         return Ok(());
     }
     w.page(pfn).flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
-    rmap::page_add_new_anon_rmap(w, pte.ptl(), pfn, vma_id, va);
+    rmap::page_add_new_anon_rmap(w, &pte, pfn, vma_id);
     mlock::lru_cache_add_inactive_or_unevictable(w, pfn, vma_id);
     set_new_pte(w, &pte, present(pfn, true, write));
     drop(pte);
@@ -340,7 +340,7 @@ pub fn finish_fault(
         drop(pte);
         return false;
     }
-    rmap::page_add_file_rmap(w, pte.ptl(), page.pfn(), vma_id);
+    rmap::page_add_file_rmap(w, &pte, page.pfn(), vma_id);
     mlock::mlock_vma_page_locked(w, page, vma_id);
     set_new_pte(w, &pte, present(page.pfn(), writable, writable));
     drop(pte);
@@ -437,7 +437,7 @@ pub fn wp_page_copy(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> R
     if let Some(pte) = pte_offset_map_lock(w, mm, va) {
         if pte.get() == orig {
             w.page(new).flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
-            rmap::page_add_new_anon_rmap(w, pte.ptl(), new, vma_id, va);
+            rmap::page_add_new_anon_rmap(w, &pte, new, vma_id);
             mlock::lru_cache_add_inactive_or_unevictable(w, new, vma_id);
             // ptep_clear_flush, then set the new PTE: the old read-only translation must go.
             pte.ptep_clear_flush();

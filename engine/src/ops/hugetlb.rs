@@ -517,7 +517,7 @@ pub fn hugetlb_no_page(
         return Ok(());
     }
     // page_dup_file_rmap()
-    crate::ops::rmap::page_add_file_rmap(w, ptl.ptl(), pfn, vma_id);
+    crate::ops::rmap::page_add_file_rmap(w, &ptl, pfn, vma_id);
     // make_huge_pte(vma, page, VM_WRITE && VM_SHARED): writable entries are made dirty.
     let v = w.vmas.get(vma_id);
     let writable = v.has(vm::WRITE) && v.has(vm::SHARED);

@@ -248,9 +248,9 @@ pub fn remove_migration_pte(w: &World, old: Pfn, new: Pfn, vma_id: VmaId, va: u6
         young: true,
     };
     if w.page(new).is_anon() {
-        rmap::page_add_anon_rmap(w, item.pte.ptl(), new, vma_id);
+        rmap::page_add_anon_rmap(w, &item.pte, new, vma_id);
     } else {
-        rmap::page_add_file_rmap(w, item.pte.ptl(), new, vma_id);
+        rmap::page_add_file_rmap(w, &item.pte, new, vma_id);
     }
     item.pte.set_pte_at(pte);
     if w.kernel.mlock.scheme == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {

@@ -151,17 +151,35 @@ pub fn install(
     });
 }
 
-/// The KVM-like device faults a translation in (KVM's `kvm_faultin_pfn` + `mmu_invalidate_retry`):
-/// note the sequence, read the CPU PTE, and install it only if no invalidation began
-/// meanwhile. With `check_seq` false the retry check is skipped (the 2017/2020 KVM APIC-page
-/// bugs, b1394e745b94 / e649b3f0188f). Returns the page installed, if any.
-pub fn secondary_refresh(
-    w: &World,
-    mm_id: MmId,
-    va: u64,
-    check_seq: bool,
-) -> Option<crate::mm::Pfn> {
+/// The KVM-like device faults a translation in (KVM's `kvm_faultin_pfn`, then
+/// `mmu_invalidate_retry` under its `mmu_lock`): note the invalidate sequence, read the CPU
+/// PTE, and install it only if no invalidation is in progress or began meanwhile. Returns the
+/// page installed, if any.
+pub fn secondary_refresh(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> {
+    refresh(w, mm_id, va, SeqCheck::MmuInvalidateRetry)
+}
+
+/// A driver of the KVM-like device that re-establishes a translation without the
+/// `mmu_invalidate_retry` check (the 2017/2020 KVM APIC-page bugs: b1394e745b94 reloaded the
+/// APIC-access page from `invalidate_range_start`, racing the unmap it announced, until
+/// e649b3f0188f moved the reload after the PTE change). An install inside a start/end window
+/// is reported (I13's first clause). Returns the page installed, if any.
+pub fn secondary_refresh_without_retry(w: &World, mm_id: MmId, va: u64) -> Option<crate::mm::Pfn> {
+    refresh(w, mm_id, va, SeqCheck::None)
+}
+
+/// Whether a secondary MMU driver checks the notifier sequence before it installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeqCheck {
+    /// `mmu_invalidate_retry`: [`secondary_refresh`].
+    MmuInvalidateRetry,
+    /// No check: [`secondary_refresh_without_retry`].
+    None,
+}
+
+fn refresh(w: &World, mm_id: MmId, va: u64, check: SeqCheck) -> Option<crate::mm::Pfn> {
     use crate::mm::pte::Pte;
+    let check_seq = check == SeqCheck::MmuInvalidateRetry;
     let s = w.secondary(SecondaryKind::Kvm);
     if !s.mirrors(mm_id) {
         return None;

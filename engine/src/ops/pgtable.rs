@@ -1,38 +1,10 @@
 //! `free_pgtables`: unlink each VMA from the rmap trees (`unlink_anon_vmas` under the anon_vma
 //! rwsem write, `unlink_file_vma` under `i_mmap_rwsem` write), then free the page tables
 //! nothing can reach any more (`free_pgd_range`), queued on the gather until its flush.
-//!
-//! Also the older, guard-and-word form of mm/pgtable-generic.c's `ptep_clear_flush`, kept until
-//! its last callers move to [`crate::ops::pgtable_generic::LockedPte::ptep_clear_flush`].
 
-use crate::mm::pte::Pte;
-use crate::mm::{AnonVmaId, MmId, MmuGather, VmaId, World};
+use crate::mm::{AnonVmaId, MmuGather, VmaId, World};
+use crate::sync::Ordering;
 use crate::sync::lockdep::might_sleep;
-use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
-
-/// `ptep_clear_flush` (mm/pgtable-generic.c): `pte = ptep_get_and_clear(); if
-/// (pte_accessible(mm, pte)) flush_tlb_page(vma, address); return pte;`. The caller holds the
-/// PTL across the flush, so once it returns no TLB caches the old translation and no CPU can
-/// re-walk to it; the returned PTE carries every dirty bit the hardware set up to the clear.
-///
-/// Simplification: `pte_accessible` is `pte_present` here (no PROT_NONE/NUMA-hinting PTEs are
-/// modelled); `flush_tlb_page` is `flush_tlb_range` of the one page (also what tells the
-/// secondary MMUs, `arch_invalidate_secondary_tlbs`). Prefer
-/// [`crate::ops::pgtable_generic::LockedPte::ptep_clear_flush`], whose guard proves that the
-/// lock held is this PTE's.
-pub fn ptep_clear_flush(
-    w: &World,
-    _ptl: &SpinLockGuard<'_, ()>,
-    mm: MmId,
-    va: u64,
-    entry: &AtomicU64,
-) -> Pte {
-    let pte = Pte::decode(entry.swap(0, Ordering::SeqCst));
-    if pte.is_present() {
-        (w.kernel.tlb.flush_tlb_range)(w, mm, va, va + 1);
-    }
-    pte
-}
 
 /// `unlink_anon_vmas`: take the VMA out of its anon_vma's tree; put the anon_vma if its tree
 /// emptied.

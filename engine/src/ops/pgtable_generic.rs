@@ -19,7 +19,8 @@ pub struct LockedPte<'w> {
     va: u64,
     table: &'w PageTable,
     index: usize,
-    ptl: SpinLockGuard<'w, ()>,
+    /// Held, not read: the PTL is released when the guard drops.
+    _ptl: SpinLockGuard<'w, ()>,
 }
 
 impl std::fmt::Debug for LockedPte<'_> {
@@ -46,7 +47,7 @@ impl<'w> LockedPte<'w> {
             va,
             table,
             index,
-            ptl,
+            _ptl: ptl,
         }
     }
 
@@ -87,11 +88,6 @@ impl<'w> LockedPte<'w> {
     /// The PTE's index in its table.
     pub fn index(&self) -> usize {
         self.index
-    }
-
-    /// The PTL guard: proof, for a callee, that this PTE's lock is held.
-    pub fn ptl(&self) -> &SpinLockGuard<'w, ()> {
-        &self.ptl
     }
 
     /// `ptep_get`: the PTE now. Under the PTL no kernel path changes it, but the hardware
@@ -197,5 +193,5 @@ pub fn pte_offset_map_lock(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>
 /// `ptep_get_lockless`: the PTE at `index` of `table`, read without its PTL — a snapshot a
 /// fault path decides on (`orig_pte`) and re-checks under the PTL (`pte_same`) before acting.
 pub fn ptep_get_lockless(table: &PageTable, index: usize) -> Pte {
-    Pte::decode(table.entries[index].load(Ordering::SeqCst))
+    table.ptep_get_lockless(index)
 }

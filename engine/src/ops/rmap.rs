@@ -2,24 +2,25 @@
 //! `page_remove_rmap`, and `set_page_dirty`.
 //!
 //! All are called under the PTL of the mapping being added or removed (I1, I12 in
-//! docs/MODEL.md §3):
-//! the guard is the proof. The mlock hooks of each scheme live here, as in the kernel
-//! (5.18+: `mlock_vma_folio` / `munlock_vma_folio` from rmap add/remove; ≤5.17:
-//! `clear_page_mlock` when the mapcount reaches zero).
+//! docs/MODEL.md §3). The adds take the [`LockedPte`] being installed as the proof: the guard
+//! names the PTE whose lock is held, not just some spinlock. `page_remove_rmap` takes none:
+//! the delayed rmaps of 5df397dec7c4 are removed from the gather (`tlb_flush_rmaps`), which
+//! the delayed-rmap scenario's `rmap-after-ptl` variant runs after the PTL was dropped.
+//!
+//! The mlock hooks of each scheme live here, as in the kernel (5.18+: `mlock_vma_folio` /
+//! `munlock_vma_folio` from rmap add/remove; ≤5.17: `clear_page_mlock` when the mapcount
+//! reaches zero).
 
 use crate::mm::page::pg;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::mlock::MlockScheme;
-use crate::sync::{Ordering, SpinLockGuard};
+use crate::ops::pgtable_generic::LockedPte;
+use crate::sync::Ordering;
 
-/// `page_add_new_anon_rmap`: the first mapping of a new anonymous page.
-pub fn page_add_new_anon_rmap(
-    w: &World,
-    _ptl: &SpinLockGuard<'_, ()>,
-    pfn: Pfn,
-    vma: VmaId,
-    va: u64,
-) {
+/// `page_add_new_anon_rmap(page, vma, address)`: the first mapping of a new anonymous page,
+/// at the address of `pte` — the PTE the caller holds locked and is about to set.
+pub fn page_add_new_anon_rmap(w: &World, pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
+    let va = pte.va();
     let v = w.vmas.get(vma);
     let av = v
         .anon_vma()
@@ -36,7 +37,7 @@ pub fn page_add_new_anon_rmap(
 }
 
 /// `page_add_anon_rmap`: another mapping of an existing anonymous page (remove_migration_pte).
-pub fn page_add_anon_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma: VmaId) {
+pub fn page_add_anon_rmap(w: &World, _pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let page = w.page(pfn);
     page.mapcount.fetch_add(1, Ordering::SeqCst);
     mlock_on_add(w, pfn, vma);
@@ -44,7 +45,7 @@ pub fn page_add_anon_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma
 }
 
 /// `page_add_file_rmap`.
-pub fn page_add_file_rmap(w: &World, _ptl: &SpinLockGuard<'_, ()>, pfn: Pfn, vma: VmaId) {
+pub fn page_add_file_rmap(w: &World, _pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let page = w.page(pfn);
     page.mapcount.fetch_add(1, Ordering::SeqCst);
     mlock_on_add(w, pfn, vma);

@@ -55,9 +55,10 @@
 //! * The hugetlb order uses its own classes for the folio lock and `i_mmap_rwsem`, as the
 //!   kernel does with `hugetlbfs_i_mmap_rwsem_key`, so the two trees do not contradict each
 //!   other.
-//! * Historical modes (`Protocol` switches for older kernels) are checked against this v6.x
-//!   order: a path of an era whose order differed (5.15's `hugetlb_fault_mutex` between
-//!   `i_mmap_rwsem` and `anon_vma->rwsem`, c0d0381ade79) would be reported as an inversion.
+//! * Historical kernels (the alternative entries of the function table, `crate::kernel`) are
+//!   checked against this v6.x order: a path of an era whose order differed (5.15's
+//!   `hugetlb_fault_mutex` between `i_mmap_rwsem` and `anon_vma->rwsem`, c0d0381ade79) would
+//!   be reported as an inversion.
 //!   The model's `hugetlb_fault` is the 6.1+ one in every era.
 
 use super::class::LockClass::{self, *};

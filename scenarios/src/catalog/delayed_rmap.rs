@@ -26,7 +26,7 @@
 //!
 //! `rmap-after-ptl` moves `tlb_flush_rmaps` after the PTL release — the design that RFC's rule
 //! forbids: a `TTU_SYNC` walker (THP split's `unmap_folio`) then finds the PTE empty under the
-//! PTL while the page still counts as mapped [I2].
+//! PTL while the page still counts as mapped (I2).
 //!
 //! Oracles: I4 (lost dirty data) for `immediate-rmap`; I2 for `rmap-after-ptl`.
 

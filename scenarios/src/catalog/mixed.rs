@@ -3,7 +3,7 @@
 //! (fault, store, `MADV_DONTNEED`, munmap, in processes and in threads sharing one mm),
 //! selftests' `migration.c` (a page migrated back and forth under readers) and
 //! `mlock-random-test.c` (random mlock/munlock), plus reclaim and writeback. It is the lab's
-//! smoke for the engine itself: a violation here is an engine bug or a missing protocol, never
+//! smoke for the engine itself: a violation here is an engine bug or a missing kernel step, never
 //! an expected outcome.
 //!
 //! Each actor runs on its own CPU and draws its operations from a generator seeded by the

@@ -58,6 +58,7 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::secondary::SecondaryKind;
+use mmlab_engine::mm::{MmId, Pfn, World};
 use mmlab_engine::ops::migrate::NewPagePool;
 use mmlab_engine::ops::mmap::{mm_alloc, mmap};
 use mmlab_engine::ops::ttu;
@@ -124,9 +125,10 @@ impl Scenario for NotifierRange {
                     notifier::arch_invalidate_secondary_tlbs_v3_18;
             }
         }
-        let check_seq = match variant {
-            Variant::Fixed | Variant::InvalidatePageAfterPtl => true,
-            Variant::RefreshWithoutSeq => false,
+        // The device's driver: one that checks `mmu_invalidate_retry`, or one that does not.
+        let refresh: fn(&World, MmId, u64) -> Option<Pfn> = match variant {
+            Variant::Fixed | Variant::InvalidatePageAfterPtl => notifier::secondary_refresh,
+            Variant::RefreshWithoutSeq => notifier::secondary_refresh_without_retry,
         };
         let w = kit::world(size, 2, kernel, |c| {
             c.files = vec![(c.ptes_per_table, true)]
@@ -157,7 +159,7 @@ impl Scenario for NotifierRange {
         // faulted every page in.
         notifier::register(&w, mm_a, SecondaryKind::Kvm);
         for va in 0..faulted {
-            assert!(notifier::secondary_refresh(&w, mm_a, va, true).is_some());
+            assert!(notifier::secondary_refresh(&w, mm_a, va).is_some());
         }
         let pool = NewPagePool::new(&w, (faulted * rounds) as usize);
         let overlap = Overlap::new(size);
@@ -175,7 +177,7 @@ impl Scenario for NotifierRange {
             }),
             actor("device", move || {
                 od.repeat(faulted as usize, |i| {
-                    notifier::secondary_refresh(&wd, mm_a, i as u64 % faulted, check_seq);
+                    refresh(&wd, mm_a, i as u64 % faulted);
                 });
             }),
         ];
