@@ -43,7 +43,13 @@ Executions per second are left out for explorations under 10 ms. A thread that w
 (\`engine/src/sync/wait.rs\`), so waiting adds no interleavings, and a wait that nothing ends is
 reported by loom as a deadlock.
 
-Run it: \`RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo test --release -p mmlab-loom-tests\`.
+The rows of \`examples/my-patch\` are here too: its \`sva-flush\` scenario, and the tests whose
+names mention the patch, which explore catalog scenarios on a kernel patched by
+\`my_patch::zap_patch\` (one entry of the function table replaced). For those, \`expected\` is
+what the scenario's variant expects of an unpatched kernel: a \`FAILED\` there is the patch
+caught, and the test asserts exactly that oracle.
+
+Run it: \`RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom cargo test --release -p mmlab-loom-tests -p my-patch\`.
 \`MMLAB_LOOM_BOUND=<n>|unbounded\` overrides every test's bound (exploring deeper, or measuring).
 EOF
     awk -F'\t' '
