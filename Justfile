@@ -16,6 +16,10 @@ unit:
 loom:
     RUSTFLAGS="--cfg mmlab_loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test --release -p mmlab-loom-tests -p my-patch
 
+# The catalog (and examples/my-patch's scenario) on the kernel patched by examples/my-patch.
+patched:
+    cd examples/my-patch && cargo run --release --bin patched -- run all --duration 30s
+
 # A longer stress run of every scenario.
 stress:
     cargo run --release -- run all --duration 60s
