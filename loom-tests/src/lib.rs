@@ -316,3 +316,5 @@ fn replay_command(checkpoint: &std::path::Path) -> String {
 mod model;
 #[cfg(mmlab_loom)]
 pub use model::{assert_model_clean, explore};
+#[cfg(mmlab_loom)]
+pub mod zap_smoke;

@@ -1,11 +1,13 @@
-//! The zap patch (`my_patch::zap_patch`) tried against the catalog's zap scenarios under loom:
-//! every world of this test binary runs the patched `zap_present_folio_ptes`. Without the
-//! forced flush, a dirty shared page's delayed rmap removal is still pending when the gather
-//! frees the page — loom finds it at once (I1: pages freed while still counted as mapped);
-//! the scenarios that zap no dirty file page stay clean.
+//! The zap patch (`my_patch::zap_patch`) tried under loom against the catalog's zap scenarios
+//! and the loom suite's zap smoke models (`mmlab_loom_tests::zap_smoke`): every world of this
+//! test binary runs the patched `zap_present_folio_ptes`. Without the forced flush, a dirty
+//! shared page's delayed rmap removal is still pending when the gather frees the page — loom
+//! finds it at once (I1: pages freed while still counted as mapped); what zaps no dirty file
+//! page stays clean.
 #![cfg(mmlab_loom)]
 
-use mmlab_engine::check::Oracle;
+use mmlab_engine::check::{Oracle, panic_message};
+use mmlab_loom_tests::zap_smoke::{self, Memory, Zapper};
 use mmlab_loom_tests::{Bound, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
 use mmlab_scenarios::catalog::ttu_sync::{self, TtuSync};
@@ -40,4 +42,27 @@ fn ttu_sync_fixed_stays_clean_with_the_patch() {
 fn sva_flush_fixed_stays_clean_with_the_patch() {
     patched();
     explore(&SvaFlush, sva_flush::Variant::Fixed, Bound::Unbounded).assert_clean();
+}
+
+#[test]
+fn the_zap_smoke_of_a_dirty_shared_file_page_catches_the_patch() {
+    patched();
+    let failed = std::panic::catch_unwind(|| {
+        zap_smoke::explore(
+            "shared-file store vs munmap, patched",
+            zap_smoke::stays_clean(Memory::SharedFile, Zapper::Munmap),
+        )
+    })
+    .expect_err("the patched zap frees a page with its rmap pending");
+    let message = panic_message(&*failed);
+    assert!(message.contains("[I1-mapcount]"), "{message}");
+}
+
+#[test]
+fn the_zap_smoke_of_an_anon_page_stays_clean_with_the_patch() {
+    patched();
+    zap_smoke::explore(
+        "anon store vs munmap, patched",
+        zap_smoke::stays_clean(Memory::Anon, Zapper::Munmap),
+    );
 }
