@@ -393,6 +393,14 @@ fn absolute(
     Some(out)
 }
 
+/// Where a path walk ends ([`Crate::walk`]).
+enum Walked {
+    /// The whole path names this module.
+    Module(Vec<String>),
+    /// The walk stopped in `module` at `seg`, which is not a module there.
+    Item { module: Vec<String>, seg: String },
+}
+
 /// Everything the engine's files name, and the re-export table.
 struct Crate {
     /// Module path → file.
@@ -528,43 +536,14 @@ impl Crate {
         c
     }
 
-    /// The module `path` names, if it names a module (through re-exports), not an item.
-    fn module_at(&self, path: &[String]) -> Option<Vec<String>> {
+    /// Follow `path` through modules and re-exports: the whole path is a module
+    /// (`Walked::Module`), or the walk stops in `module` at a segment that is neither a child
+    /// module nor a re-export (`Walked::Item`: an item defined there, or a crate-root macro).
+    /// `None` for a re-export loop.
+    fn walk(&self, path: &[String]) -> Option<Walked> {
         let mut path = path.to_vec();
-        for _ in 0..16 {
+        'redirect: for _ in 0..16 {
             let mut module: Vec<String> = Vec::new();
-            let mut redirected = false;
-            for (k, seg) in path.iter().enumerate() {
-                let mut child = module.clone();
-                child.push(seg.clone());
-                if self.modules.contains_key(&child) {
-                    module = child;
-                    continue;
-                }
-                match self.reexports.get(&(module.clone(), seg.clone())) {
-                    Some(target) => {
-                        let mut p = target.clone();
-                        p.extend(path[k + 1..].iter().cloned());
-                        path = p;
-                        redirected = true;
-                        break;
-                    }
-                    None => return None,
-                }
-            }
-            if !redirected {
-                return Some(module);
-            }
-        }
-        None
-    }
-
-    /// The file that defines what `path` names.
-    fn resolve(&self, path: &[String]) -> String {
-        let mut path = path.to_vec();
-        for _ in 0..16 {
-            let mut module: Vec<String> = Vec::new();
-            let mut redirected = false;
             for (k, seg) in path.iter().enumerate() {
                 let mut child = module.clone();
                 child.push(seg.clone());
@@ -576,21 +555,36 @@ impl Crate {
                     let mut p = target.clone();
                     p.extend(path[k + 1..].iter().cloned());
                     path = p;
-                    redirected = true;
-                    break;
+                    continue 'redirect;
                 }
-                if module.is_empty()
-                    && let Some(f) = self.macros.get(seg)
-                {
-                    return f.clone();
-                }
-                break;
+                return Some(Walked::Item {
+                    module,
+                    seg: seg.clone(),
+                });
             }
-            if !redirected {
-                return self.modules[&module].clone();
-            }
+            return Some(Walked::Module(module));
         }
-        panic!("re-export loop at {path:?}");
+        None
+    }
+
+    /// The module `path` names, if it names a module (through re-exports), not an item.
+    fn module_at(&self, path: &[String]) -> Option<Vec<String>> {
+        match self.walk(path)? {
+            Walked::Module(m) => Some(m),
+            Walked::Item { .. } => None,
+        }
+    }
+
+    /// The file that defines what `path` names.
+    fn resolve(&self, path: &[String]) -> String {
+        match self.walk(path) {
+            Some(Walked::Module(m)) => self.modules[&m].clone(),
+            Some(Walked::Item { module, seg }) => match self.macros.get(&seg) {
+                Some(f) if module.is_empty() => f.clone(),
+                _ => self.modules[&module].clone(),
+            },
+            None => panic!("re-export loop at {path:?}"),
+        }
     }
 
     /// File → files it imports, with the first line and path that does.
