@@ -46,6 +46,18 @@ pub struct Mm {
     /// delayed-rmap clean variants went from 154,470 to 269,947 executions.
     /// Protected by: nothing (set with an atomic OR, read locklessly by flushers).
     pub cpus_ran: observer::AtomicU64,
+    /// `mm->flags` (`MMF_*` bits, [`mmf`]).
+    /// Protected by: nothing (set with atomic bit operations, read racily, as the kernel's
+    /// `test_bit` / `set_bit`).
+    pub flags: AtomicU32,
+}
+
+/// `mm->flags` bits (include/linux/sched/coredump.h names; the model's own bit values).
+pub mod mmf {
+    /// MMF_HAS_PINNED (5.13+, a458b76a4171 "mm: gup: pack has_pinned in MMF_HAS_PINNED"; the
+    /// `mm->has_pinned` field before it): some page of this mm was FOLL_PIN'ed
+    /// once, so fork must look for pinned pages (`page_needs_cow_for_dma`).
+    pub const HAS_PINNED: u32 = 1 << 0;
 }
 
 impl Mm {
@@ -57,6 +69,7 @@ impl Mm {
             tlb_flush_pending: AtomicU32::new(0),
             rss: observer::AtomicI64::new(0),
             cpus_ran: observer::AtomicU64::new(0),
+            flags: AtomicU32::new(0),
         }
     }
 

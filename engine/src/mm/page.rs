@@ -34,7 +34,17 @@ pub mod pg {
     pub const UPTODATE: u32 = 1 << 9;
     /// A hugetlb folio (PageHuge): its lock is of class `HugetlbFolioLock`.
     pub const HUGETLB: u32 = 1 << 10;
+    /// PG_anon_exclusive (5.19+, 6c287605fd56 "mm: remember exclusively mapped anonymous
+    /// pages with PG_anon_exclusive"): this anonymous page is mapped by exactly one process,
+    /// which may reuse it on a write fault and pin it; fork clears it (or copies a pinned page).
+    pub const ANON_EXCLUSIVE: u32 = 1 << 11;
 }
+
+/// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h, 3faa52c03f44 "mm/gup: track FOLL_PIN pages"):
+/// a FOLL_PIN pin adds this much to a small page's refcount, so that
+/// [`Page::maybe_dma_pinned`] can tell pins from ordinary references (with false positives,
+/// as the kernel's).
+pub const GUP_PIN_COUNTING_BIAS: i32 = 1024;
 
 /// What `page->mapping` points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +144,12 @@ impl Page {
     /// `page_mapped()`: a racy snapshot, as the kernel's.
     pub fn mapped(&self) -> bool {
         self.mapcount.load(Ordering::SeqCst) > 0
+    }
+
+    /// `page_maybe_dma_pinned` (`folio_maybe_dma_pinned`): a racy snapshot of whether a
+    /// FOLL_PIN pin may hold the page (refcount at least [`GUP_PIN_COUNTING_BIAS`]).
+    pub fn maybe_dma_pinned(&self) -> bool {
+        self.refcount.load(Ordering::SeqCst) >= GUP_PIN_COUNTING_BIAS
     }
 
     /// `page->mapping`, decoded.
