@@ -59,6 +59,10 @@ pub enum Oracle {
     I15Lockdep,
     /// I16: a mapped VMA is reachable through rmap.
     I16RmapReachable,
+    /// I17: anon_vma trees are consistent — a mapped anonymous page's anon_vma is live and its
+    /// tree holds every VMA that maps the page; a live anon_vma's root is live; the counters
+    /// of the era match the trees.
+    I17AnonVmaTree,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -97,6 +101,7 @@ impl Oracle {
             I14ZapCompletion => "I14-zap-completion",
             I15Lockdep => "I15-lockdep",
             I16RmapReachable => "I16-rmap-reachable",
+            I17AnonVmaTree => "I17-anon-vma-tree",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",
