@@ -16,7 +16,11 @@ const ANON: u64 = 4;
 const FILLED: u64 = 3;
 
 fn setup() -> (World, Sink, MmId, VmaId, VmaId, VmaId) {
-    let w = World::new(WorldConfig::stress(2), Kernel::default());
+    setup_with(Kernel::default())
+}
+
+fn setup_with(kernel: Kernel) -> (World, Sink, MmId, VmaId, VmaId, VmaId) {
+    let w = World::new(WorldConfig::stress(2), kernel);
     let sink = Sink::new();
     sink.install();
     let mm = mm_alloc(&w).unwrap();
@@ -209,6 +213,28 @@ fn a_grandchild_reuses_nothing_while_every_anon_vma_is_in_use() {
     let great = fork::dup_mm(&w, grandchild).unwrap();
     let great_vma = child_vma(&w, great, 0);
     assert_eq!(w.vmas.get(great_vma).anon_vma(), Some(cav));
+    let v = finish(&w, &sink);
+    assert!(v.is_empty(), "{v:?}");
+    for m in [great, grandchild, mm] {
+        exit::exit_mmap(&w, m);
+    }
+    assert!(w.anon_vmas.live().is_empty());
+    let v = finish(&w, &sink);
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn the_degree_era_keeps_its_counter_through_fork_reuse_and_exit() {
+    let mut kernel = Kernel::default();
+    kernel.anon_vma = mmlab_engine::ops::anon_vma::AnonVmaOps::v6_0();
+    let (w, sink, mm, anon, _private, _shared) = setup_with(kernel);
+    let root = w.vmas.get(anon).anon_vma().unwrap();
+    // A new root: 1 from anon_vma_alloc ("Reference for first vma") + 1 in prepare.
+    assert_eq!(w.anon_vmas.get(root).quiescent_tree().degree, 2);
+    let child = fork::dup_mm(&w, mm).unwrap();
+    let grandchild = fork::dup_mm(&w, child).unwrap();
+    exit::exit_mmap(&w, child);
+    let great = fork::dup_mm(&w, grandchild).unwrap();
     let v = finish(&w, &sink);
     assert!(v.is_empty(), "{v:?}");
     for m in [great, grandchild, mm] {

@@ -9,6 +9,7 @@ pub mod mixed;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
 pub mod notifier_range;
+pub mod put_anon_vma_order;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
+        &put_anon_vma_order::PutAnonVmaOrder,
         &mixed::Mixed,
     ]
 }
