@@ -225,8 +225,10 @@ fn a_grandchild_reuses_nothing_while_every_anon_vma_is_in_use() {
 
 #[test]
 fn the_degree_era_keeps_its_counter_through_fork_reuse_and_exit() {
-    let mut kernel = Kernel::default();
-    kernel.anon_vma = mmlab_engine::ops::anon_vma::AnonVmaOps::v6_0();
+    let kernel = Kernel {
+        anon_vma: mmlab_engine::ops::anon_vma::AnonVmaOps::v6_0(),
+        ..Kernel::default()
+    };
     let (w, sink, mm, anon, _private, _shared) = setup_with(kernel);
     let root = w.vmas.get(anon).anon_vma().unwrap();
     // A new root: 1 from anon_vma_alloc ("Reference for first vma") + 1 in prepare.
