@@ -339,7 +339,7 @@ fn finish_copy(w: &World, src_vma: VmaId, dst: &LockedPte<'_>, src: &LockedPte<'
     });
 }
 
-/// `copy_present_pte` (5.19+, PageAnonExclusive, 6ff4dea5c1ed / fb3d824d1a46): an anonymous
+/// `copy_present_pte` (5.19+, PageAnonExclusive; `page_try_dup_anon_rmap` from fb3d824d1a46): an anonymous
 /// page is shared with the child through `page_try_dup_anon_rmap` — or, if it is exclusive
 /// and may be pinned, copied for the child (`copy_present_page`); a file page gets another
 /// mapping. Then the write-protect of both (see `finish_copy`).

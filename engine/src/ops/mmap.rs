@@ -1,5 +1,6 @@
 //! Creating address spaces and mappings: `mm_alloc`, `mmap_region` (linking into `i_mmap`
-//! under `i_mmap_rwsem` write), and `anon_vma_prepare`.
+//! under `i_mmap_rwsem` write). `anon_vma_prepare` lives with the rest of the anon_vma
+//! family's life in [`crate::ops::anon_vma`], re-exported here for its callers.
 
 use crate::mm::vma::vm;
 use crate::mm::{FileId, MmId, VmaId, VmaInfo, World};
