@@ -264,3 +264,31 @@ fn fork_without_split_ptlocks_nests_the_two_page_table_locks_as_lockdep_accepts(
     let v = finish(&w, &sink);
     assert!(v.is_empty(), "{v:?}");
 }
+
+#[test]
+fn two_mmap_locks_nest_only_with_the_declared_subclass() {
+    let w = World::new(WorldConfig::stress(2), Kernel::default());
+    let sink = Sink::new();
+    sink.install();
+    let (a, b) = (mm_alloc(&w).unwrap(), mm_alloc(&w).unwrap());
+    {
+        let _old = w.mms.get(a).mmap_lock.write();
+        let _new = w
+            .mms
+            .get(b)
+            .mmap_lock
+            .write_nested(fork::SINGLE_DEPTH_NESTING);
+    }
+    assert!(sink.take().is_empty(), "dup_mmap's nesting is accepted");
+    {
+        let _old = w.mms.get(a).mmap_lock.write();
+        let _new = w.mms.get(b).mmap_lock.write();
+    }
+    let v = sink.take();
+    assert!(
+        v.iter()
+            .any(|v| v.oracle == mmlab_engine::check::Oracle::I15Lockdep
+                && v.message.contains("recursive locking")),
+        "without the subclass lockdep reports it: {v:?}"
+    );
+}
