@@ -2,7 +2,7 @@
 
 use super::arena::Id;
 use super::ids::{AnonVmaId, FileId, MmId};
-use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, ObserverMutex, Ordering, RwSem};
+use crate::sync::{AtomicU32, AtomicU64, LockClass, ObserverMutex, Ordering, RwSem};
 
 pub use super::ids::{VmaId, VmaKind};
 
@@ -22,10 +22,10 @@ pub mod vm {
     pub const HUGETLB: u32 = 0x0040_0000;
 }
 
-/// What a VMA is, fixed at mmap time. The model does not split or merge VMAs: munmap and
-/// mlock act on whole VMAs (MADV_DONTNEED takes any range). Written down here because the
-/// kernel's `__split_vma` takes i_mmap and anon_vma write locks of its own that no modelled
-/// race needs.
+/// Where a VMA is and what it maps: set at mmap (or `vm_area_dup`) time, and changed later
+/// only by `__vma_adjust` — a split (`__split_vma`) or a merge (`vma_merge`), for mprotect
+/// ([`crate::ops::vma_adjust`]). munmap and mlock still act on whole VMAs (MADV_DONTNEED takes
+/// any range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VmaInfo {
     /// The owning mm.
@@ -66,13 +66,56 @@ impl VmaInfo {
     }
 }
 
+/// The locks held for write by whoever changes a VMA's bounds (`vm_start`, `vm_end`,
+/// `vm_pgoff`): what `__vma_adjust` (≤6.2) / `vma_prepare` (6.3+) take, because the rmap
+/// walkers read those fields under the rmap lock alone (`vma_address` in `rmap_walk_anon` /
+/// `rmap_walk_file`), faults under `mmap_lock` read.
+pub trait VmaBoundsHeld {
+    /// The mm whose `mmap_lock` is held for write.
+    fn mmap_write(&self) -> MmId;
+    /// The file whose `i_mmap_rwsem` is held for write, if any.
+    fn i_mmap_write(&self) -> Option<FileId>;
+    /// The anon_vma root whose rwsem is held for write, if any.
+    fn anon_vma_root_write(&self) -> Option<AnonVmaId>;
+}
+
+/// A VMA's [`VmaInfo`] cell. Loom does not see the cell itself (a `std`-side lock, as
+/// [`crate::sync::Frozen`]): the modelled locks its writers must hold — `mmap_lock` and the
+/// rmap locks, all write — order every access, and a reader holding any one of them (a fault
+/// under `mmap_lock` read, a walker under `i_mmap_rwsem` or the anon_vma root rwsem read) is
+/// ordered against a writer by that lock in loom's model too.
+#[derive(Debug)]
+pub struct VmaBounds(parking_lot::RwLock<VmaInfo>);
+
+impl VmaBounds {
+    fn new(v: VmaInfo) -> Self {
+        VmaBounds(parking_lot::RwLock::new(v))
+    }
+
+    /// Read it (the reader holds `mmap_lock`, or the rmap lock of the tree it found the VMA
+    /// in, or the VMA is not yet published).
+    #[inline]
+    pub fn get(&self) -> VmaInfo {
+        *self.0.read()
+    }
+
+    /// Set it while the VMA is unreachable (`mmap_region`, `vm_area_dup` before the VMA is
+    /// linked anywhere).
+    pub fn set(&self, v: VmaInfo) {
+        *self.0.write() = v;
+    }
+}
+
 /// A VMA.
 #[derive(Debug)]
 pub struct Vma {
-    /// Fixed at mmap time (see [`VmaInfo`]).
-    pub info: Frozen<VmaInfo>,
+    /// `vm_mm`, `vm_start`, `vm_end`, `vm_file`, `vm_pgoff`.
+    /// Protected by: for a published VMA, changed only under `mmap_lock` write **and** the
+    /// rmap locks write — `i_mmap_rwsem` of a file VMA, the anon_vma root rwsem of a VMA with
+    /// an anon_vma ([`Vma::adjust_bounds`], `__vma_adjust`); read under any of them.
+    pub info: VmaBounds,
     /// `vm_flags`.
-    /// Protected by: `mmap_lock` for write (mlock_fixup); read racily under the PTL by
+    /// Protected by: `mmap_lock` for write (mlock_fixup, mprotect_fixup); read racily under the PTL by
     /// `page_mlock_one` and `mlock_vma_folio`, as the kernel reads it (READ_ONCE).
     pub flags: AtomicU32,
     /// `vma->anon_vma`, packed id + 1 (0 = none).
@@ -96,7 +139,7 @@ pub struct Vma {
 impl Vma {
     pub(crate) fn new() -> Self {
         Vma {
-            info: Frozen::new(VmaInfo::EMPTY),
+            info: VmaBounds::new(VmaInfo::EMPTY),
             flags: AtomicU32::new(0),
             anon_vma: AtomicU64::new(0),
             anon_vma_chain: ObserverMutex::new(Vec::new()),
@@ -137,6 +180,43 @@ impl Vma {
     /// `INIT_LIST_HEAD(&new->anon_vma_chain)`).
     pub fn chain_clear(&self) {
         self.anon_vma_chain.lock().clear();
+    }
+
+    /// Change `vm_start` / `vm_end` / `vm_pgoff` of a published VMA (`__vma_adjust`): `held`
+    /// must be `mmap_lock` of its mm, the `i_mmap_rwsem` of its file and the root rwsem of
+    /// its anon_vma, all for write. A missing one is reported as lockdep would
+    /// (`lockdep_assert_held_write`): a walker could read the bounds half-changed.
+    #[track_caller]
+    pub fn adjust_bounds(
+        &self,
+        held: &dyn VmaBoundsHeld,
+        anon_root: Option<AnonVmaId>,
+        start: u64,
+        end: u64,
+        pgoff: u64,
+    ) {
+        let mut info = self.info.0.write();
+        let missing = if held.mmap_write() != info.mm {
+            Some("mmap_lock")
+        } else if info.file.is_some() && held.i_mmap_write() != info.file {
+            Some("i_mmap_rwsem")
+        } else if anon_root.is_some() && held.anon_vma_root_write() != anon_root {
+            Some("anon_vma->root->rwsem")
+        } else {
+            None
+        };
+        if let Some(lock) = missing {
+            crate::report::violation(
+                crate::report::Oracle::I15Lockdep,
+                format!(
+                    "vm_start/vm_end/vm_pgoff of a VMA of {} changed without {lock} held for write",
+                    info.mm
+                ),
+            );
+        }
+        info.start = start;
+        info.end = end;
+        info.pgoff = pgoff;
     }
 
     /// `vm_flags & flag`.

@@ -8,13 +8,17 @@ pub mod exit;
 pub mod fault;
 pub mod fork;
 pub mod mmap;
+pub mod mprotect;
 pub mod munmap;
 pub mod page_alloc;
 pub mod pagemap;
 pub mod pgtable;
 pub mod pgtable_generic;
 pub mod rmap;
+pub mod split_vma;
 pub mod tlb;
+pub mod vma_adjust;
+pub mod vma_merge;
 pub mod zap;
 
 /// Why a user-level access or syscall failed.
