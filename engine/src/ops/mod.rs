@@ -6,6 +6,7 @@ pub mod access;
 pub mod anon_vma;
 pub mod exit;
 pub mod fault;
+pub mod folio_referenced;
 pub mod fork;
 pub mod mmap;
 pub mod mprotect;

@@ -1,5 +1,6 @@
 //! The catalog: one file per scenario, each a sourced story of one real race (or workload).
 
+pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
         &put_anon_vma_order::PutAnonVmaOrder,
+        &anon_vma_degree::AnonVmaDegree,
         &mixed::Mixed,
     ]
 }
