@@ -1,0 +1,34 @@
+//! anon-vma-degree under loom (2555283eb40d, CVE-2022-42703): after the fork/mprotect sequence
+//! of the scenario, mprotect's `vma_merge` races reclaim's `folio_referenced` of a page whose
+//! anon_vma the merge may free. The degree rule (v3.19 .. v6.0) gave the two VMAs one
+//! anon_vma with different chains, so the merge orphans the page in every interleaving (I9 at
+//! the walk when the merge comes first, I16/I17 at quiescence always); the 6.1+ rule gives
+//! them different anon_vmas, nothing merges, and no interleaving is wrong.
+#![cfg(mmlab_loom)]
+
+use mmlab_loom_tests::{Bound, explore};
+use mmlab_scenarios::catalog::anon_vma_degree::{AnonVmaDegree, Variant};
+
+/// Every variant's pinned bound, one exhaustive `match`: a variant added to the scenario
+/// without a bound here — and so without its loom test — does not compile.
+fn bound(v: Variant) -> Bound {
+    match v {
+        Variant::Fixed => Bound::Unbounded,
+        Variant::DegreeV6_0 => Bound::Preemptions(2),
+    }
+}
+
+#[test]
+fn fixed_never_merges_vmas_of_different_chains() {
+    explore(&AnonVmaDegree, Variant::Fixed, bound(Variant::Fixed)).assert_clean();
+}
+
+#[test]
+fn degree_v6_0_is_caught_with_a_dangling_page_mapping() {
+    explore(
+        &AnonVmaDegree,
+        Variant::DegreeV6_0,
+        bound(Variant::DegreeV6_0),
+    )
+    .assert_caught();
+}
