@@ -5,11 +5,12 @@
 //!
 //! `degree` counts child anon_vmas and VMAs using the anon_vma together, so an abandoned leaf
 //! that a VMA reused has degree 1 and looks like "one child, no VMA": it is reused again.
-//! The harm needs what the model does not have: `vma_merge` trusting that two VMAs with the
-//! same `->anon_vma` have the same chain, and merging pages into a VMA not attached to their
-//! anon_vma (docs/MODEL.md §7). So the double reuse is shown here as the state it leaves, and
-//! I17 (which judges trees, chains and counters) rightly stays silent: each VMA's chain still
-//! matches the trees.
+//! The harm is `vma_merge` trusting that two VMAs with the same `->anon_vma` have the same
+//! chain, and merging pages into a VMA not attached to their anon_vma: that needs the double
+//! reuse within one fork, of two VMAs with different chains, and an mprotect that merges them
+//! (the `anon-vma-degree` scenario, `engine/tests/mprotect.rs`). Here the double reuse is
+//! shown as the state it leaves, and I17 (which judges trees, chains and counters) rightly
+//! stays silent: each VMA's chain still matches the trees.
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Sink, quiescent};

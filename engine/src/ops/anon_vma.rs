@@ -135,8 +135,8 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
 /// `mm->page_table_lock`, and re-check `vma->anon_vma` under them: link the VMA, count it
 /// (`num_active_vmas++`; `degree++` before 6.1).
 ///
-/// Simplification: no `find_mergeable_anon_vma` (reusing a neighbour VMA's anon_vma needs
-/// VMA adjacency and merging, which the model does not have): every prepare allocates.
+/// Simplification: no `find_mergeable_anon_vma` (reusing a neighbour VMA's anon_vma; the
+/// model merges VMAs only in mprotect, docs/MODEL.md §11): every prepare allocates.
 ///
 /// A preparer that lost the race (another fault installed an anon_vma meanwhile) drops its
 /// allocation with `put_anon_vma`, as mm/rmap.c does (`put_anon_vma(allocated)`), never with a
