@@ -4,6 +4,9 @@
 //! `page->mapping` by a merge (2555283eb40d, CVE-2022-42703).
 #![cfg(not(mmlab_loom))]
 
+mod common;
+
+use common::{join, spawn, wait_blocked};
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
@@ -13,7 +16,8 @@ use mmlab_engine::ops::anon_vma::AnonVmaOps;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::mprotect::mprotect;
 use mmlab_engine::ops::{access, exit, fork, munmap};
-use mmlab_engine::sync::Ordering;
+use mmlab_engine::sync::{LockClass, Ordering};
+use std::sync::Arc;
 
 fn vmas(w: &World, mm: MmId) -> Vec<(VmaId, u64, u64, u64, u32)> {
     let map = w.mms.get(mm).mmap_lock.read();
@@ -306,5 +310,68 @@ fn a_file_vma_split_links_both_halves_into_i_mmap() {
     mprotect(&w, mm, 2, 4, RW).unwrap();
     assert_eq!(vmas(&w, mm).len(), 1);
     assert_eq!(w.files.get(file).i_mmap.read().vmas.len(), 1);
+    assert!(quiet(&w, &sink).is_empty());
+}
+
+/// The bounds change waits for an rmap walker: with the anon_vma root's rwsem held for read (as
+/// `rmap_walk_anon` holds it), mprotect's merge blocks on it in `__vma_adjust` with the bounds
+/// unchanged, and completes once the walker is done. Likewise a file VMA's split waits for
+/// `i_mmap_rwsem` held for read (`rmap_walk_file`).
+#[test]
+fn a_merge_or_split_waits_for_a_walker_holding_the_rmap_lock() {
+    let w = Arc::new(World::new(WorldConfig::stress(2), Kernel::default()));
+    let sink = Sink::new();
+    sink.install();
+    let mm = mm_alloc(&w).unwrap();
+    mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    access::store(&w, 0, mm, 1, 2).unwrap();
+    mprotect(&w, mm, 1, 2, vm::READ).unwrap();
+    let prev = vmas(&w, mm)[0].0;
+    let av = w.vmas.get(prev).anon_vma().unwrap();
+    let root = w.anon_vmas.get(av).root();
+    let walker = w.anon_vmas.get(root).rwsem.read();
+    let h = {
+        let w = w.clone();
+        spawn("merger", &sink, move || mprotect(&w, mm, 1, 2, RW))
+    };
+    wait_blocked("merger", LockClass::AnonVmaRwsem);
+    assert_eq!(
+        w.vmas.get(prev).info.get().end,
+        1,
+        "unchanged under the walker"
+    );
+    drop(walker);
+    join(h).unwrap();
+    assert_eq!(w.vmas.get(prev).info.get().end, 2);
+
+    let file = w.files.live()[0];
+    let f = mmap(
+        &w,
+        mm,
+        4,
+        2,
+        MapKind::File {
+            file,
+            pgoff: 0,
+            shared: true,
+        },
+    )
+    .unwrap();
+    let walker = w.files.get(file).i_mmap.read();
+    let h = {
+        let w = w.clone();
+        spawn("splitter", &sink, move || mprotect(&w, mm, 5, 6, vm::READ))
+    };
+    wait_blocked("splitter", LockClass::IMmapRwsem);
+    assert_eq!(
+        w.vmas.get(f).info.get().start,
+        4,
+        "unchanged under the walker"
+    );
+    drop(walker);
+    join(h).unwrap();
+    // new_below: the new VMA is [4, 5), `f` keeps [5, 6).
+    assert_eq!(w.vmas.get(f).info.get().start, 5);
     assert!(quiet(&w, &sink).is_empty());
 }
