@@ -13,7 +13,9 @@ use mmlab_scenarios::catalog::anon_vma_degree::{AnonVmaDegree, Variant};
 /// without a bound here — and so without its loom test — does not compile.
 fn bound(v: Variant) -> Bound {
     match v {
+        // Every interleaving: 56 executions.
         Variant::Fixed => Bound::Unbounded,
+        // Caught by I9 in the first execution (the merge, then the walk).
         Variant::DegreeV6_0 => Bound::Preemptions(2),
     }
 }

@@ -146,16 +146,17 @@ impl Scenario for AnonVmaDegree {
         // Reclaim's isolation reference: the page stays a page while it is looked at.
         page_alloc::get_page(&w, pfn);
         let (wm, wr) = (w.clone(), w.clone());
+        // The last actor is the one loom runs first, inline: the merge, then the walk.
         let actors = vec![
-            actor("mprotect", move || {
-                mprotect(&wm, c6, 1, 2, vm::READ).expect("mprotect");
-            }),
             actor("reclaim", move || {
                 if let Some(locked) = trylock_page(&wr, pfn) {
                     folio_referenced(&wr, &locked);
                     drop(locked);
                 }
                 page_alloc::put_page(&wr, pfn);
+            }),
+            actor("mprotect", move || {
+                mprotect(&wm, c6, 1, 2, vm::READ).expect("mprotect");
             }),
         ];
         kit::run(env, &w, actors)
