@@ -1,8 +1,8 @@
 //! anon-vma-degree under loom (2555283eb40d, CVE-2022-42703): after the fork/mprotect sequence
 //! of the scenario, mprotect's `vma_merge` races reclaim's `folio_referenced` of a page whose
-//! anon_vma the merge may free. The degree rule (v3.19 .. v6.0) gave the two VMAs one
+//! anon_vma the merge may free. The degree rule (v3.19 .. v5.19) gave the two VMAs one
 //! anon_vma with different chains, so the merge orphans the page in every interleaving (I9 at
-//! the walk when the merge comes first, I16/I17 at quiescence always); the 6.1+ rule gives
+//! the walk when the merge comes first, I16/I17 at quiescence always); the rule of the fix gives
 //! them different anon_vmas, nothing merges, and no interleaving is wrong.
 #![cfg(mmlab_loom)]
 
@@ -16,7 +16,7 @@ fn bound(v: Variant) -> Bound {
         // Every interleaving: 56 executions.
         Variant::Fixed => Bound::Unbounded,
         // Caught by I9 in the first execution (the merge, then the walk).
-        Variant::DegreeV6_0 => Bound::Preemptions(2),
+        Variant::DegreeV5_19 => Bound::Preemptions(2),
     }
 }
 
@@ -26,11 +26,11 @@ fn fixed_never_merges_vmas_of_different_chains() {
 }
 
 #[test]
-fn degree_v6_0_is_caught_with_a_dangling_page_mapping() {
+fn degree_v5_19_is_caught_with_a_dangling_page_mapping() {
     explore(
         &AnonVmaDegree,
-        Variant::DegreeV6_0,
-        bound(Variant::DegreeV6_0),
+        Variant::DegreeV5_19,
+        bound(Variant::DegreeV5_19),
     )
     .assert_caught();
 }

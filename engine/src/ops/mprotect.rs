@@ -5,7 +5,8 @@
 //!
 //! TLB flush of the era: `change_protection_range` brackets the walk with
 //! `inc_tlb_flush_pending` / `dec_tlb_flush_pending` and ends it with `flush_tlb_range` when
-//! it changed a PTE (5.19 / 6.0; 6.2 moved mprotect to an mmu_gather). The mmu-notifier
+//! it changed a PTE (5.19 / 6.0; 4a18419f71cd "mm/mprotect: use mmu_gather" replaced
+//! them with an mmu_gather later). The mmu-notifier
 //! bracket (`MMU_NOTIFY_PROTECTION_VMA`, taken per PMD range by `change_pmd_range`) spans the
 //! range here.
 //!

@@ -1,11 +1,12 @@
 //! `anon-vma-degree`: CVE-2022-42703 — 2555283eb40d "mm/rmap: Fix anon_vma->degree ambiguity
-//! leading to double-reuse" (Jann Horn, v6.1-rc4; its message: "is_mergeable_anon_vma() and
+//! leading to double-reuse" (Jann Horn, 2022: merged during v6.0's -rc phase and backported to
+//! stable, 4.19.257 among them; its message: "is_mergeable_anon_vma() and
 //! its callers assume that if two VMAs have the same ->anon_vma, the list of anon_vmas
 //! attached to the VMAs is guaranteed to be the same. When this assumption is violated,
 //! vma_merge() can merge pages into a VMA that is not attached to the corresponding anon_vma,
 //! leading to dangling page->mapping pointers that will be dereferenced during rmap walks").
 //!
-//! From v3.19 (7a3ef208e662 "mm: prevent endless growth of anon_vma hierarchy") to v6.0,
+//! From v3.19 (7a3ef208e662 "mm: prevent endless growth of anon_vma hierarchy") to v5.19,
 //! `anon_vma_clone` at fork reused an anon_vma of the parent VMA's chain — other than the
 //! parent's own — whose `degree` was below 2, and `degree` counted child anon_vmas and VMAs
 //! together. An anon_vma abandoned as a leaf (no child, no VMA of its own) has degree 0; a
@@ -44,7 +45,7 @@
 //!                                            <- N was freed [I9 / stale-id]
 //! ```
 //!
-//! In 6.1+ (`num_active_vmas == 0 && num_children < 2`), C6's Y does not reuse A3 — X's
+//! With the fix (`num_active_vmas == 0 && num_children < 2`), C6's Y does not reuse A3 — X's
 //! reuse made A3 active — so X and Y keep different anon_vmas and never merge.
 //!
 //! Oracles: I9 (the walk's anon_vma, re-validated by `page_mapped`, is freed) or `stale-id`
@@ -71,23 +72,24 @@ pub struct AnonVmaDegree;
 /// Its variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// 6.1+ (2555283eb40d): `num_children` and `num_active_vmas`.
+    /// Since 2555283eb40d: `num_children` and `num_active_vmas`.
     Fixed,
-    /// v3.19 .. v6.0 (7a3ef208e662 .. 2555283eb40d): the `degree` reuse rule.
-    DegreeV6_0,
+    /// v3.19 .. v5.19 (7a3ef208e662 .. 2555283eb40d): the `degree` reuse rule
+    /// (`AnonVmaOps::v6_0`, the table's degree-era entries).
+    DegreeV5_19,
 }
 
 impl ScenarioVariant for Variant {
-    const ALL: &'static [Self] = &[Variant::Fixed, Variant::DegreeV6_0];
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::DegreeV5_19];
     fn info(self) -> VariantInfo {
         match self {
             Variant::Fixed => VariantInfo::clean(
                 "fixed",
                 "anon_vma_clone reuses an anon_vma with no active VMA and < 2 children (2555283eb40d)",
             ),
-            Variant::DegreeV6_0 => VariantInfo::race(
-                "degree-v6-0",
-                "v3.19..v6.0: degree < 2 reuses one anon_vma for two VMAs with different chains; vma_merge orphans a page",
+            Variant::DegreeV5_19 => VariantInfo::race(
+                "degree-v5-19",
+                "v3.19..v5.19: degree < 2 reuses one anon_vma for two VMAs with different chains; vma_merge orphans a page",
             ),
         }
     }
@@ -112,7 +114,7 @@ impl Scenario for AnonVmaDegree {
         let mut kernel = Kernel::default();
         match variant {
             Variant::Fixed => {}
-            Variant::DegreeV6_0 => kernel.anon_vma = AnonVmaOps::v6_0(),
+            Variant::DegreeV5_19 => kernel.anon_vma = AnonVmaOps::v6_0(),
         }
         // Eight processes over the story (at most six at once), one or two VMAs each, one
         // PTE table each.
