@@ -170,7 +170,7 @@ impl Default for mlock::MlockOps {
 }
 
 impl Default for anon_vma::AnonVmaOps {
-    /// The modern kernel (6.1+: `num_children` / `num_active_vmas`, 2555283eb40d; the child
+    /// The modern kernel (6.0+: `num_children` / `num_active_vmas`, 2555283eb40d; the child
     /// freed before its root, 624483f3ea82).
     fn default() -> Self {
         anon_vma::AnonVmaOps {

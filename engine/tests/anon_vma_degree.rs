@@ -1,7 +1,7 @@
-//! The degree-era reuse rule of `anon_vma_clone` (7a3ef208e662, v3.19 .. v6.0) reuses one
+//! The degree-era reuse rule of `anon_vma_clone` (7a3ef208e662, v3.19 .. v5.19) reuses one
 //! anon_vma twice, for two VMAs at once — the "double-reuse" of 2555283eb40d "mm/rmap: Fix
 //! anon_vma->degree ambiguity leading to double-reuse" (CVE-2022-42703) — with fork and exit
-//! alone; the 6.1+ rule (`num_children < 2 && num_active_vmas == 0`) does not.
+//! alone; the 6.0+ rule (`num_children < 2 && num_active_vmas == 0`) does not.
 //!
 //! `degree` counts child anon_vmas and VMAs using the anon_vma together, so an abandoned leaf
 //! that a VMA reused has degree 1 and looks like "one child, no VMA": it is reused again.
@@ -54,7 +54,7 @@ fn sequence(kernel: Kernel) -> (AnonVmaId, AnonVmaId, AnonVmaId) {
 #[test]
 fn the_degree_rule_reuses_one_anon_vma_for_two_vmas() {
     let (a2, c4, c5) = sequence(Kernel {
-        anon_vma: AnonVmaOps::v6_0(),
+        anon_vma: AnonVmaOps::v5_19(),
         ..Kernel::default()
     });
     assert_eq!(c4, a2);

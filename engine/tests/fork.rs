@@ -226,7 +226,7 @@ fn a_grandchild_reuses_nothing_while_every_anon_vma_is_in_use() {
 #[test]
 fn the_degree_era_keeps_its_counter_through_fork_reuse_and_exit() {
     let kernel = Kernel {
-        anon_vma: mmlab_engine::ops::anon_vma::AnonVmaOps::v6_0(),
+        anon_vma: mmlab_engine::ops::anon_vma::AnonVmaOps::v5_19(),
         ..Kernel::default()
     };
     let (w, sink, mm, anon, _private, _shared) = setup_with(kernel);

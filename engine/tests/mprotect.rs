@@ -196,7 +196,7 @@ fn degree_sequence(kernel: Kernel) -> (World, MmId, Vec<Violation>) {
 #[test]
 fn the_degree_rule_lets_a_merge_orphan_a_page() {
     let (_w, _mm, got) = degree_sequence(Kernel {
-        anon_vma: AnonVmaOps::v6_0(),
+        anon_vma: AnonVmaOps::v5_19(),
         ..Kernel::default()
     });
     assert!(

@@ -33,13 +33,13 @@ pub struct AnonVmaTree {
     /// The VMAs linked to this anon_vma through an AVC (`anon_vma->rb_root`; an interval tree
     /// in the kernel, a set here).
     pub vmas: Vec<VmaId>,
-    /// `anon_vma->degree` (v3.19 7a3ef208e662 .. v6.0): child anon_vmas plus VMAs that use this
-    /// anon_vma as their `->anon_vma`. Kept by the `*_v6_0` entries only.
+    /// `anon_vma->degree` (v3.19 7a3ef208e662 .. v5.19): child anon_vmas plus VMAs that use this
+    /// anon_vma as their `->anon_vma`. Kept by the `*_v5_19` entries only.
     pub degree: i32,
-    /// `anon_vma->num_children` (6.1+, 2555283eb40d): child anon_vmas (and the root's
+    /// `anon_vma->num_children` (6.0+, 2555283eb40d): child anon_vmas (and the root's
     /// self-parent link).
     pub num_children: i32,
-    /// `anon_vma->num_active_vmas` (6.1+, 2555283eb40d): VMAs whose `->anon_vma` is this one.
+    /// `anon_vma->num_active_vmas` (6.0+, 2555283eb40d): VMAs whose `->anon_vma` is this one.
     pub num_active_vmas: i32,
 }
 

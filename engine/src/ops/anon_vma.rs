@@ -76,15 +76,15 @@ pub fn lock_anon_vma_root<'w>(
 /// Which counters an era's entries keep (include/linux/rmap.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnonVmaCounters {
-    /// 6.1+ (2555283eb40d): `num_children` and `num_active_vmas`.
+    /// 6.0+ (2555283eb40d): `num_children` and `num_active_vmas`.
     #[default]
     ChildrenAndActiveVmas,
-    /// v3.19 (7a3ef208e662) .. v6.0: `degree`, children and VMAs together.
+    /// v3.19 (7a3ef208e662) .. v5.19: `degree`, children and VMAs together.
     Degree,
 }
 
 /// `anon_vma_alloc`: a new anon_vma, its own root and parent, refcount 1, counters of the
-/// era's start (`degree = 1` "Reference for first vma" before 6.1; zero after).
+/// era's start (`degree = 1` "Reference for first vma" before 6.0; zero after).
 pub fn anon_vma_alloc(w: &World) -> Result<AnonVmaId, Error> {
     let (av_id, av) = w.anon_vmas.alloc().ok_or(Error::Oom)?;
     let tree = match w.kernel.anon_vma.counters {
@@ -105,7 +105,7 @@ pub fn anon_vma_alloc(w: &World) -> Result<AnonVmaId, Error> {
 }
 
 /// `__anon_vma_prepare`'s allocation of a new root: `anon_vma_alloc`, then
-/// `anon_vma->num_children++; /* self-parent link for new root */` (6.1+).
+/// `anon_vma->num_children++; /* self-parent link for new root */` (6.0+).
 fn anon_vma_alloc_root(w: &World) -> Result<AnonVmaId, Error> {
     let av_id = anon_vma_alloc(w)?;
     if w.kernel.anon_vma.counters == AnonVmaCounters::ChildrenAndActiveVmas {
@@ -133,7 +133,7 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
 
 /// `__anon_vma_prepare` (6.x shape): allocate a new root, take its rwsem for write, then
 /// `mm->page_table_lock`, and re-check `vma->anon_vma` under them: link the VMA, count it
-/// (`num_active_vmas++`; `degree++` before 6.1).
+/// (`num_active_vmas++`; `degree++` before 6.0).
 ///
 /// Simplification: no `find_mergeable_anon_vma` (reusing a neighbour VMA's anon_vma; the
 /// model merges VMAs only in mprotect, docs/MODEL.md §11): every prepare allocates.
@@ -182,7 +182,7 @@ pub fn __anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
     Ok(())
 }
 
-/// `anon_vma_clone(dst, src)` (6.1+): link `dst` into every anon_vma of `src`'s chain, walked
+/// `anon_vma_clone(dst, src)` (6.0+): link `dst` into every anon_vma of `src`'s chain, walked
 /// in reverse, taking each family's root rwsem for write as the root changes
 /// (`lock_anon_vma_root`). Reuse rule of 2555283eb40d: an anon_vma of the chain with no
 /// active VMA and fewer than two children may become `dst->anon_vma` (the root never
@@ -216,12 +216,12 @@ pub fn anon_vma_clone(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
     Ok(())
 }
 
-/// `anon_vma_clone` of v3.19 .. v6.0 (7a3ef208e662 "mm: prevent endless growth of anon_vma
+/// `anon_vma_clone` of v3.19 .. v5.19 (7a3ef208e662 "mm: prevent endless growth of anon_vma
 /// hierarchy"; replaced by 2555283eb40d): the reuse rule reads `degree`, which counts child
 /// anon_vmas and VMAs together — `anon_vma != src->anon_vma && anon_vma->degree < 2` — then
 /// `degree++` of the one chosen. An anon_vma left as a leaf by an earlier reuse still has a
 /// VMA using it but a degree of 1, and is reused a second time (CVE-2022-42703).
-pub fn anon_vma_clone_v6_0(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+pub fn anon_vma_clone_v5_19(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
     let dvma = w.vmas.get(dst);
     let svma = w.vmas.get(src);
     let src_av = svma.anon_vma();
@@ -248,7 +248,7 @@ pub fn anon_vma_clone_v6_0(w: &World, dst: VmaId, src: VmaId) -> Result<(), Erro
 /// (`anon_vma_clone`, through the table) and, unless an anon_vma was reused, a new anon_vma
 /// with `root = pvma->anon_vma->root`, `parent = pvma->anon_vma`, a reference on the root
 /// (`get_anon_vma(anon_vma->root)`), linked under the root's rwsem, counted in its parent
-/// (`num_children++`; `degree++` before 6.1).
+/// (`num_children++`; `degree++` before 6.0).
 pub fn anon_vma_fork(w: &World, vma: VmaId, pvma: VmaId) -> Result<(), Error> {
     let Some(pav) = w.vmas.get(pvma).anon_vma() else {
         return Ok(());
@@ -292,7 +292,7 @@ pub fn anon_vma_fork(w: &World, vma: VmaId, pvma: VmaId) -> Result<(), Error> {
 
 /// `unlink_anon_vmas(vma)`: under the root's rwsem held for write, take the VMA out of the tree
 /// of every anon_vma of its chain; an anon_vma whose tree empties is uncounted in its parent
-/// (`num_children--`; `degree--` before 6.1) and left on the chain; the VMA's own anon_vma
+/// (`num_children--`; `degree--` before 6.0) and left on the chain; the VMA's own anon_vma
 /// loses an active VMA (`num_active_vmas--`; `degree--`). After `unlock_anon_vma_root`, the
 /// emptied anon_vmas are put (`put_anon_vma`), which may free them.
 pub fn unlink_anon_vmas(w: &World, vma_id: VmaId) {
@@ -414,10 +414,10 @@ pub fn anon_vma_free(w: &World, av_id: AnonVmaId) {
 /// family's links and frees. Its `Default`, the modern kernel, is in [`crate::kernel`].
 #[derive(Debug, Clone, Copy)]
 pub struct AnonVmaOps {
-    /// The counters the era keeps (must match the entries below: the `_v6_0` clone keeps
+    /// The counters the era keeps (must match the entries below: the `_v5_19` clone keeps
     /// `degree`).
     pub counters: AnonVmaCounters,
-    /// `anon_vma_clone`. Default [`anon_vma_clone`]; alternative [`anon_vma_clone_v6_0`]
+    /// `anon_vma_clone`. Default [`anon_vma_clone`]; alternative [`anon_vma_clone_v5_19`]
     /// (the `degree` reuse rule, with [`AnonVmaCounters::Degree`]).
     pub anon_vma_clone: fn(&World, VmaId, VmaId) -> Result<(), Error>,
     /// `anon_vma_fork`. Default [`anon_vma_fork`].
@@ -428,11 +428,11 @@ pub struct AnonVmaOps {
 }
 
 impl AnonVmaOps {
-    /// v3.19 .. v6.0: the `degree` counter and its reuse rule (before 2555283eb40d).
-    pub fn v6_0() -> Self {
+    /// v3.19 .. v5.19: the `degree` counter and its reuse rule (before 2555283eb40d).
+    pub fn v5_19() -> Self {
         AnonVmaOps {
             counters: AnonVmaCounters::Degree,
-            anon_vma_clone: anon_vma_clone_v6_0,
+            anon_vma_clone: anon_vma_clone_v5_19,
             anon_vma_fork,
             __put_anon_vma,
         }

@@ -75,7 +75,7 @@ pub enum Variant {
     /// Since 2555283eb40d: `num_children` and `num_active_vmas`.
     Fixed,
     /// v3.19 .. v5.19 (7a3ef208e662 .. 2555283eb40d): the `degree` reuse rule
-    /// (`AnonVmaOps::v6_0`, the table's degree-era entries).
+    /// (`AnonVmaOps::v5_19`, the table's degree-era entries).
     DegreeV5_19,
 }
 
@@ -114,7 +114,7 @@ impl Scenario for AnonVmaDegree {
         let mut kernel = Kernel::default();
         match variant {
             Variant::Fixed => {}
-            Variant::DegreeV5_19 => kernel.anon_vma = AnonVmaOps::v6_0(),
+            Variant::DegreeV5_19 => kernel.anon_vma = AnonVmaOps::v5_19(),
         }
         // Eight processes over the story (at most six at once), one or two VMAs each, one
         // PTE table each.
