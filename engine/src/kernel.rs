@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    fault, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw, rmap_walk, split,
-    tlb, ttu, zap,
+    fault, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw, rmap_walk,
+    split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -51,6 +51,21 @@ pub struct Kernel {
     pub fault: fault::FaultOps,
     /// The mlock and munlock steps.
     pub mlock: mlock::MlockOps,
+    /// get_user_pages: the loop, the PTE follow's write rule, `faultin_page`.
+    pub gup: gup::GupOps,
+}
+
+impl Default for gup::GupOps {
+    /// The modern kernel (5.19+, 5535be309971: no `FOLL_COW`, `PageAnonExclusive` decides);
+    /// the older eras are [`gup::GupOps`]'s constructors.
+    fn default() -> Self {
+        gup::GupOps {
+            __get_user_pages: gup::__get_user_pages,
+            follow_page_mask: gup::follow_page_mask,
+            can_follow_write_pte: gup::can_follow_write_pte,
+            faultin_page: gup::faultin_page,
+        }
+    }
 }
 
 impl Default for zap::ZapOps {

@@ -59,6 +59,12 @@ pub enum Oracle {
     I15Lockdep,
     /// I16: a mapped VMA is reachable through rmap.
     I16RmapReachable,
+    /// I18: a write made for a private mapping lands in an anonymous page of that mm — never
+    /// in a page-cache page, nor in a page another mm maps.
+    I18CowWrite,
+    /// I19: after fork, neither side sees the other's later writes (through its mappings or
+    /// a page reference GUP took for it).
+    I19CowIsolation,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -97,6 +103,8 @@ impl Oracle {
             I14ZapCompletion => "I14-zap-completion",
             I15Lockdep => "I15-lockdep",
             I16RmapReachable => "I16-rmap-reachable",
+            I18CowWrite => "I18-cow-write",
+            I19CowIsolation => "I19-cow-isolation",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod exit;
 pub mod fault;
+pub mod gup;
 pub mod mmap;
 pub mod munmap;
 pub mod page_alloc;

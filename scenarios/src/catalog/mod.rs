@@ -1,6 +1,7 @@
 //! The catalog: one file per scenario, each a sourced story of one real race (or workload).
 
 pub mod delayed_rmap;
+pub mod dirty_cow;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
 pub mod migrate_newpage;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
+        &dirty_cow::DirtyCow,
         &mixed::Mixed,
     ]
 }
