@@ -19,6 +19,7 @@
 //! | I14-zap-completion | munmap returns with nothing mapped or cached | munmap that drops its gathered range before `tlb_finish_mmu` |
 //! | I15-lockdep | lock order; nothing sleeps under a spinlock | `mmu_notifier_invalidate_range_start` called under the PTL |
 //! | I16-rmap-reachable | a mapped VMA is in its page's rmap | `unlink_file_vma` while the VMA is still in the mm and mapped |
+//! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
 //! | BUG | the kernel's own `BUG_ON`s (here: freeing a page table with live PTEs) | munmap running `free_pgtables` before `unmap_vmas` |
@@ -34,6 +35,8 @@
 //!   scenario's readers raise it, when a fault on a migration entry fails instead of waiting
 //!   and retrying; no engine path can make it fail that way, so a control would have to test
 //!   the scenario's own assertion. Listed as a gap.
+//! * **I19-cow-isolation** waits for fork (`dup_mm`) in this tree: the scenario that checks it,
+//!   `gup-cow-fork`, is not built yet; its control will be its race variant.
 //! * **hang** is the stress runner's watchdog (real threads, wall-clock bound): loom has no
 //!   time and reports a deadlock of the model itself. Real-thread control:
 //!   `scenarios/tests/runner.rs` `a_deadlock_is_reported_with_its_locks_and_the_run_goes_on`.
@@ -62,6 +65,7 @@ use mmlab_engine::ops::{
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
+use mmlab_scenarios::catalog::dirty_cow::{self, DirtyCow};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
@@ -582,6 +586,18 @@ fn negative_control_bug() {
 }
 
 #[test]
+fn negative_control_i18_cow_write() {
+    assert_caught_by(
+        explore(
+            &DirtyCow,
+            dirty_cow::Variant::NoFollCow,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I18CowWrite,
+    );
+}
+
+#[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
         explore(
@@ -655,6 +671,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I14ZapCompletion,
         I15Lockdep,
         I16RmapReachable,
+        I18CowWrite,
+        I19CowIsolation,
         StaleId,
         LostStore,
         Bug,
@@ -664,11 +682,11 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         Panic,
     ] {
         let controlled = match o {
-            I5DirtyPropagation | I8MigrationFault | Hang | Panic => false,
+            I5DirtyPropagation | I8MigrationFault | I19CowIsolation | Hang | Panic => false,
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
-            | I14ZapCompletion | I15Lockdep | I16RmapReachable | StaleId | LostStore | Bug
-            | PoolAccounting | Progress => true,
+            | I14ZapCompletion | I15Lockdep | I16RmapReachable | I18CowWrite | StaleId
+            | LostStore | Bug | PoolAccounting | Progress => true,
         };
         let wanted = if controlled {
             format!(
