@@ -125,12 +125,15 @@ fn a_user_write_to_a_read_only_mapping_is_sigsegv_and_a_write_gup_without_force_
     );
 }
 
+/// An era's name, how it sets the kernel, and whether it reuses a page a GUP still holds.
+type Era = (&'static str, fn(&mut Kernel), bool);
+
 /// An anonymous page fork once shared (write-protected, not `PageAnonExclusive`) whose other
 /// mapping is gone, but which still has an extra reference (the child's vmsplice'd page in a
 /// pipe): which era's `do_wp_page` reuses it on the parent's next write (CVE-2020-29374).
 #[test]
 fn the_reuse_decision_of_each_do_wp_page_era() {
-    let eras: [(&str, fn(&mut Kernel), bool); 3] = [
+    let eras: [Era; 3] = [
         ("5.19+", |_| {}, false),
         (
             "5.9-5.18",
