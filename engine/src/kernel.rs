@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    fault, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw, rmap_walk,
-    split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
+    rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -51,6 +51,10 @@ pub struct Kernel {
     pub fault: fault::FaultOps,
     /// The mlock and munlock steps.
     pub mlock: mlock::MlockOps,
+    /// The anon_vma family's links and frees (fork, unlink, `__put_anon_vma`).
+    pub anon_vma: anon_vma::AnonVmaOps,
+    /// fork's address-space copy.
+    pub fork: fork::ForkOps,
     /// get_user_pages: the loop, the PTE follow's write rule, `faultin_page`.
     pub gup: gup::GupOps,
 }
@@ -176,6 +180,31 @@ impl Default for mlock::MlockOps {
             munlock_vma_pages_range: munlock::munlock_vma_pages_range,
             munlock_vma_page: munlock::munlock_vma_page,
             page_mlock: munlock::page_mlock,
+        }
+    }
+}
+
+impl Default for anon_vma::AnonVmaOps {
+    /// The modern kernel (6.1+: `num_children` / `num_active_vmas`, 2555283eb40d; the child
+    /// freed before its root, 624483f3ea82).
+    fn default() -> Self {
+        anon_vma::AnonVmaOps {
+            counters: anon_vma::AnonVmaCounters::ChildrenAndActiveVmas,
+            anon_vma_clone: anon_vma::anon_vma_clone,
+            anon_vma_fork: anon_vma::anon_vma_fork,
+            __put_anon_vma: anon_vma::__put_anon_vma,
+        }
+    }
+}
+
+impl Default for fork::ForkOps {
+    /// The modern kernel (5.19+: PageAnonExclusive in `copy_present_pte`).
+    fn default() -> Self {
+        fork::ForkOps {
+            dup_mmap: fork::dup_mmap,
+            copy_page_range: fork::copy_page_range,
+            copy_pte_range: fork::copy_pte_range,
+            copy_present_pte: fork::copy_present_pte,
         }
     }
 }

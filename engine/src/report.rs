@@ -59,6 +59,10 @@ pub enum Oracle {
     I15Lockdep,
     /// I16: a mapped VMA is reachable through rmap.
     I16RmapReachable,
+    /// I17: anon_vma trees are consistent — a mapped anonymous page's anon_vma is live and its
+    /// tree holds every VMA that maps the page; a live anon_vma's root is live; the counters
+    /// of the era match the trees.
+    I17AnonVmaTree,
     /// I18: a write made for a private mapping lands in an anonymous page of that mm — never
     /// in a page-cache page, nor in a page another mm maps.
     I18CowWrite,
@@ -103,6 +107,7 @@ impl Oracle {
             I14ZapCompletion => "I14-zap-completion",
             I15Lockdep => "I15-lockdep",
             I16RmapReachable => "I16-rmap-reachable",
+            I17AnonVmaTree => "I17-anon-vma-tree",
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
             StaleId => "stale-id",

@@ -41,8 +41,8 @@
 //!    state (`mlock`: `mlock_folio`, `clear_page_mlock`, ...), the page allocator
 //!    (`page_alloc`);
 //! 2. *rmap add and remove*: `page_add_*_rmap` / `page_remove_rmap` (`rmap`), VMAs linked into
-//!    the rmap trees (`mmap`: `mmap_region`, `anon_vma_prepare`) and out of them (`pgtable`:
-//!    `free_pgtables`), the mmu_gather that removes rmaps late and flushes (`tlb`);
+//!    the rmap trees (`mmap`: `mmap_region`; `anon_vma`: `anon_vma_prepare`, `anon_vma_fork`)
+//!    and out of them (`pgtable`: `free_pgtables`; `anon_vma`: `unlink_anon_vmas`), the mmu_gather that removes rmaps late and flushes (`tlb`);
 //! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), and hugetlb (`hugetlb`), whose
 //!    fault allocates through `fault`'s `pte_alloc` — `handle_mm_fault` reaches
 //!    `hugetlb_fault` through the table — and whose `huge_pmd_unshare` the unmappers call;
@@ -91,7 +91,13 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "paths: rmap add and remove",
-        &["ops/rmap.rs", "ops/mmap.rs", "ops/pgtable.rs", "ops/tlb.rs"],
+        &[
+            "ops/rmap.rs",
+            "ops/mmap.rs",
+            "ops/anon_vma.rs",
+            "ops/pgtable.rs",
+            "ops/tlb.rs",
+        ],
     ),
     ("paths: faults", &["ops/fault.rs", "ops/hugetlb.rs"]),
     (

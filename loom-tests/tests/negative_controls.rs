@@ -19,6 +19,7 @@
 //! | I14-zap-completion | munmap returns with nothing mapped or cached | munmap that drops its gathered range before `tlb_finish_mmu` |
 //! | I15-lockdep | lock order; nothing sleeps under a spinlock | `mmu_notifier_invalidate_range_start` called under the PTL |
 //! | I16-rmap-reachable | a mapped VMA is in its page's rmap | `unlink_file_vma` while the VMA is still in the mm and mapped |
+//! | I17-anon-vma-tree | anon_vma trees, chains and counters agree; roots outlive children | a fork whose `anon_vma_fork` forgets the parent's `num_children++` (the engine's `anon_vma_tree` tests break the other clauses) |
 //! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
@@ -60,7 +61,8 @@ use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, TtuFlags, try_to_migrate, try_to_unmap};
 use mmlab_engine::ops::{
-    access, exit, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb, zap,
+    access, anon_vma, exit, fork, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb,
+    zap,
 };
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
@@ -135,6 +137,8 @@ controls! {
         "mmu_notifier_invalidate_range_start under the PTL";
     "i16-rmap-reachable" => I16RmapReachable, unlink_file_vma_while_mapped,
         "unlink_file_vma while the VMA is in the mm and mapped";
+    "i17-anon-vma-tree" => I17AnonVmaTree, fork_forgetting_num_children,
+        "a fork whose anon_vma_fork forgets the parent's num_children++";
     "stale-id" => StaleId, access_racing_exit_without_mm_users,
         "a thread uses an mm without a reference, racing exit_mmap";
     "lost-store" => LostStore, store_racing_munmap_without_final_flush,
@@ -290,6 +294,54 @@ fn unlink_anon_vmas_while_mapped(env: &Env) -> Outcome {
             pgtable::put_anon_vma(&wt, av);
         }
         let _ = other;
+    })];
+    finish(env, &w, actors)
+}
+
+/// `anon_vma_fork` written from its public steps, forgetting the parent's
+/// `num_children++`: the tree links are right, the counter is not.
+fn anon_vma_fork_forgetting_num_children(
+    w: &World,
+    vma: VmaId,
+    pvma: VmaId,
+) -> Result<(), mmlab_engine::ops::Error> {
+    let Some(pav) = w.vmas.get(pvma).anon_vma() else {
+        return Ok(());
+    };
+    let v = w.vmas.get(vma);
+    v.set_anon_vma(None);
+    anon_vma::anon_vma_clone(w, vma, pvma)?;
+    if v.anon_vma().is_some() {
+        return Ok(());
+    }
+    let av = anon_vma::anon_vma_alloc(w)?;
+    let a = w.anon_vmas.get(av);
+    a.update_unpublished(|t| t.num_active_vmas += 1);
+    let root = w.anon_vmas.get(pav).root();
+    a.root
+        .store(root.pack(), mmlab_engine::sync::Ordering::SeqCst);
+    a.parent
+        .store(pav.pack(), mmlab_engine::sync::Ordering::SeqCst);
+    w.anon_vmas
+        .get(root)
+        .refcount
+        .fetch_add(1, mmlab_engine::sync::Ordering::SeqCst);
+    v.set_anon_vma(Some(av));
+    let locked = anon_vma::anon_vma_lock_write(w, av);
+    anon_vma::anon_vma_chain_link(w, &locked, vma, av);
+    Ok(())
+}
+
+/// I17: a fork whose `anon_vma_fork` forgets the parent's `num_children++`; the quiescent
+/// check counts the children and disagrees.
+fn fork_forgetting_num_children(env: &Env) -> Outcome {
+    let mut kernel = Kernel::default();
+    kernel.anon_vma.anon_vma_fork = anon_vma_fork_forgetting_num_children;
+    let w = world(1, kernel, |_| {});
+    let (mm, _vma, _pfn) = mapped(&w, 1, MapKind::Anon);
+    let wt = w.clone();
+    let actors = vec![actor("fork", move || {
+        fork::dup_mm(&wt, mm).expect("the tiny world has room for one child");
     })];
     finish(env, &w, actors)
 }
@@ -571,6 +623,11 @@ fn negative_control_i16_rmap_reachable() {
 }
 
 #[test]
+fn negative_control_i17_anon_vma_tree() {
+    control(Control::I17AnonVmaTree);
+}
+
+#[test]
 fn negative_control_stale_id() {
     control(Control::StaleId);
 }
@@ -635,6 +692,7 @@ fn test_of(control: Control) -> fn() {
         Control::I14ZapCompletion => negative_control_i14_zap_completion,
         Control::I15Lockdep => negative_control_i15_lockdep,
         Control::I16RmapReachable => negative_control_i16_rmap_reachable,
+        Control::I17AnonVmaTree => negative_control_i17_anon_vma_tree,
         Control::StaleId => negative_control_stale_id,
         Control::LostStore => negative_control_lost_store,
         Control::Bug => negative_control_bug,
@@ -671,6 +729,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I14ZapCompletion,
         I15Lockdep,
         I16RmapReachable,
+        I17AnonVmaTree,
         I18CowWrite,
         I19CowIsolation,
         StaleId,
@@ -685,8 +744,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
             I5DirtyPropagation | I8MigrationFault | I19CowIsolation | Hang | Panic => false,
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
-            | I14ZapCompletion | I15Lockdep | I16RmapReachable | I18CowWrite | StaleId
-            | LostStore | Bug | PoolAccounting | Progress => true,
+            | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
+            | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
         };
         let wanted = if controlled {
             format!(

@@ -4,6 +4,7 @@
 //! the world's unmap log, which the lost-store and zap-completion oracles read, is
 //! [`crate::mm::unmap_log`]. Both are re-exported here, as scenarios name them.
 
+pub mod anon_vma_tree;
 pub mod cow;
 pub mod quiescent;
 

@@ -69,7 +69,7 @@ fn check_rmap_reachable(w: &World) {
                     Mapping::Anon(av) => {
                         info.address(index) == Some(va)
                             && w.anon_vmas.is_live(av)
-                            && w.anon_vmas.get(av).rwsem.read().vmas.contains(&v)
+                            && w.anon_vmas.get(av).quiescent_tree().vmas.contains(&v)
                     }
                     Mapping::None => false,
                 };
@@ -90,6 +90,7 @@ fn check_rmap_reachable(w: &World) {
 /// Run every quiescent invariant over `w`, reporting to the current sink.
 pub fn check_world(w: &World) {
     check_rmap_reachable(w);
+    super::anon_vma_tree::check_anon_vma_trees(w);
     let (mapped, migration) = census(w);
     for pfn in w.pages.live() {
         let page = w.page(pfn);

@@ -2,7 +2,7 @@
 
 use super::arena::Id;
 use super::ids::{AnonVmaId, FileId, MmId};
-use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, Ordering, RwSem};
+use crate::sync::{AtomicU32, AtomicU64, Frozen, LockClass, ObserverMutex, Ordering, RwSem};
 
 pub use super::ids::{VmaId, VmaKind};
 
@@ -84,8 +84,15 @@ pub struct Vma {
     /// `page_mlock_one` and `mlock_vma_folio`, as the kernel reads it (READ_ONCE).
     pub flags: AtomicU32,
     /// `vma->anon_vma`, packed id + 1 (0 = none).
-    /// Protected by: `mm->page_table_lock` (+ the anon_vma write lock) in `anon_vma_prepare`.
+    /// Protected by: `mm->page_table_lock` (+ the anon_vma write lock) in `anon_vma_prepare`;
+    /// `mmap_lock` write in `anon_vma_fork` (the child VMA is not yet visible).
     pub anon_vma: AtomicU64,
+    /// `vma->anon_vma_chain`: the anon_vmas this VMA is linked into through an AVC, newest
+    /// first (`list_add`). The anon_vma side of each AVC is that anon_vma's tree.
+    /// Protected by: `mmap_lock` write (fork, munmap, exit), or `mmap_lock` read plus
+    /// `mm->page_table_lock` under the root's rwsem write (`__anon_vma_prepare`). Observer
+    /// cell: those locks, not the cell, order its users.
+    anon_vma_chain: ObserverMutex<Vec<AnonVmaId>>,
     /// The hugetlb VMA lock (`struct hugetlb_vma_lock`, `vma->vm_private_data` of a
     /// VM_MAYSHARE hugetlb VMA, 6.1+, 8d9bfb260814 / 40549ba8f8e0): faults hold it for read
     /// while they use a PTE pointer into a possibly shared PMD table, `huge_pmd_unshare`
@@ -100,6 +107,7 @@ impl Vma {
             info: Frozen::new(VmaInfo::EMPTY),
             flags: AtomicU32::new(0),
             anon_vma: AtomicU64::new(0),
+            anon_vma_chain: ObserverMutex::new(Vec::new()),
             hugetlb_vma_lock: RwSem::new(LockClass::HugetlbVmaLock, ()),
         }
     }
@@ -110,6 +118,33 @@ impl Vma {
             0 => None,
             v => Some(Id::unpack(v - 1)),
         }
+    }
+
+    /// Set `vma->anon_vma` (under the locks its field names).
+    pub fn set_anon_vma(&self, av: Option<AnonVmaId>) {
+        self.anon_vma
+            .store(av.map_or(0, |a| a.pack() + 1), Ordering::SeqCst);
+    }
+
+    /// A copy of `vma->anon_vma_chain`, newest first.
+    pub fn chain(&self) -> Vec<AnonVmaId> {
+        self.anon_vma_chain.lock().clone()
+    }
+
+    /// `list_add(&avc->same_vma, &vma->anon_vma_chain)`.
+    pub fn chain_link(&self, av: AnonVmaId) {
+        self.anon_vma_chain.lock().insert(0, av);
+    }
+
+    /// `list_del(&avc->same_vma)`.
+    pub fn chain_unlink(&self, av: AnonVmaId) {
+        self.anon_vma_chain.lock().retain(|&a| a != av);
+    }
+
+    /// An empty chain (a VMA slot being set up: `vm_area_alloc`, or `vm_area_dup`'s
+    /// `INIT_LIST_HEAD(&new->anon_vma_chain)`).
+    pub fn chain_clear(&self) {
+        self.anon_vma_chain.lock().clear();
     }
 
     /// `vm_flags & flag`.

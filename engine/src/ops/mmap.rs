@@ -1,10 +1,13 @@
 //! Creating address spaces and mappings: `mm_alloc`, `mmap_region` (linking into `i_mmap`
-//! under `i_mmap_rwsem` write), and `anon_vma_prepare`.
+//! under `i_mmap_rwsem` write). `anon_vma_prepare` lives with the rest of the anon_vma
+//! family's life in [`crate::ops::anon_vma`], re-exported here for its callers.
 
 use crate::mm::vma::vm;
 use crate::mm::{FileId, MmId, VmaId, VmaInfo, World};
 use crate::ops::Error;
 use crate::sync::Ordering;
+
+pub use crate::ops::anon_vma::anon_vma_prepare;
 
 /// What to map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,7 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
     }
     vma.flags.store(flags, Ordering::SeqCst);
     vma.anon_vma.store(0, Ordering::SeqCst);
+    vma.chain_clear();
     if let Some(f) = file {
         w.files.get(f).i_mmap.write().vmas.push(id);
     }
@@ -107,58 +111,4 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
         ),
     );
     Ok(id)
-}
-
-/// `__anon_vma_prepare`: give `vma` an anon_vma if it has none. Allocates one
-/// (`anon_vma_alloc`: refcount 1, root itself), takes its rwsem for write, then
-/// `mm->page_table_lock`, as the kernel does, and re-checks `vma->anon_vma` under them.
-///
-/// A preparer that lost the race (another fault installed an anon_vma meanwhile) drops its
-/// allocation with `put_anon_vma`, as mm/rmap.c does (`put_anon_vma(allocated)`), never with a
-/// direct free: the slot is `SLAB_TYPESAFE_BY_RCU` memory, and a reader holding a stale
-/// `page->mapping` into it may have pinned it with `atomic_inc_not_zero` meanwhile
-/// (`page_get_anon_vma`, `page_lock_anon_vma_read`); the last of the two puts frees it.
-///
-/// ```text
-/// __anon_vma_prepare (lost the race)      page_get_anon_vma (stale page->mapping)
-/// anon_vma_alloc: slot S, refcount 1
-///                                         atomic_inc_not_zero(S): 2
-/// vma->anon_vma already set
-/// put_anon_vma(S): 1
-///                                         page_mapped: no -> put_anon_vma(S): 0, freed
-/// ```
-pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
-    let vma = w.vmas.get(vma_id);
-    if vma.anon_vma().is_some() {
-        return Ok(());
-    }
-    let (av_id, av) = w.anon_vmas.alloc().ok_or(Error::Oom)?;
-    av.root.set(av_id);
-    av.refcount.store(1, Ordering::SeqCst);
-    // The slot and its generation: a reused slot shows here.
-    w.trace(
-        "anon_vma_alloc",
-        av_id,
-        format_args!("gen {}", av_id.generation),
-    );
-    let installed = {
-        let mut tree = av.rwsem.write();
-        let mm = w.mms.get(vma.info.get().mm);
-        let _ptl = mm.page_table_lock.lock();
-        if vma.anon_vma().is_none() {
-            vma.anon_vma.store(av_id.pack() + 1, Ordering::SeqCst);
-            tree.vmas.clear();
-            tree.vmas.push(vma_id);
-            true
-        } else {
-            false
-        }
-    };
-    if installed {
-        w.trace("anon_vma_prepare", vma_id, av_id);
-    } else {
-        w.trace("anon_vma_prepare: lost the race", vma_id, av_id);
-        crate::ops::pgtable::put_anon_vma(w, av_id);
-    }
-    Ok(())
 }

@@ -3,8 +3,10 @@
 //! a historical bug) without editing the engine.
 
 pub mod access;
+pub mod anon_vma;
 pub mod exit;
 pub mod fault;
+pub mod fork;
 pub mod gup;
 pub mod mmap;
 pub mod munmap;

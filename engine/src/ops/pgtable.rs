@@ -2,56 +2,10 @@
 //! rwsem write, `unlink_file_vma` under `i_mmap_rwsem` write), then free the page tables
 //! nothing can reach any more (`free_pgd_range`), queued on the gather until its flush.
 
-use crate::mm::{AnonVmaId, MmuGather, VmaId, World};
+use crate::mm::{MmuGather, VmaId, World};
 use crate::sync::Ordering;
-use crate::sync::lockdep::might_sleep;
 
-/// `unlink_anon_vmas`: take the VMA out of its anon_vma's tree; put the anon_vma if its tree
-/// emptied.
-pub fn unlink_anon_vmas(w: &World, vma_id: VmaId) {
-    let vma = w.vmas.get(vma_id);
-    let Some(av_id) = vma.anon_vma() else { return };
-    let av = w.anon_vmas.get(av_id);
-    let empty = {
-        let mut tree = av.rwsem.write();
-        tree.vmas.retain(|&v| v != vma_id);
-        tree.vmas.is_empty()
-    };
-    w.trace("unlink_anon_vmas", vma_id, av_id);
-    if empty {
-        put_anon_vma(w, av_id);
-    }
-}
-
-/// `put_anon_vma`: drop a reference; the last frees it through `anon_vma_free`.
-pub fn put_anon_vma(w: &World, av_id: AnonVmaId) {
-    let av = w.anon_vmas.get(av_id);
-    if av.refcount.fetch_sub(1, Ordering::SeqCst) == 1 {
-        anon_vma_free(w, av_id);
-    }
-}
-
-/// `anon_vma_free`: if the rwsem looks locked, take and release it for write first, so that a
-/// reader that got in through `page_lock_anon_vma_read`'s trylock is not left holding a lock
-/// inside freed memory (mm/rmap.c's two-column comment):
-///
-/// ```text
-/// page_lock_anon_vma_read()          VS      put_anon_vma()
-///   down_read_trylock()                        atomic_dec_and_test()
-///   LOCK                                       MB
-///   atomic_read()                              rwsem_is_locked()
-/// ```
-pub fn anon_vma_free(w: &World, av_id: AnonVmaId) {
-    // As mm/rmap.c's anon_vma_free: it may take the rwsem for write, so it may sleep, whether
-    // or not it does this time — lockdep checks every caller's context, not just the unlucky.
-    might_sleep("anon_vma_free");
-    let av = w.anon_vmas.get(av_id);
-    if av.rwsem.is_locked() {
-        drop(av.rwsem.write());
-    }
-    w.trace("anon_vma_free", av_id, "");
-    w.anon_vmas.free(av_id);
-}
+pub use crate::ops::anon_vma::{anon_vma_free, put_anon_vma, unlink_anon_vmas};
 
 /// `unlink_file_vma`: remove the VMA from `i_mmap` under `i_mmap_rwsem` write.
 pub fn unlink_file_vma(w: &World, vma_id: VmaId) {

@@ -158,6 +158,33 @@ impl<'w> LockedPte<'w> {
         old
     }
 
+    /// `ptep_set_wrprotect` (x86: `clear_bit(_PAGE_BIT_RW, &ptep->pte)`, an atomic bit clear):
+    /// take the write bit off a present PTE, keeping every bit the hardware sets meanwhile
+    /// (fork's `copy_present_pte` on the parent's PTE). Returns the PTE it changed.
+    pub fn ptep_set_wrprotect(&self) -> Pte {
+        let old = self
+            .entry()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                match Pte::decode(v) {
+                    Pte::Present {
+                        pfn, dirty, young, ..
+                    } => Some(
+                        Pte::Present {
+                            pfn,
+                            write: false,
+                            dirty,
+                            young,
+                        }
+                        .encode(),
+                    ),
+                    _ => None,
+                }
+            })
+            .map_or_else(Pte::decode, Pte::decode);
+        self.w.trace("ptep_set_wrprotect", self, old);
+        old
+    }
+
     /// `set_pte_at`: install `pte`, returning what it replaced. Callers re-check the old
     /// value under the PTL before they decide (`pte_same(orig_pte, ...)`); the exchange makes
     /// a hardware bit set between that check and this store visible in the return value

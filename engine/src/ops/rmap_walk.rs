@@ -9,30 +9,69 @@
 
 use crate::check::{self, Oracle};
 use crate::mm::address_space::IMmap;
-use crate::mm::anon_vma::AnonVmaTree;
+use crate::mm::anon_vma::RootHeld;
 use crate::mm::{AnonVmaId, FileId, Mapping, Pfn, VmaId, World};
+use crate::ops::anon_vma::{self, AnonVmaWriteLocked};
 use crate::ops::pagemap::LockedPage;
-use crate::ops::pgtable;
 use crate::ops::pvmw::{PvmwFlags, PvmwItem};
 use crate::ops::rmap_types::TtuFlags;
 use crate::race_window;
-use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard};
+use crate::sync::{Ordering, RwSemReadGuard, RwSemReadHeld, RwSemWriteGuard};
 
 /// An anon_vma found from a page and locked for read: what `rwc->anon_lock` returns (the
-/// kernel returns the `struct anon_vma *`, locked). Dropping it is `anon_vma_unlock_read` —
-/// of the root whose rwsem was taken, whatever `anon_vma->root` says by then.
+/// kernel returns the `struct anon_vma *`, locked). It is the proof ([`RootHeld`]) that the
+/// walk may read the trees of the anon_vma's family: the rwsem of the root it took.
+///
+/// Dropping it is `anon_vma_unlock_read(anon_vma)` = `up_read(&anon_vma->root->rwsem)`: the
+/// rwsem of the root that `anon_vma->root` names *at unlock*, read through the type-stable
+/// slot — the one locked, as long as the anon_vma was the page's for the whole hold (which
+/// the lookup's `page_mapped()` re-check and the held rwsem guarantee); another one, with
+/// lockdep's "bad unlock balance", if the slot was reused meanwhile.
 #[derive(Debug)]
 pub struct LockedAnonVma<'w> {
+    w: &'w World,
     /// The anon_vma `page->mapping` named.
     pub anon_vma: AnonVmaId,
-    /// Its root's rwsem, held for read, with the tree it protects.
-    pub guard: RwSemReadGuard<'w, AnonVmaTree>,
+    /// The root whose rwsem was taken (`anon_vma->root` when it was read).
+    root: AnonVmaId,
+    held: Option<RwSemReadHeld<'w>>,
 }
 
-impl LockedAnonVma<'_> {
+impl<'w> LockedAnonVma<'w> {
+    /// `anon_vma_lock_read` done: `held` is the read hold of `root`'s rwsem.
+    pub fn new(
+        w: &'w World,
+        anon_vma: AnonVmaId,
+        root: AnonVmaId,
+        held: RwSemReadHeld<'w>,
+    ) -> Self {
+        LockedAnonVma {
+            w,
+            anon_vma,
+            root,
+            held: Some(held),
+        }
+    }
+
     /// `anon_vma_unlock_read`, explicitly (dropping it does the same).
-    pub fn unlock(self) {
-        self.guard.unlock();
+    pub fn unlock(self) {}
+}
+
+impl Drop for LockedAnonVma<'_> {
+    fn drop(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        // up_read(&anon_vma->root->rwsem): the root as the slot says now.
+        let root_now = self.w.anon_vmas.slot(self.anon_vma.idx).root();
+        self.w.anon_vmas.slot(root_now.idx).rwsem.up_read(held);
+    }
+}
+
+impl RootHeld for LockedAnonVma<'_> {
+    fn root(&self) -> AnonVmaId {
+        self.root
+    }
+    fn write(&self) -> bool {
+        false
     }
 }
 
@@ -97,20 +136,21 @@ pub enum HeldRmapLock<'g, 'w> {
     /// `i_mmap_rwsem` held for read (the kernel's file THP split; the model's split takes no
     /// rmap lock, see `split::unmap_folio_flags`).
     IMmapRead(&'g RwSemReadGuard<'w, IMmap>),
-    /// The anon_vma root rwsem held for write (the kernel's anon THP split).
-    AnonVmaWrite(&'g RwSemWriteGuard<'w, AnonVmaTree>),
-    /// The anon_vma root rwsem held for read.
-    AnonVmaRead(&'g RwSemReadGuard<'w, AnonVmaTree>),
+    /// The anon_vma root rwsem held for write (the kernel's anon THP split), and the page's
+    /// anon_vma, whose tree it protects.
+    AnonVmaWrite(&'g AnonVmaWriteLocked<'w>, AnonVmaId),
+    /// The anon_vma root rwsem held for read (the lock carries the page's anon_vma).
+    AnonVmaRead(&'g LockedAnonVma<'w>),
 }
 
 impl HeldRmapLock<'_, '_> {
     /// The VMAs of the tree the held lock protects.
-    pub fn vmas(&self) -> &[VmaId] {
+    pub fn vmas(&self, w: &World) -> Vec<VmaId> {
         match self {
-            HeldRmapLock::IMmapWrite(g) => &g.vmas,
-            HeldRmapLock::IMmapRead(g) => &g.vmas,
-            HeldRmapLock::AnonVmaWrite(g) => &g.vmas,
-            HeldRmapLock::AnonVmaRead(g) => &g.vmas,
+            HeldRmapLock::IMmapWrite(g) => g.vmas.clone(),
+            HeldRmapLock::IMmapRead(g) => g.vmas.clone(),
+            HeldRmapLock::AnonVmaWrite(g, av) => w.anon_vmas.get(*av).vmas(*g),
+            HeldRmapLock::AnonVmaRead(g) => w.anon_vmas.get(g.anon_vma).vmas(*g),
         }
     }
 }
@@ -137,7 +177,7 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
     }
     // SLAB_TYPESAFE_BY_RCU: the slot is an anon_vma, perhaps not ours any more.
     let av = w.anon_vmas.slot(av_id.idx);
-    let root_id = av.root.get();
+    let root_id = av.root();
     let root = w.anon_vmas.slot(root_id.idx);
     w.trace(
         "page_lock_anon_vma_read: lookup",
@@ -148,7 +188,7 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
         ),
     );
     race_window!("page_lock_anon_vma_read: anon_vma looked up, not yet locked");
-    if let Some(g) = root.rwsem.try_read() {
+    if let Some(g) = root.rwsem.try_read_held() {
         // If the page is still mapped, then this anon_vma is still its anon_vma.
         let mapped = page.mapped();
         w.trace(
@@ -161,13 +201,13 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
             },
         );
         if !mapped {
+            // anon_vma_unlock_read(anon_vma)
+            let root_now = av.root();
+            w.anon_vmas.slot(root_now.idx).rwsem.up_read(g);
             return None;
         }
         check_live(w, av_id, pfn);
-        return Some(LockedAnonVma {
-            anon_vma: av_id,
-            guard: g,
-        });
+        return Some(LockedAnonVma::new(w, av_id, root_id, g));
     }
     // Refcount fallback: pin it, leave RCU, sleep on the rwsem.
     let pinned = anon_vma_get_not_zero(w, av_id);
@@ -190,26 +230,26 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
         return None;
     }
     drop(rcu);
-    let g = root.rwsem.read();
+    // anon_vma_lock_read(anon_vma): the pinned anon_vma's root, read again.
+    let root_id = av.root();
+    let g = w.anon_vmas.slot(root_id.idx).rwsem.read_held();
+    let locked = LockedAnonVma::new(w, av_id, root_id, g);
     w.trace("page_lock_anon_vma_read: anon_vma_lock_read", pfn, av_id);
     if av.refcount.fetch_sub(1, Ordering::SeqCst) == 1 {
         // We held the last reference: every VMA went meanwhile.
-        drop(g);
+        locked.unlock();
         w.trace(
             "page_lock_anon_vma_read: last reference, __put_anon_vma",
             pfn,
             av_id,
         );
         if let Some(id) = w.anon_vmas.live_id(av_id.idx) {
-            pgtable::anon_vma_free(w, id);
+            (w.kernel.anon_vma.__put_anon_vma)(w, id);
         }
         return None;
     }
     check_live(w, av_id, pfn);
-    Some(LockedAnonVma {
-        anon_vma: av_id,
-        guard: g,
-    })
+    Some(locked)
 }
 
 /// `page_get_anon_vma` (`folio_get_anon_vma` in v6.x): pin the anon_vma of a mapped anonymous
@@ -279,7 +319,7 @@ pub fn anon_vma_get_not_zero(w: &World, av_id: AnonVmaId) -> bool {
 /// it was taken on, and the last put frees it (`__put_anon_vma`).
 pub fn put_anon_vma_slot(w: &World, idx: u32) {
     if let Some(id) = w.anon_vmas.live_id(idx) {
-        pgtable::put_anon_vma(w, id);
+        anon_vma::put_anon_vma(w, id);
     }
 }
 
@@ -318,11 +358,9 @@ pub fn rmap_walk_vmas(w: &World, vmas: &[VmaId], index: u64, rwc: &mut RmapWalkC
 /// Only for a caller that pinned the anon_vma (migration's `page_get_anon_vma`), since the
 /// page may be unmapped by then and nothing else keeps `page->mapping` valid.
 pub fn anon_vma_lock_read_pinned(w: &World, av_id: AnonVmaId) -> LockedAnonVma<'_> {
-    let av = w.anon_vmas.get(av_id);
-    LockedAnonVma {
-        anon_vma: av_id,
-        guard: w.anon_vmas.slot(av.root.get().idx).rwsem.read(),
-    }
+    let root = w.anon_vmas.get(av_id).root();
+    let held = w.anon_vmas.slot(root.idx).rwsem.read_held();
+    LockedAnonVma::new(w, av_id, root, held)
 }
 
 /// `rmap_walk_anon` (unlocked: the caller holds no rmap lock): lock the anon_vma with
@@ -340,7 +378,8 @@ pub fn rmap_walk_anon(
         None => Some(anon_vma_lock_read_pinned(w, av)),
     };
     let Some(locked) = locked else { return };
-    let vmas = locked.guard.vmas.clone();
+    // The tree of the page's own anon_vma, under its root's rwsem.
+    let vmas = w.anon_vmas.get(locked.anon_vma).vmas(&locked);
     rmap_walk_vmas(w, &vmas, index, rwc);
     locked.unlock();
 }
@@ -386,7 +425,7 @@ pub fn rmap_walk_locked(
     rwc: &mut RmapWalkControl<'_>,
 ) {
     let index = w.pages.slot(page.pfn().idx).index.load(Ordering::SeqCst);
-    rmap_walk_vmas(w, held.vmas(), index, rwc);
+    rmap_walk_vmas(w, &held.vmas(w), index, rwc);
 }
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the rmap walk,

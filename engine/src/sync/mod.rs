@@ -25,7 +25,7 @@ pub mod wait;
 pub use acquire::Acquisition;
 pub use class::LockClass;
 pub use page_lock::{PageLock, PageLockGuard};
-pub use rwsem::{RwSem, RwSemReadGuard, RwSemWriteGuard};
+pub use rwsem::{RwSem, RwSemReadGuard, RwSemReadHeld, RwSemWriteGuard};
 pub use spinlock::{SpinLock, SpinLockGuard};
 pub(crate) use wait::{block_on, wake_all};
 

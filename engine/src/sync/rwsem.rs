@@ -180,7 +180,12 @@ impl RawRwSem {
 
     #[inline]
     fn write_with(&self, site: Site) -> Acquisition {
-        let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
+        self.write_nested_with(site, 0)
+    }
+
+    #[inline]
+    fn write_nested_with(&self, site: Site, subclass: u8) -> Acquisition {
+        let lockdep = acquire::before(self.id(), subclass, Attempt::Blocking, site);
         let wait = if self.try_write_fast(false) {
             None
         } else {
@@ -188,7 +193,7 @@ impl RawRwSem {
         };
         acquire::after(
             self.id(),
-            0,
+            subclass,
             Mode::Exclusive,
             Attempt::Blocking,
             lockdep,
@@ -412,6 +417,18 @@ impl<T> RwSem<T> {
         }
     }
 
+    /// `down_write_nested(sem, subclass)`: take a second rwsem of a class already held,
+    /// declaring the nesting (`mmap_write_lock_nested(mm, SINGLE_DEPTH_NESTING)` in
+    /// `dup_mmap`), so that lockdep accepts it.
+    #[track_caller]
+    pub fn write_nested(&self, subclass: u8) -> RwSemWriteGuard<'_, T> {
+        let acq = self.raw().write_nested_with(Location::caller(), subclass);
+        RwSemWriteGuard {
+            // SAFETY: `acq` is the state of the exclusive acquisition just made.
+            inner: unsafe { self.inner.make_write_guard_unchecked(acq) },
+        }
+    }
+
     /// `down_read_trylock`: fails while a writer holds the lock or waits for it.
     #[track_caller]
     pub fn try_read(&self) -> Option<RwSemReadGuard<'_, T>> {
@@ -440,6 +457,94 @@ impl<T> RwSem<T> {
     /// Is a writer waiting for it (a racy snapshot)?
     pub fn has_waiting_writer(&self) -> bool {
         self.raw().state.load(Ordering::Relaxed) & WAITING_MASK != 0
+    }
+}
+
+/// A read hold of an rwsem that is not tied to the rwsem it was taken on: the kernel's
+/// `anon_vma_unlock_read(anon_vma)` is `up_read(&anon_vma->root->rwsem)` — an up_read of the
+/// rwsem the unlocker finds *then* through `anon_vma->root`, not necessarily the one the
+/// matching `down_read` took. Dropping it releases the rwsem it was taken on (the common,
+/// correct case); [`RwSem::up_read`] releases whichever rwsem the caller names.
+#[must_use = "dropping the hold releases the rwsem it was taken on"]
+pub struct RwSemReadHeld<'a> {
+    sem: &'a RawRwSem,
+    acq: Option<Acquisition>,
+}
+
+impl RwSemReadHeld<'_> {
+    /// The rwsem this hold was taken on (its address: lockdep's instance).
+    pub fn instance(&self) -> usize {
+        self.sem.instance()
+    }
+}
+
+impl Drop for RwSemReadHeld<'_> {
+    fn drop(&mut self) {
+        if let Some(acq) = self.acq.take() {
+            self.sem.unlock_read(acq, None);
+        }
+    }
+}
+
+impl fmt::Debug for RwSemReadHeld<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RwSemReadHeld({:?})", self.sem)
+    }
+}
+
+impl<T> RwSem<T> {
+    /// `down_read`, as a hold that may be released through another path to the rwsem
+    /// ([`RwSemReadHeld`]); the data is not reachable through it.
+    #[track_caller]
+    pub fn read_held(&self) -> RwSemReadHeld<'_> {
+        let acq = self.raw().read_with(Location::caller());
+        RwSemReadHeld {
+            sem: self.raw(),
+            acq: Some(acq),
+        }
+    }
+
+    /// `down_read_trylock`, as a [`RwSemReadHeld`].
+    #[track_caller]
+    pub fn try_read_held(&self) -> Option<RwSemReadHeld<'_>> {
+        let acq = self.raw().try_read_with(Location::caller())?;
+        Some(RwSemReadHeld {
+            sem: self.raw(),
+            acq: Some(acq),
+        })
+    }
+
+    /// `up_read(sem)` with `held`, a read hold taken on this rwsem or — when the unlocker
+    /// found the rwsem through a pointer that changed meanwhile — on another one. The
+    /// release is of *this* rwsem, as the kernel's is: if this thread does not hold it, lockdep
+    /// reports "bad unlock balance" (I15), this rwsem loses a reader it never had if it has
+    /// any (the kernel's count goes wrong the same way; with no reader at all the decrement is
+    /// skipped, where `DEBUG_RWSEMS` would warn of a negative count), and the rwsem `held` was
+    /// taken on stays read-locked for good.
+    #[track_caller]
+    pub fn up_read(&self, mut held: RwSemReadHeld<'_>) {
+        let site = Location::caller();
+        let acq = held.acq.take().expect("a hold is released once");
+        let raw = self.raw();
+        if std::ptr::eq(raw, held.sem) {
+            raw.unlock_read(acq, Some(site));
+            return;
+        }
+        if acq.tracked() {
+            lockdep::released(raw.class, raw.instance(), Some(site), Some(acq.site()));
+        }
+        let had_reader = raw
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                (s & READER_MASK != 0).then(|| s - 1)
+            });
+        if let Ok(prev) = had_reader
+            && prev & READER_MASK == 1
+        {
+            raw.wake();
+        }
+        // The rwsem `held` was taken on is never released: `acq` goes out of scope unreleased
+        // (lockdep keeps its record of it), as the kernel forgets it.
     }
 }
 

@@ -10,6 +10,7 @@ pub mod mixed;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
 pub mod notifier_range;
+pub mod put_anon_vma_order;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &hugetlb_lock_order::HugetlbLockOrder,
         &hugetlb_pmd_share::HugetlbPmdShare,
         &notifier_range::NotifierRange,
+        &put_anon_vma_order::PutAnonVmaOrder,
         &dirty_cow::DirtyCow,
         &mixed::Mixed,
     ]
