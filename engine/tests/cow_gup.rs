@@ -237,3 +237,32 @@ fn i18_catches_a_private_write_into_the_page_cache() {
     gup::cow_write(&w, mm, vma, 0, pfn);
     assert!(fired(&sink.take(), Oracle::I18CowWrite));
 }
+
+/// I19's negative control on a hand-built state: after fork, the child reads a page holding a
+/// value the parent stored after fork (the page the parent wrote, read through a reference the
+/// child kept); a store the parent made before fork is no violation.
+#[test]
+fn i19_catches_the_parents_later_write_in_the_childs_page() {
+    let (w, sink) = world(Kernel::default());
+    let parent = mm_alloc(&w).expect("mm");
+    mmap(&w, parent, 0, 1, MapKind::Anon).expect("mmap");
+    access::store(&w, 0, parent, 0, 1).expect("before fork");
+    let child = mmlab_engine::ops::fork::dup_mm(&w, parent).expect("fork");
+    let fp = cow::ForkPoint::after_fork(&w, parent, child);
+    let shared = w.pte_at(child, 0).and_then(|p| p.pfn()).expect("shared");
+    cow::check_isolation(&w, &fp, child, 0, shared, "its mapping");
+    cow::check_isolation_at_rest(&w, &fp, 0);
+    assert!(
+        sink.take().is_empty(),
+        "the pre-fork value is shared legitimately"
+    );
+    // The parent's write after fork copies (mapcount 2): the child's page keeps the old value.
+    access::store(&w, 0, parent, 0, 2).expect("after fork");
+    cow::check_isolation_at_rest(&w, &fp, 0);
+    assert!(sink.take().is_empty());
+    // The bad state: the parent's new page read as the child's.
+    let parents = w.pte_at(parent, 0).and_then(|p| p.pfn()).expect("mapped");
+    assert_ne!(parents, shared);
+    cow::check_isolation(&w, &fp, child, 0, parents, "a reference to the wrong page");
+    assert!(fired(&sink.take(), Oracle::I19CowIsolation));
+}

@@ -21,6 +21,7 @@
 //! | I16-rmap-reachable | a mapped VMA is in its page's rmap | `unlink_file_vma` while the VMA is still in the mm and mapped |
 //! | I17-anon-vma-tree | anon_vma trees, chains and counters agree; roots outlive children | a fork whose `anon_vma_fork` forgets the parent's `num_children++` (the engine's `anon_vma_tree` tests break the other clauses) |
 //! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
+//! | I19-cow-isolation | after fork, neither side sees the other's later writes | gup-cow-fork `pre-17839856fd58`: a child's vmsplice'd page that the parent's write fault reuses (`reuse_swap_page`, ≤5.7) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
 //! | BUG | the kernel's own `BUG_ON`s (here: freeing a page table with live PTEs) | munmap running `free_pgtables` before `unmap_vmas` |
@@ -36,8 +37,6 @@
 //!   scenario's readers raise it, when a fault on a migration entry fails instead of waiting
 //!   and retrying; no engine path can make it fail that way, so a control would have to test
 //!   the scenario's own assertion. Listed as a gap.
-//! * **I19-cow-isolation** waits for fork (`dup_mm`) in this tree: the scenario that checks it,
-//!   `gup-cow-fork`, is not built yet; its control will be its race variant.
 //! * **hang** is the stress runner's watchdog (real threads, wall-clock bound): loom has no
 //!   time and reports a deadlock of the model itself. Real-thread control:
 //!   `scenarios/tests/runner.rs` `a_deadlock_is_reported_with_its_locks_and_the_run_goes_on`.
@@ -68,6 +67,7 @@ use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
 use mmlab_scenarios::catalog::dirty_cow::{self, DirtyCow};
+use mmlab_scenarios::catalog::gup_cow_fork::{self, GupCowFork};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
@@ -655,6 +655,18 @@ fn negative_control_i18_cow_write() {
 }
 
 #[test]
+fn negative_control_i19_cow_isolation() {
+    assert_caught_by(
+        explore(
+            &GupCowFork,
+            gup_cow_fork::Variant::Pre17839856fd58,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I19CowIsolation,
+    );
+}
+
+#[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
         explore(
@@ -741,11 +753,11 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         Panic,
     ] {
         let controlled = match o {
-            I5DirtyPropagation | I8MigrationFault | I19CowIsolation | Hang | Panic => false,
+            I5DirtyPropagation | I8MigrationFault | Hang | Panic => false,
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
             | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
-            | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
+            | I19CowIsolation | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
         };
         let wanted = if controlled {
             format!(
