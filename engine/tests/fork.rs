@@ -246,3 +246,49 @@ fn the_degree_era_keeps_its_counter_through_fork_reuse_and_exit() {
     let v = finish(&w, &sink);
     assert!(v.is_empty(), "{v:?}");
 }
+
+#[test]
+fn fork_without_split_ptlocks_nests_the_two_page_table_locks_as_lockdep_accepts() {
+    let cfg = WorldConfig {
+        ptlocks: mmlab_engine::mm::world::Ptlocks::MmPageTableLock,
+        ..WorldConfig::stress(2)
+    };
+    let w = World::new(cfg, Kernel::default());
+    let sink = Sink::new();
+    sink.install();
+    let mm = mm_alloc(&w).unwrap();
+    mmap(&w, mm, 0, 2, MapKind::Anon).unwrap();
+    access::store(&w, 0, mm, 0, 1).unwrap();
+    let child = fork::dup_mm(&w, mm).unwrap();
+    assert_eq!(access::load(&w, 0, child, 0).unwrap(), 1);
+    let v = finish(&w, &sink);
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn two_mmap_locks_nest_only_with_the_declared_subclass() {
+    let w = World::new(WorldConfig::stress(2), Kernel::default());
+    let sink = Sink::new();
+    sink.install();
+    let (a, b) = (mm_alloc(&w).unwrap(), mm_alloc(&w).unwrap());
+    {
+        let _old = w.mms.get(a).mmap_lock.write();
+        let _new = w
+            .mms
+            .get(b)
+            .mmap_lock
+            .write_nested(fork::SINGLE_DEPTH_NESTING);
+    }
+    assert!(sink.take().is_empty(), "dup_mmap's nesting is accepted");
+    {
+        let _old = w.mms.get(a).mmap_lock.write();
+        let _new = w.mms.get(b).mmap_lock.write();
+    }
+    let v = sink.take();
+    assert!(
+        v.iter()
+            .any(|v| v.oracle == mmlab_engine::check::Oracle::I15Lockdep
+                && v.message.contains("recursive locking")),
+        "without the subclass lockdep reports it: {v:?}"
+    );
+}

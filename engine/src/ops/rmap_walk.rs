@@ -201,9 +201,8 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
             },
         );
         if !mapped {
-            // anon_vma_unlock_read(anon_vma)
-            let root_now = av.root();
-            w.anon_vmas.slot(root_now.idx).rwsem.up_read(g);
+            // up_read(&root_anon_vma->rwsem): the root read above, which this path still has.
+            root.rwsem.up_read(g);
             return None;
         }
         check_live(w, av_id, pfn);
