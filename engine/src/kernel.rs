@@ -30,7 +30,7 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
+    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
     rmap_walk, split, tlb, ttu, zap,
 };
 
@@ -55,6 +55,21 @@ pub struct Kernel {
     pub anon_vma: anon_vma::AnonVmaOps,
     /// fork's address-space copy.
     pub fork: fork::ForkOps,
+    /// get_user_pages: the loop, the PTE follow's write rule, `faultin_page`.
+    pub gup: gup::GupOps,
+}
+
+impl Default for gup::GupOps {
+    /// The modern kernel (5.19+, 5535be309971: no `FOLL_COW`, `PageAnonExclusive` decides);
+    /// the older eras are [`gup::GupOps`]'s constructors.
+    fn default() -> Self {
+        gup::GupOps {
+            __get_user_pages: gup::__get_user_pages,
+            follow_page_mask: gup::follow_page_mask,
+            can_follow_write_pte: gup::can_follow_write_pte,
+            faultin_page: gup::faultin_page,
+        }
+    }
 }
 
 impl Default for zap::ZapOps {

@@ -63,6 +63,12 @@ pub enum Oracle {
     /// tree holds every VMA that maps the page; a live anon_vma's root is live; the counters
     /// of the era match the trees.
     I17AnonVmaTree,
+    /// I18: a write made for a private mapping lands in an anonymous page of that mm — never
+    /// in a page-cache page, nor in a page another mm maps.
+    I18CowWrite,
+    /// I19: after fork, neither side sees the other's later writes (through its mappings or
+    /// a page reference GUP took for it).
+    I19CowIsolation,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -102,6 +108,8 @@ impl Oracle {
             I15Lockdep => "I15-lockdep",
             I16RmapReachable => "I16-rmap-reachable",
             I17AnonVmaTree => "I17-anon-vma-tree",
+            I18CowWrite => "I18-cow-write",
+            I19CowIsolation => "I19-cow-isolation",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",

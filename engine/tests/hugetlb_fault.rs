@@ -105,7 +105,7 @@ fn a_write_fault_on_a_read_only_shared_hugetlb_entry_makes_it_writable() {
     };
     huge_pte_lock(&w, mm, 0, table, 0).set_pte_at(ro);
     tlb::flush_tlb_range(&w, mm, 0, 1);
-    fault::handle_mm_fault(&w, mm, 0, true).expect("a write fault");
+    fault::do_user_addr_fault(&w, mm, 0, true).expect("a write fault");
     assert!(
         matches!(w.pte_at(mm, 0), Some(Pte::Present { write: true, .. })),
         "hugetlb_wp left the entry read-only: {:?}",

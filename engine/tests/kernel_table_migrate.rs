@@ -140,7 +140,7 @@ fn a_replaced_migration_entry_wait_is_what_anon_and_file_faults_on_a_migration_e
         // mmap_lock.
         let wf = w.clone();
         join(spawn("faulter", &sink, move || {
-            fault::handle_mm_fault(&wf, mm, va, false)
+            fault::do_user_addr_fault(&wf, mm, va, false)
         }))
         .unwrap();
         assert_eq!(WAITED.lock().unwrap().last(), Some(&va));

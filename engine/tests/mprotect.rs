@@ -46,6 +46,9 @@ fn quiet(w: &World, sink: &Sink) -> Vec<Violation> {
 }
 
 const RW: u32 = vm::READ | vm::WRITE;
+/// What a private mapping's `vm_flags` hold besides the protection: `VM_MAYREAD |
+/// VM_MAYWRITE`, which mprotect keeps.
+const MAY: u32 = vm::MAYREAD | vm::MAYWRITE;
 
 #[test]
 fn mprotect_splits_write_protects_and_merges_back() {
@@ -62,9 +65,9 @@ fn mprotect_splits_write_protects_and_merges_back() {
     mprotect(&w, mm, 1, 2, vm::READ).unwrap();
     let v = vmas(&w, mm);
     assert_eq!(v.len(), 3, "{v:?}");
-    assert_eq!((v[0].1, v[0].2, v[0].3, v[0].4), (0, 1, 0, RW));
-    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (1, 2, 1, vm::READ));
-    assert_eq!((v[2].1, v[2].2, v[2].3, v[2].4), (2, 3, 2, RW));
+    assert_eq!((v[0].1, v[0].2, v[0].3, v[0].4), (0, 1, 0, RW | MAY));
+    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (1, 2, 1, vm::READ | MAY));
+    assert_eq!((v[2].1, v[2].2, v[2].3, v[2].4), (2, 3, 2, RW | MAY));
     for &(vid, ..) in &v {
         let vma = w.vmas.get(vid);
         assert_eq!(vma.anon_vma(), Some(av), "a split keeps the anon_vma");
@@ -98,7 +101,7 @@ fn mprotect_splits_write_protects_and_merges_back() {
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(
         (v[0].0, v[0].1, v[0].2, v[0].3, v[0].4),
-        (prev, 0, 3, 0, RW)
+        (prev, 0, 3, 0, RW | MAY)
     );
     assert!(!w.vmas.is_live(id));
     assert_eq!(w.vmas.get(prev).chain(), vec![av]);
@@ -123,7 +126,7 @@ fn mprotect_shifts_a_boundary_and_merges_with_next() {
     let v = vmas(&w, mm);
     assert_eq!(v.len(), 2, "{v:?}");
     assert_eq!((v[0].1, v[0].2), (0, 1));
-    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (1, 4, 1, vm::READ));
+    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (1, 4, 1, vm::READ | MAY));
     assert!(quiet(&w, &sink).is_empty());
     // case 8: [0, 1) joins next entirely; the first VMA is removed.
     mprotect(&w, mm, 0, 1, vm::READ).unwrap();
@@ -135,8 +138,8 @@ fn mprotect_shifts_a_boundary_and_merges_with_next() {
     mprotect(&w, mm, 2, 3, RW).unwrap();
     let v = vmas(&w, mm);
     assert_eq!(v.len(), 2, "{v:?}");
-    assert_eq!((v[0].1, v[0].2, v[0].4), (0, 2, vm::READ));
-    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (2, 4, 2, RW));
+    assert_eq!((v[0].1, v[0].2, v[0].4), (0, 2, vm::READ | MAY));
+    assert_eq!((v[1].1, v[1].2, v[1].3, v[1].4), (2, 4, 2, RW | MAY));
     assert!(quiet(&w, &sink).is_empty());
 }
 

@@ -20,6 +20,8 @@
 //! | I15-lockdep | lock order; nothing sleeps under a spinlock | `mmu_notifier_invalidate_range_start` called under the PTL |
 //! | I16-rmap-reachable | a mapped VMA is in its page's rmap | `unlink_file_vma` while the VMA is still in the mm and mapped |
 //! | I17-anon-vma-tree | anon_vma trees, chains and counters agree; roots outlive children | a fork whose `anon_vma_fork` forgets the parent's `num_children++` (the engine's `anon_vma_tree` tests break the other clauses) |
+//! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
+//! | I19-cow-isolation | after fork, neither side sees the other's later writes | gup-cow-fork `pre-17839856fd58`: a child's vmsplice'd page that the parent's write fault reuses (`reuse_swap_page`, ≤5.7) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
 //! | BUG | the kernel's own `BUG_ON`s (here: freeing a page table with live PTEs) | munmap running `free_pgtables` before `unmap_vmas` |
@@ -64,6 +66,8 @@ use mmlab_engine::ops::{
 use mmlab_engine::sync::Arc;
 use mmlab_loom_tests::{Bound, Exploration, Failure, explore};
 use mmlab_scenarios::catalog::delayed_rmap::{self, DelayedRmap};
+use mmlab_scenarios::catalog::dirty_cow::{self, DirtyCow};
+use mmlab_scenarios::catalog::gup_cow_fork::{self, GupCowFork};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
@@ -639,6 +643,30 @@ fn negative_control_bug() {
 }
 
 #[test]
+fn negative_control_i18_cow_write() {
+    assert_caught_by(
+        explore(
+            &DirtyCow,
+            dirty_cow::Variant::NoFollCow,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I18CowWrite,
+    );
+}
+
+#[test]
+fn negative_control_i19_cow_isolation() {
+    assert_caught_by(
+        explore(
+            &GupCowFork,
+            gup_cow_fork::Variant::Pre17839856fd58,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I19CowIsolation,
+    );
+}
+
+#[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
         explore(
@@ -714,6 +742,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I15Lockdep,
         I16RmapReachable,
         I17AnonVmaTree,
+        I18CowWrite,
+        I19CowIsolation,
         StaleId,
         LostStore,
         Bug,
@@ -726,8 +756,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
             I5DirtyPropagation | I8MigrationFault | Hang | Panic => false,
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
-            | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | StaleId
-            | LostStore | Bug | PoolAccounting | Progress => true,
+            | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
+            | I19CowIsolation | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
         };
         let wanted = if controlled {
             format!(

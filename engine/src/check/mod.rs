@@ -5,6 +5,7 @@
 //! [`crate::mm::unmap_log`]. Both are re-exported here, as scenarios name them.
 
 pub mod anon_vma_tree;
+pub mod cow;
 pub mod quiescent;
 
 pub use crate::mm::unmap_log as unmapped;

@@ -14,6 +14,14 @@ pub mod vm {
     pub const WRITE: u32 = 0x2;
     /// VM_SHARED.
     pub const SHARED: u32 = 0x8;
+    /// VM_MAYREAD: `mprotect` may add VM_READ.
+    pub const MAYREAD: u32 = 0x10;
+    /// VM_MAYWRITE: `mprotect` may add VM_WRITE — set for every private mapping, whatever the
+    /// file was opened for, which is what makes a read-only private mapping a COW mapping
+    /// (`is_cow_mapping`) that a `FOLL_FORCE` write may write.
+    pub const MAYWRITE: u32 = 0x20;
+    /// VM_MAYSHARE: a MAP_SHARED mapping (even one without VM_SHARED).
+    pub const MAYSHARE: u32 = 0x80;
     /// VM_LOCKED.
     pub const LOCKED: u32 = 0x2000;
     /// VM_IO (part of VM_SPECIAL; mlock sets it temporarily, 5.18+).

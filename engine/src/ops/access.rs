@@ -179,7 +179,7 @@ fn access(
         match hw_access(w, cpu, mm, va, store) {
             Ok(r) => return Ok(r),
             Err(f) => {
-                fault::handle_mm_fault(w, mm, va, store.is_some() || f == HwFault::WriteProtect)?
+                fault::do_user_addr_fault(w, mm, va, store.is_some() || f == HwFault::WriteProtect)?
             }
         }
     }

@@ -1,6 +1,16 @@
-//! The fault path: `handle_mm_fault` → `handle_pte_fault` → `do_anonymous_page`, `do_fault`
-//! (read, shared and COW), `do_wp_page`, and `migration_entry_wait` — each an entry of
-//! [`FaultOps`] (`w.kernel.fault`), so that one replaced handler is what every fault runs.
+//! The fault path: the arch handler [`do_user_addr_fault`] (`mmap_lock`, `find_vma`,
+//! `access_error`) → [`handle_mm_fault`] → `handle_pte_fault` → `do_anonymous_page`,
+//! `do_fault` (read, shared and COW), `do_wp_page`, and `migration_entry_wait` — each an entry
+//! of [`FaultOps`] (`w.kernel.fault`), so that one replaced handler is what every fault runs.
+//! GUP's `faultin_page` (`ops::gup`) calls [`handle_mm_fault`] itself, with `mmap_lock`
+//! already held and its own permission check (`check_vma_flags`) done: `handle_mm_fault`
+//! checks no permission, as mm/memory.c's does not.
+//!
+//! Copy-on-write in the eras that differ (docs/MODEL.md §4, "COW and GUP"): the reuse
+//! decision for an anonymous page in `do_wp_page` is `PageAnonExclusive` or the refcount
+//! check of `wp_can_reuse_anon_folio` (5.19+, 6c287605fd56: [`do_wp_page`]), the refcount
+//! alone (5.9–5.18, 09854ba94c6a: [`do_wp_page_v5_18`]), or the mapcount (`reuse_swap_page`
+//! under the page lock, ≤5.8: [`do_wp_page_v5_8`]).
 //!
 //! Locks as in the kernel (docs/MODEL.md §2): `mmap_lock` read for the whole fault;
 //! `anon_vma_prepare` takes the anon_vma rwsem and `page_table_lock` on first touch; file
@@ -18,6 +28,33 @@ use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockl
 use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
+
+bitflags::bitflags! {
+    /// `enum fault_flag` (include/linux/mm_types.h values), as far as the model's callers pass
+    /// them to [`handle_mm_fault`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct FaultFlags: u32 {
+        /// `FAULT_FLAG_WRITE`: a write fault.
+        const WRITE = 1 << 0;
+        /// `FAULT_FLAG_REMOTE`: a fault for another mm (GUP's `FOLL_REMOTE`); the model
+        /// passes it and reads it nowhere, as x86 does.
+        const REMOTE = 1 << 7;
+    }
+}
+
+bitflags::bitflags! {
+    /// `vm_fault_t` bits [`handle_mm_fault`] returns, as far as a caller of the model reads
+    /// them (errors are the `Err` of the result).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct VmFault: u32 {
+        /// `VM_FAULT_WRITE` (0x0008): `do_wp_page` broke COW — reused the page or copied it —
+        /// "even if maybe_mkwrite decided not to set pte_write" (mm/gup.c, ≤5.18). GUP's
+        /// `faultin_page` read it until 5535be309971 (5.19); cb8d86331343 "mm: remove
+        /// VM_FAULT_WRITE" (6.1) removed it once nothing did. Simplification: every era's
+        /// `do_wp_page` here returns it (the modern GUP ignores it).
+        const WRITE = 0x0008;
+    }
+}
 
 /// `find_vma`: the VMA of `mm` containing `va` (caller holds `mmap_lock`).
 pub fn find_vma(w: &World, vmas: &[VmaId], va: u64) -> Option<VmaId> {
@@ -56,20 +93,56 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
     Ok(t)
 }
 
-/// `handle_mm_fault`: resolve a fault at `va` of `mm` (a write fault if `write`). Returns once
-/// the access may be retried; `Err` is a signal. Every handler is reached through the
-/// [`FaultOps`] table (`w.kernel.fault`).
-pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
+/// The arch fault handler (`do_user_addr_fault`, arch/x86/mm/fault.c) of a user access by
+/// the hardware: `mmap_read_lock`, `find_vma`, `access_error` (a write to a VMA without
+/// `VM_WRITE` is SIGSEGV), then `hugetlb_fault` or [`handle_mm_fault`]. Returns once the
+/// access may be retried; `Err` is a signal.
+pub fn do_user_addr_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
     let _in_flight = w.fault_begin(mm_id); // observer bookkeeping for MADV_DONTNEED's I14
     let mm = w.mms.get(mm_id);
     let map = mm.mmap_lock.read();
     let vma_id = find_vma(w, &map.vmas, va).ok_or(Error::Segv)?;
-    let vma = w.vmas.get(vma_id);
-    if write && !vma.has(vm::WRITE) {
+    if access_error(w, vma_id, write) {
         return Err(Error::Segv);
     }
-    if vma.has(vm::HUGETLB) {
+    if w.vmas.get(vma_id).has(vm::HUGETLB) {
         return (w.kernel.fault.hugetlb_fault)(w, mm_id, vma_id, va, write, map);
+    }
+    let flags = if write {
+        FaultFlags::WRITE
+    } else {
+        FaultFlags::empty()
+    };
+    handle_mm_fault(w, mm_id, vma_id, va, flags, &map)?;
+    drop(map);
+    Ok(())
+}
+
+/// `access_error` (arch/x86/mm/fault.c) for a user access: a write needs `VM_WRITE`, a read
+/// `VM_READ` (the model's VMAs are all readable).
+pub fn access_error(w: &World, vma_id: VmaId, write: bool) -> bool {
+    write && !w.vmas.get(vma_id).has(vm::WRITE)
+}
+
+/// `handle_mm_fault(vma, address, flags, regs)`: resolve a fault at `va` of `vma`, the caller
+/// holding `mmap_lock` for read (`_map`) and having checked the access (`access_error`, or
+/// GUP's `check_vma_flags`: a `FOLL_FORCE` write reaches here for a VMA without `VM_WRITE`).
+/// Every handler is reached through the [`FaultOps`] table (`w.kernel.fault`).
+/// Simplification: hugetlb VMAs are handled by the arch path only ([`do_user_addr_fault`]);
+/// GUP does not reach them (`follow_hugetlb_page` is not modelled).
+pub fn handle_mm_fault(
+    w: &World,
+    mm_id: MmId,
+    vma_id: VmaId,
+    va: u64,
+    flags: FaultFlags,
+    map: &RwSemReadGuard<'_, MmMap>,
+) -> Result<VmFault, Error> {
+    let mm = w.mms.get(mm_id);
+    let vma = w.vmas.get(vma_id);
+    let write = flags.contains(FaultFlags::WRITE);
+    if vma.has(vm::HUGETLB) {
+        return Err(Error::Segv);
     }
     let tid = pte_alloc(w, mm, mm_id, va)?;
     let (_, i) = w.pte_slot(va);
@@ -84,18 +157,18 @@ pub fn handle_mm_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(
         Pte::None => match vma.info.get().file {
             None => (w.kernel.fault.do_anonymous_page)(w, mm_id, vma_id, va, write),
             Some(_) => (w.kernel.fault.do_fault)(w, mm_id, vma_id, va, write),
-        },
+        }
+        .map(|()| VmFault::empty()),
         Pte::Migration { .. } => {
             // do_swap_page → migration_entry_wait; it returns 0 once the wait is over, and only
-            // then does the arch fault handler `mmap_read_unlock` (the access re-faults).
-            (w.kernel.fault.migration_entry_wait)(w, mm_id, va, &map);
-            drop(map);
-            Ok(())
+            // then does the caller drop `mmap_lock` (the access re-faults).
+            (w.kernel.fault.migration_entry_wait)(w, mm_id, va, map);
+            Ok(VmFault::empty())
         }
         Pte::Present { write: false, .. } if write => {
             (w.kernel.fault.do_wp_page)(w, mm_id, vma_id, va, orig)
         }
-        Pte::Present { .. } | Pte::Swap(_) => Ok(()),
+        Pte::Present { .. } | Pte::Swap(_) => Ok(VmFault::empty()),
     }
 }
 
@@ -114,7 +187,9 @@ pub fn do_anonymous_page(
 
 /// Map a new anonymous page (already filled) at `va`: `page_add_new_anon_rmap`,
 /// `folio_add_lru_vma` (mlocked if the VMA is VM_LOCKED), `set_pte_at` — or drop it if the
-/// PTE was populated meanwhile (`!pte_none` under the PTL).
+/// PTE was populated meanwhile (`!pte_none` under the PTL). Dirty if `write`; writable only
+/// if the VMA has `VM_WRITE` (`maybe_mkwrite`: a `FOLL_FORCE` write's private copy in a
+/// read-only VMA is mapped dirty and read-only).
 pub fn map_new_anon_page(
     w: &World,
     mm: MmId,
@@ -135,9 +210,15 @@ pub fn map_new_anon_page(
     w.page(pfn).flags.fetch_or(pg::UPTODATE, Ordering::SeqCst);
     rmap::page_add_new_anon_rmap(w, &pte, pfn, vma_id);
     mlock::lru_cache_add_inactive_or_unevictable(w, pfn, vma_id);
-    set_new_pte(w, &pte, present(pfn, true, write));
+    set_new_pte(w, &pte, present(pfn, maybe_mkwrite(w, vma_id), write));
     drop(pte);
     Ok(())
+}
+
+/// `maybe_mkwrite`: whether a PTE made for a write in `vma` may be writable — only if the VMA
+/// has `VM_WRITE`.
+pub fn maybe_mkwrite(w: &World, vma: VmaId) -> bool {
+    w.vmas.get(vma).has(vm::WRITE)
 }
 
 /// A present PTE of `pfn`, young; dirty if `dirty`.
@@ -369,60 +450,238 @@ pub fn copy_data(w: &World, from: Pfn, to: Pfn) {
     }
 }
 
-/// `do_wp_page`: a write to a read-only present PTE. Shared file pages are made writable and
-/// dirty (`wp_page_shared`, under the page lock); exclusive anonymous pages are reused
-/// (`wp_page_reuse`); private file pages are copied (the `wp_page_copy` entry).
-pub fn do_wp_page(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
-    let vma = w.vmas.get(vma_id);
+/// `do_wp_page` (5.19+, 6c287605fd56 "mm: remember exclusively mapped anonymous pages with
+/// PG_anon_exclusive", and `wp_can_reuse_anon_folio` as 6.5 split it out): a write to a
+/// read-only present PTE. Shared mappings are made writable and dirty ([`wp_page_shared`]);
+/// an anonymous page is reused under the PTL if it is `PageAnonExclusive`, or if
+/// [`wp_can_reuse_anon_folio`] finds nobody else holds it; anything else is copied (the
+/// `wp_page_copy` entry).
+///
+/// In the kernel `handle_pte_fault` calls it with the PTL held after `pte_same`; here it takes
+/// the PTL and re-checks `pte_same` itself, which is the same critical section.
+pub fn do_wp_page(
+    w: &World,
+    mm: MmId,
+    vma_id: VmaId,
+    va: u64,
+    orig: Pte,
+) -> Result<VmFault, Error> {
     let Pte::Present { pfn, .. } = orig else {
-        return Ok(());
+        return Ok(VmFault::empty());
     };
-    let page = w.pages.slot(pfn.idx);
-    if vma.has(vm::SHARED) {
-        if !page_alloc::get_page_unless_zero(w, pfn) {
-            return Ok(());
-        }
-        let locked = lock_page(w, pfn);
-        let mut dirtied = false;
-        if let Some(pte) = pte_offset_map_lock(w, mm, va)
-            && pte.get() == orig
-        {
-            let new = present(pfn, true, true);
-            pte.set_pte_at(new);
-            w.trace("wp_page_shared", &pte, new);
-            dirtied = true;
-        }
-        if dirtied {
-            rmap::set_page_dirty(w, pfn);
-        }
-        drop(locked);
-        page_alloc::put_page(w, pfn);
-        return Ok(());
+    if w.vmas.get(vma_id).has(vm::SHARED) {
+        return wp_page_shared(w, mm, va, pfn, orig);
     }
+    let page = w.pages.slot(pfn.idx);
     if page.is_anon() {
-        if let Some(pte) = pte_offset_map_lock(w, mm, va)
-            && pte.get() == orig
-        {
-            let new = present(pfn, true, true);
-            pte.set_pte_at(new);
-            w.trace("wp_page_reuse", &pte, new);
+        let Some(pte) = pte_offset_map_lock(w, mm, va) else {
+            return Ok(VmFault::empty());
+        };
+        if pte.get() != orig {
+            return Ok(VmFault::empty());
         }
-        return Ok(());
+        if page.test(pg::ANON_EXCLUSIVE) || wp_can_reuse_anon_folio(w, pfn, vma_id) {
+            // if (!PageAnonExclusive(vmf->page)) SetPageAnonExclusive(vmf->page);
+            page.test_set(pg::ANON_EXCLUSIVE);
+            wp_page_reuse(w, &pte, vma_id, pfn);
+            return Ok(VmFault::WRITE);
+        }
+        drop(pte);
     }
     (w.kernel.fault.wp_page_copy)(w, mm, vma_id, va, orig)
 }
 
-/// `wp_page_copy` of a private file mapping: copy the page, then under the PTL, if the PTE is
+/// `wp_can_reuse_anon_folio` (mm/memory.c, 6.5+; the same lines inline in `do_wp_page` since
+/// 6c287605fd56): an anonymous page that is not `PageAnonExclusive` — fork shared it once —
+/// may still be reused if the caller's mapping holds the only reference: `folio_ref_count`
+/// must be 1 before and after `folio_trylock` (no waiting: the PTL is held), and then
+/// `folio_move_anon_rmap` makes it exclusive to this VMA's anon_vma. A GUP reference (a pipe's
+/// vmsplice'd page) raises the count, so such a page is copied, never reused
+/// (09854ba94c6a). Simplification: no swap cache and no LRU pagevecs (no
+/// `lru_add_drain`), so the expected count is exactly 1.
+pub fn wp_can_reuse_anon_folio(w: &World, pfn: Pfn, vma: VmaId) -> bool {
+    let page = w.page(pfn);
+    if page.refcount.load(Ordering::SeqCst) > 1 {
+        return false;
+    }
+    let Some(locked) = trylock_page(w, pfn) else {
+        return false;
+    };
+    if page.refcount.load(Ordering::SeqCst) != 1 {
+        return false;
+    }
+    rmap::page_move_anon_rmap(w, &locked, vma);
+    drop(locked);
+    true
+}
+
+/// `do_wp_page` of 5.9–5.18 (09854ba94c6a "mm: do_wp_page() simplification"): an anonymous
+/// page is reused only if its `page_count` is 1 — checked before and, with the page
+/// trylocked, again with the mapcount — so a page anyone else holds a reference to (a GUP
+/// reference included) is copied. No `PageAnonExclusive` (it did not exist), no
+/// `page_move_anon_rmap` on this path.
+pub fn do_wp_page_v5_18(
+    w: &World,
+    mm: MmId,
+    vma_id: VmaId,
+    va: u64,
+    orig: Pte,
+) -> Result<VmFault, Error> {
+    let Pte::Present { pfn, .. } = orig else {
+        return Ok(VmFault::empty());
+    };
+    if w.vmas.get(vma_id).has(vm::SHARED) {
+        return wp_page_shared(w, mm, va, pfn, orig);
+    }
+    let page = w.pages.slot(pfn.idx);
+    if page.is_anon() {
+        let Some(pte) = pte_offset_map_lock(w, mm, va) else {
+            return Ok(VmFault::empty());
+        };
+        if pte.get() != orig {
+            return Ok(VmFault::empty());
+        }
+        // if (PageKsm(page) || page_count(page) != 1) goto copy;
+        if page.refcount.load(Ordering::SeqCst) == 1
+            && let Some(locked) = trylock_page(w, pfn)
+        {
+            if page.mapcount.load(Ordering::SeqCst) == 1
+                && page.refcount.load(Ordering::SeqCst) == 1
+            {
+                // "Ok, we've got the only map reference, and the only page count
+                // reference, and the page is locked, it's dark out, and we're wearing
+                // sunglasses. Hit it."
+                drop(locked);
+                wp_page_reuse(w, &pte, vma_id, pfn);
+                return Ok(VmFault::WRITE);
+            }
+            drop(locked);
+        }
+        drop(pte);
+    }
+    (w.kernel.fault.wp_page_copy)(w, mm, vma_id, va, orig)
+}
+
+/// `do_wp_page` up to 5.8 (the shape of 4.x, 5.0–5.8): an anonymous page is reused if
+/// `reuse_swap_page` says this is its only *mapping* — the mapcount, under the page lock,
+/// whatever other references (a GUP reference) it has. The lock is `trylock_page` under the
+/// PTL; if that fails, the fault takes a reference, drops the PTL, sleeps in `lock_page`,
+/// retakes the PTL and gives up if the PTE changed meanwhile. On reuse with a total mapcount
+/// of 1, `page_move_anon_rmap` moves the page to this VMA's anon_vma.
+///
+/// This is the reuse decision CVE-2020-29374 exploits ("COW can break either way"): a child
+/// that took a GUP reference to a page it shares with its parent, then unmapped it, leaves
+/// the parent a mapcount of 1, and the parent's next write reuses the page the child still
+/// reads through its reference.
+pub fn do_wp_page_v5_8(
+    w: &World,
+    mm: MmId,
+    vma_id: VmaId,
+    va: u64,
+    orig: Pte,
+) -> Result<VmFault, Error> {
+    let Pte::Present { pfn, .. } = orig else {
+        return Ok(VmFault::empty());
+    };
+    if w.vmas.get(vma_id).has(vm::SHARED) {
+        return wp_page_shared(w, mm, va, pfn, orig);
+    }
+    let page = w.pages.slot(pfn.idx);
+    if page.is_anon() {
+        let Some(mut pte) = pte_offset_map_lock(w, mm, va) else {
+            return Ok(VmFault::empty());
+        };
+        if pte.get() != orig {
+            return Ok(VmFault::empty());
+        }
+        let locked = match trylock_page(w, pfn) {
+            Some(l) => l,
+            None => {
+                page_alloc::get_page(w, pfn);
+                drop(pte);
+                let l = lock_page(w, pfn);
+                match pte_offset_map_lock(w, mm, va) {
+                    Some(p) if p.get() == orig => pte = p,
+                    _ => {
+                        drop(l);
+                        page_alloc::put_page(w, pfn);
+                        return Ok(VmFault::empty());
+                    }
+                }
+                page_alloc::put_page(w, pfn);
+                l
+            }
+        };
+        // reuse_swap_page(page, &total_map_swapcount): no swap here, so the mapcount.
+        let total_mapcount = page.mapcount.load(Ordering::SeqCst);
+        if total_mapcount <= 1 {
+            if total_mapcount == 1 {
+                rmap::page_move_anon_rmap(w, &locked, vma_id);
+            }
+            drop(locked);
+            wp_page_reuse(w, &pte, vma_id, pfn);
+            return Ok(VmFault::WRITE);
+        }
+        drop(locked);
+        drop(pte);
+    }
+    (w.kernel.fault.wp_page_copy)(w, mm, vma_id, va, orig)
+}
+
+/// `wp_page_reuse`: under the PTL the fault holds, make the PTE young, dirty and — if the VMA
+/// has `VM_WRITE` (`maybe_mkwrite`) — writable (`ptep_set_access_flags`). A `FOLL_FORCE`
+/// write's reuse in a read-only VMA leaves the PTE dirty and read-only.
+pub fn wp_page_reuse(w: &World, pte: &LockedPte<'_>, vma: VmaId, pfn: Pfn) {
+    let new = present(pfn, maybe_mkwrite(w, vma), true);
+    pte.set_pte_at(new);
+    w.trace("wp_page_reuse", pte, new);
+}
+
+/// `wp_page_shared` (with `wp_pfn_shared`'s shape): a write to a read-only PTE of a shared
+/// mapping — under the page lock and the PTL, if the PTE is still `orig`, make it writable and
+/// dirty, then dirty the page (`fault_dirty_shared_page`).
+pub fn wp_page_shared(w: &World, mm: MmId, va: u64, pfn: Pfn, orig: Pte) -> Result<VmFault, Error> {
+    if !page_alloc::get_page_unless_zero(w, pfn) {
+        return Ok(VmFault::empty());
+    }
+    let locked = lock_page(w, pfn);
+    let mut dirtied = false;
+    if let Some(pte) = pte_offset_map_lock(w, mm, va)
+        && pte.get() == orig
+    {
+        let new = present(pfn, true, true);
+        pte.set_pte_at(new);
+        w.trace("wp_page_shared", &pte, new);
+        dirtied = true;
+    }
+    if dirtied {
+        rmap::set_page_dirty(w, pfn);
+    }
+    drop(locked);
+    page_alloc::put_page(w, pfn);
+    Ok(VmFault::WRITE)
+}
+
+/// `wp_page_copy`: copy the page (a private file page, or an anonymous page `do_wp_page` may
+/// not reuse), then under the PTL, if the PTE is
 /// still `orig` (`pte_same`), map the copy — its PTE change bracketed by mmu-notifier
 /// start/end with `MMU_NOTIFY_CLEAR` over the one page, and the old read-only translation
-/// removed with `ptep_clear_flush` before the new PTE is set, as mm/memory.c does.
-pub fn wp_page_copy(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> Result<(), Error> {
+/// removed with `ptep_clear_flush` before the new PTE is set, as mm/memory.c does. The copy is
+/// dirty, writable only with `VM_WRITE` (`maybe_mkwrite`), and exclusive
+/// (`page_add_new_anon_rmap`). Returns `VM_FAULT_WRITE` once the copy is mapped.
+pub fn wp_page_copy(
+    w: &World,
+    mm: MmId,
+    vma_id: VmaId,
+    va: u64,
+    orig: Pte,
+) -> Result<VmFault, Error> {
     let Pte::Present { pfn, .. } = orig else {
-        return Ok(());
+        return Ok(VmFault::empty());
     };
     mmap::anon_vma_prepare(w, vma_id)?;
     if !page_alloc::get_page_unless_zero(w, pfn) {
-        return Ok(());
+        return Ok(VmFault::empty());
     }
     let Some(new) = page_alloc::alloc_page(w) else {
         page_alloc::put_page(w, pfn);
@@ -441,7 +700,8 @@ pub fn wp_page_copy(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> R
             mlock::lru_cache_add_inactive_or_unevictable(w, new, vma_id);
             // ptep_clear_flush, then set the new PTE: the old read-only translation must go.
             pte.ptep_clear_flush();
-            let copy = present(new, true, true);
+            // entry = maybe_mkwrite(pte_mkdirty(entry), vma)
+            let copy = present(new, maybe_mkwrite(w, vma_id), true);
             pte.set_pte_at(copy);
             rmap::page_remove_rmap(w, pfn, vma_id);
             w.trace("wp_page_copy", &pte, copy);
@@ -457,7 +717,11 @@ pub fn wp_page_copy(w: &World, mm: MmId, vma_id: VmaId, va: u64, orig: Pte) -> R
         page_alloc::put_page(w, new);
     }
     page_alloc::put_page(w, pfn);
-    Ok(())
+    Ok(if replaced {
+        VmFault::WRITE
+    } else {
+        VmFault::empty()
+    })
 }
 
 /// `migration_entry_wait` (v5.17+, ffa65753c431 "mm/migrate.c: rework migration_entry_wait()
@@ -559,10 +823,12 @@ pub struct FaultOps {
     /// `filemap_fault`, the page-cache files' `vm_ops->fault` (mm/filemap.c): the page at an
     /// index, referenced and locked.
     pub filemap_fault: fn(&World, FileId, u64) -> Result<LockedPage<'_>, Error>,
-    /// `do_wp_page`: `(w, mm, vma, va, orig_pte)`.
-    pub do_wp_page: fn(&World, MmId, VmaId, u64, Pte) -> Result<(), Error>,
+    /// `do_wp_page`: `(w, mm, vma, va, orig_pte)`. Alternatives: [`do_wp_page_v5_18`]
+    /// (09854ba94c6a's page_count rule, before PageAnonExclusive) and [`do_wp_page_v5_8`]
+    /// (`reuse_swap_page`'s mapcount rule, before 09854ba94c6a).
+    pub do_wp_page: fn(&World, MmId, VmaId, u64, Pte) -> Result<VmFault, Error>,
     /// `wp_page_copy`: `(w, mm, vma, va, orig_pte)`.
-    pub wp_page_copy: fn(&World, MmId, VmaId, u64, Pte) -> Result<(), Error>,
+    pub wp_page_copy: fn(&World, MmId, VmaId, u64, Pte) -> Result<VmFault, Error>,
     /// `migration_entry_wait` (and `migration_entry_wait_huge`). Alternative:
     /// [`migration_entry_wait_v5_16`] (before ffa65753c431).
     pub migration_entry_wait: fn(&World, MmId, u64, &RwSemReadGuard<'_, MmMap>),

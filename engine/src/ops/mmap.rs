@@ -86,9 +86,9 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
         file,
         pgoff,
     });
-    let mut flags = vm::READ | vm::WRITE;
+    let mut flags = vm::READ | vm::WRITE | vm::MAYREAD | vm::MAYWRITE;
     if shared {
-        flags |= vm::SHARED;
+        flags |= vm::SHARED | vm::MAYSHARE;
     }
     if file.is_some_and(|f| w.files.get(f).hugetlb) {
         flags |= vm::HUGETLB;

@@ -8,6 +8,7 @@ pub mod exit;
 pub mod fault;
 pub mod folio_referenced;
 pub mod fork;
+pub mod gup;
 pub mod mmap;
 pub mod mprotect;
 pub mod munmap;

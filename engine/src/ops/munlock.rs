@@ -86,7 +86,7 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     }
     // __mm_populate: fault everything in (the fault path mlocks new mappings).
     for va in info.start..info.end {
-        fault::handle_mm_fault(w, mm_id, va, false)?;
+        fault::do_user_addr_fault(w, mm_id, va, false)?;
     }
     Ok(())
 }

@@ -14,11 +14,14 @@
 use crate::mm::page::pg;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::mlock::MlockScheme;
+use crate::ops::pagemap::LockedPage;
 use crate::ops::pgtable_generic::LockedPte;
 use crate::sync::Ordering;
 
 /// `page_add_new_anon_rmap(page, vma, address)`: the first mapping of a new anonymous page,
-/// at the address of `pte` — the PTE the caller holds locked and is about to set.
+/// at the address of `pte` — the PTE the caller holds locked and is about to set. The page is
+/// `PageAnonExclusive` (5.19+, 6c287605fd56: `__page_set_anon_rmap(..., exclusive = 1)`): only
+/// this mm maps it. The flag is set in every era; only the 5.19+ `do_wp_page` and GUP read it.
 pub fn page_add_new_anon_rmap(w: &World, pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let va = pte.va();
     let v = w.vmas.get(vma);
@@ -26,14 +29,35 @@ pub fn page_add_new_anon_rmap(w: &World, pte: &LockedPte<'_>, pfn: Pfn, vma: Vma
         .anon_vma()
         .expect("anon_vma_prepare before page_add_new_anon_rmap");
     let page = w.page(pfn);
-    page.flags
-        .fetch_or(pg::ANON | pg::SWAPBACKED, Ordering::SeqCst);
+    page.flags.fetch_or(
+        pg::ANON | pg::SWAPBACKED | pg::ANON_EXCLUSIVE,
+        Ordering::SeqCst,
+    );
     page.index
         .store(v.info.get().index_of(va), Ordering::SeqCst);
     page.mapping
         .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
     page.mapcount.fetch_add(1, Ordering::SeqCst);
     w.trace("page_add_new_anon_rmap", pfn, page.describe());
+}
+
+/// `page_move_anon_rmap` (`folio_move_anon_rmap`): a write fault reuses an anonymous page that
+/// was shared (fork's anon_vma of the parent may still be its `->mapping`) and is now mapped by
+/// this VMA alone — point `->mapping` at this VMA's anon_vma, so that rmap walks start from the
+/// smaller tree, and (5.19+, 6c287605fd56) mark it `PageAnonExclusive`. Called with the page
+/// locked, as mm/rmap.c's `VM_BUG_ON_PAGE(!PageLocked(page))` demands (`page` is the proof).
+pub fn page_move_anon_rmap(w: &World, page: &LockedPage<'_>, vma: VmaId) {
+    let pfn = page.pfn();
+    let av = w
+        .vmas
+        .get(vma)
+        .anon_vma()
+        .expect("a VMA that maps an anonymous page has an anon_vma");
+    let p = w.page(pfn);
+    p.mapping
+        .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
+    p.test_set(pg::ANON_EXCLUSIVE);
+    w.trace("page_move_anon_rmap", pfn, av);
 }
 
 /// `page_add_anon_rmap`: another mapping of an existing anonymous page (remove_migration_pte).

@@ -15,6 +15,7 @@
 //! `huge_pmd_unshare`, or [`no_huge_pmd_unshare`] before it).
 
 use crate::check::{self, Oracle};
+use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::hugetlb;
@@ -150,6 +151,20 @@ pub fn unmap_one_pte(
         rmap::set_page_dirty(w, pfn);
     }
     if replace == Replace::MigrationEntry {
+        // 5.19+ (6c287605fd56): `page_try_share_anon_rmap` — an exclusive anonymous page
+        // loses PG_anon_exclusive while a migration entry stands for it (the entry records the
+        // exclusivity instead, `make_readable_exclusive_migration_entry`, and fork's copy of
+        // the entry makes it plain readable). Simplification: the model's entries record no
+        // exclusivity, so the page — old or new — comes back not exclusive, and the next
+        // write fault decides by its refcount (`wp_can_reuse_anon_folio`): never a wrong
+        // reuse, possibly one copy more.
+        // Only a private VMA can map an anonymous page (the VMA's fixed info first: an
+        // anonymous VMA costs no load, a shared one no test of the page's flags).
+        let page = w.page(pfn);
+        if (vma.info.get().file.is_none() || !vma.has(vm::SHARED)) && page.test(pg::ANON_EXCLUSIVE)
+        {
+            page.test_clear(pg::ANON_EXCLUSIVE);
+        }
         // `pte_write(pteval)`: a writable or a readable migration entry.
         let entry = Pte::Migration { pfn, write };
         item.pte.set_pte_at(entry);

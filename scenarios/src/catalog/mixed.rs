@@ -304,7 +304,7 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
             let _ = match op {
                 Op::Load => access::load(w, cpu, mm, va).map(|_| ()),
                 Op::Store => access::store(w, cpu, mm, va, value),
-                _ => fault::handle_mm_fault(w, mm, va, rng.random_bool(0.5)),
+                _ => fault::do_user_addr_fault(w, mm, va, rng.random_bool(0.5)),
             };
         }
         Op::Dontneed => {

@@ -2,6 +2,8 @@
 
 pub mod anon_vma_degree;
 pub mod delayed_rmap;
+pub mod dirty_cow;
+pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
 pub mod migrate_newpage;
@@ -29,6 +31,8 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &notifier_range::NotifierRange,
         &put_anon_vma_order::PutAnonVmaOrder,
         &anon_vma_degree::AnonVmaDegree,
+        &dirty_cow::DirtyCow,
+        &gup_cow_fork::GupCowFork,
         &mixed::Mixed,
     ]
 }
