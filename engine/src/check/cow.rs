@@ -129,7 +129,7 @@ pub fn check_isolation(w: &World, fp: &ForkPoint, reader: MmId, va: u64, pfn: Pf
             violation(
                 Oracle::I19CowIsolation,
                 format!(
-                    "{reader} reads {v} at va {:#x} ({how}, {pfn}): cpu{cpu} stored it to                      {other} after fork",
+                    "{reader} reads {v} at va {:#x} ({how}, {pfn}): cpu{cpu} stored it to {other} after fork",
                     va << 12
                 ),
             );

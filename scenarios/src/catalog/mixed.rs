@@ -23,22 +23,33 @@
 //! migrate a page              (isolate, migrate_pages, putback)
 //! reclaim / writeback a file page
 //! exit an own mm and respawn it
+//! fork the shared mm (or another own mm) into an own slot
+//! get_user_pages: PTRACE_PEEKDATA, or a FOLL_PIN (read or write) held a while
 //! ```
+//!
+//! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
+//! write-faults (`do_wp_page`) and copies or reuses it, racing the other side's stores, GUP,
+//! migration, reclaim and zaps. A pin held across a fork makes fork copy the page
+//! (`page_needs_cow_for_dma` / PageAnonExclusive).
 //!
 //! Oracles: all of them — the in-path assertions as they fire, and every quiescent invariant
 //! when the actors are done (mapcounts, free-before-flush, lost stores and dirty data,
-//! migration entries, mlock state, secondary MMU, stale ids). With a duration the actors run
+//! migration entries, mlock state, secondary MMU, stale ids, anon_vma trees, private writes),
+//! and I19 for every fork made: at rest, neither side maps a page holding a value a CPU stored
+//! at that address of the other side after the fork returned. With a duration the actors run
 //! until it is over; without one each does a fixed number of operations.
 
 use crate::kit::{self, actor};
 use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
+use mmlab_engine::check::cow::{self, ForkPoint};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
+use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, exit, fault, mkclean, munlock, munmap, page_alloc, reclaim};
+use mmlab_engine::ops::{access, exit, fault, fork, mkclean, munlock, munmap, page_alloc, reclaim};
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -83,6 +94,9 @@ const ALL_ORACLES: &[Oracle] = &[
     Oracle::I14ZapCompletion,
     Oracle::I15Lockdep,
     Oracle::I16RmapReachable,
+    Oracle::I17AnonVmaTree,
+    Oracle::I18CowWrite,
+    Oracle::I19CowIsolation,
     Oracle::StaleId,
     Oracle::LostStore,
     Oracle::Bug,
@@ -107,6 +121,8 @@ enum Op {
     Reclaim,
     Writeback,
     Exit,
+    Fork,
+    Gup,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -122,6 +138,8 @@ const MIX: &[(Op, u32)] = &[
     (Op::Reclaim, 6),
     (Op::Writeback, 6),
     (Op::Exit, 2),
+    (Op::Fork, 2),
+    (Op::Gup, 4),
 ];
 
 impl Op {
@@ -139,6 +157,8 @@ impl Op {
             Op::Reclaim => "reclaim",
             Op::Writeback => "writeback",
             Op::Exit => "exit",
+            Op::Fork => "fork",
+            Op::Gup => "get_user_pages",
         }
     }
 
@@ -230,7 +250,22 @@ struct Spaces {
     regions: Vec<Region>,
     shared: (MmId, Vec<Option<VmaId>>),
     own: Vec<Option<(MmId, Vec<Option<VmaId>>)>>,
+    /// Pages this actor holds FOLL_PIN pins on (as an RDMA registration or io_uring buffer
+    /// does), released by a later get_user_pages step or when the actor is done.
+    pins: Vec<Pfn>,
+    /// The forks this actor made, for I19 once every actor is done.
+    forks: Vec<ForkPoint>,
 }
+
+/// The tiny (loom) world's seed: loom models must be deterministic, so its two actors' three
+/// operations each are drawn from this fixed seed — chosen among the first few hundred so that
+/// the draws include a fork (of the shared mm, whose anonymous pages are populated), a
+/// get_user_pages and stores by the other actor: actor 0 forks, pins or peeks, and migrates;
+/// actor 1 maps and stores twice.
+const TINY_SEED: u64 = 110;
+
+/// At most this many pins held by one actor.
+const MAX_PINS: usize = 2;
 
 impl Spaces {
     /// An mm to act on (own or shared, at random) and its VMAs.
@@ -247,6 +282,71 @@ impl Spaces {
             &mut self.shared.1
         } else {
             &mut self.own[k].as_mut().expect("picked a live own mm").1
+        }
+    }
+}
+
+/// The VMA of each region in `mm` (a child of fork has its parent's layout, less the regions
+/// the parent had unmapped).
+fn vmas_by_region(w: &World, mm: MmId, regions: &[Region]) -> Vec<Option<VmaId>> {
+    let map = w.mms.get(mm).mmap_lock.read();
+    regions
+        .iter()
+        .map(|r| {
+            map.vmas.iter().copied().find(|&v| {
+                let i = w.vmas.get(v).info.get();
+                (i.start, i.end) == (r.start, r.start + r.len)
+            })
+        })
+        .collect()
+}
+
+/// Fork into own slot `k`: its mm exits, and a child of the shared mm (or of another own mm)
+/// takes its place. The fork point is kept for I19.
+fn fork_into(w: &World, rng: &mut SmallRng, sp: &mut Spaces, k: usize) {
+    let others: Vec<MmId> = (0..sp.own.len())
+        .filter(|&j| j != k)
+        .filter_map(|j| sp.own[j].as_ref().map(|(mm, _)| *mm))
+        .chain([sp.shared.0])
+        .collect();
+    let parent = others[rng.random_range(0..others.len())];
+    if let Some((mm, _)) = sp.own[k].take() {
+        exit::exit_mmap(w, mm);
+    }
+    sp.own[k] = match fork::dup_mm(w, parent) {
+        Ok(child) => {
+            sp.forks.push(ForkPoint::after_fork(w, parent, child));
+            Some((child, vmas_by_region(w, child, &sp.regions)))
+        }
+        Err(_) => spawn_mm(w, &sp.regions),
+    };
+}
+
+/// One get_user_pages step at `va` of `mm`: `PTRACE_PEEKDATA` (`access_remote_vm`, FOLL_FORCE
+/// read), or a FOLL_PIN of the page, read or write (`pin_user_pages_remote`), kept until a
+/// later step drops it — or, with pins already held, drop the oldest.
+fn gup_step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, mm: MmId, va: u64) {
+    match rng.random_range(0..3) {
+        0 => {
+            let _ = gup::access_remote_vm(w, cpu, mm, va, None);
+        }
+        1 if sp.pins.len() < MAX_PINS => {
+            let flags = if rng.random_bool(0.5) {
+                FOLL_PIN | FOLL_WRITE
+            } else {
+                FOLL_PIN
+            };
+            let map = w.mms.get(mm).mmap_lock.read();
+            let pages = gup::get_user_pages_remote(w, mm, va, 1, flags, &map);
+            drop(map);
+            if let Ok(pages) = pages {
+                sp.pins.extend(pages);
+            }
+        }
+        _ => {
+            if !sp.pins.is_empty() {
+                gup::unpin_user_page(w, sp.pins.remove(0));
+            }
         }
     }
 }
@@ -373,6 +473,17 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
             }
             sp.own[k] = spawn_mm(w, &sp.regions);
         }
+        Op::Fork => {
+            let k = rng.random_range(0..sp.own.len());
+            fork_into(w, rng, sp, k);
+        }
+        Op::Gup => {
+            let Some((_, mm)) = sp.pick(rng, false) else {
+                return op;
+            };
+            let (_, va) = pick_va(rng, &sp.regions);
+            gup_step(w, cpu, rng, sp, mm, va);
+        }
     }
     op
 }
@@ -389,7 +500,7 @@ impl Scenario for Mixed {
     };
     fn run(&self, _variant: Variant, size: Size, env: &Env) -> Outcome {
         let (actors_n, own_n, fixed_ops, seed) = match size {
-            Size::Tiny => (2, 1, 3, 0x006d_6978_6564),
+            Size::Tiny => (2, 1, 3, TINY_SEED),
             // At most 64 CPUs: `mm_cpumask` is a 64-bit mask.
             Size::Stress => (env.threads.clamp(1, 64), 2, 200, env.seed),
         };
@@ -414,7 +525,15 @@ impl Scenario for Mixed {
         });
         let regions = layout(&w, size);
         let shared = spawn_mm(&w, &regions).expect("the shared mm");
+        // The shared mm's anonymous memory is populated before the actors start (a store to
+        // each page, on the setup thread), so that a fork of it shares pages and the stores
+        // after it take copy-on-write faults — in the tiny loom world too, whose few
+        // operations would rarely populate a page and fork it in one run.
+        for va in regions[0].start..regions[0].start + regions[0].len {
+            let _ = access::store(&w, 0, shared.0, va, va + 1);
+        }
         let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; MIX.len()]));
+        let forks = std::sync::Arc::new(ObserverMutex::new(Vec::<ForkPoint>::new()));
         let started = Instant::now();
         const NAMES: [&str; 16] = [
             "actor0", "actor1", "actor2", "actor3", "actor4", "actor5", "actor6", "actor7",
@@ -422,7 +541,8 @@ impl Scenario for Mixed {
         ];
         let actors = (0..actors_n)
             .map(|cpu| {
-                let (w, env, counts) = (w.clone(), env.clone(), counts.clone());
+                let (w, env, counts, forks) =
+                    (w.clone(), env.clone(), counts.clone(), forks.clone());
                 let (regions, shared) = (regions.clone(), shared.clone());
                 let name = NAMES.get(cpu).copied().unwrap_or("actor");
                 actor(name, move || {
@@ -432,6 +552,8 @@ impl Scenario for Mixed {
                         regions,
                         shared,
                         own,
+                        pins: Vec::new(),
+                        forks: Vec::new(),
                     };
                     let mut mine = vec![0u64; MIX.len()];
                     let mut n = 0u64;
@@ -449,13 +571,29 @@ impl Scenario for Mixed {
                         mine[op.index()] += 1;
                         env.tick();
                     }
+                    for pfn in sp.pins.drain(..) {
+                        gup::unpin_user_page(&w, pfn);
+                    }
                     for (total, m) in counts.lock().iter_mut().zip(mine) {
                         *total += m;
                     }
+                    forks.lock().append(&mut sp.forks);
                 })
             })
             .collect();
         let mut out = kit::run(env, &w, actors);
+        // I19 for every fork, over every address of the layout, on the sides still alive.
+        for fp in forks.lock().iter() {
+            for r in &regions {
+                for va in r.start..r.start + r.len {
+                    cow::check_isolation_at_rest(&w, fp, va);
+                }
+            }
+        }
+        out.violations.extend(env.sink.take());
+        if out.trace.is_empty() && !out.violations.is_empty() {
+            out.trace = w.trace.render(80);
+        }
         out.ops = MIX
             .iter()
             .zip(counts.lock().iter())
