@@ -60,7 +60,7 @@ pub struct Kernel {
 }
 
 impl Default for gup::GupOps {
-    /// The modern kernel (5.19+, 5535be309971: no `FOLL_COW`, `PageAnonExclusive` decides);
+    /// The modern kernel (6.0+, 5535be309971: no `FOLL_COW`, `PageAnonExclusive` decides);
     /// the older eras are [`gup::GupOps`]'s constructors.
     fn default() -> Self {
         gup::GupOps {

@@ -56,7 +56,7 @@ fn read_only_private_file(w: &World) -> (MmId, VmaId) {
 fn era_kernels() -> Vec<(&'static str, Kernel)> {
     let modern = Kernel::default();
     let mut v5_18 = Kernel::default();
-    v5_18.gup = GupOps::v5_18();
+    v5_18.gup = GupOps::v5_19();
     v5_18.fault.do_wp_page = fault::do_wp_page_v5_18;
     let mut v5_8 = Kernel::default();
     v5_8.gup = GupOps::v5_8();
@@ -65,7 +65,7 @@ fn era_kernels() -> Vec<(&'static str, Kernel)> {
     v4_8.gup = GupOps::v4_8();
     v4_8.fault.do_wp_page = fault::do_wp_page_v5_8;
     vec![
-        ("5.19+", modern),
+        ("6.0+", modern),
         ("5.9-5.18", v5_18),
         ("5.8", v5_8),
         ("4.8", v4_8),

@@ -49,7 +49,7 @@ bitflags::bitflags! {
     pub struct VmFault: u32 {
         /// `VM_FAULT_WRITE` (0x0008): `do_wp_page` broke COW — reused the page or copied it —
         /// "even if maybe_mkwrite decided not to set pte_write" (mm/gup.c, ≤5.18). GUP's
-        /// `faultin_page` read it until 5535be309971 (5.19); cb8d86331343 "mm: remove
+        /// `faultin_page` read it until 5535be309971 (6.0); cb8d86331343 "mm: remove
         /// VM_FAULT_WRITE" (6.1) removed it once nothing did. Simplification: every era's
         /// `do_wp_page` here returns it (the modern GUP ignores it).
         const WRITE = 0x0008;

@@ -19,9 +19,9 @@
 //! | era | `faultin_page` after a COW fault (`VM_FAULT_WRITE`, no `VM_WRITE`) | `can_follow_write_pte` on a read-only PTE |
 //! |---|---|---|
 //! | ≤ 4.8 ([`GupOps::v4_8`]) | `*flags &= ~FOLL_WRITE`: the retry is a read | never (but the flag is gone) |
-//! | 4.9–5.18 ([`GupOps::v5_18`], 19be0eaffa3a) | `*flags \|= FOLL_COW` | `FOLL_FORCE && FOLL_COW && pte_dirty` |
+//! | 4.9–5.19 ([`GupOps::v5_19`], 19be0eaffa3a) | `*flags \|= FOLL_COW` | `FOLL_FORCE && FOLL_COW && pte_dirty` |
 //! | 5.8 only ([`GupOps::v5_8`], 17839856fd58) | as 4.9, and `FOLL_GET` on a COW mapping forces `FOLL_WRITE` | `FOLL_COW && pte_dirty` |
-//! | 5.19+ (default, 5535be309971) | nothing | `FOLL_FORCE`, a private `VM_MAYWRITE` VMA without `VM_WRITE`, and the page `PageAnonExclusive` |
+//! | 6.0+ (default, 5535be309971) | nothing | `FOLL_FORCE`, a private `VM_MAYWRITE` VMA without `VM_WRITE`, and the page `PageAnonExclusive` |
 
 use crate::check;
 use crate::mm::mm_struct::{MmMap, mmf};
@@ -117,7 +117,7 @@ pub fn check_vma_flags(w: &World, vma: VmaId, gup_flags: FollFlags) -> Result<()
     Ok(())
 }
 
-/// `can_follow_write_pte` (5.19+, 5535be309971 "mm/gup: fix FOLL_FORCE COW security issue and
+/// `can_follow_write_pte` (6.0+, 5535be309971 "mm/gup: fix FOLL_FORCE COW security issue and
 /// remove FOLL_COW"): a write GUP may use a read-only PTE only with `FOLL_FORCE`, in a private
 /// (`!VM_MAYSHARE`), `VM_MAYWRITE`, `!VM_WRITE` VMA, and only if the page is anonymous and
 /// `PageAnonExclusive` — a private copy this mm alone maps, which it could map writable. No
@@ -147,10 +147,10 @@ pub fn can_follow_write_pte(
     p.is_anon() && p.test(pg::ANON_EXCLUSIVE)
 }
 
-/// `can_follow_write_pte` of 19be0eaffa3a (4.9–5.7, and again 5.9–5.18 after a308c71bf1e6
+/// `can_follow_write_pte` of 19be0eaffa3a (4.9–5.7, and again 5.9–5.19 after a308c71bf1e6
 /// restored it): "FOLL_FORCE can write to even unwritable pte's, but only after we've gone
 /// through a COW cycle and they are dirty" — `FOLL_FORCE && FOLL_COW && pte_dirty`.
-pub fn can_follow_write_pte_v5_18(
+pub fn can_follow_write_pte_v5_19(
     _w: &World,
     pte: Pte,
     _page: Option<Pfn>,
@@ -282,7 +282,7 @@ pub fn unpin_user_page(w: &World, pfn: Pfn) {
     }
 }
 
-/// `faultin_page` (5.19+, 5535be309971): turn the `FOLL_*` flags into fault flags
+/// `faultin_page` (6.0+, 5535be309971): turn the `FOLL_*` flags into fault flags
 /// (`FAULT_FLAG_WRITE`, `FAULT_FLAG_REMOTE`) and call [`fault::handle_mm_fault`] with
 /// `mmap_lock` held. No flag games: the retry looks at the PTE with the same flags.
 pub fn faultin_page(
@@ -296,10 +296,10 @@ pub fn faultin_page(
     handle_fault_for_gup(w, mm, vma, va, *flags, map)
 }
 
-/// `faultin_page` of 19be0eaffa3a (4.9–5.18): after a fault that broke COW
+/// `faultin_page` of 19be0eaffa3a (4.9–5.19): after a fault that broke COW
 /// (`VM_FAULT_WRITE`) in a VMA without `VM_WRITE`, set `FOLL_COW`, so that the retry accepts
 /// the dirty read-only PTE of the private copy — and nothing else.
-pub fn faultin_page_v5_18(
+pub fn faultin_page_v5_19(
     w: &World,
     mm: MmId,
     vma: VmaId,
@@ -361,7 +361,7 @@ pub fn handle_fault_for_gup(
     fault::handle_mm_fault(w, mm, vma, va, fault_flags, map)
 }
 
-/// `__get_user_pages` (5.19+, and 4.9–5.7 / 5.9–5.18: the loop did not change, only its
+/// `__get_user_pages` (6.0+, and 4.9–5.7 / 5.9–5.19: the loop did not change, only its
 /// callees): for each page, `find_vma` + [`check_vma_flags`] on the caller's flags, then
 /// `follow_page_mask` until it returns a page, `faultin_page` between tries. `mmap_lock` is
 /// held for read by the caller throughout (`map`).
@@ -624,7 +624,7 @@ pub type GetUserPagesFn = for<'a> fn(
 pub type FollowPageMaskFn = fn(&World, MmId, VmaId, u64, FollFlags) -> Result<Follow, Error>;
 
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the GUP
-/// steps whose eras differ. Its `Default`, the modern kernel (5.19+), is implemented in
+/// steps whose eras differ. Its `Default`, the modern kernel (6.0+), is implemented in
 /// [`crate::kernel`] (above the paths); the historical sets are the constructors below.
 #[derive(Debug, Clone, Copy)]
 pub struct GupOps {
@@ -634,20 +634,20 @@ pub struct GupOps {
     /// `follow_page_mask`.
     pub follow_page_mask: FollowPageMaskFn,
     /// `can_follow_write_pte` (read by `follow_page_pte`). Alternatives:
-    /// [`can_follow_write_pte_v5_18`], [`can_follow_write_pte_v5_8`],
+    /// [`can_follow_write_pte_v5_19`], [`can_follow_write_pte_v5_8`],
     /// [`can_follow_write_pte_v4_8`].
     pub can_follow_write_pte: CanFollowWritePteFn,
-    /// `faultin_page`. Alternatives: [`faultin_page_v5_18`] (`FOLL_COW`),
+    /// `faultin_page`. Alternatives: [`faultin_page_v5_19`] (`FOLL_COW`),
     /// [`faultin_page_v4_8`] (drops `FOLL_WRITE`).
     pub faultin_page: FaultinPageFn,
 }
 
 impl GupOps {
-    /// 4.9–5.7 and 5.9–5.18: 19be0eaffa3a's `FOLL_COW` (the Dirty COW fix).
-    pub fn v5_18() -> Self {
+    /// 4.9–5.7 and 5.9–5.19: 19be0eaffa3a's `FOLL_COW` (the Dirty COW fix).
+    pub fn v5_19() -> Self {
         GupOps {
-            can_follow_write_pte: can_follow_write_pte_v5_18,
-            faultin_page: faultin_page_v5_18,
+            can_follow_write_pte: can_follow_write_pte_v5_19,
+            faultin_page: faultin_page_v5_19,
             ..GupOps::default()
         }
     }
@@ -658,7 +658,7 @@ impl GupOps {
         GupOps {
             __get_user_pages: __get_user_pages_v5_8,
             can_follow_write_pte: can_follow_write_pte_v5_8,
-            faultin_page: faultin_page_v5_18,
+            faultin_page: faultin_page_v5_19,
             ..GupOps::default()
         }
     }

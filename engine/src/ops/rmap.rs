@@ -21,7 +21,7 @@ use crate::sync::Ordering;
 /// `page_add_new_anon_rmap(page, vma, address)`: the first mapping of a new anonymous page,
 /// at the address of `pte` — the PTE the caller holds locked and is about to set. The page is
 /// `PageAnonExclusive` (5.19+, 6c287605fd56: `__page_set_anon_rmap(..., exclusive = 1)`): only
-/// this mm maps it. The flag is set in every era; only the 5.19+ `do_wp_page` and GUP read it.
+/// this mm maps it. The flag is set in every era; only the 5.19+ `do_wp_page` and the 6.0+ GUP read it.
 pub fn page_add_new_anon_rmap(w: &World, pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let va = pte.va();
     let v = w.vmas.get(vma);

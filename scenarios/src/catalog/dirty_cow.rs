@@ -29,12 +29,12 @@
 //! Since 19be0eaffa3a `faultin_page` keeps `FOLL_WRITE` and sets `FOLL_COW`, and
 //! `follow_page_pte` accepts a read-only PTE only if it is dirty (`can_follow_write_pte`):
 //! after the zap the retry write-faults again and gets a new private copy. Since 5535be309971
-//! (5.19) there is no `FOLL_COW`: the read-only PTE is accepted only if its page is anonymous
+//! (6.0) there is no `FOLL_COW`: the read-only PTE is accepted only if its page is anonymous
 //! and `PageAnonExclusive`.
 //!
 //! The model starts from the state the exploit's loop keeps returning to: one earlier
 //! `/proc/self/mem` write made the private copy (mapped dirty and read-only). Variants:
-//! `fixed` (the modern kernel: 5.19+ GUP and `do_wp_page`), `foll-cow` (4.9–5.7: 19be0eaffa3a's
+//! `fixed` (the modern kernel: 6.0+ GUP, 5.19+ `do_wp_page`), `foll-cow` (4.9–5.7: 19be0eaffa3a's
 //! GUP, `reuse_swap_page`'s `do_wp_page`) and `no-foll-cow` (≤4.8): the race variant differs
 //! from `foll-cow` only by what 19be0eaffa3a changed (`faultin_page` and
 //! `can_follow_write_pte`).
@@ -61,7 +61,7 @@ pub struct DirtyCow;
 /// Its variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// The modern kernel (5.19+: `PageAnonExclusive`, no `FOLL_COW`).
+    /// The modern kernel (6.0+: `PageAnonExclusive`, no `FOLL_COW`).
     Fixed,
     /// 4.9–5.7: 19be0eaffa3a's `FOLL_COW`, with that era's `do_wp_page`.
     FollCow,
@@ -75,7 +75,7 @@ impl ScenarioVariant for Variant {
         match self {
             Variant::Fixed => VariantInfo::clean(
                 "fixed",
-                "5.19+ (5535be309971): a FOLL_FORCE write follows a read-only PTE only to a \
+                "6.0+ (5535be309971): a FOLL_FORCE write follows a read-only PTE only to a \
                  PageAnonExclusive page",
             ),
             Variant::FollCow => VariantInfo::clean(
@@ -97,7 +97,7 @@ impl Variant {
         match self {
             Variant::Fixed => {}
             Variant::FollCow => {
-                kernel.gup = GupOps::v5_18();
+                kernel.gup = GupOps::v5_19();
                 kernel.fault.do_wp_page = fault::do_wp_page_v5_8;
             }
             Variant::NoFollCow => {

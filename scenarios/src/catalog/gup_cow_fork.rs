@@ -104,7 +104,7 @@ impl Variant {
             Variant::Fixed => {}
             Variant::PageCount => {
                 kernel.fork.copy_present_pte = fork::copy_present_pte_v5_18;
-                kernel.gup = GupOps::v5_18();
+                kernel.gup = GupOps::v5_19();
                 kernel.fault.do_wp_page = fault::do_wp_page_v5_18;
             }
             Variant::GupBreaksCow => {
@@ -114,7 +114,7 @@ impl Variant {
             }
             Variant::Pre17839856fd58 => {
                 kernel.fork.copy_present_pte = fork::copy_present_pte_v5_8;
-                kernel.gup = GupOps::v5_18();
+                kernel.gup = GupOps::v5_19();
                 kernel.fault.do_wp_page = fault::do_wp_page_v5_8;
             }
         }
