@@ -52,7 +52,7 @@ fn fork_racing_migration() -> (Vec<Violation>, String) {
 
 #[test]
 fn fork_racing_migration_of_the_parents_page_is_clean() {
-    // Bound 4: 17,205 executions in about 4 s (bound 5: 90,330 in 24 s).
+    // Bound 4: 15,180 executions in about 5 s (bound 5: 79,496 in 20 s).
     assert_model_clean(
         "fork_racing_migration_of_the_parents_page_is_clean",
         Bound::Preemptions(4),

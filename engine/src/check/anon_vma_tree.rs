@@ -12,7 +12,7 @@
 //!    `vma_merge` trusts when it compares `->anon_vma`s: 2555283eb40d);
 //! 4. the era's counters match the trees ([`AnonVmaCounters`]): `num_active_vmas` counts the
 //!    VMAs whose `->anon_vma` it is, `num_children` the anon_vmas with a non-empty tree whose
-//!    `parent` it is (a root is its own parent); `degree` before 6.1 is their sum.
+//!    `parent` it is (a root is its own parent); `degree` before 6.0 is their sum.
 //!
 //! Where the kernel would crash rather than go on (a freed anon_vma read by
 //! `anon_vma_free` or an rmap walk), the arena's use-after-free report ([`Oracle::StaleId`])

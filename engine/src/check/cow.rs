@@ -10,8 +10,8 @@
 //! (`ops::gup::cow_write`, called by `access_remote_vm` before `copy_to_user_page`: an
 //! in-path assertion lives beside its path, below the oracles' floor) and at
 //! rest for the hardware ([`check_private_ptes`]: no writable PTE of a private mapping maps a
-//! page-cache page or a page another mapping shares). Scenarios that make private writes call
-//! [`check_private_ptes`] after their actors.
+//! page-cache page or a page another mapping shares). [`check_private_ptes`] is one of the
+//! quiescent invariants ([`crate::check::quiescent::check_world`]), so every scenario gets it.
 
 use crate::check::{Oracle, violation};
 use crate::mm::pte::Pte;
@@ -24,6 +24,16 @@ use std::collections::HashMap;
 /// I18, at rest: no present, writable PTE of a private VMA maps a page-cache page, or an
 /// anonymous page that another mapping maps too (mapcount above one: the model has no
 /// mremap, so a second mapping is another VMA's — after fork, another mm's).
+///
+/// True of every quiescent world, hence in `check_world`: a private file VMA maps page-cache
+/// pages only read-only (`do_read_fault`'s `finish_fault`; a write goes to `do_cow_fault`'s
+/// copy, and `do_wp_page` copies a page-cache page it meets); fork write-protects both sides
+/// of every anonymous page it shares (`copy_present_pte`'s `ptep_set_wrprotect`, and
+/// `copy_nonpresent_pte` downgrades a writable migration entry so `remove_migration_ptes`
+/// restores it read-only); mprotect only takes write bits away (`change_pte_range`); a private
+/// hugetlb mapping never maps writable (its write faults SIGBUS here); and PMD sharing, the
+/// one way two mms reach one PTE, is for `VM_MAYSHARE` VMAs only (`vma_shareable`). Only a
+/// read-only PTE of a private VMA may map a page-cache or shared page.
 pub fn check_private_ptes(w: &World) {
     for mm in w.mms.live() {
         let map = w.mms.get(mm).mmap_lock.read();

@@ -91,6 +91,7 @@ fn check_rmap_reachable(w: &World) {
 pub fn check_world(w: &World) {
     check_rmap_reachable(w);
     super::anon_vma_tree::check_anon_vma_trees(w);
+    super::cow::check_private_ptes(w);
     let (mapped, migration) = census(w);
     for pfn in w.pages.live() {
         let page = w.page(pfn);

@@ -8,7 +8,8 @@
 //! `mm->page_table_lock` under the rwsem) — the order of the mm/rmap.c header.
 //!
 //! A VMA's side of the links (its `anon_vma_chain` list) is the VMA's own: see
-//! [`crate::mm::Vma::anon_vma_chain`].
+//! [`crate::mm::Vma::chain`], [`crate::mm::Vma::chain_link`] and
+//! [`crate::mm::Vma::chain_unlink`].
 
 use crate::mm::anon_vma::{AnonVmaTree, RootHeld};
 use crate::mm::{AnonVmaId, VmaId, World};

@@ -2,7 +2,7 @@
 //! 624483f3ea82 "mm: rmap: fix use-after-free in __put_anon_vma" (Andrey Ryabinin, v3.16),
 //! found by KASAN: "For the last anon_vma, anon_vma->root freed before child anon_vma. Later
 //! in anon_vma_free(anon_vma) we are referencing to already freed anon_vma->root to check
-//! rwsem." Peter Zijlstra, reviewing it ("[PATCH] mm: rmap: fix use-after-free in
+//! rwsem." Peter Zijlstra, reviewing it ("\[PATCH\] mm: rmap: fix use-after-free in
 //! __put_anon_vma", linux-mm, June 2014): "Very hard to hit, but valid since not all callers
 //! hold rcu_read_lock()" — the put that frees may come from outside an RCU section, as
 //! migration's `put_anon_vma` after `folio_get_anon_vma` does here.
