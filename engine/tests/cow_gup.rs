@@ -55,14 +55,20 @@ fn read_only_private_file(w: &World) -> (MmId, VmaId) {
 
 fn era_kernels() -> Vec<(&'static str, Kernel)> {
     let modern = Kernel::default();
-    let mut v5_18 = Kernel::default();
-    v5_18.gup = GupOps::v5_19();
+    let mut v5_18 = Kernel {
+        gup: GupOps::v5_19(),
+        ..Kernel::default()
+    };
     v5_18.fault.do_wp_page = fault::do_wp_page_v5_18;
-    let mut v5_8 = Kernel::default();
-    v5_8.gup = GupOps::v5_8();
+    let mut v5_8 = Kernel {
+        gup: GupOps::v5_8(),
+        ..Kernel::default()
+    };
     v5_8.fault.do_wp_page = fault::do_wp_page_v5_8;
-    let mut v4_8 = Kernel::default();
-    v4_8.gup = GupOps::v4_8();
+    let mut v4_8 = Kernel {
+        gup: GupOps::v4_8(),
+        ..Kernel::default()
+    };
     v4_8.fault.do_wp_page = fault::do_wp_page_v5_8;
     vec![
         ("6.0+", modern),

@@ -317,4 +317,6 @@ mod model;
 #[cfg(mmlab_loom)]
 pub use model::{assert_model_clean, explore};
 #[cfg(mmlab_loom)]
+pub mod migration_race;
+#[cfg(mmlab_loom)]
 pub mod zap_smoke;

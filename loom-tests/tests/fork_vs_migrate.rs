@@ -8,13 +8,13 @@
 #![cfg(mmlab_loom)]
 
 use mmlab_engine::actor::Env;
-use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::check::Violation;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{World, WorldConfig};
-use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{access, fork};
 use mmlab_engine::sync::Arc;
+use mmlab_loom_tests::migration_race::race_with_migration;
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
 fn fork_racing_migration() -> (Vec<Violation>, String) {
@@ -25,28 +25,13 @@ fn fork_racing_migration() -> (Vec<Violation>, String) {
         mmap(&w, mm, 0, 1, MapKind::Anon).expect("a VMA slot");
         access::store(&w, 0, mm, 0, 7).expect("a store maps an anonymous page");
         let pfn = w.pte_at(mm, 0).and_then(|p| p.pfn()).expect("mapped");
-        let pool = NewPagePool::new(&w, 1);
-        assert!(migrate::isolate_lru_page(&w, pfn));
         let forker = {
             let w = w.clone();
             move || {
                 fork::dup_mm(&w, mm).expect("the tiny world has room for one child");
             }
         };
-        let migrator = {
-            let w = w.clone();
-            move || {
-                for p in migrate::migrate_pages(&w, &pool, &[pfn]) {
-                    migrate::putback_lru_page(&w, p);
-                }
-            }
-        };
-        env.run(vec![
-            ("fork", Box::new(forker)),
-            ("migrate", Box::new(migrator)),
-        ]);
-        quiescent::check_world(&w);
-        (env.sink.take(), w.trace.render(64))
+        race_with_migration(&env, &w, pfn, ("fork", Box::new(forker)))
     })
 }
 

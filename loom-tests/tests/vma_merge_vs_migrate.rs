@@ -9,15 +9,15 @@
 #![cfg(mmlab_loom)]
 
 use mmlab_engine::actor::Env;
-use mmlab_engine::check::{Violation, quiescent};
+use mmlab_engine::check::Violation;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::vma::vm;
 use mmlab_engine::mm::{World, WorldConfig};
 use mmlab_engine::ops::access;
-use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::mprotect::mprotect;
 use mmlab_engine::sync::Arc;
+use mmlab_loom_tests::migration_race::race_with_migration;
 use mmlab_loom_tests::{Bound, assert_model_clean};
 
 fn merge_racing_migration() -> (Vec<Violation>, String) {
@@ -30,28 +30,13 @@ fn merge_racing_migration() -> (Vec<Violation>, String) {
         access::store(&w, 0, mm, 1, 2).expect("second page");
         mprotect(&w, mm, 1, 2, vm::READ).expect("split: [0,1) RW, [1,2) RO");
         let pfn = w.pte_at(mm, 1).and_then(|p| p.pfn()).expect("mapped");
-        let pool = NewPagePool::new(&w, 1);
-        assert!(migrate::isolate_lru_page(&w, pfn));
         let merger = {
             let w = w.clone();
             move || {
                 mprotect(&w, mm, 1, 2, vm::READ | vm::WRITE).expect("merge with prev");
             }
         };
-        let migrator = {
-            let w = w.clone();
-            move || {
-                for p in migrate::migrate_pages(&w, &pool, &[pfn]) {
-                    migrate::putback_lru_page(&w, p);
-                }
-            }
-        };
-        env.run(vec![
-            ("mprotect", Box::new(merger)),
-            ("migrate", Box::new(migrator)),
-        ]);
-        quiescent::check_world(&w);
-        (env.sink.take(), w.trace.render(64))
+        race_with_migration(&env, &w, pfn, ("mprotect", Box::new(merger)))
     })
 }
 
