@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{join, spawn, wait_blocked};
+use common::{join, mmap_shared_file, spawn, wait_blocked};
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::pte::Pte;
@@ -252,18 +252,7 @@ fn adjust_bounds_without_the_rmap_locks_is_reported() {
         "{got:?}"
     );
     let file = w.files.live()[0];
-    let fid = mmap(
-        &w,
-        mm,
-        4,
-        2,
-        MapKind::File {
-            file,
-            pgoff: 0,
-            shared: true,
-        },
-    )
-    .unwrap();
+    let fid = mmap_shared_file(&w, mm, 4, 2, file, 0);
     w.vmas
         .get(fid)
         .adjust_bounds(&OnlyMmapLock(mm), None, 4, 5, 0);
@@ -284,18 +273,7 @@ fn a_file_vma_split_links_both_halves_into_i_mmap() {
     sink.install();
     let mm = mm_alloc(&w).unwrap();
     let file = w.files.live()[0];
-    mmap(
-        &w,
-        mm,
-        0,
-        4,
-        MapKind::File {
-            file,
-            pgoff: 8,
-            shared: true,
-        },
-    )
-    .unwrap();
+    mmap_shared_file(&w, mm, 0, 4, file, 8);
     for va in 0..4 {
         access::store(&w, 0, mm, va, va + 1).unwrap();
     }
@@ -349,18 +327,7 @@ fn a_merge_or_split_waits_for_a_walker_holding_the_rmap_lock() {
     assert_eq!(w.vmas.get(prev).info.get().end, 2);
 
     let file = w.files.live()[0];
-    let f = mmap(
-        &w,
-        mm,
-        4,
-        2,
-        MapKind::File {
-            file,
-            pgoff: 0,
-            shared: true,
-        },
-    )
-    .unwrap();
+    let f = mmap_shared_file(&w, mm, 4, 2, file, 0);
     let walker = w.files.get(file).i_mmap.read();
     let h = {
         let w = w.clone();

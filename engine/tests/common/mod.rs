@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 use mmlab_engine::check::{Sink, Violation};
+use mmlab_engine::mm::{FileId, MmId, VmaId, World};
+use mmlab_engine::ops::mmap::{MapKind, mmap};
 use mmlab_engine::sync::{LockClass, held};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -79,4 +81,28 @@ pub(crate) fn with_sink(f: impl FnOnce()) -> Vec<Violation> {
     sink.install();
     f();
     sink.take()
+}
+
+/// `mmap(MAP_SHARED)` of `pages` pages of `file` from page `pgoff`, at `start` of `mm`.
+#[track_caller]
+pub(crate) fn mmap_shared_file(
+    w: &World,
+    mm: MmId,
+    start: u64,
+    pages: u64,
+    file: FileId,
+    pgoff: u64,
+) -> VmaId {
+    mmap(
+        w,
+        mm,
+        start,
+        pages,
+        MapKind::File {
+            file,
+            pgoff,
+            shared: true,
+        },
+    )
+    .expect("a VMA slot for the shared file mapping")
 }
