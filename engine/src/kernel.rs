@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
-    rmap_walk, split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, mremap, munlock, notifier,
+    pgtable, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -57,6 +57,21 @@ pub struct Kernel {
     pub fork: fork::ForkOps,
     /// get_user_pages: the loop, the PTE follow's write rule, `faultin_page`.
     pub gup: gup::GupOps,
+    /// mremap's page-table move: `move_page_tables`, `move_normal_pmd`, `move_ptes`.
+    pub mremap: mremap::MremapOps,
+}
+
+impl Default for mremap::MremapOps {
+    /// The modern kernel: every `NORMAL_PMD` move under the rmap locks (97113eb39fa7, v5.14),
+    /// `move_ptes` flushing under the PTLs (eb66ae030829, v4.19); the older entries are
+    /// [`mremap::move_page_tables_v5_13`] and [`mremap::move_ptes_v4_18`].
+    fn default() -> Self {
+        mremap::MremapOps {
+            move_page_tables: mremap::move_page_tables,
+            move_normal_pmd: mremap::move_normal_pmd,
+            move_ptes: mremap::move_ptes,
+        }
+    }
 }
 
 impl Default for gup::GupOps {

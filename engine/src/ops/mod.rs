@@ -11,6 +11,7 @@ pub mod fork;
 pub mod gup;
 pub mod mmap;
 pub mod mprotect;
+pub mod mremap;
 pub mod munmap;
 pub mod page_alloc;
 pub mod pagemap;

@@ -1,10 +1,14 @@
-//! `munmap` (v6 `do_vmi_align_munmap` shape) and `MADV_DONTNEED` (`zap_page_range_single`).
+//! `munmap` (v6 `do_vmi_align_munmap` shape) of a whole VMA ([`munmap`]) or of any range
+//! ([`munmap_range`], [`do_munmap`]: the VMAs at its ends split with `__split_vma`), and
+//! `MADV_DONTNEED` (`zap_page_range_single`).
 
 use crate::check::unmapped::{UnmapStart, ZapCall};
 use crate::check::{self, Oracle};
+use crate::mm::mm_struct::MmMap;
 use crate::mm::{MmId, VmaId, World};
+use crate::ops::split_vma::__split_vma;
 use crate::ops::{Error, mmap};
-use crate::sync::hw_lock;
+use crate::sync::{RwSemWriteGuard, hw_lock};
 
 /// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
 /// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. The model unmaps whole VMAs (no split).
@@ -35,6 +39,125 @@ pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     unmap_returned(w, ZapCall::Munmap, &began, info.start, info.end);
     drop(map);
     Ok(())
+}
+
+/// `munmap(start, end - start)` (`__vm_munmap` → `do_vmi_munmap(.., downgrade = true)`):
+/// [`do_vmi_align_munmap`] of the range under `mmap_lock` write, downgraded to read for the
+/// zap once the VMAs are detached. A range that maps nothing succeeds, as in the kernel.
+pub fn munmap_range(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<(), Error> {
+    if start >= end {
+        return Err(Error::Inval);
+    }
+    let mm = w.mms.get(mm_id);
+    let mut map = mm.mmap_lock.write();
+    let Some((detached, began)) = do_vmi_align_munmap(w, &mut map, mm_id, start, end)? else {
+        return Ok(());
+    };
+    let map = map.downgrade();
+    unmap_region(w, mm_id, &detached, &map.vmas, start, end, &began);
+    drop(map);
+    Ok(())
+}
+
+/// `do_munmap(mm, start, len, uf)` (6.1: `do_vmi_munmap(.., downgrade = false)`): unmap
+/// `[start, end)` with `mmap_lock` held for write throughout — the caller's (mremap's).
+pub fn do_munmap(
+    w: &World,
+    map: &mut RwSemWriteGuard<'_, MmMap>,
+    mm_id: MmId,
+    start: u64,
+    end: u64,
+) -> Result<(), Error> {
+    if let Some((detached, began)) = do_vmi_align_munmap(w, map, mm_id, start, end)? {
+        let keep = map.vmas.clone();
+        unmap_region(w, mm_id, &detached, &keep, start, end, &began);
+    }
+    Ok(())
+}
+
+/// The first half of `do_vmi_align_munmap` (mm/mmap.c, 6.1): if the first VMA of the range
+/// starts below it, split it at `start` (`__split_vma(.., new_below = 0)`: the part from
+/// `start` is the new VMA); if the last ends above it, split it at `end` (`new_below = 1`:
+/// the part below `end` is the new VMA); then detach every VMA of the range
+/// (`munlock_vma_pages_all` first under the ≤5.17 scheme). Returns the detached VMAs and the
+/// unmap's start for I14, or `None` if the range maps nothing.
+///
+/// 6.4+ write-locks each detached VMA here (`vma_start_write`, "mm: write-lock VMAs before
+/// removing them from VMA tree").
+pub fn do_vmi_align_munmap(
+    w: &World,
+    map: &mut RwSemWriteGuard<'_, MmMap>,
+    mm_id: MmId,
+    start: u64,
+    end: u64,
+) -> Result<Option<(Vec<VmaId>, UnmapStart)>, Error> {
+    let overlapping = |map: &MmMap| -> Vec<VmaId> {
+        let mut v: Vec<VmaId> = map
+            .vmas
+            .iter()
+            .copied()
+            .filter(|&v| {
+                let i = w.vmas.get(v).info.get();
+                i.start < end && start < i.end
+            })
+            .collect();
+        v.sort_by_key(|&x| w.vmas.get(x).info.get().start);
+        v
+    };
+    let Some(&first) = overlapping(map).first() else {
+        return Ok(None);
+    };
+    if w.vmas.get(first).info.get().start < start {
+        __split_vma(w, map, first, start, false)?;
+    }
+    let last = *overlapping(map)
+        .last()
+        .expect("the range still overlaps a VMA");
+    if w.vmas.get(last).info.get().end > end {
+        __split_vma(w, map, last, end, true)?;
+    }
+    let detached = overlapping(map);
+    let began = w.unmap_begin(mm_id);
+    for &v in &detached {
+        crate::ops::munlock::munlock_before_unmap(w, v);
+    }
+    map.vmas.retain(|v| !detached.contains(v));
+    w.trace(
+        "do_vmi_align_munmap: detach",
+        mm_id,
+        format_args!(
+            "{:#x}-{:#x}, {} VMAs",
+            start << 12,
+            end << 12,
+            detached.len()
+        ),
+    );
+    Ok(Some((detached, began)))
+}
+
+/// `unmap_region` and the rest of `do_vmi_align_munmap` (6.1): gather, `unmap_vmas` of the
+/// range, `free_pgtables` of the detached VMAs — a table a remaining VMA (`keep`) still
+/// overlaps stays (the kernel's `floor` / `ceiling`: `prev->vm_end`, `next->vm_start`) —
+/// `tlb_finish_mmu`, then `remove_vma` of each. On return the range maps nothing and no TLB
+/// caches it (I14).
+pub fn unmap_region(
+    w: &World,
+    mm_id: MmId,
+    detached: &[VmaId],
+    keep: &[VmaId],
+    start: u64,
+    end: u64,
+    began: &UnmapStart,
+) {
+    let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, false);
+    (w.kernel.zap.unmap_vmas)(w, &mut gather, detached, start, end);
+    (w.kernel.zap.free_pgtables)(w, &mut gather, detached, keep);
+    (w.kernel.tlb.tlb_finish_mmu)(w, gather);
+    for &v in detached {
+        remove_vma(w, v);
+    }
+    assert_range_unmapped(w, mm_id, start, end, ZapCall::Munmap, began);
+    unmap_returned(w, ZapCall::Munmap, began, start, end);
 }
 
 /// `remove_vma` (mm/vma.c; mm/mmap.c before 6.10): the last of a detached, zapped VMA —

@@ -19,8 +19,9 @@ pub struct LockedPte<'w> {
     va: u64,
     table: &'w PageTable,
     index: usize,
-    /// Held, not read: the PTL is released when the guard drops.
-    _ptl: SpinLockGuard<'w, ()>,
+    /// Held, not read: the PTL is released when the guard drops. `None` for a PTE of a
+    /// second table guarded by the same lock another `LockedPte` holds ([`Self::new_under`]).
+    _ptl: Option<SpinLockGuard<'w, ()>>,
 }
 
 impl std::fmt::Debug for LockedPte<'_> {
@@ -47,7 +48,29 @@ impl<'w> LockedPte<'w> {
             va,
             table,
             index,
-            _ptl: ptl,
+            _ptl: Some(ptl),
+        }
+    }
+
+    /// A PTE of `table` whose lock is the one `held` holds — `new_ptl == old_ptl` in
+    /// `move_ptes` (mm/mremap.c): two tables of one mm when split PTE locks are off (both
+    /// guarded by `mm->page_table_lock`). Crate-private: the caller drops the result before
+    /// `held`. Panics if `table`'s lock is not `held`'s.
+    pub(crate) fn new_under(held: &LockedPte<'w>, table: &'w PageTable, va: u64) -> Self {
+        let w = held.w;
+        let m = w.mms.get(held.mm);
+        assert!(
+            std::ptr::eq(w.pte_lockptr(m, held.table), w.pte_lockptr(m, table)),
+            "LockedPte::new_under: {:#x} is guarded by another lock",
+            va << 12
+        );
+        LockedPte {
+            w,
+            mm: held.mm,
+            va,
+            table,
+            index: w.pte_slot(va).1,
+            _ptl: None,
         }
     }
 
