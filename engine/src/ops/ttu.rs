@@ -24,6 +24,7 @@ use crate::ops::pagemap::LockedPage;
 use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::{page_alloc, rmap};
+use crate::race_window;
 
 /// `enum ttu_flags`, defined in [`crate::ops::rmap_types`] (include/linux/rmap.h's types,
 /// below the rmap walk whose table entries take them) and named here too, beside the
@@ -131,6 +132,7 @@ pub fn unmap_one_pte(
         hugetlb::Unshare::Unshared => return UnmapStep::Unshared,
         hugetlb::Unshare::NotShared => {}
     }
+    race_window!("try_to_unmap_one: PTE found under the PTL, not yet cleared");
     // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)` — clear
     // and flush before the PTL is released, and keep the value the clear returned: the
     // hardware may have set its dirty bit since the walk looked.

@@ -45,11 +45,14 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::check::cow::{self, ForkPoint};
 use mmlab_engine::kernel::Kernel;
+use mmlab_engine::mm::vm;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, exit, fault, fork, mkclean, munlock, munmap, page_alloc, reclaim};
+use mmlab_engine::ops::{
+    access, exit, fault, fork, mkclean, mprotect, mremap, munlock, munmap, page_alloc, reclaim,
+};
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -123,6 +126,9 @@ enum Op {
     Exit,
     Fork,
     Gup,
+    Mremap,
+    MunmapPart,
+    Mprotect,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -142,6 +148,20 @@ const MIX: &[(Op, u32)] = &[
     (Op::Gup, 4),
 ];
 
+/// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
+/// draws from `TINY_SEED` stay what they were. Each acts on an own mm (whose VMAs only its
+/// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
+const STRESS_MIX: &[(Op, u32)] = &[(Op::Mremap, 2), (Op::MunmapPart, 2), (Op::Mprotect, 3)];
+
+/// The operations a world of `size` draws from.
+fn mix(size: Size) -> impl Iterator<Item = &'static (Op, u32)> {
+    let extra: &'static [(Op, u32)] = match size {
+        Size::Tiny => &[],
+        Size::Stress => STRESS_MIX,
+    };
+    MIX.iter().chain(extra)
+}
+
 impl Op {
     fn name(self) -> &'static str {
         match self {
@@ -159,17 +179,22 @@ impl Op {
             Op::Exit => "exit",
             Op::Fork => "fork",
             Op::Gup => "get_user_pages",
+            Op::Mremap => "mremap",
+            Op::MunmapPart => "munmap_part",
+            Op::Mprotect => "mprotect_part",
         }
     }
 
     fn index(self) -> usize {
-        MIX.iter().position(|&(o, _)| o == self).expect("in MIX")
+        mix(Size::Stress)
+            .position(|&(o, _)| o == self)
+            .expect("in MIX or STRESS_MIX")
     }
 
-    fn draw(rng: &mut SmallRng) -> Op {
-        let total: u32 = MIX.iter().map(|&(_, w)| w).sum();
+    fn draw(rng: &mut SmallRng, size: Size) -> Op {
+        let total: u32 = mix(size).map(|&(_, w)| w).sum();
         let mut x = rng.random_range(0..total);
-        for &(op, weight) in MIX {
+        for &(op, weight) in mix(size) {
             if x < weight {
                 return op;
             }
@@ -351,6 +376,11 @@ fn gup_step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, mm: MmId
     }
 }
 
+/// The first page past the layout.
+fn layout_end(regions: &[Region]) -> u64 {
+    regions.iter().map(|r| r.start + r.len).max().unwrap_or(0)
+}
+
 /// A random address in a random region.
 fn pick_va(rng: &mut SmallRng, regions: &[Region]) -> (usize, u64) {
     let r = rng.random_range(0..regions.len());
@@ -393,8 +423,8 @@ fn migrate_one(w: &World, pfn: Pfn) {
 }
 
 /// One operation.
-fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) -> Op {
-    let op = Op::draw(rng);
+fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, size: Size) -> Op {
+    let op = Op::draw(rng, size);
     match op {
         Op::Load | Op::Store | Op::Fault => {
             let Some((_, mm)) = sp.pick(rng, false) else {
@@ -429,8 +459,49 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
                     *slot = None;
                 }
                 (Op::Mmap, None) => *slot = map_region(w, mm, &region),
+                (Op::Munmap, None) if size == Size::Stress => {
+                    // What a partial munmap, mprotect or mremap left of the region, if
+                    // anything: unmapped across its pieces.
+                    let _ = munmap::munmap_range(w, mm, region.start, region.start + region.len);
+                }
                 _ => {}
             }
+        }
+        Op::Mremap | Op::MunmapPart | Op::Mprotect => {
+            let Some((k, mm)) = sp.pick(rng, true) else {
+                return op;
+            };
+            let r = rng.random_range(0..sp.regions.len());
+            let region = sp.regions[r];
+            let end = region.start + region.len;
+            let a = region.start + rng.random_range(0..region.len);
+            let b = rng.random_range(a + 1..=end);
+            match op {
+                Op::Mremap => {
+                    if sp.vmas(k)[r].is_some() {
+                        // The whole region out past the layout — PMD-aligned or one page off,
+                        // so both `move_normal_pmd` and `move_ptes` run — and back.
+                        let per = w.cfg.ptes_per_table as u64;
+                        let away = layout_end(&sp.regions).next_multiple_of(per)
+                            + u64::from(rng.random_bool(0.5));
+                        if mremap::mremap(w, mm, region.start, region.len, region.len, away).is_ok()
+                        {
+                            let _ =
+                                mremap::mremap(w, mm, away, region.len, region.len, region.start);
+                        }
+                    }
+                }
+                Op::MunmapPart => {
+                    let _ = munmap::munmap_range(w, mm, a, b);
+                }
+                _ => {
+                    // Read-only, then writable again: split, then merged back.
+                    if mprotect::mprotect(w, mm, a, b, vm::READ).is_ok() && rng.random_bool(0.5) {
+                        let _ = mprotect::mprotect(w, mm, a, b, vm::READ | vm::WRITE);
+                    }
+                }
+            }
+            sp.vmas(k)[r] = vmas_by_region(w, mm, std::slice::from_ref(&region))[0];
         }
         Op::Mlock | Op::Munlock => {
             let Some((k, mm)) = sp.pick(rng, false) else {
@@ -532,7 +603,7 @@ impl Scenario for Mixed {
         for va in regions[0].start..regions[0].start + regions[0].len {
             let _ = access::store(&w, 0, shared.0, va, va + 1);
         }
-        let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; MIX.len()]));
+        let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; mix(Size::Stress).count()]));
         let forks = std::sync::Arc::new(ObserverMutex::new(Vec::<ForkPoint>::new()));
         let started = Instant::now();
         const NAMES: [&str; 16] = [
@@ -555,7 +626,7 @@ impl Scenario for Mixed {
                         pins: Vec::new(),
                         forks: Vec::new(),
                     };
-                    let mut mine = vec![0u64; MIX.len()];
+                    let mut mine = vec![0u64; mix(Size::Stress).count()];
                     let mut n = 0u64;
                     loop {
                         let done = match env.duration {
@@ -567,7 +638,7 @@ impl Scenario for Mixed {
                         }
                         n += 1;
                         let value = ((cpu as u64) << 48) | n;
-                        let op = step(&w, cpu, &mut rng, &mut sp, value);
+                        let op = step(&w, cpu, &mut rng, &mut sp, value, size);
                         mine[op.index()] += 1;
                         env.tick();
                     }
@@ -594,8 +665,7 @@ impl Scenario for Mixed {
         if out.trace.is_empty() && !out.violations.is_empty() {
             out.trace = w.trace.render(80);
         }
-        out.ops = MIX
-            .iter()
+        out.ops = mix(size)
             .zip(counts.lock().iter())
             .map(|(&(op, _), &n)| (op.name(), n))
             .collect();

@@ -10,6 +10,7 @@ pub mod migrate_newpage;
 pub mod migrate_vs_fault;
 pub mod mixed;
 pub mod mlock_page_lock;
+pub mod mremap_rmap_locks;
 pub mod munlock_exit;
 pub mod notifier_range;
 pub mod put_anon_vma_order;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &anon_vma_degree::AnonVmaDegree,
         &dirty_cow::DirtyCow,
         &gup_cow_fork::GupCowFork,
+        &mremap_rmap_locks::MremapRmapLocks,
         &mixed::Mixed,
     ]
 }
