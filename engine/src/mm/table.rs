@@ -17,7 +17,9 @@ pub struct PageTable {
     /// Protected by: the PTL for every change; read without it by PVMW's pre-check and by
     /// the hardware walker.
     pub entries: Vec<AtomicU64>,
-    /// (owning mm, PMD slot), fixed while the table is live.
+    /// (owning mm, PMD slot it was allocated for), fixed while the table is live — mremap's
+    /// `move_normal_pmd` may move the table to another slot of the same mm; no path reads the
+    /// slot.
     pub owner: Frozen<(MmId, usize)>,
     /// `ptdesc->pt_share_count`: how many mms' PMD slots point at this table (hugetlb PMD
     /// sharing, `huge_pmd_share`); 1 for an ordinary table.

@@ -31,9 +31,9 @@ pub mod vm {
 }
 
 /// Where a VMA is and what it maps: set at mmap (or `vm_area_dup`) time, and changed later
-/// only by `__vma_adjust` — a split (`__split_vma`) or a merge (`vma_merge`), for mprotect
-/// ([`crate::ops::vma_adjust`]). munmap and mlock still act on whole VMAs (MADV_DONTNEED takes
-/// any range).
+/// only by `__vma_adjust` — a split (`__split_vma`) or a merge (`vma_merge`), for mprotect,
+/// munmap of part of a VMA and mremap ([`crate::ops::vma_adjust`]). mlock still acts on whole
+/// VMAs (MADV_DONTNEED takes any range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VmaInfo {
     /// The owning mm.

@@ -11,7 +11,7 @@ use crate::ops::{Error, mmap};
 use crate::sync::{RwSemWriteGuard, hw_lock};
 
 /// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
-/// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. The model unmaps whole VMAs (no split).
+/// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. Any range: [`munmap_range`].
 /// On return the range maps nothing and no TLB caches it (I14).
 pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let mm = w.mms.get(mm_id);

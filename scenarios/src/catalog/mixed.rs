@@ -25,7 +25,16 @@
 //! exit an own mm and respawn it
 //! fork the shared mm (or another own mm) into an own slot
 //! get_user_pages: PTRACE_PEEKDATA, or a FOLL_PIN (read or write) held a while
+//! stress only: mremap a region away and back,   (own mm)
+//!   munmap or mprotect part of a region
 //! ```
+//!
+//! The stress-only operations are drawn after the others (`STRESS_MIX`), so the tiny loom
+//! world's draws from its seed are what they were: mremap moves a whole region of an own mm
+//! past the layout — PMD-aligned or one page off, so both `move_normal_pmd` and `move_ptes`
+//! run — and back; munmap of part of a region splits its VMA (a later munmap of the region
+//! unmaps whatever pieces are left); mprotect makes part of a region read-only (a split), and
+//! half the time writable again (a merge).
 //!
 //! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
 //! write-faults (`do_wp_page`) and copies or reuses it, racing the other side's stores, GUP,
