@@ -32,3 +32,16 @@ fn need_rmap_locks_v5_13_is_caught_by_i3() {
     )
     .assert_caught();
 }
+
+/// What a developer sees when a clean-expected exploration fails: the race variant explored
+/// as if it had to be clean (`loom-tests/report.sh` runs it).
+#[test]
+#[ignore = "demonstrates a failure report; run by loom-tests/report.sh"]
+fn failure_report_example() {
+    explore(
+        &MremapRmapLocks,
+        Variant::NeedRmapLocksV5_13,
+        bound(Variant::NeedRmapLocksV5_13),
+    )
+    .assert_clean();
+}

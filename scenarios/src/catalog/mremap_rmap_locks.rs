@@ -10,7 +10,7 @@
 //! PMD entry under the PMD lock alone, while a walker may hold the table's PTL:
 //!
 //! ```text
-//! mremap (cpu0)                    reclaim: try_to_unmap_one (cpu1)   user (cpu2)
+//! mremap (cpu2)                    reclaim: try_to_unmap_one (cpu1)   user (cpu0)
 //! -------------------------------  ---------------------------------  -------------------
 //! mmap_write_lock
 //! copy_vma: new VMA after the old
@@ -32,6 +32,11 @@
 //!                                                                     stale TLB entry:
 //!                                                                     use-after-free [I3]
 //! ```
+//!
+//! The same missing lock lets the walk come after the PMD entry moved but before mremap's
+//! flush of the old range (`pmd_populate`, then `flush_tlb_range`): the walker finds the page
+//! through the new VMA, flushes the new address and frees the page while a TLB entry of the
+//! old address, loaded before the move, is still there — I3 again.
 //!
 //! Since 97113eb39fa7 every `NORMAL_PMD` move takes the rmap locks (`i_mmap_rwsem` and the
 //! anon_vma root, for write), so a walker is either done before the table moves or walks
@@ -127,12 +132,12 @@ impl Scenario for MremapRmapLocks {
                     match size {
                         // The hardware alone: a TLB fill through whatever table is there.
                         Size::Tiny => {
-                            let _ = access::hw_access(&wu, 2, mm, span, None);
+                            let _ = access::hw_access(&wu, 0, mm, span, None);
                         }
                         // Faulting the pages back in after reclaim, where a VMA maps them.
                         Size::Stress => {
                             for va in 0..2 * span {
-                                let _ = access::load(&wu, 2, mm, va);
+                                let _ = access::load(&wu, 0, mm, va);
                             }
                         }
                     }
