@@ -1,7 +1,9 @@
 //! mremap (`move_vma` → `copy_vma` → `move_page_tables`: `move_normal_pmd` for a whole table,
 //! `move_ptes` otherwise) and partial munmap (`do_vmi_align_munmap`'s splits, `free_pgtables`
 //! of exactly the range's tables): contents, tables, VMAs and rmap after each, lockdep and the
-//! quiescent invariants clean.
+//! quiescent invariants clean; and the eras of `kernel.mremap` told apart by what is held
+//! where the patches moved things (the rmap locks around `move_normal_pmd`, the PTL around
+//! `move_ptes`'s flush).
 #![cfg(not(mmlab_loom))]
 
 mod common;
@@ -11,10 +13,16 @@ use mmlab_engine::check::quiescent;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, VmaId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::mremap::mremap;
+use mmlab_engine::ops::mremap::{
+    MoveControl, move_normal_pmd, move_page_tables_v5_13, move_ptes_v4_18, mremap,
+};
 use mmlab_engine::ops::munmap::munmap_range;
 use mmlab_engine::ops::reclaim::{Reclaimed, reclaim_page};
+use mmlab_engine::ops::tlb::flush_tlb_range;
 use mmlab_engine::ops::{Error, access};
+use mmlab_engine::sync::LockClass;
+use mmlab_engine::sync::held::holds;
+use std::cell::RefCell;
 
 /// A world whose tables hold 4 PTEs (stress sizes otherwise).
 fn world() -> World {
@@ -243,4 +251,80 @@ fn partial_munmap_splits_and_frees_exactly_the_ranges_tables() {
         quiescent::check_world(&w);
     });
     assert!(v.is_empty(), "{v:?}");
+}
+
+// The eras of the `mremap` table group, told apart by what is held where the patches moved
+// things: the rmap locks around `move_normal_pmd` (97113eb39fa7) and the PTL around
+// `move_ptes`'s flush of the old range (eb66ae030829).
+
+thread_local! {
+    /// (what was called, the lock class asked about was held) — this test thread's record.
+    static SEEN: RefCell<Vec<(&'static str, u64, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn recording_flush(w: &World, mm: MmId, start: u64, end: u64) {
+    SEEN.with(|s| s.borrow_mut().push(("flush", start, holds(LockClass::Ptl))));
+    flush_tlb_range(w, mm, start, end);
+}
+
+fn recording_move_normal_pmd(w: &World, pmc: &MoveControl, old: u64, new: u64) -> bool {
+    SEEN.with(|s| {
+        s.borrow_mut()
+            .push(("move_normal_pmd", old, holds(LockClass::IMmapRwsem)))
+    });
+    move_normal_pmd(w, pmc, old, new)
+}
+
+/// mremap of a shared file range in a world running `kernel` (recording), returning what the
+/// recorders saw.
+fn seen_by(kernel: Kernel, from: u64, len: u64, to: u64) -> Vec<(&'static str, u64, bool)> {
+    let mut cfg = WorldConfig::stress(2);
+    cfg.ptes_per_table = 4;
+    let w = World::new(cfg, kernel);
+    let v = with_sink(|| {
+        let mm = mm_alloc(&w).unwrap();
+        mmap_shared_file(&w, mm, from, len, w.file(0), 0);
+        for va in from..from + len {
+            access::load(&w, 0, mm, va).unwrap();
+        }
+        SEEN.with(|s| s.borrow_mut().clear());
+        mremap(&w, mm, from, len, len, to).unwrap();
+        quiescent::check_world(&w);
+    });
+    assert!(v.is_empty(), "{v:?}");
+    SEEN.with(|s| s.borrow_mut().drain(..).collect())
+}
+
+#[test]
+fn move_normal_pmd_runs_under_i_mmap_rwsem_since_97113eb39fa7_only() {
+    let mut kernel = Kernel::default();
+    kernel.mremap.move_normal_pmd = recording_move_normal_pmd;
+    let moves = |k| {
+        seen_by(k, 0, 4, 8)
+            .into_iter()
+            .filter(|e| e.0 == "move_normal_pmd")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(moves(kernel), vec![("move_normal_pmd", 0, true)]);
+    kernel.mremap.move_page_tables = move_page_tables_v5_13;
+    assert_eq!(
+        moves(kernel),
+        vec![("move_normal_pmd", 0, false)],
+        "v5.13: copy_vma made a new VMA, need_rmap_locks is false"
+    );
+}
+
+#[test]
+fn move_ptes_flushes_the_old_range_under_the_ptl_since_eb66ae030829_only() {
+    let mut kernel = Kernel::default();
+    kernel.tlb.flush_tlb_range = recording_flush;
+    let old_range_flush = |k| {
+        seen_by(k, 1, 2, 9)
+            .into_iter()
+            .find(|e| e.0 == "flush" && e.1 == 1)
+            .expect("move_ptes flushed the old range")
+    };
+    assert_eq!(old_range_flush(kernel), ("flush", 1, true));
+    kernel.mremap.move_ptes = move_ptes_v4_18;
+    assert_eq!(old_range_flush(kernel), ("flush", 1, false));
 }

@@ -1,8 +1,10 @@
 //! `mremap-rmap-locks`: mremap's PMD move racing reclaim's `try_to_unmap` — CVE-2022-41222,
 //! 97113eb39fa7 "mm/mremap: hold the rmap lock in write mode when moving page table
-//! entries." (Aneesh Kumar K.V, June 2021; v5.14, 5.13.3 in stable; reported by Jann Horn,
-//! Project Zero issue 2347). `Fixes:` 2c91bd4a4e2e "mm: speed up mremap by 20x on large
-//! regions" and c49dd3401802 "mm: speedup mremap on 1GB or larger regions".
+//! entries." (Aneesh Kumar K.V, June 2021; v5.14, 5.13.3 in stable; Project Zero issue 2347).
+//! `Fixes:` 2c91bd4a4e2e "mm: speed up mremap by 20x on large regions" and c49dd3401802 "mm:
+//! speedup mremap on 1GB or larger regions". The CVE's description names the PUD move; the
+//! commit takes the rmap locks for the PMD move the same way, and its message draws the PMD
+//! race, which is the one modelled here (the model has no PUD level).
 //!
 //! `copy_vma` puts the new VMA after the old one in rmap order and so says
 //! `need_rmap_locks = false`: a walker that misses the old PTE finds the new one later. That
