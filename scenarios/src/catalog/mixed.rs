@@ -33,8 +33,8 @@
 //! The THP steps act on one more mm, shared by every actor, whose one anonymous VMA is
 //! `MADV_HUGEPAGE`'d: THP faults, huge-PMD walks, `zap_huge_pmd`, `__split_huge_pmd` from a
 //! partial MADV_DONTNEED, NUMA hinting and its fault (docs/MODEL.md §15). It is kept apart
-//! from the other operations because fork, get_user_pages, mlock and migration do not handle
-//! a huge PMD yet (§6); and it is stress only — the tiny loom workload draws exactly as before
+//! from the other operations because get_user_pages, mlock and migration do not handle a
+//! huge PMD yet (§6); and it is stress only — the tiny loom workload draws exactly as before
 //! (the THP draws come from a generator of their own).
 //!
 //! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
