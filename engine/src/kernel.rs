@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, mremap, munlock, notifier,
-    pgtable, pvmw, rmap_walk, split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, huge_memory, hugetlb, migrate, mkclean, mlock, mremap, munlock,
+    notifier, pgtable, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -59,6 +59,8 @@ pub struct Kernel {
     pub gup: gup::GupOps,
     /// mremap's page-table move: `move_page_tables`, `move_normal_pmd`, `move_ptes`.
     pub mremap: mremap::MremapOps,
+    /// Transparent huge pages at the PMD level (mm/huge_memory.c).
+    pub thp: huge_memory::HugeMemoryOps,
 }
 
 impl Default for mremap::MremapOps {
@@ -70,6 +72,21 @@ impl Default for mremap::MremapOps {
             move_page_tables: mremap::move_page_tables,
             move_normal_pmd: mremap::move_normal_pmd,
             move_ptes: mremap::move_ptes,
+        }
+    }
+}
+
+impl Default for huge_memory::HugeMemoryOps {
+    /// The modern kernel (6.x: `change_huge_pmd` invalidates, ced108037c2a); the older
+    /// `change_huge_pmd` is [`huge_memory::HugeMemoryOps::v4_10`].
+    fn default() -> Self {
+        huge_memory::HugeMemoryOps {
+            do_huge_pmd_anonymous_page: huge_memory::do_huge_pmd_anonymous_page,
+            zap_huge_pmd: huge_memory::zap_huge_pmd,
+            split_huge_pmd: huge_memory::__split_huge_pmd,
+            change_huge_pmd: huge_memory::change_huge_pmd,
+            do_huge_pmd_numa_page: huge_memory::do_huge_pmd_numa_page,
+            do_huge_pmd_wp_page: huge_memory::do_huge_pmd_wp_page,
         }
     }
 }
@@ -96,6 +113,7 @@ impl Default for zap::ZapOps {
             zap_page_range_single: zap::zap_page_range_single,
             unmap_single_vma: zap::unmap_single_vma,
             unmap_page_range: zap::unmap_page_range,
+            zap_pmd_range: zap::zap_pmd_range,
             zap_pte_range: zap::zap_pte_range,
             do_zap_pte_range: zap::do_zap_pte_range,
             zap_present_ptes: zap::zap_present_ptes,

@@ -2,7 +2,8 @@
 //! at quiescent points), over the whole world (docs/MODEL.md §3).
 
 use super::{Oracle, violation};
-use crate::mm::page::pg;
+use crate::mm::page::{Compound, pg};
+use crate::mm::pmd::Pmd;
 use crate::mm::pte::Pte;
 use crate::mm::world::StoreTarget;
 use crate::mm::{Mapping, Pfn, World};
@@ -39,6 +40,20 @@ fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
         }
     }
     (mapped, migration)
+}
+
+/// Every huge (or transiently invalidated) PMD, by the THP head it maps.
+fn huge_census(w: &World) -> HashMap<Pfn, i32> {
+    let mut huge: HashMap<Pfn, i32> = HashMap::new();
+    for mm_id in w.mms.live() {
+        let mm = w.mms.get(mm_id);
+        for slot in 0..mm.pmd.len() {
+            if let Pmd::Huge { pfn, .. } | Pmd::Invalid { pfn, .. } = mm.pmdp_get_lockless(slot) {
+                *huge.entry(pfn).or_default() += 1;
+            }
+        }
+    }
+    huge
 }
 
 /// I16: every present PTE is reachable through its page's rmap — the VMA covering it is in the
@@ -93,6 +108,7 @@ pub fn check_world(w: &World) {
     super::anon_vma_tree::check_anon_vma_trees(w);
     super::cow::check_private_ptes(w);
     let (mapped, migration) = census(w);
+    let huge = huge_census(w);
     for pfn in w.pages.live() {
         let page = w.page(pfn);
         let (n, dirty_pte) = mapped.get(&pfn).copied().unwrap_or_default();
@@ -105,6 +121,26 @@ pub fn check_world(w: &World) {
             );
         }
         let refcount = page.refcount.load(Ordering::SeqCst);
+        // A THP's references are the head's: its own, its tails' and its PMD mappings'
+        // (`folio_ref_count`); a tail holds none of its own.
+        let (refcount, n) = match page.compound.get() {
+            Compound::Tail { .. } => (n, n),
+            Compound::Head { nr } => {
+                let huge_maps = huge.get(&pfn).copied().unwrap_or_default();
+                let entire = page.entire_mapcount.load(Ordering::SeqCst);
+                if entire != huge_maps {
+                    violation(
+                        Oracle::I1Mapcount,
+                        format!("THP {pfn}: entire mapcount {entire} but {huge_maps} PMDs map it"),
+                    );
+                }
+                let ptes: i32 = (0..nr as usize)
+                    .map(|i| mapped.get(&w.subpage(pfn, i)).map_or(0, |m| m.0))
+                    .sum();
+                (refcount, ptes + huge_maps)
+            }
+            Compound::Single => (refcount, n),
+        };
         if refcount < n {
             violation(
                 Oracle::I1Mapcount,
@@ -251,9 +287,8 @@ pub fn check_stores(w: &World) {
                 if !w.mms.is_live(mm_id) {
                     continue;
                 }
-                let mm = w.mms.get(mm_id);
-                let (slot, i) = w.pte_slot(va);
-                let Some(t) = mm.pmd_table(slot) else {
+                // A huge PMD answers as the PTE of the subpage (`World::pte_at`).
+                let Some(pte) = w.pte_at(mm_id, va) else {
                     violation(
                         Oracle::LostStore,
                         format!(
@@ -263,7 +298,7 @@ pub fn check_stores(w: &World) {
                     );
                     continue;
                 };
-                match w.tables.get(t).ptep_get_lockless(i) {
+                match pte {
                     Pte::Present { pfn, .. } => w.page(pfn).data[cpu].load(Ordering::SeqCst),
                     other => {
                         violation(

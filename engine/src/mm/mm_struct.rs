@@ -1,8 +1,8 @@
 //! `struct mm_struct`: an address space's VMAs under `mmap_lock`, its page-table tree, rss,
 //! `tlb_flush_pending`, and the CPUs that ran it (`mm_cpumask`).
 
-use super::arena::Id;
 use super::ids::{TableId, VmaId};
+use super::pmd::Pmd;
 use crate::sync::{AtomicU32, AtomicU64, LockClass, Ordering, RwSem, SpinLock, observer};
 
 pub use super::ids::{MmId, MmKind};
@@ -23,10 +23,23 @@ pub struct Mm {
     /// `mm->page_table_lock`: populating the level above the PTE tables (and the PTL itself
     /// when split PTLs are off, `WorldConfig::ptlocks`).
     pub page_table_lock: SpinLock<()>,
-    /// The PMD level: one slot per PTE table, packed `TableId` + 1 (0 = none).
-    /// Protected by: `page_table_lock` to populate; cleared by `free_pgtables` once nothing can
-    /// reach the table; read without locks by walkers, as `pmd_none` is.
+    /// The PMD level: one slot per PTE table, a [`Pmd`] word (a table is its packed
+    /// `TableId` + 1, 0 is none, huge and migration entries have bit 63 set).
+    /// Protected by: the PMD lock ([`crate::mm::World::pmd_lockptr`]) to populate a table
+    /// (`pmd_install`) or change a huge entry; cleared by `free_pgtables` once nothing can
+    /// reach the table; read without locks by walkers, as `pmd_none` / `pmd_trans_huge` are.
     pub pmd: Vec<AtomicU64>,
+    /// The split PMD lock: `ptlock_ptr(page_ptdesc(pmd_page))` of the one PMD page the model's
+    /// mm has (`pmd_lockptr` with `USE_SPLIT_PMD_PTLOCKS`; `&mm->page_table_lock` without, as
+    /// [`crate::mm::World::pmd_lockptr`] chooses). Class `Ptl`: the kernel gives PTE and PMD
+    /// split locks one lockdep class and nests them by subclass.
+    /// Protected by: itself (it guards the PMD entries, [`Mm::pmd`]).
+    pub pmd_ptl: SpinLock<()>,
+    /// `pmd_huge_pte(mm, pmd)`: the PTE table deposited for each huge PMD
+    /// (`pgtable_trans_huge_deposit`), packed `TableId` + 1 (0 = none).
+    /// Protected by: the PMD lock (deposit and withdraw happen under it). Observer atomics:
+    /// the PMD lock, not the cell, orders every access.
+    pub pmd_huge_pte: Vec<observer::AtomicU64>,
     /// `mm->tlb_flush_pending`: nesting count of mmu_gathers in flight.
     pub tlb_flush_pending: AtomicU32,
     /// MM_ANONPAGES + MM_FILEPAGES. Observer state: the kernel's rss is a percpu counter no
@@ -66,6 +79,8 @@ impl Mm {
             mmap_lock: RwSem::new(LockClass::MmapLock, MmMap::default()),
             page_table_lock: SpinLock::new(LockClass::PageTableLock, ()),
             pmd: (0..pmds).map(|_| AtomicU64::new(0)).collect(),
+            pmd_ptl: SpinLock::new(LockClass::Ptl, ()),
+            pmd_huge_pte: (0..pmds).map(|_| observer::AtomicU64::new(0)).collect(),
             tlb_flush_pending: AtomicU32::new(0),
             rss: observer::AtomicI64::new(0),
             cpus_ran: observer::AtomicU64::new(0),
@@ -73,12 +88,19 @@ impl Mm {
         }
     }
 
-    /// The PTE table at PMD slot `i`, if populated (`pmd_none` is the `None`).
+    /// The PTE table at PMD slot `i`, if it points to one: `None` for `pmd_none`, and also for
+    /// a huge, invalidated or migration entry (no PTE table to walk; callers that must tell
+    /// those apart read [`Mm::pmdp_get_lockless`]).
     pub fn pmd_table(&self, i: usize) -> Option<TableId> {
-        match self.pmd.get(i)?.load(Ordering::SeqCst) {
-            0 => None,
-            v => Some(Id::unpack(v - 1)),
-        }
+        self.pmdp_get_lockless(i).table()
+    }
+
+    /// `pmdp_get_lockless`: the PMD at slot `i` read without the PMD lock (`None` past the
+    /// end) — one atomic load, a snapshot the caller re-checks under the lock before it acts.
+    pub fn pmdp_get_lockless(&self, i: usize) -> Pmd {
+        self.pmd
+            .get(i)
+            .map_or(Pmd::None, |p| Pmd::decode(p.load(Ordering::SeqCst)))
     }
 
     /// Note that CPU `cpu` runs this mm (`switch_mm` sets the bit in `mm_cpumask`).

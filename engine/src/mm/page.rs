@@ -9,7 +9,7 @@
 use super::arena::Id;
 use super::ids::{AnonVmaId, FileId};
 use crate::sync::page_lock::{PG_LOCKED, PG_WAITERS};
-use crate::sync::{AtomicI32, AtomicU32, AtomicU64, LockClass, Ordering, PageLock};
+use crate::sync::{AtomicI32, AtomicU32, AtomicU64, Frozen, LockClass, Ordering, PageLock};
 
 pub use super::ids::{PageKind, Pfn};
 
@@ -81,6 +81,25 @@ impl Mapping {
     }
 }
 
+/// Where a frame stands in a compound page (`PageHead`, `PageTail`, `compound_head`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compound {
+    /// An order-0 page.
+    #[default]
+    Single,
+    /// The head of a THP of `nr` frames (`folio_nr_pages`), itself and the `nr - 1` frames
+    /// after it in the arena.
+    Head {
+        /// Frames in the compound page (the model's `HPAGE_PMD_NR`: `ptes_per_table`).
+        nr: u32,
+    },
+    /// A tail frame; `head` is the arena index of its head (`compound_head`).
+    Tail {
+        /// The head frame's index.
+        head: u32,
+    },
+}
+
 /// One page frame.
 #[derive(Debug)]
 pub struct Page {
@@ -101,6 +120,15 @@ pub struct Page {
     pub mlock_count: AtomicU32,
     /// The data: one word per simulated CPU (the last value that CPU stored).
     pub data: Vec<AtomicU64>,
+    /// Head, tail or order-0 (`PG_head`, `page->compound_head`).
+    /// Protected by: set while the frame is unreachable (`prep_compound_page` in the
+    /// allocator) and cleared when it is freed; read freely.
+    pub compound: Frozen<Compound>,
+    /// The head's `_entire_mapcount` (`compound_mapcount` before 6.3): how many PMDs map the
+    /// whole THP, zero-based here as `mapcount` is. Unused on tails and order-0 pages.
+    /// Protected by: the PMD lock of the mapping added or removed; read racily
+    /// (`World::page_mapcount`, the quiescent checks).
+    pub entire_mapcount: AtomicI32,
 }
 
 impl Page {
@@ -113,6 +141,8 @@ impl Page {
             index: AtomicU64::new(0),
             mlock_count: AtomicU32::new(0),
             data: (0..cpus).map(|_| AtomicU64::new(0)).collect(),
+            compound: Frozen::new(Compound::Single),
+            entire_mapcount: AtomicI32::new(0),
         }
     }
 
@@ -141,9 +171,14 @@ impl Page {
         self.flags.fetch_and(!flag, Ordering::SeqCst) & flag != 0
     }
 
-    /// `page_mapped()`: a racy snapshot, as the kernel's.
+    /// `page_mapped()`: a racy snapshot, as the kernel's. A THP head counts its PMD mappings
+    /// too (`folio_mapped`); a tail's PMD mappings are its head's
+    /// (`World::page_mapcount`). The compound check reads no modelled atomic for an order-0
+    /// page, so the scenarios without THP see the one load they always did.
     pub fn mapped(&self) -> bool {
         self.mapcount.load(Ordering::SeqCst) > 0
+            || (matches!(self.compound.get(), Compound::Head { .. })
+                && self.entire_mapcount.load(Ordering::SeqCst) > 0)
     }
 
     /// `page_maybe_dma_pinned` (`folio_maybe_dma_pinned`): a racy snapshot of whether a

@@ -54,6 +54,7 @@ impl World {
             trace,
             stores,
             unmaps,
+            thp,
         } = self;
         let room = pages.renewed_generation().is_some()
             && mms.renewed_generation().is_some()
@@ -88,6 +89,7 @@ impl World {
         *trace = Trace::default();
         stores.get_mut().clear();
         *unmaps.get_mut() = UnmapLog::default();
+        *thp.get_mut() = false;
         for _ in 0..cfg.files.len() {
             files.alloc();
         }
@@ -105,7 +107,11 @@ fn reset_page(p: &mut Page, cpus: usize) {
         index,
         mlock_count,
         data,
+        compound,
+        entire_mapcount,
     } = p;
+    *compound = Frozen::new(super::page::Compound::Single);
+    entire_mapcount.store(0, Ordering::Relaxed);
     flags.store(0, Ordering::Relaxed);
     mapcount.store(0, Ordering::Relaxed);
     refcount.store(0, Ordering::Relaxed);

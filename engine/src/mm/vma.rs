@@ -28,6 +28,8 @@ pub mod vm {
     pub const IO: u32 = 0x4000;
     /// VM_HUGETLB.
     pub const HUGETLB: u32 = 0x0040_0000;
+    /// VM_HUGEPAGE (`MADV_HUGEPAGE`): THP faults may map this VMA with huge PMDs.
+    pub const HUGEPAGE: u32 = 0x2000_0000;
 }
 
 /// Where a VMA is and what it maps: set at mmap (or `vm_area_dup`) time, and changed later

@@ -172,6 +172,13 @@ pub struct World {
     /// TLB fills, unmap starts and returns, faults in flight (observer state, for I14 and the
     /// lost-store oracle: see [`crate::check::unmapped`]).
     pub unmaps: ObserverMutex<UnmapLog>,
+    /// Some VMA of this world was made THP-eligible (`MADV_HUGEPAGE`,
+    /// [`crate::ops::huge_memory::madvise_hugepage`]), so a PMD may be huge. Until then every
+    /// PMD is none or a table, and `zap_pmd_range` leaves its unlocked huge-PMD check to
+    /// `pte_offset_map_lock`'s read (docs/MODEL.md §15, simplifications).
+    /// Protected by: set under `mmap_lock` write before the first THP fault can run (which
+    /// holds it for read); observer state, never cleared.
+    pub thp: super::super::sync::observer::AtomicBool,
 }
 
 /// A fault in flight on an mm, for the I14 check of MADV_DONTNEED ([`World::fault_begin`]).
@@ -214,6 +221,7 @@ impl World {
             trace: Trace::default(),
             stores: ObserverMutex::new(HashMap::new()),
             unmaps: ObserverMutex::new(UnmapLog::default()),
+            thp: super::super::sync::observer::AtomicBool::new(false),
             kernel,
             cfg,
         };
@@ -271,10 +279,93 @@ impl World {
     /// The PTE mapping `va` of `mm` right now, without its PTL (a racy snapshot, as the
     /// kernel's lockless reads are): `None` when no table covers `va`. For setup, oracles and
     /// tests; a path that acts on the PTE takes the PTL (`pte_offset_map_lock`).
+    ///
+    /// A huge PMD answers for each page it maps as the PTE `__split_huge_pmd` would make of it
+    /// (present, the subpage's pfn, the PMD's bits: an invalidated or NUMA-hinting PMD still
+    /// maps the page, so it answers present too), and a PMD migration entry as a migration
+    /// PTE of the subpage: so that I14 and the other oracles see a huge mapping as mapped.
     pub fn pte_at(&self, mm: Id<MmKind>, va: u64) -> Option<super::pte::Pte> {
+        use super::pmd::Pmd;
+        use super::pte::Pte;
         let (slot, i) = self.pte_slot(va);
-        let t = self.mms.get(mm).pmd_table(slot)?;
-        Some(self.tables.get(t).ptep_get_lockless(i))
+        match self.mms.get(mm).pmdp_get_lockless(slot) {
+            Pmd::None => None,
+            Pmd::Table(t) => Some(self.tables.get(t).ptep_get_lockless(i)),
+            Pmd::Huge {
+                pfn,
+                write,
+                dirty,
+                young,
+                ..
+            }
+            | Pmd::Invalid {
+                pfn,
+                write,
+                dirty,
+                young,
+            } => Some(Pte::Present {
+                pfn: self.subpage(pfn, i),
+                write,
+                dirty,
+                young,
+            }),
+            Pmd::Migration { pfn, write } => Some(Pte::Migration {
+                pfn: self.subpage(pfn, i),
+                write,
+            }),
+        }
+    }
+
+    /// `nth_page(head, i)`: the `i`-th frame of the compound page headed by `head` (the head
+    /// itself for `i == 0`), with the generation it has now.
+    pub fn subpage(&self, head: Pfn, i: usize) -> Pfn {
+        if i == 0 {
+            return head;
+        }
+        self.pages
+            .live_id(head.idx + i as u32)
+            .unwrap_or(Id::new(head.idx + i as u32, 0))
+    }
+
+    /// `compound_head`: the head of the compound page `pfn` belongs to (itself for a head or
+    /// an order-0 page).
+    pub fn compound_head(&self, pfn: Pfn) -> Pfn {
+        match self.pages.slot(pfn.idx).compound.get() {
+            super::page::Compound::Tail { head } => {
+                self.pages.live_id(head).unwrap_or(Id::new(head, 0))
+            }
+            _ => pfn,
+        }
+    }
+
+    /// `page_mapcount`: a frame's own PTE mappings plus the mappings of its whole THP by PMDs
+    /// (`_mapcount + _entire_mapcount`), both zero-based here.
+    pub fn page_mapcount(&self, pfn: Pfn) -> i32 {
+        use crate::sync::Ordering;
+        let own = self.pages.slot(pfn.idx).mapcount.load(Ordering::SeqCst);
+        let head = self.compound_head(pfn);
+        match self.pages.slot(head.idx).compound.get() {
+            super::page::Compound::Head { .. } => {
+                own + self
+                    .pages
+                    .slot(head.idx)
+                    .entire_mapcount
+                    .load(Ordering::SeqCst)
+            }
+            _ => own,
+        }
+    }
+
+    /// `pmd_lockptr`: the lock of the mm's PMD page — its split lock
+    /// ([`Mm::pmd_ptl`], `USE_SPLIT_PMD_PTLOCKS`), or `mm->page_table_lock` when split locks
+    /// are off. Simplification: the model ties split PMD locks to split PTE locks
+    /// ([`WorldConfig::ptlocks`]), as an x86-64 build does (`USE_SPLIT_PMD_PTLOCKS` needs
+    /// `USE_SPLIT_PTE_PTLOCKS`).
+    pub fn pmd_lockptr<'a>(&'a self, mm: &'a Mm) -> &'a SpinLock<()> {
+        match self.cfg.ptlocks {
+            Ptlocks::Split => &mm.pmd_ptl,
+            Ptlocks::MmPageTableLock => &mm.page_table_lock,
+        }
     }
 
     /// `pte_lockptr`: the lock of a PTE table — its split PTL, or the mm's

@@ -4,6 +4,7 @@
 
 use crate::check::{self, Oracle};
 use crate::mm::page::Mapping;
+use crate::mm::pmd::Pmd;
 use crate::mm::pte::Pte;
 use crate::mm::world::StoreTarget;
 use crate::mm::{MmId, Pfn, TlbEntry, World};
@@ -29,7 +30,13 @@ pub enum HwFault {
 fn walk(w: &World, mm_id: MmId, va: u64, store: bool) -> Result<TlbEntry, HwFault> {
     let mm = w.mms.get(mm_id);
     let (slot, i) = w.pte_slot(va);
-    let table_id = mm.pmd_table(slot).ok_or(HwFault::NotPresent)?;
+    let table_id = match mm.pmdp_get_lockless(slot) {
+        Pmd::Table(t) => t,
+        Pmd::Huge {
+            protnone: false, ..
+        } => return walk_huge(w, mm_id, va, store),
+        _ => return Err(HwFault::NotPresent),
+    };
     let table = w.tables.get(table_id);
     let entry = &table.entries[i];
     loop {
@@ -61,6 +68,56 @@ fn walk(w: &World, mm_id: MmId, va: u64, store: bool) -> Result<TlbEntry, HwFaul
             mm: mm_id,
             va,
             pfn,
+            write,
+            dirty: dirty || store,
+            filled: w.tlb_fill_epoch(),
+        });
+    }
+}
+
+/// The walker at a huge PMD: the leaf is the PMD itself. Its accessed and dirty bits are set
+/// with a compare-and-exchange, as a PTE's are; the TLB entry made is for the one page
+/// accessed, the subpage of the THP at `va`.
+///
+/// Simplification: x86 caches a 2M translation for the whole PMD; the model caches the
+/// 4K pages touched (every flush of the range removes them all, as it would the one entry).
+fn walk_huge(w: &World, mm_id: MmId, va: u64, store: bool) -> Result<TlbEntry, HwFault> {
+    let (slot, i) = w.pte_slot(va);
+    let entry = &w.mms.get(mm_id).pmd[slot];
+    loop {
+        let raw = entry.load(Ordering::SeqCst);
+        let Pmd::Huge {
+            pfn,
+            write,
+            dirty,
+            protnone: false,
+            ..
+        } = Pmd::decode(raw)
+        else {
+            return Err(HwFault::NotPresent);
+        };
+        if store && !write {
+            return Err(HwFault::WriteProtect);
+        }
+        let new = Pmd::Huge {
+            pfn,
+            write,
+            dirty: dirty || store,
+            young: true,
+            protnone: false,
+        }
+        .encode();
+        if new != raw
+            && entry
+                .compare_exchange(raw, new, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            continue;
+        }
+        return Ok(TlbEntry {
+            mm: mm_id,
+            va,
+            pfn: w.subpage(pfn, i),
             write,
             dirty: dirty || store,
             filled: w.tlb_fill_epoch(),

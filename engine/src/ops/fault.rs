@@ -64,11 +64,19 @@ pub fn find_vma(w: &World, vmas: &[VmaId], va: u64) -> Option<VmaId> {
 }
 
 /// `__pte_alloc`: make sure the PTE table covering `va` exists, populating the PMD slot under
-/// `mm->page_table_lock` (allocated outside it, installed if still empty, freed otherwise).
+/// the PMD lock (`pmd_install`, mm/memory.c: `ptl = pmd_lock(mm, pmd)`; allocated outside it,
+/// installed if still `pmd_none`, freed otherwise). `Err(Oom)` also when the PMD is huge (no
+/// PTE table to hand out: callers that may meet a huge PMD use [`pte_alloc_pmd`]).
 pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Error> {
+    pte_alloc_pmd(w, mm, mm_id, va)?.ok_or(Error::Oom)
+}
+
+/// [`pte_alloc`] for a caller that may find the PMD huge: `Ok(None)` when it is (a THP fault
+/// populated it first: `handle_pte_fault` then finds no PTE table and the access retries).
+pub fn pte_alloc_pmd(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<Option<TableId>, Error> {
     let (slot, _) = w.pte_slot(va);
     if let Some(t) = mm.pmd_table(slot) {
-        return Ok(t);
+        return Ok(Some(t));
     }
     let (tid, table) = w.tables.alloc().ok_or(Error::Oom)?;
     table.owner.set((mm_id, slot));
@@ -76,18 +84,18 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
     for e in &table.entries {
         e.store(0, Ordering::SeqCst);
     }
-    let ptl = mm.page_table_lock.lock();
-    let t = match mm.pmd_table(slot) {
-        Some(existing) => {
-            drop(ptl);
-            w.tables.free(tid);
-            existing
-        }
-        None => {
+    let ptl = w.pmd_lockptr(mm).lock();
+    let t = match mm.pmdp_get_lockless(slot) {
+        crate::mm::Pmd::None => {
             mm.pmd[slot].store(tid.pack() + 1, Ordering::SeqCst);
             drop(ptl);
             w.trace("pmd_populate", mm_id, format_args!("slot {slot} = {tid}"));
-            tid
+            Some(tid)
+        }
+        existing => {
+            drop(ptl);
+            w.tables.free(tid);
+            existing.table()
         }
     };
     Ok(t)
@@ -144,7 +152,18 @@ pub fn handle_mm_fault(
     if vma.has(vm::HUGETLB) {
         return Err(Error::Segv);
     }
-    let tid = pte_alloc(w, mm, mm_id, va)?;
+    if w.thp.load(std::sync::atomic::Ordering::SeqCst) {
+        // __handle_mm_fault's PMD level (a world without THP VMAs has no huge PMD: skipped,
+        // as zap_pmd_range's check is).
+        if crate::ops::huge_memory::huge_pmd_fault(w, mm_id, vma_id, va, write, map)?
+            == crate::ops::huge_memory::HugeFault::Done
+        {
+            return Ok(VmFault::empty());
+        }
+    }
+    let Some(tid) = pte_alloc_pmd(w, mm, mm_id, va)? else {
+        return Ok(VmFault::empty());
+    };
     let (_, i) = w.pte_slot(va);
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
     let orig = ptep_get_lockless(w.tables.get(tid), i);

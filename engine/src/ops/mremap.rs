@@ -32,13 +32,12 @@
 //!
 //! Simplifications, each said where it is made: `new_len <= old_len` only (no expansion in
 //! place or at the new address), `MREMAP_MAYMOVE | MREMAP_FIXED` only (no address search, no
-//! `MREMAP_DONTUNMAP`); VM_LOCKED and hugetlb VMAs are refused (no `mlock` of the new range,
-//! no `move_hugetlb_page_tables`); no PUD level (`move_normal_pud`), no huge PMDs (the world's
-//! PMD entries point at PTE tables), no `try_realign_addr`, no `VM_ACCOUNT`, no
+//! `MREMAP_DONTUNMAP`); VM_LOCKED, hugetlb and `MADV_HUGEPAGE`'d VMAs are refused (no `mlock`
+//! of the new range, no `move_hugetlb_page_tables`, no `move_huge_pmd`); no PUD level
+//! (`move_normal_pud`), no `try_realign_addr`, no `VM_ACCOUNT`, no
 //! `vm_ops->mremap`, no KSM, no userfaultfd; `move_pte` and `move_soft_dirty_pte` are the
-//! identity (no soft-dirty bit). The PMD lock is `mm->page_table_lock` — the kernel's
-//! `pmd_lockptr` without split PMD locks — because the model's PMD entries have no lock of
-//! their own.
+//! identity (no soft-dirty bit). The model's mm has one PMD page, so the old and the new PMD
+//! lock (`pmd_lockptr`) are one lock.
 
 use crate::mm::address_space::IMmap;
 use crate::mm::mm_struct::MmMap;
@@ -179,8 +178,8 @@ fn move_page_tables_loop(w: &World, pmc: &MoveControl, pmd_rmap_locks: bool) -> 
 /// touched, and no PTL is taken. Refuses (false) if the new entry is populated
 /// (`WARN_ON_ONCE(!pmd_none(*new_pmd))`) or the old one went away.
 ///
-/// Simplification: `pmd_lock` is `mm->page_table_lock` (module docs); old and new PMD lock
-/// are then one lock (`new_ptl == old_ptl`, no `spin_lock_nested`). The table's `owner` keeps
+/// Old and new PMD lock are one lock — the model's mm has one PMD page (`new_ptl ==
+/// old_ptl`, no `spin_lock_nested`). The table's `owner` keeps
 /// the slot it was allocated for (no path reads it).
 pub fn move_normal_pmd(w: &World, pmc: &MoveControl, old_addr: u64, new_addr: u64) -> bool {
     let mm_id = w.vmas.get(pmc.old).info.get().mm;
@@ -189,7 +188,7 @@ pub fn move_normal_pmd(w: &World, pmc: &MoveControl, old_addr: u64, new_addr: u6
     if mm.pmd_table(new_slot).is_some() {
         return false;
     }
-    let ptl = mm.page_table_lock.lock();
+    let ptl = w.pmd_lockptr(mm).lock();
     let pmd = mm.pmd[old_slot].load(Ordering::SeqCst);
     if pmd == 0 {
         return false;
@@ -514,8 +513,9 @@ pub fn mremap(
     if len > v.info.get().end - addr {
         return Err(Error::Segv);
     }
-    if v.has(vm::LOCKED) || v.has(vm::HUGETLB) {
-        // Simplification (module docs): no mlock of the new range, no hugetlb move.
+    if v.has(vm::LOCKED) || v.has(vm::HUGETLB) || v.has(vm::HUGEPAGE) {
+        // Simplification (module docs): no mlock of the new range, no hugetlb move, no
+        // huge-PMD move (`move_huge_pmd`) or split of one.
         return Err(Error::Inval);
     }
     move_vma(w, &mut map, vma, addr, len, new_addr)

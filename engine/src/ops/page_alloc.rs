@@ -2,6 +2,7 @@
 //! `zone->lock`.
 
 use crate::check::{self, Oracle};
+use crate::mm::page::Compound;
 use crate::mm::{Pfn, World};
 use crate::sync::Ordering;
 
@@ -22,13 +23,68 @@ pub fn alloc_page(w: &World) -> Option<Pfn> {
     Some(pfn)
 }
 
-/// `get_page`.
+/// `alloc_pages(GFP_TRANSHUGE, HPAGE_PMD_ORDER)` + `prep_compound_page` (the THP fault's
+/// `vma_alloc_folio(..., HPAGE_PMD_ORDER, ...)`): `nr` consecutive free frames under
+/// `zone->lock`, the first the head (one reference, `_entire_mapcount` zero), the rest its
+/// tails (no reference of their own: `get_page` / `put_page` of a tail go to the head).
+/// `None` when no run of `nr` free frames exists (the fault then falls back to small pages,
+/// `VM_FAULT_FALLBACK`).
+///
+/// Simplification: the buddy allocator's alignment of the run is not modelled (any run
+/// will do).
+pub fn alloc_compound_page(w: &World, nr: usize) -> Option<Pfn> {
+    let first = {
+        let mut free = w.free_pages.lock();
+        let mut sorted = free.clone();
+        sorted.sort_unstable();
+        let first = sorted
+            .windows(nr)
+            .find(|run| run[nr - 1] - run[0] == nr as u32 - 1)
+            .map(|run| run[0])?;
+        free.retain(|&i| !(first..first + nr as u32).contains(&i));
+        first
+    };
+    let mut head = None;
+    for i in 0..nr as u32 {
+        let (pfn, page) = w.pages.activate(first + i);
+        page.flags.store(0, Ordering::SeqCst);
+        page.mapcount.store(0, Ordering::SeqCst);
+        page.entire_mapcount.store(0, Ordering::SeqCst);
+        page.mapping.store(0, Ordering::SeqCst);
+        page.index.store(0, Ordering::SeqCst);
+        page.mlock_count.store(0, Ordering::SeqCst);
+        for d in &page.data {
+            d.store(0, Ordering::SeqCst);
+        }
+        page.compound.set(if i == 0 {
+            Compound::Head { nr: nr as u32 }
+        } else {
+            Compound::Tail { head: first }
+        });
+        page.refcount
+            .store(if i == 0 { 1 } else { 0 }, Ordering::SeqCst);
+        if i == 0 {
+            head = Some(pfn);
+        }
+    }
+    let head = head.expect("nr >= 1");
+    w.trace(
+        "alloc_pages(HPAGE_PMD_ORDER)",
+        head,
+        format_args!("{nr} pages, ref=1"),
+    );
+    Some(head)
+}
+
+/// `get_page`: a reference on the page, or on its head for a tail (`folio_get(page_folio)`).
 pub fn get_page(w: &World, pfn: Pfn) {
+    let pfn = w.compound_head(pfn);
     w.page(pfn).refcount.fetch_add(1, Ordering::SeqCst);
 }
 
 /// `get_page_unless_zero`: fails on a frozen or freed page.
 pub fn get_page_unless_zero(w: &World, pfn: Pfn) -> bool {
+    let pfn = w.compound_head(pfn);
     let page = w.pages.slot(pfn.idx);
     if !w.pages.is_live(pfn) {
         return false;
@@ -56,9 +112,11 @@ pub fn get_page_unless_zero(w: &World, pfn: Pfn) -> bool {
     true
 }
 
-/// `put_page`: drop a reference; the last one frees the page.
+/// `put_page`: drop a reference (the head's, for a tail); the last one frees the page (the
+/// whole compound page, `free_compound_page`).
 #[track_caller]
 pub fn put_page(w: &World, pfn: Pfn) {
+    let pfn = w.compound_head(pfn);
     let prev = w.page(pfn).refcount.fetch_sub(1, Ordering::SeqCst);
     if prev == 1 {
         free_page(w, pfn);
@@ -72,9 +130,31 @@ pub fn put_page(w: &World, pfn: Pfn) {
 
 /// `free_unref_page`: return a page whose last reference went to the allocator, after the
 /// checks of `free_pages_prepare` (mapcount) and the lab's I3 and I13: no CPU TLB and no
-/// secondary TLB reaches it.
+/// secondary TLB reaches it. The head of a THP frees every frame of it, each checked so
+/// (`free_compound_page` → `free_tail_page_prepare` and the head's `_entire_mapcount`).
 #[track_caller]
 pub fn free_page(w: &World, pfn: Pfn) {
+    if let Compound::Head { nr } = w.page(pfn).compound.get() {
+        let entire = w.page(pfn).entire_mapcount.load(Ordering::SeqCst);
+        if entire != 0 {
+            check::violation(
+                Oracle::Bug,
+                format!("Bad page state: THP {pfn} freed with entire mapcount {entire}"),
+            );
+        }
+        let frames: Vec<Pfn> = (0..nr as usize).map(|i| w.subpage(pfn, i)).collect();
+        for &f in frames.iter().rev() {
+            w.page(f).compound.set(Compound::Single);
+            free_one_page(w, f);
+        }
+        return;
+    }
+    free_one_page(w, pfn);
+}
+
+/// One frame of [`free_page`].
+#[track_caller]
+fn free_one_page(w: &World, pfn: Pfn) {
     let page = w.page(pfn);
     let mapcount = page.mapcount.load(Ordering::SeqCst);
     if mapcount != 0 {

@@ -60,6 +60,67 @@ pub fn page_move_anon_rmap(w: &World, page: &LockedPage<'_>, vma: VmaId) {
     w.trace("page_move_anon_rmap", pfn, av);
 }
 
+/// `page_add_new_anon_rmap(page, vma, haddr, compound = true)` (4.5–5.18; `RMAP_COMPOUND`
+/// 6.0–6.2, `folio_add_new_anon_rmap` 6.3+): the first mapping of a new THP, by the huge PMD
+/// `pmd` the caller holds locked — the head's `_entire_mapcount` goes to one (zero-based 0 →
+/// 1 here, as `mapcount`), its per-page mapcounts stay; the head is anonymous, swap-backed and
+/// exclusive. Simplification: the tails carry the head's `mapping` and their own `index` too
+/// (the kernel's tails point at the head), so that a walk from any subpage finds its anon_vma.
+pub fn page_add_new_anon_rmap_pmd(
+    w: &World,
+    pmd: &crate::ops::pmd_lock::LockedPmd<'_>,
+    head: Pfn,
+    vma: VmaId,
+) {
+    let v = w.vmas.get(vma);
+    let av = v
+        .anon_vma()
+        .expect("anon_vma_prepare before page_add_new_anon_rmap");
+    let info = v.info.get();
+    let nr = w.cfg.ptes_per_table;
+    for i in 0..nr {
+        let page = w.page(w.subpage(head, i));
+        page.index
+            .store(info.index_of(pmd.haddr() + i as u64), Ordering::SeqCst);
+        page.mapping
+            .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
+    }
+    let page = w.page(head);
+    page.flags.fetch_or(
+        pg::ANON | pg::SWAPBACKED | pg::ANON_EXCLUSIVE,
+        Ordering::SeqCst,
+    );
+    page.entire_mapcount.fetch_add(1, Ordering::SeqCst);
+    w.trace(
+        "page_add_new_anon_rmap(compound)",
+        head,
+        format_args!("entire={}", page.entire_mapcount.load(Ordering::SeqCst)),
+    );
+}
+
+/// `page_remove_rmap(page, vma, compound = true)` (≤6.7; `folio_remove_rmap_pmd` 6.8+): one
+/// PMD mapping of the THP `head` fewer, under the lock of the PMD `pmd` that mapped it.
+pub fn page_remove_rmap_pmd(
+    w: &World,
+    _pmd: &crate::ops::pmd_lock::LockedPmd<'_>,
+    head: Pfn,
+    _vma: VmaId,
+) {
+    let page = w.page(head);
+    let left = page.entire_mapcount.fetch_sub(1, Ordering::SeqCst) - 1;
+    w.trace(
+        "page_remove_rmap(compound)",
+        head,
+        format_args!("entire={left}"),
+    );
+    if left < 0 {
+        crate::check::violation(
+            crate::check::Oracle::I1Mapcount,
+            format!("entire mapcount of THP {head} went negative"),
+        );
+    }
+}
+
 /// `page_add_anon_rmap`: another mapping of an existing anonymous page (remove_migration_pte).
 pub fn page_add_anon_rmap(w: &World, _pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let page = w.page(pfn);

@@ -367,9 +367,9 @@ pub fn zap_nonpresent_ptes(
     1
 }
 
-/// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA): `zap_pte_range` for
-/// each PTE table (the model's page table has one level above the PTEs, so `zap_pmd_range`'s
-/// loop is this one), coming back to a table whose zap a full batch stopped.
+/// `unmap_page_range` of one VMA over `[start, end)` (clipped to the VMA): `zap_pmd_range` for
+/// each PMD (the model's page table has one level above the PMDs, so `zap_pud_range`'s loop
+/// is this one), coming back to a table whose zap a full batch stopped.
 ///
 /// Simplification: no `tlb_start_vma`/`tlb_end_vma`. The kernel's `tlb_end_vma` flushes and
 /// resets the gathered range at each VMA boundary (unless `fullmm` or
@@ -379,8 +379,64 @@ pub fn unmap_page_range(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, 
     let info = w.vmas.get(vma).info.get();
     let (mut addr, end) = (start.max(info.start), end.min(info.end));
     while addr < end {
-        addr = (w.kernel.zap.zap_pte_range)(w, tlb, vma, addr, end);
+        addr = (w.kernel.zap.zap_pmd_range)(w, tlb, vma, addr, end);
     }
+}
+
+/// `zap_pmd_range` (mm/memory.c) for the PMD covering `addr`: the unlocked checks, then
+/// `zap_pte_range`. Returns the first address not zapped (the PMD's end, or where a full
+/// gather batch stopped `zap_pte_range`; the caller comes back).
+///
+/// ```text
+/// if (is_swap_pmd(*pmd) || pmd_trans_huge(*pmd) || pmd_devmap(*pmd)) {   // no lock
+///         if (next - addr != HPAGE_PMD_SIZE)
+///                 __split_huge_pmd(vma, pmd, addr, false, NULL);
+///         else if (zap_huge_pmd(tlb, vma, pmd, addr))
+///                 goto next;
+///         /* fall through */
+/// }
+/// if (pmd_none_or_trans_huge_or_clear_bad(pmd))                        // no lock
+///         goto next;
+/// next = zap_pte_range(tlb, vma, pmd, addr, next, details);
+/// ```
+///
+/// Both reads are made without the PMD lock, under `mmap_lock` read only — which is why a
+/// path that changes a huge PMD under the same `mmap_lock` read must never leave it
+/// `pmd_none` in between (ced108037c2a; `pmd-unlocked-check`). The second check is
+/// `pmd_none_or_trans_huge_or_clear_bad` (≤6.4); 6.5+ tests `pmd_none` and lets
+/// `pte_offset_map_lock` refuse a huge PMD, which for the model's entries decides the same.
+///
+/// Simplification: in a world where no VMA was ever made THP-eligible
+/// ([`World::thp`]) no PMD can be huge, and the unlocked reads are left to
+/// `pte_offset_map_lock`'s own, so the scenarios without THP explore no extra loom branch
+/// points.
+pub fn zap_pmd_range(w: &World, tlb: &mut MmuGather, vma: VmaId, addr: u64, end: u64) -> u64 {
+    let next = pmd_addr_end(w, addr, end);
+    if w.thp.load(std::sync::atomic::Ordering::SeqCst) {
+        let mm = w.vmas.get(vma).info.get().mm;
+        let (slot, _) = w.pte_slot(addr);
+        let m = w.mms.get(mm);
+        let pmd = m.pmdp_get_lockless(slot);
+        w.trace("zap_pmd_range", format_args!("{mm} pmd {slot}"), pmd);
+        if pmd.is_swap_pmd() || pmd.is_trans_huge() {
+            if next - addr != w.cfg.ptes_per_table as u64 {
+                (w.kernel.thp.split_huge_pmd)(w, vma, addr);
+            } else if (w.kernel.thp.zap_huge_pmd)(w, tlb, vma, addr) {
+                return next;
+            }
+        }
+        race_window!("zap_pmd_range: between the unlocked pmd checks");
+        let again = m.pmdp_get_lockless(slot);
+        if again.none_or_trans_huge_or_clear_bad() {
+            w.trace(
+                "zap_pmd_range: pmd_none_or_trans_huge_or_clear_bad, skip",
+                format_args!("{mm} pmd {slot}"),
+                again,
+            );
+            return next;
+        }
+    }
+    (w.kernel.zap.zap_pte_range)(w, tlb, vma, addr, next)
 }
 
 /// `unmap_single_vma`: a hugetlb VMA goes to `__unmap_hugepage_range_final`
@@ -426,8 +482,11 @@ pub struct ZapOps {
     pub zap_page_range_single: fn(&World, VmaId, u64, u64),
     /// `unmap_single_vma`: hugetlb or `unmap_page_range`.
     pub unmap_single_vma: fn(&World, &mut MmuGather, VmaId, u64, u64),
-    /// `unmap_page_range`: `zap_pte_range` per PTE table.
+    /// `unmap_page_range`: `zap_pmd_range` per PMD.
     pub unmap_page_range: fn(&World, &mut MmuGather, VmaId, u64, u64),
+    /// `zap_pmd_range`: the unlocked huge-PMD checks, `zap_huge_pmd` or `__split_huge_pmd`,
+    /// then `zap_pte_range`.
+    pub zap_pmd_range: fn(&World, &mut MmuGather, VmaId, u64, u64) -> u64,
     /// `zap_pte_range`. Alternatives: [`zap_pte_range_v6_1`] (before 5df397dec7c4),
     /// [`zap_pte_range_rfc_batch_all`] (2023 RFC), [`zap_pte_range_rmaps_after_unlock`]
     /// (deliberately wrong).

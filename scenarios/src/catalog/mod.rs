@@ -13,6 +13,7 @@ pub mod mlock_page_lock;
 pub mod mremap_rmap_locks;
 pub mod munlock_exit;
 pub mod notifier_range;
+pub mod pmd_unlocked_check;
 pub mod put_anon_vma_order;
 pub mod ttu_sync;
 
@@ -35,6 +36,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &dirty_cow::DirtyCow,
         &gup_cow_fork::GupCowFork,
         &mremap_rmap_locks::MremapRmapLocks,
+        &pmd_unlocked_check::PmdUnlockedCheck,
         &mixed::Mixed,
     ]
 }

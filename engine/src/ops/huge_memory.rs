@@ -1,0 +1,517 @@
+//! Transparent huge pages at the PMD level (mm/huge_memory.c): the anonymous THP fault
+//! (`do_huge_pmd_anonymous_page`), the zap of a huge PMD (`zap_huge_pmd`), the split of a huge
+//! PMD into a PTE table (`__split_huge_pmd` / `__split_huge_pmd_locked`), the protection
+//! change of a huge PMD (`change_huge_pmd`, reached here from NUMA balancing's
+//! `change_prot_numa`), `do_huge_pmd_numa_page`, `do_huge_pmd_wp_page`, and `MADV_HUGEPAGE`.
+//!
+//! Each path is an entry of [`HugeMemoryOps`] (`w.kernel.thp`), so one replaced function is
+//! what every caller runs. Locks (docs/MODEL.md §15): `mmap_lock` (read for faults, zap,
+//! NUMA balancing; write for `MADV_HUGEPAGE`), then the PMD lock (`pmd_lock`,
+//! [`crate::ops::pmd_lock`]); no path here takes a PTE table's lock under it — the split fills
+//! a deposited table no walker can reach yet.
+//!
+//! A THP is `ptes_per_table` frames (`HPAGE_PMD_NR`): a head with the reference and the
+//! `_entire_mapcount` of PMD mappings, and tails. A PMD mapping holds one reference and one
+//! entire mapcount; splitting the PMD moves them to one reference and one `_mapcount` per
+//! PTE (`folio_ref_add(folio, HPAGE_PMD_NR - 1)`, per-page mapcounts up, entire down).
+//!
+//! Simplifications (docs/MODEL.md §6): anonymous THPs only (no file or shmem THP, no huge
+//! zero page, no `pmd_devmap`); no khugepaged; `do_huge_pmd_wp_page` always splits and falls
+//! back to the PTE fault; `do_huge_pmd_numa_page` maps the page back where it is (one node,
+//! no THP migration); NUMA hinting of PTE-mapped pages is not modelled (`change_prot_numa`
+//! changes huge PMDs only).
+
+use crate::mm::mm_struct::MmMap;
+use crate::mm::page::{Compound, pg};
+use crate::mm::pmd::Pmd;
+use crate::mm::pte::Pte;
+use crate::mm::vma::vm;
+use crate::mm::{MmId, MmuGather, Pfn, VmaId, World};
+use crate::ops::pmd_lock::{LockedPmd, pmd_lock, pmd_trans_huge_lock};
+use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
+use crate::race_window;
+use crate::sync::{Ordering, RwSemReadGuard};
+
+/// `MADV_HUGEPAGE` (`hugepage_madvise`, mm/khugepaged.c): set `VM_HUGEPAGE` on every anonymous
+/// VMA of `mm` overlapping `[start, end)`, under `mmap_lock` write. THP faults happen only in
+/// such VMAs: the model's `transparent_hugepage` mode is `madvise`.
+///
+/// Simplification: the flag is set on whole VMAs (no VMA split at the range's edges).
+pub fn madvise_hugepage(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<(), Error> {
+    let mm = w.mms.get(mm_id);
+    let map = mm.mmap_lock.write();
+    let mut any = false;
+    for &v in &map.vmas {
+        let info = w.vmas.get(v).info.get();
+        if info.start < end && start < info.end {
+            any = true;
+            let vma = w.vmas.get(v);
+            if info.file.is_none() && !vma.has(vm::HUGETLB) {
+                vma.flags.fetch_or(vm::HUGEPAGE, Ordering::SeqCst);
+                w.thp.store(true, crate::sync::observer::Ordering::SeqCst);
+                w.trace("hugepage_madvise", v, "VM_HUGEPAGE");
+            }
+        }
+    }
+    drop(map);
+    if any { Ok(()) } else { Err(Error::Inval) }
+}
+
+/// `thp_vma_allowable_order(vma, vm_flags, ..., PMD_ORDER)` + `thp_vma_suitable_order`: may a
+/// huge PMD map the PMD range around `va` in `vma` — an anonymous `VM_HUGEPAGE` VMA that
+/// covers the whole range (`haddr >= vm_start && haddr + HPAGE_PMD_SIZE <= vm_end`).
+pub fn thp_vma_suitable(w: &World, vma_id: VmaId, va: u64) -> bool {
+    let vma = w.vmas.get(vma_id);
+    let info = vma.info.get();
+    let per = w.cfg.ptes_per_table as u64;
+    let haddr = va / per * per;
+    vma.has(vm::HUGEPAGE)
+        && !vma.has(vm::HUGETLB)
+        && info.file.is_none()
+        && haddr >= info.start
+        && haddr + per <= info.end
+}
+
+/// What `create_huge_pmd` / `wp_huge_pmd` tell `__handle_mm_fault`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugeFault {
+    /// Done (`0`): the access is retried.
+    Done,
+    /// `VM_FAULT_FALLBACK`: handle the fault at the PTE level.
+    Fallback,
+}
+
+/// `do_huge_pmd_anonymous_page` → `__do_huge_pmd_anonymous_page` (mm/huge_memory.c, 6.x):
+/// `anon_vma_prepare`, allocate the THP (`vma_alloc_folio(..., HPAGE_PMD_ORDER)`; none →
+/// `VM_FAULT_FALLBACK`) and the PTE table to deposit (`pte_alloc_one`), then under the PMD
+/// lock re-check `pmd_none` (another fault may have populated it: drop both), and map it:
+/// `page_add_new_anon_rmap(compound)`, `lru_cache_add`, `pgtable_trans_huge_deposit`,
+/// `set_pmd_at(mk_huge_pmd, dirty, maybe writable)`, `add_mm_counter(HPAGE_PMD_NR)`.
+pub fn do_huge_pmd_anonymous_page(
+    w: &World,
+    mm_id: MmId,
+    vma_id: VmaId,
+    va: u64,
+) -> Result<HugeFault, Error> {
+    if !thp_vma_suitable(w, vma_id, va) {
+        return Ok(HugeFault::Fallback);
+    }
+    mmap::anon_vma_prepare(w, vma_id)?;
+    let nr = w.cfg.ptes_per_table;
+    let Some(head) = page_alloc::alloc_compound_page(w, nr) else {
+        w.trace(
+            "thp_fault_fallback",
+            mm_id,
+            format_args!("va {:#x}", va << 12),
+        );
+        return Ok(HugeFault::Fallback);
+    };
+    let (slot, _) = w.pte_slot(va);
+    let Some((tid, table)) = w.tables.alloc() else {
+        page_alloc::put_page(w, head);
+        return Err(Error::Oom);
+    };
+    table.owner.set((mm_id, slot));
+    table.share_count.store(1, Ordering::SeqCst);
+    for e in &table.entries {
+        e.store(0, Ordering::SeqCst);
+    }
+    for i in 0..nr {
+        w.page(w.subpage(head, i))
+            .flags
+            .fetch_or(pg::UPTODATE, Ordering::SeqCst); // clear_huge_page, __folio_mark_uptodate
+    }
+    let pmd = pmd_lock(w, mm_id, slot);
+    if !pmd.get().is_none() {
+        drop(pmd);
+        w.tables.free(tid); // pte_free
+        page_alloc::put_page(w, head);
+        return Ok(HugeFault::Done);
+    }
+    rmap::page_add_new_anon_rmap_pmd(w, &pmd, head, vma_id);
+    mlock::lru_cache_add_inactive_or_unevictable(w, head, vma_id);
+    pmd.pgtable_trans_huge_deposit(tid);
+    pmd.set_pmd_at(Pmd::Huge {
+        pfn: head,
+        write: w.vmas.get(vma_id).has(vm::WRITE), // maybe_pmd_mkwrite
+        dirty: true,
+        young: true,
+        protnone: false,
+    });
+    w.mms
+        .get(mm_id)
+        .rss
+        .fetch_add(nr as i64, std::sync::atomic::Ordering::Relaxed);
+    drop(pmd);
+    Ok(HugeFault::Done)
+}
+
+/// `zap_huge_pmd` (mm/huge_memory.c): under `__pmd_trans_huge_lock` (false, and nothing done,
+/// if the PMD is no longer huge), clear the PMD (`pmdp_huge_get_and_clear_full`), widen the
+/// gather's range over it (`tlb_remove_pmd_tlb_entry`), remove the compound rmap of a present
+/// entry (a migration entry holds none), free the deposited table (`zap_deposited_table`),
+/// drop the rss; after the unlock gather the THP (`tlb_remove_page_size`), flushing if the
+/// batch is full.
+pub fn zap_huge_pmd(w: &World, tlb: &mut MmuGather, vma: VmaId, addr: u64) -> bool {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let Some(pmd) = pmd_trans_huge_lock(w, mm, slot) else {
+        return false;
+    };
+    let orig = pmd.pmdp_huge_get_and_clear_full(tlb.fullmm);
+    let per = w.cfg.ptes_per_table as u64;
+    tlb.tlb_adjust_range(pmd.haddr(), per);
+    race_window!("zap_huge_pmd: pmd cleared, rmap not yet removed");
+    let folio = match orig {
+        Pmd::Huge { pfn, .. } | Pmd::Invalid { pfn, .. } => {
+            rmap::page_remove_rmap_pmd(w, &pmd, pfn, vma);
+            Some(pfn)
+        }
+        _ => None, // a migration entry: the migration holds the page
+    };
+    if let Some(t) = pmd.pgtable_trans_huge_withdraw() {
+        w.tables.free(t); // zap_deposited_table: pte_free, mm_dec_nr_ptes
+    }
+    w.mms
+        .get(mm)
+        .rss
+        .fetch_sub(per as i64, std::sync::atomic::Ordering::Relaxed);
+    drop(pmd);
+    if let Some(pfn) = folio
+        && tlb.tlb_remove_page(pfn, vma, false)
+    {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    true
+}
+
+/// `__split_huge_pmd(vma, pmd, address, freeze = false, folio = NULL)`: inside an
+/// mmu-notifier bracket over the PMD's range (MMU_NOTIFY_CLEAR), take the PMD lock and, if
+/// the PMD is still huge, split it (`split_huge_pmd_locked` → [`__split_huge_pmd_locked`]).
+pub fn __split_huge_pmd(w: &World, vma: VmaId, addr: u64) {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let per = w.cfg.ptes_per_table as u64;
+    let haddr = slot as u64 * per;
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, haddr, haddr + per);
+    let pmd = pmd_lock(w, mm, slot);
+    if pmd.get().is_trans_huge() {
+        __split_huge_pmd_locked(w, vma, &pmd);
+    }
+    drop(pmd);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
+}
+
+/// `__split_huge_pmd_locked` (mm/huge_memory.c, 6.x, anonymous, not freezing), the PMD lock
+/// held: `pmdp_invalidate` (the PMD stays `pmd_trans_huge`, never `pmd_none`, and the TLB is
+/// flushed), move a dirty bit to the folio, `folio_ref_add(HPAGE_PMD_NR - 1)` and one
+/// `_mapcount` per page (`page_add_anon_rmap` of each PTE; 4.x–5.x:
+/// `atomic_inc(&page[i]._mapcount)`), withdraw the deposited table (or allocate one), fill it with a PTE per page carrying the
+/// PMD's write, dirty and young bits, drop the entire mapcount (`page_remove_rmap(compound)`),
+/// and — after `smp_wmb()`, so the PTEs are seen before the table — `pmd_populate`.
+///
+/// The new table is not reachable until `pmd_populate`, so the kernel writes its PTEs with
+/// `set_pte_at` and no PTE lock; so does the model.
+pub fn __split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>) {
+    let old = pmd.pmdp_invalidate();
+    let (pfn, write, dirty, young) = match old {
+        Pmd::Huge {
+            pfn,
+            write,
+            dirty,
+            young,
+            ..
+        }
+        | Pmd::Invalid {
+            pfn,
+            write,
+            dirty,
+            young,
+        } => (pfn, write, dirty, young),
+        _ => return,
+    };
+    race_window!("__split_huge_pmd_locked: pmd invalidated, ptes not yet made");
+    if dirty {
+        rmap::set_page_dirty(w, pfn);
+    }
+    let nr = w.cfg.ptes_per_table;
+    w.page(pfn)
+        .refcount
+        .fetch_add(nr as i32 - 1, Ordering::SeqCst);
+    let table_id = match pmd.pgtable_trans_huge_withdraw() {
+        Some(t) => t,
+        None => {
+            let (t, table) = w
+                .tables
+                .alloc()
+                .expect("__split_huge_pmd: no table deposited and none free");
+            table.share_count.store(1, Ordering::SeqCst);
+            t
+        }
+    };
+    let table = w.tables.get(table_id);
+    table.owner.set((pmd.mm(), pmd.slot()));
+    for i in 0..nr {
+        let sub = w.subpage(pfn, i);
+        w.page(sub).mapcount.fetch_add(1, Ordering::SeqCst);
+        let pte = Pte::Present {
+            pfn: sub,
+            write,
+            dirty,
+            young,
+        };
+        table.entries[i].store(pte.encode(), Ordering::SeqCst);
+    }
+    w.trace(
+        "__split_huge_pmd_locked: set_pte_at",
+        pmd,
+        format_args!("{nr} ptes of {pfn}"),
+    );
+    rmap::page_remove_rmap_pmd(w, pmd, pfn, vma);
+    pmd.pmd_populate(table_id);
+}
+
+/// `change_huge_pmd(vma, pmd, addr, newprot, cp_flags)` with `MM_CP_PROT_NUMA` (6.x, since
+/// ced108037c2a "thp: fix MADV_DONTNEED vs. numa balancing race", 4.11): under
+/// `__pmd_trans_huge_lock`, skip a migration or an already-protnone entry, else
+/// `pmdp_invalidate` (`pmdp_invalidate_ad` in recent kernels, whose flush the caller
+/// batches) — the PMD is never `pmd_none` in between, so a concurrent `zap_pmd_range`
+/// reading it without the lock still sees a huge PMD and waits for the lock — then
+/// `pmd_modify(oldpmd, PAGE_NONE)` and `set_pmd_at`. Returns the pages changed
+/// (`HPAGE_PMD_NR`), 1 if the PMD was huge but unchanged, 0 if it was not huge.
+pub fn change_huge_pmd(w: &World, vma: VmaId, addr: u64) -> u64 {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let Some(pmd) = pmd_trans_huge_lock(w, mm, slot) else {
+        return 0;
+    };
+    if !matches!(
+        pmd.get(),
+        Pmd::Huge {
+            protnone: false,
+            ..
+        }
+    ) {
+        return 1;
+    }
+    let old = pmd.pmdp_invalidate();
+    race_window!("change_huge_pmd: pmd invalidated, not yet set");
+    pmd.set_pmd_at(pmd_modify_protnone(old));
+    w.cfg.ptes_per_table as u64
+}
+
+/// `change_huge_pmd` before ced108037c2a (v4.10 and earlier): `pmdp_huge_get_and_clear_notify`
+/// then `set_pmd_at` under the PMD lock — between them the PMD is `pmd_none`, and
+/// MADV_DONTNEED's `zap_pmd_range`, under `mmap_lock` read like NUMA balancing, reads it
+/// without the lock, skips it, and returns with the huge page still mapped. The default with
+/// one line changed: `pmdp_huge_get_and_clear` for `pmdp_invalidate`.
+///
+/// Simplification: the `_notify` half (`mmu_notifier_invalidate_range`) is not modelled; the
+/// TLB is flushed by `change_protection`'s caller ([`change_prot_numa`]) as in the kernel.
+pub fn change_huge_pmd_v4_10(w: &World, vma: VmaId, addr: u64) -> u64 {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let Some(pmd) = pmd_trans_huge_lock(w, mm, slot) else {
+        return 0;
+    };
+    if !matches!(
+        pmd.get(),
+        Pmd::Huge {
+            protnone: false,
+            ..
+        }
+    ) {
+        return 1;
+    }
+    let old = pmd.pmdp_huge_get_and_clear();
+    race_window!("change_huge_pmd: pmd cleared, not yet set");
+    pmd.set_pmd_at(pmd_modify_protnone(old));
+    w.cfg.ptes_per_table as u64
+}
+
+/// `pmd_modify(pmd, PAGE_NONE)` of NUMA hinting: the PMD keeps its page and its dirty and
+/// young bits, becomes protnone, and (4.11+ `pmd_mk_savedwrite`, later `pmd_mkwrite` on the
+/// NUMA fault) keeps its write permission for when the hinting fault restores it.
+fn pmd_modify_protnone(old: Pmd) -> Pmd {
+    match old {
+        Pmd::Huge {
+            pfn,
+            write,
+            dirty,
+            young,
+            ..
+        }
+        | Pmd::Invalid {
+            pfn,
+            write,
+            dirty,
+            young,
+        } => Pmd::Huge {
+            pfn,
+            write,
+            dirty,
+            young,
+            protnone: true,
+        },
+        other => other,
+    }
+}
+
+/// `change_prot_numa(vma, start, end)` as `task_numa_work` (kernel/sched/fair.c) runs it,
+/// under `mmap_lock` read: for each VMA in `[start, end)`, `change_protection(...,
+/// MM_CP_PROT_NUMA)` → `change_pmd_range`, whose unlocked check (`is_swap_pmd ||
+/// pmd_trans_huge || pmd_devmap`) sends a huge PMD to `change_huge_pmd` (a whole one) or
+/// `__split_huge_pmd` (part of one); then `flush_tlb_range` if anything changed. Returns the
+/// pages made protnone.
+pub fn change_prot_numa(w: &World, mm_id: MmId, start: u64, end: u64) -> u64 {
+    let mm = w.mms.get(mm_id);
+    let map = mm.mmap_lock.read();
+    let per = w.cfg.ptes_per_table as u64;
+    let mut pages = 0;
+    for &v in &map.vmas {
+        let info = w.vmas.get(v).info.get();
+        let (lo, hi) = (start.max(info.start), end.min(info.end));
+        if lo >= hi || !w.vmas.get(v).has(vm::HUGEPAGE) {
+            continue;
+        }
+        let mut changed = 0;
+        let mut addr = lo;
+        while addr < hi {
+            let next = hi.min((addr / per + 1) * per);
+            let (slot, _) = w.pte_slot(addr);
+            let pmd = mm.pmdp_get_lockless(slot);
+            w.trace("change_pmd_range", format_args!("{mm_id} pmd {slot}"), pmd);
+            if pmd.is_swap_pmd() || pmd.is_trans_huge() {
+                if next - addr != per {
+                    (w.kernel.thp.split_huge_pmd)(w, v, addr);
+                } else {
+                    changed += (w.kernel.thp.change_huge_pmd)(w, v, addr);
+                }
+            }
+            addr = next;
+        }
+        if changed > 0 {
+            (w.kernel.tlb.flush_tlb_range)(w, mm_id, lo, hi);
+        }
+        pages += changed;
+    }
+    drop(map);
+    pages
+}
+
+/// `do_huge_pmd_numa_page` (mm/huge_memory.c): a hardware access hit a protnone huge PMD.
+/// Under the PMD lock, if the PMD is still the one faulted on (`pmd_same`), restore it
+/// (`pmd_modify(pmd, vma->vm_page_prot)`, young, writable again if it was).
+///
+/// Simplification: one NUMA node, so the page is never migrated; the entry is restored where
+/// it is.
+pub fn do_huge_pmd_numa_page(w: &World, mm_id: MmId, _vma: VmaId, va: u64, orig: Pmd) {
+    let (slot, _) = w.pte_slot(va);
+    let pmd = pmd_lock(w, mm_id, slot);
+    if pmd.get() != orig {
+        return;
+    }
+    if let Pmd::Huge {
+        pfn, write, dirty, ..
+    } = orig
+    {
+        pmd.set_pmd_at(Pmd::Huge {
+            pfn,
+            write,
+            dirty,
+            young: true,
+            protnone: false,
+        });
+    }
+}
+
+/// `do_huge_pmd_wp_page` (mm/huge_memory.c): a write to a read-only huge PMD.
+///
+/// Simplification: the model always takes the kernel's fallback — `__split_huge_pmd` and
+/// `VM_FAULT_FALLBACK`, so the write is resolved by the PTE-level `do_wp_page` (the kernel
+/// reuses an exclusive THP in place and splits otherwise).
+pub fn do_huge_pmd_wp_page(w: &World, _mm_id: MmId, vma: VmaId, va: u64) -> HugeFault {
+    (w.kernel.thp.split_huge_pmd)(w, vma, va);
+    HugeFault::Fallback
+}
+
+/// The PMD level of `__handle_mm_fault` (mm/memory.c): read `vmf.orig_pmd`
+/// (`pmdp_get_lockless`); a none PMD in a THP VMA goes to `create_huge_pmd`
+/// (`do_huge_pmd_anonymous_page`); a huge one to `do_huge_pmd_numa_page` (protnone),
+/// `wp_huge_pmd` (a write to a read-only one) or `huge_pmd_set_accessed` (anything else:
+/// the PMD lock is taken, the entry found changed or fine, and the access retried); a PMD
+/// migration entry to `pmd_migration_entry_wait`. `Fallback` sends the fault on to the PTE
+/// level.
+///
+/// Simplification: `pmd_migration_entry_wait` takes and drops the PMD lock and lets the
+/// access retry (the kernel sleeps on the page lock the migration holds).
+pub fn huge_pmd_fault(
+    w: &World,
+    mm_id: MmId,
+    vma_id: VmaId,
+    va: u64,
+    write: bool,
+    _map: &RwSemReadGuard<'_, MmMap>,
+) -> Result<HugeFault, Error> {
+    let (slot, _) = w.pte_slot(va);
+    let orig = w.mms.get(mm_id).pmdp_get_lockless(slot);
+    match orig {
+        Pmd::None if thp_vma_suitable(w, vma_id, va) => {
+            w.trace(
+                "__handle_mm_fault: create_huge_pmd",
+                format_args!("{mm_id} va {:#x}", va << 12),
+                orig,
+            );
+            (w.kernel.thp.do_huge_pmd_anonymous_page)(w, mm_id, vma_id, va)
+        }
+        Pmd::None | Pmd::Table(_) => Ok(HugeFault::Fallback),
+        Pmd::Huge { protnone: true, .. } => {
+            (w.kernel.thp.do_huge_pmd_numa_page)(w, mm_id, vma_id, va, orig);
+            Ok(HugeFault::Done)
+        }
+        Pmd::Huge { write: false, .. } if write => {
+            Ok((w.kernel.thp.do_huge_pmd_wp_page)(w, mm_id, vma_id, va))
+        }
+        Pmd::Huge { .. } | Pmd::Invalid { .. } | Pmd::Migration { .. } => {
+            // huge_pmd_set_accessed / pmd_migration_entry_wait: wait for the PMD lock, retry.
+            drop(pmd_lock(w, mm_id, slot));
+            Ok(HugeFault::Done)
+        }
+    }
+}
+
+/// Is `pfn` the head of a THP?
+pub fn is_thp_head(w: &World, pfn: Pfn) -> bool {
+    matches!(w.page(pfn).compound.get(), Compound::Head { .. })
+}
+
+/// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the THP
+/// paths at the PMD level. The default is the modern kernel (its `Default` is in
+/// [`crate::kernel`]); [`HugeMemoryOps::v4_10`] is the `change_huge_pmd` of before
+/// ced108037c2a.
+#[derive(Debug, Clone, Copy)]
+pub struct HugeMemoryOps {
+    /// `do_huge_pmd_anonymous_page` (`create_huge_pmd` of an anonymous VMA).
+    pub do_huge_pmd_anonymous_page: fn(&World, MmId, VmaId, u64) -> Result<HugeFault, Error>,
+    /// `zap_huge_pmd`: true if the PMD was huge and is zapped.
+    pub zap_huge_pmd: fn(&World, &mut MmuGather, VmaId, u64) -> bool,
+    /// `__split_huge_pmd` (freeze = false).
+    pub split_huge_pmd: fn(&World, VmaId, u64),
+    /// `change_huge_pmd` with `MM_CP_PROT_NUMA`. Alternative: [`change_huge_pmd_v4_10`].
+    pub change_huge_pmd: fn(&World, VmaId, u64) -> u64,
+    /// `do_huge_pmd_numa_page`.
+    pub do_huge_pmd_numa_page: fn(&World, MmId, VmaId, u64, Pmd),
+    /// `do_huge_pmd_wp_page`.
+    pub do_huge_pmd_wp_page: fn(&World, MmId, VmaId, u64) -> HugeFault,
+}
+
+impl HugeMemoryOps {
+    /// v4.10 and earlier, before ced108037c2a: `change_huge_pmd` clears the PMD before it
+    /// sets the protnone entry.
+    pub fn v4_10() -> Self {
+        HugeMemoryOps {
+            change_huge_pmd: change_huge_pmd_v4_10,
+            ..HugeMemoryOps::default()
+        }
+    }
+}
