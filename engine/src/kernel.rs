@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
-    rmap_walk, split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, hugetlb, khugepaged, migrate, mkclean, mlock, munlock, notifier,
+    pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -57,6 +57,30 @@ pub struct Kernel {
     pub fork: fork::ForkOps,
     /// get_user_pages: the loop, the PTE follow's write rule, `faultin_page`.
     pub gup: gup::GupOps,
+    /// How a walker maps and locks a PTE table (`pte_offset_map_lock`, 6.5+ or before).
+    pub pgtable: pgtable_generic::PgtableOps,
+    /// khugepaged's PTE-table retraction of a file THP.
+    pub khugepaged: khugepaged::KhugepagedOps,
+}
+
+impl Default for pgtable_generic::PgtableOps {
+    /// The modern kernel (6.5+: the PMD re-checked under the PTL, 0d940a9b270b).
+    fn default() -> Self {
+        pgtable_generic::PgtableOps {
+            pte_offset_map_lock: pgtable_generic::__pte_offset_map_lock,
+        }
+    }
+}
+
+impl Default for khugepaged::KhugepagedOps {
+    /// The modern kernel (6.5+: retraction without `mmap_lock`, 1d65b771bc08; tables freed
+    /// after a grace period).
+    fn default() -> Self {
+        khugepaged::KhugepagedOps {
+            collapse_pte_mapped_thp: khugepaged::collapse_pte_mapped_thp,
+            retract_page_tables: khugepaged::retract_page_tables,
+        }
+    }
 }
 
 impl Default for gup::GupOps {

@@ -24,7 +24,9 @@ use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{FileId, Mapping, Mm, MmId, Pfn, TableId, VmaId, World};
 use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
-use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockless};
+use crate::ops::pgtable_generic::{
+    LockedPte, pte_offset_map_lock, pte_offset_map_nolock, ptep_get_lockless,
+};
 use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
@@ -144,10 +146,22 @@ pub fn handle_mm_fault(
     if vma.has(vm::HUGETLB) {
         return Err(Error::Segv);
     }
-    let tid = pte_alloc(w, mm, mm_id, va)?;
+    pte_alloc(w, mm, mm_id, va)?;
     let (_, i) = w.pte_slot(va);
+    // `pte_offset_map_nolock` (6.5+ `handle_pte_fault`): the table may have been retracted
+    // since `__pte_alloc` saw it (khugepaged, without `mmap_lock`): then "return 0", and the
+    // access faults again.
+    let Some(vmf_pte) = pte_offset_map_nolock(w, mm_id, va) else {
+        w.trace(
+            "handle_pte_fault: !pte_offset_map_nolock, retry",
+            format_args!("{mm_id} va {:#x}", va << 12),
+            "",
+        );
+        return Ok(VmFault::empty());
+    };
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
-    let orig = ptep_get_lockless(w.tables.get(tid), i);
+    let orig = ptep_get_lockless(vmf_pte.table, i);
+    drop(vmf_pte); // pte_unmap
     w.trace(
         "handle_pte_fault",
         format_args!("{mm_id} va {:#x}", va << 12),

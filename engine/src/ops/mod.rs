@@ -19,6 +19,7 @@ pub mod pgtable_generic;
 pub mod rmap;
 pub mod split_vma;
 pub mod tlb;
+pub mod unmap_mapping;
 pub mod vma_adjust;
 pub mod vma_merge;
 pub mod zap;
@@ -50,6 +51,7 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 pub mod hugetlb;
+pub mod khugepaged;
 pub mod migrate;
 pub mod mkclean;
 pub mod mlock;

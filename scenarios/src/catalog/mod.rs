@@ -13,6 +13,7 @@ pub mod mlock_page_lock;
 pub mod munlock_exit;
 pub mod notifier_range;
 pub mod put_anon_vma_order;
+pub mod retract_page_tables;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &anon_vma_degree::AnonVmaDegree,
         &dirty_cow::DirtyCow,
         &gup_cow_fork::GupCowFork,
+        &retract_page_tables::RetractPageTables,
         &mixed::Mixed,
     ]
 }
