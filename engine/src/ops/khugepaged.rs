@@ -240,7 +240,7 @@ fn drop_refs(w: &World, mm: MmId, unmapped: &[Pfn]) {
 }
 
 /// `collapse_pte_mapped_thp` of 6.1–6.4: 8d3c106e19e8 ("mm/khugepaged: take the right locks
-/// for page table retraction", Jann Horn, v6.1-rc8) on top of [`collapse_pte_mapped_thp_v6_0`]
+/// for page table retraction", Jann Horn, 6.1) on top of [`collapse_pte_mapped_thp_v6_0`]
 /// — a private mapping that was written to (`vma->anon_vma`) is left alone ("Without this,
 /// we'd have to also lock the anon_vma"), and `i_mmap_lock_write` is held from before the
 /// PTL of step 1 to after the table is freed, so no rmap walker (`i_mmap_rwsem` read) can be

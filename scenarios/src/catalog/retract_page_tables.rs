@@ -1,6 +1,6 @@
 //! `retract-page-tables`: khugepaged's PTE-table retraction of a file THP racing a truncation
 //! — 8d3c106e19e8 "mm/khugepaged: take the right locks for page table retraction" (Jann
-//! Horn, v6.1-rc8; Fixes: 27e1f8273113 "khugepaged: enable collapse pmd for pte-mapped THP",
+//! Horn, 6.1; Fixes: 27e1f8273113 "khugepaged: enable collapse pmd for pte-mapped THP",
 //! 5.4). Page walks start under `mmap_lock`, an anon_vma lock *or* `i_mmap_rwsem`, any one
 //! of them, read; retracting a table changes a non-terminal entry (the PMD), so the
 //! retractor must hold all of them for write. `collapse_pte_mapped_thp` held only
