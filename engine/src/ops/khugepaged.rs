@@ -443,6 +443,68 @@ pub fn retract_page_tables_v6_4(w: &World, file: FileId, pgoff: u64) -> usize {
     retracted
 }
 
+/// `collapse_file` as far as the retraction needs it: lock every page-cache page of the PMD
+/// range (`folio_trylock`, else `SCAN_PAGE_LOCK`), unmap each mapped one (`try_to_unmap`),
+/// then — the pages still locked, so no fault can map them again — `retract_page_tables`,
+/// then unlock. Returns how many tables it removed, or
+/// `None` if the range could not be collapsed (a page missing, locked or still mapped).
+///
+/// Simplification: no huge page is allocated, nothing is copied and the page cache keeps the
+/// old pages (the xarray is not replaced): the model has no compound pages. The dirty and
+/// writeback checks of a non-shmem file are not made. The kernel unmaps with
+/// `TTU_IGNORE_MLOCK | TTU_BATCH_FLUSH` and lets an mlocked range refault huge; the model
+/// passes no flags, so a VM_LOCKED mapping keeps its page (checked under the PTL by
+/// `try_to_unmap_one`) and the collapse gives up — the model has no huge refault to restore
+/// the mlocked range, and I11 holds every VM_LOCKED page resident at rest; for the same
+/// reason a range with an mlocked (or unevictable) page is skipped, as the model's reclaim
+/// skips one.
+pub fn collapse_file(w: &World, file: FileId, pgoff: u64) -> Option<usize> {
+    let thp = file_thp(w, file, pgoff)?;
+    let mut locked = Vec::new();
+    let mut ok = true;
+    for &pfn in &thp {
+        if !page_alloc::get_page_unless_zero(w, pfn) {
+            ok = false;
+            break;
+        }
+        match crate::ops::pagemap::trylock_page(w, pfn) {
+            Some(page) => locked.push(page),
+            None => {
+                page_alloc::put_page(w, pfn);
+                ok = false;
+                break;
+            }
+        }
+    }
+    // The pages must still be the file's at their indices (truncation, migration), and (the
+    // model's choice, as its reclaim's) none of them mlocked.
+    ok = ok
+        && file_thp(w, file, pgoff).as_deref() == Some(&thp[..])
+        && thp.iter().all(|&pfn| {
+            let p = w.page(pfn);
+            !p.test(crate::mm::page::pg::MLOCKED) && !p.test(crate::mm::page::pg::UNEVICTABLE)
+        });
+    if ok {
+        for page in &locked {
+            if w.page(page.pfn()).mapped()
+                && !crate::ops::ttu::try_to_unmap(
+                    w,
+                    page,
+                    crate::ops::rmap_types::TtuFlags::empty(),
+                )
+            {
+                ok = false;
+                break;
+            }
+        }
+    }
+    let retracted = ok.then(|| (w.kernel.khugepaged.retract_page_tables)(w, file, pgoff));
+    for page in locked {
+        unlock_thp(w, page);
+    }
+    retracted
+}
+
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]).
 /// Its `Default`, the modern kernel, is implemented in [`crate::kernel`].
 #[derive(Debug, Clone, Copy)]

@@ -25,6 +25,7 @@
 //! exit an own mm and respawn it
 //! fork the shared mm (or another own mm) into an own slot
 //! get_user_pages: PTRACE_PEEKDATA, or a FOLL_PIN (read or write) held a while
+//! khugepaged: collapse a file range, retracting its page tables (stress size only)
 //! ```
 //!
 //! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
@@ -49,7 +50,9 @@ use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, exit, fault, fork, mkclean, munlock, munmap, page_alloc, reclaim};
+use mmlab_engine::ops::{
+    access, exit, fault, fork, khugepaged, mkclean, munlock, munmap, page_alloc, reclaim,
+};
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -123,6 +126,7 @@ enum Op {
     Exit,
     Fork,
     Gup,
+    Khugepaged,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -140,6 +144,9 @@ const MIX: &[(Op, u32)] = &[
     (Op::Exit, 2),
     (Op::Fork, 2),
     (Op::Gup, 4),
+    // Drawn apart, at stress size only ([`KHUGEPAGED_PERCENT`]): a zero weight keeps the
+    // tiny loom world's draws (its seed's) as they were.
+    (Op::Khugepaged, 0),
 ];
 
 impl Op {
@@ -159,6 +166,7 @@ impl Op {
             Op::Exit => "exit",
             Op::Fork => "fork",
             Op::Gup => "get_user_pages",
+            Op::Khugepaged => "khugepaged",
         }
     }
 
@@ -255,6 +263,8 @@ struct Spaces {
     pins: Vec<Pfn>,
     /// The forks this actor made, for I19 once every actor is done.
     forks: Vec<ForkPoint>,
+    /// Stress size: khugepaged's collapse is in the mix.
+    stress: bool,
 }
 
 /// The tiny (loom) world's seed: loom models must be deterministic, so its two actors' three
@@ -263,6 +273,11 @@ struct Spaces {
 /// get_user_pages and stores by the other actor: actor 0 forks, pins or peeks, and migrates;
 /// actor 1 maps and stores twice.
 const TINY_SEED: u64 = 110;
+
+/// How often (percent of the operations, stress size only) an actor runs khugepaged's
+/// collapse of a file range: lock its pages, unmap them, retract the page tables
+/// (`khugepaged::collapse_file`, 6.5+ `retract_page_tables` without `mmap_lock`).
+const KHUGEPAGED_PERCENT: u32 = 2;
 
 /// At most this many pins held by one actor.
 const MAX_PINS: usize = 2;
@@ -394,7 +409,11 @@ fn migrate_one(w: &World, pfn: Pfn) {
 
 /// One operation.
 fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) -> Op {
-    let op = Op::draw(rng);
+    let op = if sp.stress && rng.random_range(0..100) < KHUGEPAGED_PERCENT {
+        Op::Khugepaged
+    } else {
+        Op::draw(rng)
+    };
     match op {
         Op::Load | Op::Store | Op::Fault => {
             let Some((_, mm)) = sp.pick(rng, false) else {
@@ -484,6 +503,13 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
             let (_, va) = pick_va(rng, &sp.regions);
             gup_step(w, cpu, rng, sp, mm, va);
         }
+        Op::Khugepaged => {
+            // A PMD-aligned range of a file the layout maps (every region starts on a table
+            // boundary at a table-aligned pgoff).
+            let per = w.cfg.ptes_per_table as u64;
+            let (f, index) = pick_file_page(rng, w, &sp.regions);
+            let _ = khugepaged::collapse_file(w, w.file(f), index / per * per);
+        }
     }
     op
 }
@@ -554,6 +580,7 @@ impl Scenario for Mixed {
                         own,
                         pins: Vec::new(),
                         forks: Vec::new(),
+                        stress: size == Size::Stress,
                     };
                     let mut mine = vec![0u64; MIX.len()];
                     let mut n = 0u64;
