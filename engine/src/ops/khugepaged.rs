@@ -87,7 +87,15 @@ fn unlock_thp(w: &World, head: LockedPage<'_>) {
 /// covering the whole PMD range. Returns the VMA, its file and the range's first index.
 fn vma_check(w: &World, vmas: &[VmaId], haddr: u64) -> Option<(VmaId, FileId, u64)> {
     let per = w.cfg.ptes_per_table as u64;
+    // haddr = addr & HPAGE_PMD_MASK: the callers pass the PMD range's first address.
+    if haddr % per != 0 {
+        return None;
+    }
     let vma = find_vma(w, vmas, haddr)?;
+    // VM_NO_KHUGEPAGED (hugetlbfs is not khugepaged's).
+    if w.vmas.get(vma).has(crate::mm::vma::vm::HUGETLB) {
+        return None;
+    }
     let info = w.vmas.get(vma).info.get();
     let file = info.file?;
     // range_in_vma(vma, haddr, haddr + HPAGE_PMD_SIZE)
@@ -459,6 +467,9 @@ pub fn retract_page_tables_v6_4(w: &World, file: FileId, pgoff: u64) -> usize {
 /// reason a range with an mlocked (or unevictable) page is skipped, as the model's reclaim
 /// skips one.
 pub fn collapse_file(w: &World, file: FileId, pgoff: u64) -> Option<usize> {
+    if w.files.get(file).hugetlb || pgoff % w.cfg.ptes_per_table as u64 != 0 {
+        return None;
+    }
     let thp = file_thp(w, file, pgoff)?;
     let mut locked = Vec::new();
     let mut ok = true;
