@@ -88,7 +88,7 @@ fn unlock_thp(w: &World, head: LockedPage<'_>) {
 fn vma_check(w: &World, vmas: &[VmaId], haddr: u64) -> Option<(VmaId, FileId, u64)> {
     let per = w.cfg.ptes_per_table as u64;
     // haddr = addr & HPAGE_PMD_MASK: the callers pass the PMD range's first address.
-    if haddr % per != 0 {
+    if !haddr.is_multiple_of(per) {
         return None;
     }
     let vma = find_vma(w, vmas, haddr)?;
@@ -412,7 +412,7 @@ pub fn retract_page_tables(w: &World, file: FileId, pgoff: u64) -> usize {
 /// PAGE_SHIFT)`), if the whole PMD range from it is inside the VMA and aligned.
 fn retract_addr(info: crate::mm::vma::VmaInfo, pgoff: u64, per: u64) -> Option<u64> {
     let addr = info.address(pgoff)?;
-    (addr % per == 0 && info.end >= addr + per).then_some(addr)
+    (addr.is_multiple_of(per) && info.end >= addr + per).then_some(addr)
 }
 
 /// `retract_page_tables` of 6.1–6.4 (after 8d3c106e19e8): `i_mmap_lock_write`; for each VMA
@@ -467,7 +467,7 @@ pub fn retract_page_tables_v6_4(w: &World, file: FileId, pgoff: u64) -> usize {
 /// reason a range with an mlocked (or unevictable) page is skipped, as the model's reclaim
 /// skips one.
 pub fn collapse_file(w: &World, file: FileId, pgoff: u64) -> Option<usize> {
-    if w.files.get(file).hugetlb || pgoff % w.cfg.ptes_per_table as u64 != 0 {
+    if w.files.get(file).hugetlb || !pgoff.is_multiple_of(w.cfg.ptes_per_table as u64) {
         return None;
     }
     let thp = file_thp(w, file, pgoff)?;
