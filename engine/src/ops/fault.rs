@@ -428,8 +428,21 @@ pub fn finish_fault(
     page: &LockedPage<'_>,
     writable: bool,
 ) -> bool {
-    let Some(pte) = pte_offset_map_lock(w, mm, va) else {
-        return false;
+    // 6.5's finish_fault: `if (pmd_none(*vmf->pmd)) pte_alloc(...)` before
+    // `pte_offset_map_lock` — a table retracted while the page was being looked up (khugepaged,
+    // without `mmap_lock`) is allocated again. The model looks only once the lock found no
+    // table, so that the common path runs the loom operations it always did.
+    let pte = match pte_offset_map_lock(w, mm, va) {
+        Some(pte) => pte,
+        None => {
+            if pte_alloc(w, w.mms.get(mm), mm, va).is_err() {
+                return false;
+            }
+            let Some(pte) = pte_offset_map_lock(w, mm, va) else {
+                return false;
+            };
+            pte
+        }
     };
     if !pte.get().is_none() {
         drop(pte);
