@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, huge_memory, hugetlb, migrate, mkclean, mlock, mremap, munlock,
-    notifier, pgtable, pvmw, rmap_walk, split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, huge_memory, hugetlb, khugepaged, migrate, mkclean, mlock, mremap,
+    munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -61,6 +61,10 @@ pub struct Kernel {
     pub mremap: mremap::MremapOps,
     /// Transparent huge pages at the PMD level (mm/huge_memory.c).
     pub thp: huge_memory::HugeMemoryOps,
+    /// How a walker maps and locks a PTE table (`pte_offset_map_lock`, 6.5+ or before).
+    pub pgtable: pgtable_generic::PgtableOps,
+    /// khugepaged's PTE-table retraction of a file THP.
+    pub khugepaged: khugepaged::KhugepagedOps,
 }
 
 impl Default for mremap::MremapOps {
@@ -76,6 +80,15 @@ impl Default for mremap::MremapOps {
     }
 }
 
+impl Default for pgtable_generic::PgtableOps {
+    /// The modern kernel (6.5+: the PMD re-checked under the PTL, 0d940a9b270b).
+    fn default() -> Self {
+        pgtable_generic::PgtableOps {
+            pte_offset_map_lock: pgtable_generic::__pte_offset_map_lock,
+        }
+    }
+}
+
 impl Default for huge_memory::HugeMemoryOps {
     /// The modern kernel (6.x: `change_huge_pmd` invalidates, ced108037c2a); the older
     /// `change_huge_pmd` is [`huge_memory::HugeMemoryOps::v4_10`].
@@ -87,6 +100,17 @@ impl Default for huge_memory::HugeMemoryOps {
             change_huge_pmd: huge_memory::change_huge_pmd,
             do_huge_pmd_numa_page: huge_memory::do_huge_pmd_numa_page,
             do_huge_pmd_wp_page: huge_memory::do_huge_pmd_wp_page,
+        }
+    }
+}
+
+impl Default for khugepaged::KhugepagedOps {
+    /// The modern kernel (6.5+: retraction without `mmap_lock`, 1d65b771bc08; tables freed
+    /// after a grace period).
+    fn default() -> Self {
+        khugepaged::KhugepagedOps {
+            collapse_pte_mapped_thp: khugepaged::collapse_pte_mapped_thp,
+            retract_page_tables: khugepaged::retract_page_tables,
         }
     }
 }

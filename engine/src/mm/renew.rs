@@ -49,6 +49,7 @@ impl World {
             cpus,
             secondaries,
             rcu,
+            rcu_pgtable,
             lru_lock,
             hugetlb_fault_mutex_table,
             trace,
@@ -82,6 +83,7 @@ impl World {
         *secondaries =
             super::secondary::SecondaryKind::ALL.map(super::secondary::SecondaryMmu::new);
         *rcu = Rcu::new();
+        *rcu_pgtable = Rcu::observed();
         *lru_lock = SpinLock::new(LockClass::LruLock, ());
         for m in hugetlb_fault_mutex_table.iter_mut() {
             *m = RwSem::new(LockClass::HugetlbFaultMutex, ());

@@ -157,6 +157,10 @@ pub struct World {
     pub secondaries: [super::secondary::SecondaryMmu; 2],
     /// The RCU domain.
     pub rcu: Rcu,
+    /// The RCU read sections of page-table walkers (`__pte_offset_map` .. `pte_unmap`, 6.5+)
+    /// and the grace period `pte_free_defer` waits for: the kernel's one RCU, counted apart
+    /// so that the walkers' sections stay invisible to loom ([`Rcu::observed`]).
+    pub rcu_pgtable: Rcu,
     /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
     pub lru_lock: SpinLock<()>,
     /// `hugetlb_fault_mutex_table`: `roundup_pow_of_two(8 * num_possible_cpus())` mutexes,
@@ -214,6 +218,7 @@ impl World {
             secondaries: super::secondary::SecondaryKind::ALL
                 .map(super::secondary::SecondaryMmu::new),
             rcu: Rcu::new(),
+            rcu_pgtable: Rcu::observed(),
             lru_lock: SpinLock::new(LockClass::LruLock, ()),
             hugetlb_fault_mutex_table: (0..(8 * cpus).next_power_of_two())
                 .map(|_| RwSem::new(LockClass::HugetlbFaultMutex, ()))

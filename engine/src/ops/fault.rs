@@ -24,7 +24,9 @@ use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{FileId, Mapping, Mm, MmId, Pfn, TableId, VmaId, World};
 use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
-use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockless};
+use crate::ops::pgtable_generic::{
+    LockedPte, pte_offset_map_lock, pte_offset_map_nolock, ptep_get_lockless,
+};
 use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
@@ -161,12 +163,25 @@ pub fn handle_mm_fault(
             return Ok(VmFault::empty());
         }
     }
-    let Some(tid) = pte_alloc_pmd(w, mm, mm_id, va)? else {
+    if pte_alloc_pmd(w, mm, mm_id, va)?.is_none() {
+        // The PMD turned huge under us (a racing THP fault): the access faults again.
+        return Ok(VmFault::empty());
+    }
+    let (_, i) = w.pte_slot(va);
+    // `pte_offset_map_nolock` (6.5+ `handle_pte_fault`): the table may have been retracted
+    // since `__pte_alloc` saw it (khugepaged, without `mmap_lock`): then "return 0", and the
+    // access faults again.
+    let Some(vmf_pte) = pte_offset_map_nolock(w, mm_id, va) else {
+        w.trace(
+            "handle_pte_fault: !pte_offset_map_nolock, retry",
+            format_args!("{mm_id} va {:#x}", va << 12),
+            "",
+        );
         return Ok(VmFault::empty());
     };
-    let (_, i) = w.pte_slot(va);
     // `orig_pte`: read without the PTL, re-checked under it by each handler.
-    let orig = ptep_get_lockless(w.tables.get(tid), i);
+    let orig = ptep_get_lockless(vmf_pte.table, i);
+    drop(vmf_pte); // pte_unmap
     w.trace(
         "handle_pte_fault",
         format_args!("{mm_id} va {:#x}", va << 12),
@@ -433,8 +448,21 @@ pub fn finish_fault(
     page: &LockedPage<'_>,
     writable: bool,
 ) -> bool {
-    let Some(pte) = pte_offset_map_lock(w, mm, va) else {
-        return false;
+    // 6.5's finish_fault: `if (pmd_none(*vmf->pmd)) pte_alloc(...)` before
+    // `pte_offset_map_lock` — a table retracted while the page was being looked up (khugepaged,
+    // without `mmap_lock`) is allocated again. The model looks only once the lock found no
+    // table, so that the common path runs the loom operations it always did.
+    let pte = match pte_offset_map_lock(w, mm, va) {
+        Some(pte) => pte,
+        None => {
+            if pte_alloc(w, w.mms.get(mm), mm, va).is_err() {
+                return false;
+            }
+            let Some(pte) = pte_offset_map_lock(w, mm, va) else {
+                return false;
+            };
+            pte
+        }
     };
     if !pte.get().is_none() {
         drop(pte);

@@ -30,8 +30,7 @@ use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
 use crate::ops::{Error, exit, fault, mlock, mmap, page_alloc, rmap};
 use crate::sync::Ordering;
 
-/// `SINGLE_DEPTH_NESTING`: the lockdep subclass of the second lock of a class.
-pub const SINGLE_DEPTH_NESTING: u8 = 1;
+pub use crate::sync::lockdep::SINGLE_DEPTH_NESTING;
 
 /// What `copy_present_pte` asks of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

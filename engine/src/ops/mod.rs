@@ -22,6 +22,7 @@ pub mod pmd_lock;
 pub mod rmap;
 pub mod split_vma;
 pub mod tlb;
+pub mod unmap_mapping;
 pub mod vma_adjust;
 pub mod vma_merge;
 pub mod zap;
@@ -53,6 +54,7 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 pub mod hugetlb;
+pub mod khugepaged;
 pub mod migrate;
 pub mod mkclean;
 pub mod mlock;

@@ -50,6 +50,7 @@ use crate::ops::munmap::do_munmap;
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
 use crate::ops::vma_merge::vma_merge;
 use crate::race_window;
+use crate::sync::lockdep::SINGLE_DEPTH_NESTING;
 use crate::sync::{Ordering, RwSemWriteGuard};
 
 /// What `move_page_tables` moves: `len` pages from `old_addr` of `old` to `new_addr` of `new`
@@ -273,7 +274,9 @@ fn move_ptes_flush(
     // spin_lock_nested(new_ptl, SINGLE_DEPTH_NESTING) if new_ptl != old_ptl.
     let mut new = (!same_table).then(|| {
         if new_ptl_differs {
-            let ptl = w.pte_lockptr(mm, new_table).lock_nested(1);
+            let ptl = w
+                .pte_lockptr(mm, new_table)
+                .lock_nested(SINGLE_DEPTH_NESTING);
             LockedPte::new(w, mm_id, new_addr, new_table, w.pte_slot(new_addr).1, ptl)
         } else {
             LockedPte::new_under(&old, new_table, new_addr)

@@ -7,21 +7,52 @@
 //! the index it guards, so a path cannot lock one table and write another. Every change goes
 //! through a method named after the kernel primitive (include/linux/pgtable.h,
 //! mm/pgtable-generic.c) that returns the old PTE atomically and records a trace step.
+//!
+//! Since 6.5 (Hugh Dickins' series "mm: allow pte_offset_map[_lock]() to fail", 0d940a9b270b
+//! "mm/pgtable: allow pte_offset_map[_lock]() to fail" and the callers after it) a PTE table
+//! may be freed without `mmap_lock` — khugepaged's `retract_page_tables` (1d65b771bc08) — so
+//! a walker maps a table under `rcu_read_lock` ([`__pte_offset_map`], until `pte_unmap`), and
+//! `pte_offset_map_lock` re-checks under the PTL that the PMD still points to the table it
+//! locked (`pmd_same`), retrying otherwise; the freer waits a grace period
+//! (`pte_free_defer`). Before 6.5 ([`pte_offset_map_lock_v6_4`]) a table was freed only
+//! with `mmap_lock` held for write — or, for a file, by khugepaged with `i_mmap_rwsem` held
+//! for write (8d3c106e19e8) — and the PMD read once was trusted.
+//!
+//! A table freed while a [`LockedPte`] of it is held, or mapped after it was freed, is a
+//! use-after-free ([`Oracle::StaleId`]): the guard checks that its table is still live at
+//! every access and when it unlocks. A table freed by `pte_free_defer` stays live (the slot
+//! is not reused) until the grace period has passed, as the kernel's RCU-freed page is.
 
 use crate::mm::pte::Pte;
-use crate::mm::{MmId, PageTable, World};
+use crate::mm::{MmId, PageTable, TableId, World};
+use crate::race_window;
+use crate::report::{self as check, Oracle};
+use crate::sync::rcu::RcuReadGuard;
 use crate::sync::{AtomicU64, Ordering, SpinLockGuard};
 
-/// A PTE with its PTL held. Dropping it releases the PTL (`pte_unmap_unlock`).
+/// A PTE with its PTL held. Dropping it releases the PTL and then, if the table was mapped
+/// under RCU, the read section (`pte_unmap_unlock`).
 pub struct LockedPte<'w> {
     w: &'w World,
     mm: MmId,
     va: u64,
     table: &'w PageTable,
     index: usize,
+    /// The table's id, when the walker that locked it knows it: checked live at every access
+    /// (a PTL held on a freed table is a use-after-free).
+    tid: Option<TableId>,
     /// Held, not read: the PTL is released when the guard drops. `None` for a PTE of a
     /// second table guarded by the same lock another `LockedPte` holds ([`Self::new_under`]).
     _ptl: Option<SpinLockGuard<'w, ()>>,
+    /// The RCU read section of `__pte_offset_map` (6.5+), ended by `pte_unmap`.
+    _rcu: Option<RcuReadGuard<'w>>,
+}
+
+impl Drop for LockedPte<'_> {
+    /// `spin_unlock(ptl)` of a table that must still be there.
+    fn drop(&mut self) {
+        self.check_live("pte_unmap_unlock");
+    }
 }
 
 impl std::fmt::Debug for LockedPte<'_> {
@@ -48,7 +79,9 @@ impl<'w> LockedPte<'w> {
             va,
             table,
             index,
+            tid: None,
             _ptl: Some(ptl),
+            _rcu: None,
         }
     }
 
@@ -70,7 +103,49 @@ impl<'w> LockedPte<'w> {
             va,
             table,
             index: w.pte_slot(va).1,
+            tid: None,
             _ptl: None,
+            _rcu: None,
+        }
+    }
+
+    /// As [`Self::new`], for a walker that knows the table's id (checked live at every
+    /// access) and may hold the RCU read section it was mapped under.
+    pub(crate) fn mapped(
+        w: &'w World,
+        mm: MmId,
+        va: u64,
+        tid: TableId,
+        index: usize,
+        ptl: SpinLockGuard<'w, ()>,
+        rcu: Option<RcuReadGuard<'w>>,
+    ) -> Self {
+        LockedPte {
+            w,
+            mm,
+            va,
+            table: w.tables.slot(tid.idx),
+            index,
+            tid: Some(tid),
+            _ptl: Some(ptl),
+            _rcu: rcu,
+        }
+    }
+
+    /// The oracle: the table this guard locked was not freed under it.
+    fn check_live(&self, what: &str) {
+        if let Some(t) = self.tid
+            && !self.w.tables.is_live(t)
+        {
+            check::violation(
+                Oracle::StaleId,
+                format!(
+                    "use after free: {what} on {t} (mm {} va {:#x}), a PTE table freed under \
+                     its PTL holder",
+                    self.mm,
+                    self.va << 12
+                ),
+            );
         }
     }
 
@@ -90,6 +165,7 @@ impl<'w> LockedPte<'w> {
     }
 
     fn entry(&self) -> &AtomicU64 {
+        self.check_live("PTE access");
         &self.table.entries[self.index]
     }
 
@@ -226,18 +302,183 @@ impl std::fmt::Display for LockedPte<'_> {
     }
 }
 
+/// A PTE table mapped by [`__pte_offset_map`]: the table, its id, and the RCU read section
+/// that keeps it from being freed (6.5+). Dropping it is `pte_unmap` (`rcu_read_unlock`).
+pub struct PteMap<'w> {
+    /// The table's id, as the PMD named it when it was read.
+    pub tid: TableId,
+    /// The table (type-stable: an RCU-deferred free does not reuse it inside the section).
+    pub table: &'w PageTable,
+    /// `rcu_read_lock` of `__pte_offset_map`.
+    pub rcu: RcuReadGuard<'w>,
+}
+
+impl std::fmt::Debug for PteMap<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PteMap({})", self.tid)
+    }
+}
+
+/// `pmdp_get_lockless` (include/linux/pgtable.h): the PMD entry of `va`, read once without a
+/// lock — `None` for `pmd_none` (the model's PMD slot holds a PTE table or nothing: no huge
+/// or bad entries).
+pub fn pmdp_get_lockless(w: &World, mm: MmId, va: u64) -> Option<TableId> {
+    let (slot, _) = w.pte_slot(va);
+    w.mms.get(mm).pmd_table(slot)
+}
+
+/// `__pte_offset_map` (mm/pgtable-generic.c, 6.5+): `rcu_read_lock()`, read the PMD
+/// locklessly, and map its table — or `None` (the section ended) when the PMD is none (or, in
+/// the kernel, huge or bad: `pmd_clear_bad`). The table may be retracted the moment after;
+/// the RCU section keeps its memory a PTE table until `pte_unmap`.
+pub fn __pte_offset_map(w: &World, mm: MmId, va: u64) -> Option<PteMap<'_>> {
+    let rcu = w.rcu_pgtable.read_lock();
+    let tid = pmdp_get_lockless(w, mm, va)?;
+    Some(PteMap {
+        tid,
+        table: w.tables.get(tid),
+        rcu,
+    })
+}
+
+/// `pte_offset_map_nolock` (6.5+): [`__pte_offset_map`], and the PTL the caller may take
+/// later (`pte_lockptr`); the caller re-validates what it read once it holds it, or relies
+/// on a lock of its own (`page_vma_mapped_walk`'s page lock, fork's `mmap_lock`).
+pub fn pte_offset_map_nolock(w: &World, mm: MmId, va: u64) -> Option<PteMap<'_>> {
+    __pte_offset_map(w, mm, va)
+}
+
 /// `pte_offset_map_lock`: the PTE mapping `va` of `mm`, with its PTL taken — `None` when no
-/// PTE table covers `va` (`pmd_none`).
-///
-/// Simplification: page tables are freed only under `mmap_lock` held for write, so a table a
-/// caller holding `mmap_lock` found cannot go away and the 6.5+ re-validation of the PMD under
-/// the PTL cannot fail.
+/// PTE table covers `va` — through the era's function (`w.kernel.pgtable`), so that every
+/// caller (zap, fault, GUP, mprotect, munlock, fork's child side) runs the era's shape.
 pub fn pte_offset_map_lock(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>> {
+    (w.kernel.pgtable.pte_offset_map_lock)(w, mm, va)
+}
+
+/// `__pte_offset_map_lock` (mm/pgtable-generic.c, 6.5+, 0d940a9b270b):
+///
+/// ```text
+/// again:
+///     pte = __pte_offset_map(pmd, addr, &pmdval);   // rcu_read_lock, lockless PMD read
+///     if (unlikely(!pte)) return pte;
+///     ptl = pte_lockptr(mm, &pmdval);
+///     spin_lock(ptl);
+///     if (likely(pmd_same(pmdval, pmdp_get_lockless(pmd)))) return pte;
+///     pte_unmap_unlock(pte, ptl);
+///     goto again;
+/// ```
+///
+/// The re-check under the PTL is what makes a retraction safe: the retractor clears the PMD
+/// holding this PTL (nested in `pmd_lock`), so a walker that holds the PTL and still sees
+/// its table in the PMD holds a table nobody can retract until it unlocks.
+pub fn __pte_offset_map_lock(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>> {
+    let (_, index) = w.pte_slot(va);
+    loop {
+        let map = __pte_offset_map(w, mm, va)?;
+        let ptl = w.pte_lockptr(w.mms.get(mm), map.table).lock();
+        if pmdp_get_lockless(w, mm, va) == Some(map.tid) {
+            return Some(LockedPte::mapped(
+                w,
+                mm,
+                va,
+                map.tid,
+                index,
+                ptl,
+                Some(map.rcu),
+            ));
+        }
+        drop(ptl);
+        w.trace(
+            "pte_offset_map_lock: !pmd_same, again",
+            format_args!("{mm} va {:#x}", va << 12),
+            map.tid,
+        );
+        drop(map);
+    }
+}
+
+/// `pte_offset_map_lock` before 6.5 (the macro over `pte_offset_map` + `spin_lock`): the PMD
+/// is read once and trusted — a table is freed only under `mmap_lock` held for write (or,
+/// for a file THP's retraction, `i_mmap_rwsem` for write, 8d3c106e19e8), which a caller
+/// walking the table holds for read. No RCU section, no re-check: it cannot fail once the
+/// PMD was populated.
+pub fn pte_offset_map_lock_v6_4(w: &World, mm: MmId, va: u64) -> Option<LockedPte<'_>> {
+    let (_, index) = w.pte_slot(va);
+    let tid = pmdp_get_lockless(w, mm, va)?;
+    race_window!("pte_offset_map_lock: PMD read, PTL not yet taken");
+    let table = w.tables.get(tid);
+    let ptl = w.pte_lockptr(w.mms.get(mm), table).lock();
+    Some(LockedPte::mapped(w, mm, va, tid, index, ptl, None))
+}
+
+/// `pmdp_collapse_flush` (x86: `pmdp_huge_get_and_clear` + `flush_tlb_range` of the PMD's
+/// range): clear the PMD entry of the table covering `va` and flush the TLBs that may cache
+/// translations through it. The caller holds `pmd_lock` (the model's `pmd_lock` is
+/// `mm->page_table_lock`: no split PMD locks). Returns the table it pointed to.
+pub fn pmdp_collapse_flush(w: &World, mm: MmId, va: u64) -> Option<TableId> {
+    let (slot, _) = w.pte_slot(va);
     let m = w.mms.get(mm);
-    let (slot, index) = w.pte_slot(va);
-    let table = w.tables.get(m.pmd_table(slot)?);
-    let ptl = w.pte_lockptr(m, table).lock();
-    Some(LockedPte::new(w, mm, va, table, index, ptl))
+    let old = m.pmd[slot].swap(0, Ordering::SeqCst);
+    let tid = (old != 0).then(|| crate::mm::arena::Id::unpack(old - 1))?;
+    w.trace(
+        "pmdp_collapse_flush",
+        mm,
+        format_args!("slot {slot} ({tid})"),
+    );
+    let per = w.cfg.ptes_per_table as u64;
+    let lo = slot as u64 * per;
+    (w.kernel.tlb.flush_tlb_range)(w, mm, lo, lo + per);
+    Some(tid)
+}
+
+/// `pte_free`: free a PTE table now. Before 6.5 khugepaged freed a table with the PTEs it had
+/// taken the rmap off still in it (`collapse_pte_mapped_thp` cleared them only from 6.5:
+/// "Must clear entry, or a racing truncate may re-remove it"), so no emptiness is checked
+/// here; [`pte_free_defer`]'s callers empty the table first and it checks.
+pub fn pte_free(w: &World, tid: TableId) {
+    w.tables.free(tid);
+    w.trace("pte_free", tid, "");
+}
+
+/// `pte_free_defer` (6.5+, "mm/pgtable: add pte_free_defer() for pgtable as page"): free the
+/// table after an RCU grace period, so that a walker that mapped it under `rcu_read_lock`
+/// (`__pte_offset_map`) never sees its memory reused.
+///
+/// Simplification: the kernel's `call_rcu` callback runs later on its own; the model's
+/// freer waits for the grace period itself (`synchronize_rcu` of the walkers' domain) and
+/// then frees, so it must hold no spinlock here (the kernel's callers hold none either).
+pub fn pte_free_defer(w: &World, tid: TableId) {
+    w.trace("pte_free_defer", tid, "");
+    let table = w.tables.get(tid);
+    for i in 0..table.entries.len() {
+        let pte = table.ptep_get_lockless(i);
+        if !pte.is_none() {
+            check::violation(
+                Oracle::Bug,
+                format!("pte_free_defer of {tid} with pte {i} = {pte} (I10)"),
+            );
+        }
+    }
+    w.rcu_pgtable.synchronize();
+    pte_free(w, tid);
+}
+
+/// This file's entry of the kernel function table ([`crate::kernel::Kernel`]): how a walker
+/// maps and locks a PTE table.
+#[derive(Debug, Clone, Copy)]
+pub struct PgtableOps {
+    /// `pte_offset_map_lock`. Default [`__pte_offset_map_lock`] (6.5+); alternative
+    /// [`pte_offset_map_lock_v6_4`].
+    pub pte_offset_map_lock: for<'w> fn(&'w World, MmId, u64) -> Option<LockedPte<'w>>,
+}
+
+impl PgtableOps {
+    /// Before 6.5: the PMD read once and trusted.
+    pub fn v6_4() -> Self {
+        PgtableOps {
+            pte_offset_map_lock: pte_offset_map_lock_v6_4,
+        }
+    }
 }
 
 /// `ptep_get_lockless`: the PTE at `index` of `table`, read without its PTL — a snapshot a

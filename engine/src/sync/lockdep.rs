@@ -25,8 +25,13 @@ use crate::report::Site;
 use crate::report::{self as check, Oracle, Violation};
 use std::collections::HashMap;
 
+/// `SINGLE_DEPTH_NESTING` (include/linux/lockdep.h): the subclass a path declares for the
+/// second lock of a class it already holds (`spin_lock_nested`, `down_write_nested`).
+pub const SINGLE_DEPTH_NESTING: u8 = 1;
+
 /// How an acquisition is attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+
 pub enum Attempt {
     /// A blocking acquisition: checked against the order.
     Blocking,

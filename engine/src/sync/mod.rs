@@ -280,7 +280,9 @@ pub type ObserverMutex<T> = parking_lot::Mutex<T>;
 /// synchronises on. Naming the module at the declaration (`observer::AtomicI64`) says which
 /// fields loom does not see; a modelled field uses the facade's own atomics above.
 pub mod observer {
-    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+    pub use std::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 /// Runtime switches for the instrumentation. Both default on (tests and stress); benchmarks

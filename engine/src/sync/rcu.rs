@@ -25,9 +25,12 @@ use super::{AtomicUsize, Ordering, block_on, wake_all};
 use std::fmt;
 use std::panic::Location;
 
-/// An RCU domain (the world owns one).
+/// An RCU domain (the world owns two: see [`Rcu::observed`]).
 pub struct Rcu {
     readers: AtomicUsize,
+    /// [`Rcu::observed`]'s reader count, used instead of `readers` when `observed` is set.
+    observed_readers: super::observer::AtomicUsize,
+    observed: bool,
 }
 
 impl fmt::Debug for Rcu {
@@ -60,6 +63,24 @@ impl Rcu {
     pub fn new() -> Self {
         Rcu {
             readers: AtomicUsize::new(0),
+            observed_readers: super::observer::AtomicUsize::new(0),
+            observed: false,
+        }
+    }
+
+    /// A domain whose reader count is observer state (invisible to loom), for the read
+    /// sections of page-table walkers (`__pte_offset_map` .. `pte_unmap`, 6.5+). Every
+    /// `pte_offset_map_lock` of every path opens one, so a loom-visible count would add two
+    /// branch points to every PTE lock of every scenario, and no new order: a walker's
+    /// `rcu_read_lock` sits right before its lockless PMD read and its `rcu_read_unlock` right
+    /// after its PTL release (both loom operations), and the grace-period wait
+    /// ([`Rcu::synchronize`]) checks the count and parks in one loom step, so loom already
+    /// runs every check of the count before or after each section. Real mode counts too (no
+    /// crossbeam pin): the waiter re-checks on every wake and every 20 ms.
+    pub fn observed() -> Self {
+        Rcu {
+            observed: true,
+            ..Rcu::new()
         }
     }
 
@@ -80,8 +101,14 @@ impl Rcu {
     pub fn read_lock(&self) -> RcuReadGuard<'_> {
         let site = Location::caller();
         let lockdep = acquire::before(self.id(), 0, Attempt::Blocking, site);
-        self.readers.fetch_add(1, Ordering::SeqCst);
-        let epoch = (!super::LOOM).then(crossbeam_epoch::pin);
+        let epoch = if self.observed {
+            self.observed_readers
+                .fetch_add(1, super::observer::Ordering::SeqCst);
+            None
+        } else {
+            self.readers.fetch_add(1, Ordering::SeqCst);
+            (!super::LOOM).then(crossbeam_epoch::pin)
+        };
         let acq = acquire::after(
             self.id(),
             0,
@@ -102,6 +129,23 @@ impl Rcu {
     #[track_caller]
     pub fn synchronize(&self) {
         lockdep::might_sleep("synchronize_rcu");
+        if self.observed {
+            // The last reader out wakes us (`Drop`); the count is read and the sleep begun
+            // with no loom operation between them, and in real mode under the wait queue's
+            // bucket lock, which the waker's unpark takes.
+            while self
+                .observed_readers
+                .load(super::observer::Ordering::SeqCst)
+                != 0
+            {
+                block_on(self.instance(), || {
+                    self.observed_readers
+                        .load(super::observer::Ordering::SeqCst)
+                        != 0
+                });
+            }
+            return;
+        }
         if super::LOOM {
             // Sleep until the last reader leaves (its `rcu_read_unlock` wakes us), re-checking
             // after every wake. The re-check is a read-modify-write (`wait::block_on`), and
@@ -125,7 +169,12 @@ impl Rcu {
 
     /// Readers inside right now (a snapshot, for oracles).
     pub fn readers(&self) -> usize {
-        self.readers.load(Ordering::SeqCst)
+        if self.observed {
+            self.observed_readers
+                .load(super::observer::Ordering::SeqCst)
+        } else {
+            self.readers.load(Ordering::SeqCst)
+        }
     }
 }
 
@@ -140,6 +189,16 @@ impl Drop for RcuReadGuard<'_> {
             acquire::release(acq, None);
         }
         drop(self.epoch.take());
+        if self.rcu.observed {
+            let before = self
+                .rcu
+                .observed_readers
+                .fetch_sub(1, super::observer::Ordering::SeqCst);
+            if before == 1 {
+                wake_all(self.rcu.instance());
+            }
+            return;
+        }
         let before = self.rcu.readers.fetch_sub(1, Ordering::SeqCst);
         if super::LOOM && before == 1 {
             // The last reader out wakes a waiting `synchronize` (free under loom: the wait

@@ -30,6 +30,7 @@
 //! THP (stress only): store / load / MADV_DONTNEED     every other actor's THP steps on
 //!   (part of a PMD: split; all of it: zap_huge_pmd)    the same huge PMDs
 //!   / NUMA balancing (change_prot_numa) in the THP mm
+//! khugepaged: collapse a file range, retracting its page tables (stress size only)
 //! ```
 //!
 //! The stress-only operations are drawn after the others (`STRESS_MIX`), so the tiny loom
@@ -70,8 +71,8 @@ use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{
-    access, exit, fault, fork, huge_memory, mkclean, mprotect, mremap, munlock, munmap, page_alloc,
-    reclaim,
+    access, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect, mremap, munlock, munmap,
+    page_alloc, reclaim,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -149,6 +150,7 @@ enum Op {
     Mremap,
     MunmapPart,
     Mprotect,
+    Khugepaged,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -166,6 +168,9 @@ const MIX: &[(Op, u32)] = &[
     (Op::Exit, 2),
     (Op::Fork, 2),
     (Op::Gup, 4),
+    // Drawn apart, at stress size only ([`KHUGEPAGED_PERCENT`]): a zero weight keeps the
+    // tiny loom world's draws (its seed's) as they were.
+    (Op::Khugepaged, 0),
 ];
 
 /// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
@@ -202,6 +207,7 @@ impl Op {
             Op::Mremap => "mremap",
             Op::MunmapPart => "munmap_part",
             Op::Mprotect => "mprotect_part",
+            Op::Khugepaged => "khugepaged",
         }
     }
 
@@ -300,6 +306,8 @@ struct Spaces {
     pins: Vec<Pfn>,
     /// The forks this actor made, for I19 once every actor is done.
     forks: Vec<ForkPoint>,
+    /// Stress size: khugepaged's collapse is in the mix.
+    stress: bool,
 }
 
 /// One THP step in the stress workload's THP mm (`thp_mm`, one `MADV_HUGEPAGE`'d anonymous
@@ -334,6 +342,11 @@ const THP_ONE_IN: u32 = 8;
 /// get_user_pages and stores by the other actor: actor 0 forks, pins or peeks, and migrates;
 /// actor 1 maps and stores twice.
 const TINY_SEED: u64 = 110;
+
+/// How often (percent of the operations, stress size only) an actor runs khugepaged's
+/// collapse of a file range: lock its pages, unmap them, retract the page tables
+/// (`khugepaged::collapse_file`, 6.5+ `retract_page_tables` without `mmap_lock`).
+const KHUGEPAGED_PERCENT: u32 = 2;
 
 /// At most this many pins held by one actor.
 const MAX_PINS: usize = 2;
@@ -470,7 +483,11 @@ fn migrate_one(w: &World, pfn: Pfn) {
 
 /// One operation.
 fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, size: Size) -> Op {
-    let op = Op::draw(rng, size);
+    let op = if sp.stress && rng.random_range(0..100) < KHUGEPAGED_PERCENT {
+        Op::Khugepaged
+    } else {
+        Op::draw(rng, size)
+    };
     match op {
         Op::Load | Op::Store | Op::Fault => {
             let Some((_, mm)) = sp.pick(rng, false) else {
@@ -601,6 +618,13 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             let (_, va) = pick_va(rng, &sp.regions);
             gup_step(w, cpu, rng, sp, mm, va);
         }
+        Op::Khugepaged => {
+            // A PMD-aligned range of a file the layout maps (every region starts on a table
+            // boundary at a table-aligned pgoff).
+            let per = w.cfg.ptes_per_table as u64;
+            let (f, index) = pick_file_page(rng, w, &sp.regions);
+            let _ = khugepaged::collapse_file(w, w.file(f), index / per * per);
+        }
     }
     op
 }
@@ -692,6 +716,7 @@ impl Scenario for Mixed {
                         own,
                         pins: Vec::new(),
                         forks: Vec::new(),
+                        stress: size == Size::Stress,
                     };
                     let mut mine = vec![0u64; mix(Size::Stress).count()];
                     let mut n = 0u64;

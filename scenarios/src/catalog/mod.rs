@@ -15,6 +15,7 @@ pub mod munlock_exit;
 pub mod notifier_range;
 pub mod pmd_unlocked_check;
 pub mod put_anon_vma_order;
+pub mod retract_page_tables;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -37,6 +38,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &gup_cow_fork::GupCowFork,
         &mremap_rmap_locks::MremapRmapLocks,
         &pmd_unlocked_check::PmdUnlockedCheck,
+        &retract_page_tables::RetractPageTables,
         &mixed::Mixed,
     ]
 }
