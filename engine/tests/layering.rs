@@ -87,6 +87,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/notifier.rs",
             "ops/mlock.rs",
             "ops/page_alloc.rs",
+            "ops/vma_lock.rs",
         ],
     ),
     (
@@ -99,7 +100,10 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/tlb.rs",
         ],
     ),
-    ("paths: faults", &["ops/fault.rs", "ops/hugetlb.rs"]),
+    (
+        "paths: faults",
+        &["ops/fault.rs", "ops/hugetlb.rs", "ops/lock_vma.rs"],
+    ),
     (
         "paths: rmap walks",
         &["ops/rmap_walk.rs", "ops/ttu.rs", "ops/mkclean.rs"],
