@@ -1,5 +1,6 @@
-//! The fault path: the arch handler [`do_user_addr_fault`] (`mmap_lock`, `find_vma`,
-//! `access_error`) → [`handle_mm_fault`] → `handle_pte_fault` → `do_anonymous_page`,
+//! The fault path: the arch handler [`do_user_addr_fault`] (6.4+: the per-VMA lock through
+//! `lock_vma_under_rcu` first, then `mmap_lock`, `find_vma`, `access_error`;
+//! [`do_user_addr_fault_v6_3`]: `mmap_lock` only) → [`handle_mm_fault`] → `handle_pte_fault` → `do_anonymous_page`,
 //! `do_fault` (read, shared and COW), `do_wp_page`, and `migration_entry_wait` — each an entry
 //! of [`FaultOps`] (`w.kernel.fault`), so that one replaced handler is what every fault runs.
 //! GUP's `faultin_page` (`ops::gup`) calls [`handle_mm_fault`] itself, with `mmap_lock`
@@ -827,9 +828,10 @@ pub fn wp_page_copy(
 /// the wait returns: in every era the waiter sleeps with `mmap_lock` (`do_swap_page` is
 /// reached from `handle_mm_fault`, whose caller took it, and returns 0 only after the wait),
 /// so munmap and exit cannot detach the VMA or free its page tables under a sleeping waiter.
-/// Simplification: the model has no per-VMA locks; a 6.4+ fault under the VMA lock either
-/// retried under `mmap_lock` before reaching here (`do_swap_page`'s `FAULT_FLAG_VMA_LOCK`
-/// bail-out) or sleeps holding the VMA read lock, which excludes munmap just as well.
+/// A fault under the VMA lock never gets here: 6.4's `do_swap_page` returns `VM_FAULT_RETRY`
+/// under `FAULT_FLAG_VMA_LOCK` before it looks at the entry ([`handle_mm_fault`]), and the
+/// fault retries under `mmap_lock`. Simplification: from 6.5 the wait may happen under the VMA
+/// read lock (which excludes munmap just as well); not modelled.
 pub fn migration_entry_wait(w: &World, mm: MmId, va: u64, _map: &RwSemReadGuard<'_, MmMap>) {
     let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
         return;

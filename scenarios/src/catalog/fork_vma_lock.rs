@@ -146,7 +146,7 @@ impl Scenario for ForkVmaLock {
                     {
                         break;
                     }
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
             }),
             actor("faulter", move || {
@@ -161,7 +161,7 @@ impl Scenario for ForkVmaLock {
                         if wp || fq.load(Relaxed) {
                             break;
                         }
-                        std::hint::spin_loop();
+                        std::thread::yield_now();
                     }
                 }
                 access::store(&wq, 1, parent, 0, 1_000_000)
