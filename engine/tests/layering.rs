@@ -39,11 +39,13 @@
 //!    (`pgtable_generic`, `pagemap`), one page's PTE found under its PTL (`pvmw`), the
 //!    include/linux/rmap.h flags (`rmap_types`), the mmu notifiers (`notifier`), a page's mlock
 //!    state (`mlock`: `mlock_folio`, `clear_page_mlock`, ...), the page allocator
-//!    (`page_alloc`), the locked PMD (`pmd_lock`);
+//!    (`page_alloc`), the locked PMD (`pmd_lock`),
+//!    the per-VMA lock helpers (`vma_lock`: `vma_start_write`, ...);
 //! 2. *rmap add and remove*: `page_add_*_rmap` / `page_remove_rmap` (`rmap`), VMAs linked into
 //!    the rmap trees (`mmap`: `mmap_region`; `anon_vma`: `anon_vma_prepare`, `anon_vma_fork`)
 //!    and out of them (`pgtable`: `free_pgtables`; `anon_vma`: `unlink_anon_vmas`), the mmu_gather that removes rmaps late and flushes (`tlb`);
-//! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), and hugetlb (`hugetlb`), whose
+//! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), `lock_vma_under_rcu`
+//!    (`lock_vma`), and hugetlb (`hugetlb`), whose
 //!    fault allocates through `fault`'s `pte_alloc` — `handle_mm_fault` reaches
 //!    `hugetlb_fault` through the table — and whose `huge_pmd_unshare` the unmappers call;
 //!    and the THP paths at the PMD level (`huge_memory`), whose fault `handle_mm_fault` calls
@@ -90,6 +92,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/mlock.rs",
             "ops/page_alloc.rs",
             "ops/pmd_lock.rs",
+            "ops/vma_lock.rs",
         ],
     ),
     (
@@ -104,7 +107,12 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "paths: faults",
-        &["ops/fault.rs", "ops/hugetlb.rs", "ops/huge_memory.rs"],
+        &[
+            "ops/fault.rs",
+            "ops/hugetlb.rs",
+            "ops/huge_memory.rs",
+            "ops/lock_vma.rs",
+        ],
     ),
     (
         "paths: rmap walks",

@@ -21,16 +21,16 @@
 //! no THP migration); NUMA hinting of PTE-mapped pages is not modelled (`change_prot_numa`
 //! changes huge PMDs only).
 
-use crate::mm::mm_struct::MmMap;
 use crate::mm::page::{Compound, pg};
 use crate::mm::pmd::Pmd;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{MmId, MmuGather, Pfn, VmaId, World};
 use crate::ops::pmd_lock::{LockedPmd, pmd_lock, pmd_trans_huge_lock};
+use crate::ops::vma_lock::{FaultLock, mmap_write_unlock, vma_start_write};
 use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::race_window;
-use crate::sync::{Ordering, RwSemReadGuard};
+use crate::sync::Ordering;
 
 /// `MADV_HUGEPAGE` (`hugepage_madvise`, mm/khugepaged.c): set `VM_HUGEPAGE` on every anonymous
 /// VMA of `mm` overlapping `[start, end)`, under `mmap_lock` write. THP faults happen only in
@@ -47,13 +47,15 @@ pub fn madvise_hugepage(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<
             any = true;
             let vma = w.vmas.get(v);
             if info.file.is_none() && !vma.has(vm::HUGETLB) {
+                // madvise_update_vma → vm_flags_reset: the VMA write-locked first (6.4+).
+                vma_start_write(w, &map, v);
                 vma.flags.fetch_or(vm::HUGEPAGE, Ordering::SeqCst);
                 w.thp.store(true, crate::sync::observer::Ordering::SeqCst);
                 w.trace("hugepage_madvise", v, "VM_HUGEPAGE");
             }
         }
     }
-    drop(map);
+    mmap_write_unlock(w, mm_id, map);
     if any { Ok(()) } else { Err(Error::Inval) }
 }
 
@@ -451,7 +453,7 @@ pub fn huge_pmd_fault(
     vma_id: VmaId,
     va: u64,
     write: bool,
-    _map: &RwSemReadGuard<'_, MmMap>,
+    _lock: FaultLock<'_, '_>,
 ) -> Result<HugeFault, Error> {
     let (slot, _) = w.pte_slot(va);
     let orig = w.mms.get(mm_id).pmdp_get_lockless(slot);

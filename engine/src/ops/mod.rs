@@ -10,6 +10,7 @@ pub mod folio_referenced;
 pub mod fork;
 pub mod gup;
 pub mod huge_memory;
+pub mod lock_vma;
 pub mod mmap;
 pub mod mprotect;
 pub mod mremap;
@@ -24,6 +25,7 @@ pub mod split_vma;
 pub mod tlb;
 pub mod unmap_mapping;
 pub mod vma_adjust;
+pub mod vma_lock;
 pub mod vma_merge;
 pub mod zap;
 

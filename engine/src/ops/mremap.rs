@@ -48,6 +48,7 @@ use crate::ops::anon_vma::{AnonVmaWriteLocked, anon_vma_lock_write, unlink_anon_
 use crate::ops::fault::{find_vma, pte_alloc};
 use crate::ops::munmap::do_munmap;
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
+use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::vma_merge::vma_merge;
 use crate::race_window;
 use crate::sync::lockdep::SINGLE_DEPTH_NESTING;
@@ -320,12 +321,16 @@ fn move_ptes_flush(
 }
 
 /// `vma_link` (mm/mmap.c, 6.1): insert a new VMA into the mm and, under `i_mmap_rwsem`
-/// write, its file's `i_mmap` (`__vma_link_file`).
+/// write, its file's `i_mmap` (`__vma_link_file`). The VMA is write-locked before it enters
+/// the tree ("mm: always lock new vma before inserting into vma tree", 6.6), so a lockless
+/// fault that finds it waits for mremap to finish moving its page tables.
 pub fn vma_link(w: &World, map: &mut RwSemWriteGuard<'_, MmMap>, vma: VmaId) {
+    vma_start_write(w, map, vma);
     if let Some(f) = w.vmas.get(vma).info.get().file {
         w.files.get(f).i_mmap.write().vmas.push(vma);
     }
-    map.vmas.push(vma);
+    let mm = w.mms.get(w.vmas.get(vma).info.get().mm);
+    map.vma_iter_store(mm, vma);
     map.vmas.sort_by_key(|&x| w.vmas.get(x).info.get().start);
     w.trace("vma_link", vma, "");
 }
@@ -400,6 +405,7 @@ pub fn copy_vma(
     n.flags.store(flags, Ordering::SeqCst);
     n.set_anon_vma(v.anon_vma());
     n.chain_clear();
+    n.vm_lock.vma_lock_alloc();
     w.trace("vm_area_dup", new, *vma);
     if let Err(e) = (w.kernel.anon_vma.anon_vma_clone)(w, new, *vma) {
         n.set_anon_vma(None);
@@ -429,8 +435,8 @@ pub fn move_vma(
     new_addr: u64,
 ) -> Result<VmaId, Error> {
     let mm_id = w.vmas.get(vma).info.get().mm;
-    // 6.4+: vma_start_write(vma) here ("mm/mremap: write-lock VMA while remapping it to a new
-    // address range").
+    // 6.4: "mm/mremap: write-lock VMA while remapping it to a new address range".
+    vma_start_write(w, map, vma);
     let info = w.vmas.get(vma).info.get();
     let new_pgoff = info.pgoff + (old_addr - info.start);
     let mut vma = vma;
@@ -496,6 +502,21 @@ pub fn mremap(
     }
     let mm = w.mms.get(mm_id);
     let mut map = mm.mmap_lock.write();
+    let moved = mremap_locked(w, &mut map, mm_id, addr, old_len, new_len, new_addr);
+    mmap_write_unlock(w, mm_id, map);
+    moved
+}
+
+/// The part of [`mremap`] under `mmap_lock` write.
+fn mremap_locked(
+    w: &World,
+    map: &mut RwSemWriteGuard<'_, MmMap>,
+    mm_id: MmId,
+    addr: u64,
+    old_len: u64,
+    new_len: u64,
+    new_addr: u64,
+) -> Result<VmaId, Error> {
     w.trace(
         "mremap",
         mm_id,
@@ -505,9 +526,9 @@ pub fn mremap(
             new_addr << 12
         ),
     );
-    do_munmap(w, &mut map, mm_id, new_addr, new_addr + new_len)?;
+    do_munmap(w, map, mm_id, new_addr, new_addr + new_len)?;
     if old_len > new_len {
-        do_munmap(w, &mut map, mm_id, addr + new_len, addr + old_len)?;
+        do_munmap(w, map, mm_id, addr + new_len, addr + old_len)?;
     }
     let len = new_len;
     // vma_to_resize
@@ -521,5 +542,5 @@ pub fn mremap(
         // huge-PMD move (`move_huge_pmd`) or split of one.
         return Err(Error::Inval);
     }
-    move_vma(w, &mut map, vma, addr, len, new_addr)
+    move_vma(w, map, vma, addr, len, new_addr)
 }

@@ -7,29 +7,39 @@ use crate::check::{self, Oracle};
 use crate::mm::mm_struct::MmMap;
 use crate::mm::{MmId, VmaId, World};
 use crate::ops::split_vma::__split_vma;
+use crate::ops::vma_lock::{
+    mmap_write_downgrade, mmap_write_unlock, vma_mark_detached, vma_start_write,
+};
 use crate::ops::{Error, mmap};
 use crate::sync::{RwSemWriteGuard, hw_lock};
 
-/// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
-/// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. Any range: [`munmap_range`].
-/// On return the range maps nothing and no TLB caches it (I14).
+/// `munmap` of one whole VMA: `mmap_lock` write; detach (6.4 `do_vmi_align_munmap`:
+/// `vma_start_write`, `vma_mark_detached(vma, true)`, then out of the tree); downgrade to read
+/// (`mmap_write_downgrade`, which ends the VMA write lock); gather, zap, `free_pgtables`,
+/// `tlb_finish_mmu`; `remove_vma` (freed after an RCU grace period). The model unmaps whole
+/// `tlb_finish_mmu`; `remove_vma` (freed after an RCU grace period). Any range:
+/// [`munmap_range`]. On return the range maps nothing and no TLB caches it (I14).
 pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let mm = w.mms.get(mm_id);
     let mut map = mm.mmap_lock.write();
-    let Some(pos) = map.vmas.iter().position(|&v| v == vma_id) else {
+    if !map.vmas.contains(&vma_id) {
         return Err(Error::Inval);
-    };
+    }
     let began = w.unmap_begin(mm_id);
     let info = w.vmas.get(vma_id).info.get();
+    // Lock the VMA before it is detached: a fault holding it read-locked finishes first, and
+    // no fault may start on it once it is detached.
+    vma_start_write(w, &map, vma_id);
     crate::ops::munlock::munlock_before_unmap(w, vma_id);
-    // detach: faults no longer find the VMA.
-    map.vmas.remove(pos);
+    // detach: faults no longer find the VMA (neither under mmap_lock nor under RCU).
+    vma_mark_detached(w, &map, vma_id);
+    map.vma_iter_clear(mm, vma_id);
     w.trace(
         "munmap: detach",
         vma_id,
         format_args!("{:#x}-{:#x}", info.start << 12, info.end << 12),
     );
-    let map = map.downgrade();
+    let map = mmap_write_downgrade(w, mm_id, map);
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, false);
     (w.kernel.zap.unmap_vmas)(w, &mut gather, &[vma_id], info.start, info.end);
     (w.kernel.zap.free_pgtables)(w, &mut gather, &[vma_id], &map.vmas);
@@ -51,9 +61,10 @@ pub fn munmap_range(w: &World, mm_id: MmId, start: u64, end: u64) -> Result<(), 
     let mm = w.mms.get(mm_id);
     let mut map = mm.mmap_lock.write();
     let Some((detached, began)) = do_vmi_align_munmap(w, &mut map, mm_id, start, end)? else {
+        mmap_write_unlock(w, mm_id, map);
         return Ok(());
     };
-    let map = map.downgrade();
+    let map = mmap_write_downgrade(w, mm_id, map);
     unmap_region(w, mm_id, &detached, &map.vmas, start, end, &began);
     drop(map);
     Ok(())
@@ -82,8 +93,10 @@ pub fn do_munmap(
 /// (`munlock_vma_pages_all` first under the ≤5.17 scheme). Returns the detached VMAs and the
 /// unmap's start for I14, or `None` if the range maps nothing.
 ///
-/// 6.4+ write-locks each detached VMA here (`vma_start_write`, "mm: write-lock VMAs before
-/// removing them from VMA tree").
+/// Each detached VMA is write-locked and marked detached before it leaves the tree (6.4's
+/// `do_vmi_align_munmap`: `vma_start_write`, `vma_mark_detached(vma, true)`; "mm: write-lock
+/// VMAs before removing them from VMA tree"), so a fault that found it under RCU fails
+/// `vma_start_read` or sees it detached.
 pub fn do_vmi_align_munmap(
     w: &World,
     map: &mut RwSemWriteGuard<'_, MmMap>,
@@ -121,7 +134,12 @@ pub fn do_vmi_align_munmap(
     for &v in &detached {
         crate::ops::munlock::munlock_before_unmap(w, v);
     }
-    map.vmas.retain(|v| !detached.contains(v));
+    let mm = w.mms.get(mm_id);
+    for &v in &detached {
+        vma_start_write(w, map, v);
+        vma_mark_detached(w, map, v);
+        map.vma_iter_clear(mm, v);
+    }
     w.trace(
         "do_vmi_align_munmap: detach",
         mm_id,

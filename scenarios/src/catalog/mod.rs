@@ -3,6 +3,7 @@
 pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod dirty_cow;
+pub mod fork_vma_lock;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &mremap_rmap_locks::MremapRmapLocks,
         &pmd_unlocked_check::PmdUnlockedCheck,
         &retract_page_tables::RetractPageTables,
+        &fork_vma_lock::ForkVmaLock,
         &mixed::Mixed,
     ]
 }
