@@ -17,6 +17,9 @@ use crate::ops::Error;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, RwSemWriteGuard};
 
+/// Placeholder until the per-VMA lock lands (replaced at the merge).
+fn vma_start_write(_w: &World, _vma: VmaId) {}
+
 /// The root's rwsem held for write: `anon_vma_lock_write(anon_vma)` (=
 /// `down_write(&anon_vma->root->rwsem)`), or what `lock_anon_vma_root` returns.
 #[derive(Debug)]
@@ -217,6 +220,35 @@ pub fn anon_vma_clone(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
     Ok(())
 }
 
+/// `anon_vma_clone(dst, src)` when its first `anon_vma_chain_alloc` fails, `GFP_NOWAIT` and
+/// then `GFP_KERNEL` (mm/rmap.c, `goto enomem_failure`): an out-of-memory condition, not a
+/// kernel version — the one d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting
+/// ->anon_vma") needs, which its author reached with fault injection (CONFIG_FAILSLAB on
+/// `anon_vma_chain_cachep`). A world runs it to model that allocator state; every kernel
+/// era unwinds the same way:
+///
+/// ```text
+/// avc = anon_vma_chain_alloc(GFP_NOWAIT | __GFP_NOWARN);   NULL
+/// unlock_anon_vma_root(root); root = NULL;
+/// avc = anon_vma_chain_alloc(GFP_KERNEL);                  NULL (reclaim may sleep here)
+/// enomem_failure:
+///   dst->anon_vma = NULL;   /* else unlink_anon_vmas() miscounts num_active_vmas */
+///   unlink_anon_vmas(dst);
+///   return -ENOMEM;
+/// ```
+///
+/// The `GFP_KERNEL` attempt enters direct reclaim and may sleep: the window in which
+/// `dst->anon_vma` is set and `dst` is not yet on the anon_vma's tree is that wide.
+pub fn anon_vma_clone_enomem(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+    might_sleep("anon_vma_chain_alloc(GFP_KERNEL)");
+    w.trace("anon_vma_chain_alloc: -ENOMEM", dst, src);
+    crate::race_window!("anon_vma_clone: anon_vma_chain_alloc(GFP_KERNEL) reclaims");
+    w.vmas.get(dst).set_anon_vma(None);
+    unlink_anon_vmas(w, dst);
+    w.trace("anon_vma_clone: enomem_failure", dst, src);
+    Err(Error::Oom)
+}
+
 /// `anon_vma_clone` of v3.19 .. v5.19 (7a3ef208e662 "mm: prevent endless growth of anon_vma
 /// hierarchy"; replaced by 2555283eb40d): the reuse rule reads `degree`, which counts child
 /// anon_vmas and VMAs together — `anon_vma != src->anon_vma && anon_vma->degree < 2` — then
@@ -242,6 +274,41 @@ pub fn anon_vma_clone_v5_19(w: &World, dst: VmaId, src: VmaId) -> Result<(), Err
     }
     drop(root);
     w.trace("anon_vma_clone", dst, src);
+    Ok(())
+}
+
+/// `dup_anon_vma(dst, src)` (mm/mmap.c, 6.4+; the same lines sat in `__vma_adjust` before
+/// 6.3): when `vma_merge` grows `dst` over a neighbour `src` that has an anon_vma and `dst`
+/// has none, give `dst` that anon_vma and `src`'s chain ("Easily overlooked: when mprotect
+/// shifts the boundary, make sure the expanding vma has anon_vma set if the shrinking vma
+/// had, to cover any anon pages imported"). Under `mmap_lock` held for write.
+///
+/// d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting ->anon_vma", v6.5-rc4):
+/// `vma_start_write(dst)` first, so that no page fault under the per-VMA lock alone runs on
+/// `dst` from the moment it has an anon_vma that its chain does not link yet — nor keeps it
+/// once a failed `anon_vma_clone` takes it back. (Later in 2023 Suren Baghdasaryan's "mm:
+/// move vma locking out of vma_prepare and dup_anon_vma" moved the lock to `vma_merge`'s
+/// callers and left `vma_assert_write_locked(dst)` here: the same exclusion.)
+pub fn dup_anon_vma(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+    let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
+    if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
+        vma_start_write(w, dst);
+        dvma.set_anon_vma(Some(av));
+        return (w.kernel.anon_vma.anon_vma_clone)(w, dst, src);
+    }
+    Ok(())
+}
+
+/// `dup_anon_vma` of v6.4 (5e31275cc997 .. d8ab9f7b644a): `dst->anon_vma` is set while `dst`
+/// is not write-locked — `vma_prepare` locks it only after this returns, and not at all if
+/// `anon_vma_clone` fails and `vma_merge` gives up. [`dup_anon_vma`] less its
+/// `vma_start_write(dst)`.
+pub fn dup_anon_vma_v6_4(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+    let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
+    if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
+        dvma.set_anon_vma(Some(av));
+        return (w.kernel.anon_vma.anon_vma_clone)(w, dst, src);
+    }
     Ok(())
 }
 
@@ -426,6 +493,9 @@ pub struct AnonVmaOps {
     /// `__put_anon_vma`. Default [`__put_anon_vma`]; alternative [`__put_anon_vma_v3_15`]
     /// (root freed before the child, before 624483f3ea82).
     pub __put_anon_vma: fn(&World, AnonVmaId),
+    /// `dup_anon_vma` (a merge's import of a neighbour's anon_vma). Default [`dup_anon_vma`]
+    /// (d8ab9f7b644a: `dst` write-locked first); alternative [`dup_anon_vma_v6_4`].
+    pub dup_anon_vma: fn(&World, VmaId, VmaId) -> Result<(), Error>,
 }
 
 impl AnonVmaOps {
@@ -436,6 +506,7 @@ impl AnonVmaOps {
             anon_vma_clone: anon_vma_clone_v5_19,
             anon_vma_fork,
             __put_anon_vma,
+            dup_anon_vma,
         }
     }
 }
