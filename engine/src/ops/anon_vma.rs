@@ -135,12 +135,13 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
     __anon_vma_prepare(w, vma_id)
 }
 
-/// `__anon_vma_prepare` (6.x shape): allocate a new root, take its rwsem for write, then
-/// `mm->page_table_lock`, and re-check `vma->anon_vma` under them: link the VMA, count it
-/// (`num_active_vmas++`; `degree++` before 6.0).
+/// `__anon_vma_prepare` (6.x shape): `find_mergeable_anon_vma`, then allocate a new root,
+/// take its rwsem for write, then `mm->page_table_lock`, and re-check `vma->anon_vma` under
+/// them: link the VMA, count it (`num_active_vmas++`; `degree++` before 6.0).
 ///
-/// Simplification: no `find_mergeable_anon_vma` (reusing a neighbour VMA's anon_vma; the
-/// model merges VMAs only in mprotect, docs/MODEL.md §11): every prepare allocates.
+/// Simplification: [`find_mergeable_anon_vma`] checks the lock its walk of the VMA tree needs
+/// but reuses no neighbour's anon_vma (the model merges VMAs only in mprotect,
+/// docs/MODEL.md §11): every prepare allocates.
 ///
 /// A preparer that lost the race (another fault installed an anon_vma meanwhile) drops its
 /// allocation with `put_anon_vma`, as mm/rmap.c does (`put_anon_vma(allocated)`), never with a
@@ -158,6 +159,7 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
 /// ```
 pub fn __anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
     let vma = w.vmas.get(vma_id);
+    let _reusable = find_mergeable_anon_vma(w, vma_id);
     let av_id = anon_vma_alloc_root(w)?;
     let installed = {
         let locked = anon_vma_lock_write(w, av_id);
@@ -184,6 +186,38 @@ pub fn __anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
         put_anon_vma(w, av_id);
     }
     Ok(())
+}
+
+/// `find_mergeable_anon_vma(vma)` (mm/mmap.c, 6.1+ maple-tree shape): look at the VMAs
+/// after and before `vma` (`mas_walk` / `mas_prev` of `mm->mm_mt` from `vma->vm_end`) for an
+/// anon_vma `reusable_anon_vma` would share. The walk reads the tree and the neighbours'
+/// `vm_area_struct`s, so it needs what keeps them: `mmap_lock` (the tree's external lock,
+/// `mt_set_external_lock(&mm->mm_mt, &mm->mmap_lock)`) or `rcu_read_lock` —
+/// `rcu_dereference_check(..., mt_locked(mt))` in `mas_root`, which CONFIG_PROVE_RCU reports
+/// as "suspicious rcu_dereference_check() usage". A page fault holding only a per-VMA lock has
+/// neither: a neighbour it reads may be munmap()ed and freed under it. That is the
+/// use-after-free of 657b5146955e ("mm: lock_vma_under_rcu() must check vma->anon_vma under
+/// vma lock"); since 2024 the kernel states the rule outright (Matthew Wilcox, "mm: Assert the
+/// mmap_lock is held in __anon_vma_prepare()": `mmap_assert_locked(mm)`).
+///
+/// Simplification: the walk's lock rule is checked (I15) and no neighbour's anon_vma is
+/// reused (`None`): the model allocates an anon_vma for every VMA that faults first
+/// (docs/MODEL.md §6).
+#[track_caller]
+pub fn find_mergeable_anon_vma(w: &World, vma: VmaId) -> Option<AnonVmaId> {
+    use crate::sync::{LockClass, held, switches};
+    if switches::lockdep() && !held::holds(LockClass::MmapLock) && !held::holds(LockClass::Rcu) {
+        crate::check::violation(
+            crate::check::Oracle::I15Lockdep,
+            format!(
+                "suspicious rcu_dereference_check() usage: find_mergeable_anon_vma({vma}) walks \
+                 mm->mm_mt holding neither mmap_lock nor rcu_read_lock (a neighbour it reads \
+                 may be freed by a concurrent munmap)"
+            ),
+        );
+    }
+    w.trace("find_mergeable_anon_vma", vma, "none (no reuse modelled)");
+    None
 }
 
 /// `anon_vma_clone(dst, src)` (6.0+): link `dst` into every anon_vma of `src`'s chain, walked
