@@ -30,8 +30,8 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, hugetlb, migrate, mkclean, mlock, munlock, notifier, pgtable, pvmw,
-    rmap_walk, split, tlb, ttu, zap,
+    anon_vma, fault, fork, gup, hugetlb, lock_vma, migrate, mkclean, mlock, munlock, notifier,
+    pgtable, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -152,6 +152,8 @@ impl Default for fault::FaultOps {
     /// The modern kernel.
     fn default() -> Self {
         fault::FaultOps {
+            do_user_addr_fault: fault::do_user_addr_fault,
+            lock_vma_under_rcu: lock_vma::lock_vma_under_rcu,
             do_anonymous_page: fault::do_anonymous_page,
             do_fault: fault::do_fault,
             do_read_fault: fault::do_read_fault,

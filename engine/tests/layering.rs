@@ -39,11 +39,12 @@
 //!    (`pgtable_generic`, `pagemap`), one page's PTE found under its PTL (`pvmw`), the
 //!    include/linux/rmap.h flags (`rmap_types`), the mmu notifiers (`notifier`), a page's mlock
 //!    state (`mlock`: `mlock_folio`, `clear_page_mlock`, ...), the page allocator
-//!    (`page_alloc`);
+//!    (`page_alloc`), the per-VMA lock helpers (`vma_lock`: `vma_start_write`, ...);
 //! 2. *rmap add and remove*: `page_add_*_rmap` / `page_remove_rmap` (`rmap`), VMAs linked into
 //!    the rmap trees (`mmap`: `mmap_region`; `anon_vma`: `anon_vma_prepare`, `anon_vma_fork`)
 //!    and out of them (`pgtable`: `free_pgtables`; `anon_vma`: `unlink_anon_vmas`), the mmu_gather that removes rmaps late and flushes (`tlb`);
-//! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), and hugetlb (`hugetlb`), whose
+//! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), `lock_vma_under_rcu`
+//!    (`lock_vma`), and hugetlb (`hugetlb`), whose
 //!    fault allocates through `fault`'s `pte_alloc` — `handle_mm_fault` reaches
 //!    `hugetlb_fault` through the table — and whose `huge_pmd_unshare` the unmappers call;
 //! 4. *rmap walks*: `rmap_walk` and its `anon_lock`s, `try_to_unmap` / `try_to_migrate`
@@ -87,6 +88,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/notifier.rs",
             "ops/mlock.rs",
             "ops/page_alloc.rs",
+            "ops/vma_lock.rs",
         ],
     ),
     (
@@ -99,7 +101,10 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/tlb.rs",
         ],
     ),
-    ("paths: faults", &["ops/fault.rs", "ops/hugetlb.rs"]),
+    (
+        "paths: faults",
+        &["ops/fault.rs", "ops/hugetlb.rs", "ops/lock_vma.rs"],
+    ),
     (
         "paths: rmap walks",
         &["ops/rmap_walk.rs", "ops/ttu.rs", "ops/mkclean.rs"],

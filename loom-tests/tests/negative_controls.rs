@@ -59,6 +59,7 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::pagemap::lock_page;
 use mmlab_engine::ops::pgtable_generic::pte_offset_map_lock;
 use mmlab_engine::ops::ttu::{TTU_IGNORE_MLOCK, TtuFlags, try_to_migrate, try_to_unmap};
+use mmlab_engine::ops::vma_lock::{mmap_write_downgrade, vma_mark_detached, vma_start_write};
 use mmlab_engine::ops::{
     access, anon_vma, exit, fork, munlock, munmap, notifier, page_alloc, pgtable, rmap_walk, tlb,
     zap,
@@ -395,8 +396,10 @@ fn munmap_without_final_flush(w: &World, mm: MmId, vma: VmaId, check_i14: bool) 
     let mut map = m.mmap_lock.write();
     let began = w.unmap_begin(mm);
     let info = w.vmas.get(vma).info.get();
-    map.vmas.retain(|&v| v != vma);
-    let map = map.downgrade();
+    vma_start_write(w, &map, vma);
+    vma_mark_detached(w, &map, vma);
+    map.vma_iter_clear(m, vma);
+    let map = mmap_write_downgrade(w, mm, map);
     let mut gather = tlb::tlb_gather_mmu(w, mm, false);
     zap::unmap_vmas(w, &mut gather, &[vma], info.start, info.end);
     pgtable::free_pgtables(w, &mut gather, &[vma], &map.vmas);
@@ -500,8 +503,10 @@ fn free_pgtables_before_unmap_vmas(env: &Env) -> Outcome {
     let actors = vec![actor("munmap", move || {
         let m = wz.mms.get(mm);
         let mut map = m.mmap_lock.write();
-        map.vmas.retain(|&v| v != vma);
-        let map = map.downgrade();
+        vma_start_write(&wz, &map, vma);
+        vma_mark_detached(&wz, &map, vma);
+        map.vma_iter_clear(m, vma);
+        let map = mmap_write_downgrade(&wz, mm, map);
         let mut gather = tlb::tlb_gather_mmu(&wz, mm, false);
         pgtable::free_pgtables(&wz, &mut gather, &[vma], &map.vmas);
         zap::unmap_vmas(&wz, &mut gather, &[vma], 0, 1);

@@ -3,6 +3,7 @@
 
 use super::arena::Id;
 use super::ids::{TableId, VmaId};
+use super::mm_mt::MmMt;
 use crate::sync::{AtomicU32, AtomicU64, LockClass, Ordering, RwSem, SpinLock, observer};
 
 pub use super::ids::{MmId, MmKind};
@@ -10,8 +11,34 @@ pub use super::ids::{MmId, MmKind};
 /// The VMA set of an mm.
 #[derive(Debug, Default)]
 pub struct MmMap {
-    /// The VMAs (the maple tree in the kernel).
+    /// The VMAs (the maple tree in the kernel, as walked under `mmap_lock`). Its RCU-readable
+    /// side is [`Mm::mm_mt`]: change both together through [`MmMap::vma_iter_store`] /
+    /// [`MmMap::vma_iter_clear`].
     pub vmas: Vec<VmaId>,
+}
+
+impl MmMap {
+    /// `vma_iter_store` / `vma_iter_bulk_store` (mm/internal.h): link `vma` into `mm`'s tree —
+    /// the `mmap_lock` list and the RCU-readable index lockless faults walk. The caller holds
+    /// `mmap_lock` for write (this `&mut MmMap`).
+    pub fn vma_iter_store(&mut self, mm: &Mm, vma: VmaId) {
+        if !self.vmas.contains(&vma) {
+            self.vmas.push(vma);
+        }
+        mm.mm_mt.store(vma);
+    }
+
+    /// `vma_iter_clear` (`mas_store_gfp(NULL)`): remove `vma` from `mm`'s tree, both sides.
+    pub fn vma_iter_clear(&mut self, mm: &Mm, vma: VmaId) {
+        self.vmas.retain(|&v| v != vma);
+        mm.mm_mt.erase(vma);
+    }
+
+    /// `__mt_destroy(&mm->mm_mt)` (`exit_mmap`): the tree emptied, both sides.
+    pub fn mt_destroy(&mut self, mm: &Mm) {
+        self.vmas.clear();
+        mm.mm_mt.clear();
+    }
 }
 
 /// An mm.
@@ -50,6 +77,13 @@ pub struct Mm {
     /// Protected by: nothing (set with atomic bit operations, read racily, as the kernel's
     /// `test_bit` / `set_bit`).
     pub flags: AtomicU32,
+    /// `mm->mm_mt` as the lockless fault path reads it (`mas_walk` under RCU).
+    /// Protected by: `mmap_lock` for write to change; RCU to read.
+    pub mm_mt: MmMt,
+    /// `mm->mm_lock_seq` (6.4+): a VMA whose `vm_lock_seq` equals it is write-locked.
+    /// Protected by: `mmap_lock` for write to change (`vma_end_write_all`); read locklessly
+    /// by `vma_start_read` (READ_ONCE).
+    pub mm_lock_seq: AtomicU32,
 }
 
 /// `mm->flags` bits (include/linux/sched/coredump.h names; the model's own bit values).
@@ -61,7 +95,7 @@ pub mod mmf {
 }
 
 impl Mm {
-    pub(crate) fn new(pmds: usize) -> Self {
+    pub(crate) fn new(pmds: usize, vmas: usize) -> Self {
         Mm {
             mmap_lock: RwSem::new(LockClass::MmapLock, MmMap::default()),
             page_table_lock: SpinLock::new(LockClass::PageTableLock, ()),
@@ -70,6 +104,8 @@ impl Mm {
             rss: observer::AtomicI64::new(0),
             cpus_ran: observer::AtomicU64::new(0),
             flags: AtomicU32::new(0),
+            mm_mt: MmMt::new(vmas),
+            mm_lock_seq: AtomicU32::new(0),
         }
     }
 

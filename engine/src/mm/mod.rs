@@ -6,6 +6,7 @@ pub mod anon_vma;
 pub mod arena;
 pub mod cpu;
 pub mod ids;
+pub mod mm_mt;
 pub mod mm_struct;
 pub mod mmu_gather;
 pub mod page;
@@ -15,6 +16,7 @@ pub mod secondary;
 pub mod table;
 pub mod unmap_log;
 pub mod vma;
+pub mod vma_lock;
 pub mod world;
 
 pub use address_space::{AddressSpace, FileId};

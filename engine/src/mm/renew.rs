@@ -67,7 +67,7 @@ impl World {
         let ncpus = cfg.cpus;
         pages.renew(|_, p| reset_page(p, ncpus));
         *free_pages = SpinLock::new(LockClass::ZoneLock, (0..cfg.pages as u32).rev().collect());
-        mms.renew(|_, m| *m = Mm::new(cfg.pmds_per_mm));
+        mms.renew(|_, m| *m = Mm::new(cfg.pmds_per_mm, cfg.vmas));
         vmas.renew(|_, v| *v = Vma::new());
         anon_vmas.renew(|_, a| *a = AnonVma::new());
         files.renew(|i, f| {

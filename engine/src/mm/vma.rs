@@ -2,6 +2,7 @@
 
 use super::arena::Id;
 use super::ids::{AnonVmaId, FileId, MmId};
+use super::vma_lock::VmaLock;
 use crate::sync::{AtomicU32, AtomicU64, LockClass, ObserverMutex, Ordering, RwSem};
 
 pub use super::ids::{VmaId, VmaKind};
@@ -142,6 +143,10 @@ pub struct Vma {
     /// callers hold it for write. Only a shared hugetlb VMA takes it (`__vma_shareable_lock`).
     /// Protected by: itself (it protects the PMD-sharing state of this VMA's page tables).
     pub hugetlb_vma_lock: RwSem<()>,
+    /// The per-VMA lock (6.4+, `CONFIG_PER_VMA_LOCK`): `vm_lock`, `vm_lock_seq`, `detached`
+    /// ([`super::vma_lock`]).
+    /// Protected by: see [`VmaLock`]'s fields.
+    pub vm_lock: VmaLock,
 }
 
 impl Vma {
@@ -152,6 +157,7 @@ impl Vma {
             anon_vma: AtomicU64::new(0),
             anon_vma_chain: ObserverMutex::new(Vec::new()),
             hugetlb_vma_lock: RwSem::new(LockClass::HugetlbVmaLock, ()),
+            vm_lock: VmaLock::new(),
         }
     }
 

@@ -195,7 +195,7 @@ impl World {
         let w = World {
             pages: Arena::new(cfg.pages, |_| Page::new(cpus)),
             free_pages: SpinLock::new(LockClass::ZoneLock, (0..cfg.pages as u32).rev().collect()),
-            mms: Arena::new(cfg.mms, |_| Mm::new(cfg.pmds_per_mm)),
+            mms: Arena::new(cfg.mms, |_| Mm::new(cfg.pmds_per_mm, cfg.vmas)),
             vmas: Arena::new(cfg.vmas, |_| Vma::new()),
             anon_vmas: Arena::new(cfg.anon_vmas, |_| AnonVma::new()),
             files: Arena::new(cfg.files.len(), |i| {

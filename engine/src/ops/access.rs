@@ -7,7 +7,7 @@ use crate::mm::page::Mapping;
 use crate::mm::pte::Pte;
 use crate::mm::world::StoreTarget;
 use crate::mm::{MmId, Pfn, TlbEntry, World};
-use crate::ops::{Error, fault};
+use crate::ops::Error;
 use crate::sync::{Ordering, hw_lock};
 
 /// Why the hardware could not complete an access.
@@ -178,9 +178,12 @@ fn access(
     for _ in 0..MAX_FAULTS {
         match hw_access(w, cpu, mm, va, store) {
             Ok(r) => return Ok(r),
-            Err(f) => {
-                fault::do_user_addr_fault(w, mm, va, store.is_some() || f == HwFault::WriteProtect)?
-            }
+            Err(f) => (w.kernel.fault.do_user_addr_fault)(
+                w,
+                mm,
+                va,
+                store.is_some() || f == HwFault::WriteProtect,
+            )?,
         }
     }
     check::violation(

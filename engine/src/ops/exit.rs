@@ -32,8 +32,8 @@ pub fn exit_mmap(w: &World, mm_id: MmId) {
     for &v in &vmas {
         munmap::remove_vma(w, v);
     }
-    map.vmas.clear();
-    drop(map);
+    map.mt_destroy(mm);
+    crate::ops::vma_lock::mmap_write_unlock(w, mm_id, map);
     w.trace("exit_mmap", mm_id, "");
     mmap::mmdrop(w, mm_id);
 }

@@ -1,5 +1,6 @@
-//! The fault path: the arch handler [`do_user_addr_fault`] (`mmap_lock`, `find_vma`,
-//! `access_error`) → [`handle_mm_fault`] → `handle_pte_fault` → `do_anonymous_page`,
+//! The fault path: the arch handler [`do_user_addr_fault`] (6.4+: the per-VMA lock through
+//! `lock_vma_under_rcu` first, then `mmap_lock`, `find_vma`, `access_error`;
+//! [`do_user_addr_fault_v6_3`]: `mmap_lock` only) → [`handle_mm_fault`] → `handle_pte_fault` → `do_anonymous_page`,
 //! `do_fault` (read, shared and COW), `do_wp_page`, and `migration_entry_wait` — each an entry
 //! of [`FaultOps`] (`w.kernel.fault`), so that one replaced handler is what every fault runs.
 //! GUP's `faultin_page` (`ops::gup`) calls [`handle_mm_fault`] itself, with `mmap_lock`
@@ -25,6 +26,7 @@ use crate::mm::vma::vm;
 use crate::mm::{FileId, Mapping, Mm, MmId, Pfn, TableId, VmaId, World};
 use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock, ptep_get_lockless};
+use crate::ops::vma_lock::{VmaReadLocked, vma_end_read};
 use crate::ops::{Error, mlock, mmap, page_alloc, rmap};
 use crate::sync::{Ordering, RwSemReadGuard};
 use crate::{check, race_window};
@@ -39,6 +41,9 @@ bitflags::bitflags! {
         /// `FAULT_FLAG_REMOTE`: a fault for another mm (GUP's `FOLL_REMOTE`); the model
         /// passes it and reads it nowhere, as x86 does.
         const REMOTE = 1 << 7;
+        /// `FAULT_FLAG_VMA_LOCK` (6.4+): the fault holds the VMA's per-VMA lock for read, not
+        /// `mmap_lock`; a handler that needs `mmap_lock` returns `VM_FAULT_RETRY`.
+        const VMA_LOCK = 1 << 12;
     }
 }
 
@@ -53,6 +58,32 @@ bitflags::bitflags! {
         /// VM_FAULT_WRITE" (6.1) removed it once nothing did. Simplification: every era's
         /// `do_wp_page` here returns it (the modern GUP ignores it).
         const WRITE = 0x0008;
+        /// `VM_FAULT_RETRY` (0x0400): under `FAULT_FLAG_VMA_LOCK`, "this fault cannot be
+        /// handled under the VMA lock": the arch handler retries it under `mmap_lock`.
+        const RETRY = 0x0400;
+    }
+}
+
+/// What a caller of [`handle_mm_fault`] holds that keeps the VMA and its page tables: the
+/// mm's `mmap_lock` for read (every fault before 6.4, GUP's `faultin_page`, hugetlb), or the
+/// VMA's per-VMA lock for read (a 6.4+ arch fault under `FAULT_FLAG_VMA_LOCK`).
+#[derive(Debug, Clone, Copy)]
+pub enum FaultLock<'g, 'a> {
+    /// `mmap_lock` held for read.
+    Mmap(&'g RwSemReadGuard<'a, MmMap>),
+    /// The VMA read-locked (`lock_vma_under_rcu`).
+    Vma(&'g VmaReadLocked<'a>),
+}
+
+impl<'g, 'a> From<&'g RwSemReadGuard<'a, MmMap>> for FaultLock<'g, 'a> {
+    fn from(map: &'g RwSemReadGuard<'a, MmMap>) -> Self {
+        FaultLock::Mmap(map)
+    }
+}
+
+impl<'g, 'a> From<&'g VmaReadLocked<'a>> for FaultLock<'g, 'a> {
+    fn from(vma: &'g VmaReadLocked<'a>) -> Self {
+        FaultLock::Vma(vma)
     }
 }
 
@@ -94,11 +125,62 @@ pub fn pte_alloc(w: &World, mm: &Mm, mm_id: MmId, va: u64) -> Result<TableId, Er
 }
 
 /// The arch fault handler (`do_user_addr_fault`, arch/x86/mm/fault.c) of a user access by
-/// the hardware: `mmap_read_lock`, `find_vma`, `access_error` (a write to a VMA without
-/// `VM_WRITE` is SIGSEGV), then `hugetlb_fault` or [`handle_mm_fault`]. Returns once the
-/// access may be retried; `Err` is a signal.
+/// the hardware, 6.4+: first the per-VMA lock — `lock_vma_under_rcu` (the table's entry),
+/// `access_error`, [`handle_mm_fault`] with `FAULT_FLAG_VMA_LOCK`, `vma_end_read` — and, if no
+/// VMA could be read-locked or the handler returned `VM_FAULT_RETRY` (`VMA_LOCK_RETRY`, a
+/// trace step), the `mmap_lock` path of [`do_user_addr_fault_v6_3`] ("lock_mmap:"). Returns
+/// once the access may be retried; `Err` is a signal.
+///
+/// 6.4 drops the VMA lock after `handle_mm_fault` whatever it returned (`vma_end_read(vma)`
+/// before `if (!(fault & VM_FAULT_RETRY))`): its handlers return `VM_FAULT_RETRY` with the
+/// lock still held. (Later kernels let the handler drop it and skip `vma_end_read` on
+/// `VM_FAULT_RETRY` / `VM_FAULT_COMPLETED`; not modelled.) An access error under the VMA lock
+/// is not signalled from there: 6.4 drops the lock and lets the `mmap_lock` path decide.
 pub fn do_user_addr_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
     let _in_flight = w.fault_begin(mm_id); // observer bookkeeping for MADV_DONTNEED's I14
+    let flags = if write {
+        FaultFlags::WRITE
+    } else {
+        FaultFlags::empty()
+    };
+    if let Some(locked) = (w.kernel.fault.lock_vma_under_rcu)(w, mm_id, va) {
+        let vma_id = locked.vma();
+        if access_error(w, vma_id, write) {
+            vma_end_read(w, locked);
+        } else {
+            let fault =
+                handle_mm_fault(w, mm_id, vma_id, va, flags | FaultFlags::VMA_LOCK, &locked);
+            vma_end_read(w, locked);
+            match fault {
+                Ok(f) if !f.contains(VmFault::RETRY) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(_) => w.trace(
+                    "do_user_addr_fault: VMA_LOCK_RETRY",
+                    format_args!("{mm_id} va {:#x}", va << 12),
+                    vma_id,
+                ),
+            }
+        }
+    }
+    lock_mmap(w, mm_id, va, flags)
+}
+
+/// The arch fault handler before per-VMA locks (≤6.3; and any kernel built without
+/// `CONFIG_PER_VMA_LOCK`): `mmap_read_lock`, `find_vma`, `access_error` (a write to a VMA
+/// without `VM_WRITE` is SIGSEGV), then `hugetlb_fault` or [`handle_mm_fault`].
+pub fn do_user_addr_fault_v6_3(w: &World, mm_id: MmId, va: u64, write: bool) -> Result<(), Error> {
+    let _in_flight = w.fault_begin(mm_id); // observer bookkeeping for MADV_DONTNEED's I14
+    let flags = if write {
+        FaultFlags::WRITE
+    } else {
+        FaultFlags::empty()
+    };
+    lock_mmap(w, mm_id, va, flags)
+}
+
+/// `lock_mmap:` of `do_user_addr_fault`: the fault under `mmap_lock` read.
+fn lock_mmap(w: &World, mm_id: MmId, va: u64, flags: FaultFlags) -> Result<(), Error> {
+    let write = flags.contains(FaultFlags::WRITE);
     let mm = w.mms.get(mm_id);
     let map = mm.mmap_lock.read();
     let vma_id = find_vma(w, &map.vmas, va).ok_or(Error::Segv)?;
@@ -108,11 +190,6 @@ pub fn do_user_addr_fault(w: &World, mm_id: MmId, va: u64, write: bool) -> Resul
     if w.vmas.get(vma_id).has(vm::HUGETLB) {
         return (w.kernel.fault.hugetlb_fault)(w, mm_id, vma_id, va, write, map);
     }
-    let flags = if write {
-        FaultFlags::WRITE
-    } else {
-        FaultFlags::empty()
-    };
     handle_mm_fault(w, mm_id, vma_id, va, flags, &map)?;
     drop(map);
     Ok(())
@@ -125,19 +202,21 @@ pub fn access_error(w: &World, vma_id: VmaId, write: bool) -> bool {
 }
 
 /// `handle_mm_fault(vma, address, flags, regs)`: resolve a fault at `va` of `vma`, the caller
-/// holding `mmap_lock` for read (`_map`) and having checked the access (`access_error`, or
+/// holding `mmap_lock` for read or — with `FAULT_FLAG_VMA_LOCK` — the VMA read-locked
+/// (`lock`, [`FaultLock`]) and having checked the access (`access_error`, or
 /// GUP's `check_vma_flags`: a `FOLL_FORCE` write reaches here for a VMA without `VM_WRITE`).
 /// Every handler is reached through the [`FaultOps`] table (`w.kernel.fault`).
 /// Simplification: hugetlb VMAs are handled by the arch path only ([`do_user_addr_fault`]);
 /// GUP does not reach them (`follow_hugetlb_page` is not modelled).
-pub fn handle_mm_fault(
+pub fn handle_mm_fault<'g, 'a: 'g>(
     w: &World,
     mm_id: MmId,
     vma_id: VmaId,
     va: u64,
     flags: FaultFlags,
-    map: &RwSemReadGuard<'_, MmMap>,
+    lock: impl Into<FaultLock<'g, 'a>>,
 ) -> Result<VmFault, Error> {
+    let lock = lock.into();
     let mm = w.mms.get(mm_id);
     let vma = w.vmas.get(vma_id);
     let write = flags.contains(FaultFlags::WRITE);
@@ -159,12 +238,26 @@ pub fn handle_mm_fault(
             Some(_) => (w.kernel.fault.do_fault)(w, mm_id, vma_id, va, write),
         }
         .map(|()| VmFault::empty()),
-        Pte::Migration { .. } => {
+        Pte::Migration { .. } => match lock {
             // do_swap_page → migration_entry_wait; it returns 0 once the wait is over, and only
             // then does the caller drop `mmap_lock` (the access re-faults).
-            (w.kernel.fault.migration_entry_wait)(w, mm_id, va, map);
-            Ok(VmFault::empty())
-        }
+            FaultLock::Mmap(map) => {
+                (w.kernel.fault.migration_entry_wait)(w, mm_id, va, map);
+                Ok(VmFault::empty())
+            }
+            // 6.4's do_swap_page under FAULT_FLAG_VMA_LOCK: `ret = VM_FAULT_RETRY; goto out;`
+            // before it looks at the entry ("mm: prevent do_swap_page from handling page
+            // faults under VMA lock", the per-VMA lock series, lore
+            // 20230227173632.3292573-27-surenb@google.com): the wait happens under mmap_lock.
+            FaultLock::Vma(_) => {
+                w.trace(
+                    "do_swap_page: FAULT_FLAG_VMA_LOCK",
+                    format_args!("{mm_id} va {:#x}", va << 12),
+                    "VM_FAULT_RETRY",
+                );
+                Ok(VmFault::RETRY)
+            }
+        },
         Pte::Present { write: false, .. } if write => {
             (w.kernel.fault.do_wp_page)(w, mm_id, vma_id, va, orig)
         }
@@ -688,6 +781,7 @@ pub fn wp_page_copy(
         return Err(Error::Oom);
     };
     copy_data(w, pfn, new);
+    race_window!("wp_page_copy: page copied, PTE not yet replaced");
     // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, mm, addr, addr + PAGE_SIZE) and
     // invalidate_range_start before the PTL: a secondary MMU that read the old PTE must not
     // install it after the change (its `mmu_invalidate_retry` sees the sequence move).
@@ -734,9 +828,10 @@ pub fn wp_page_copy(
 /// the wait returns: in every era the waiter sleeps with `mmap_lock` (`do_swap_page` is
 /// reached from `handle_mm_fault`, whose caller took it, and returns 0 only after the wait),
 /// so munmap and exit cannot detach the VMA or free its page tables under a sleeping waiter.
-/// Simplification: the model has no per-VMA locks; a 6.4+ fault under the VMA lock either
-/// retried under `mmap_lock` before reaching here (`do_swap_page`'s `FAULT_FLAG_VMA_LOCK`
-/// bail-out) or sleeps holding the VMA read lock, which excludes munmap just as well.
+/// A fault under the VMA lock never gets here: 6.4's `do_swap_page` returns `VM_FAULT_RETRY`
+/// under `FAULT_FLAG_VMA_LOCK` before it looks at the entry ([`handle_mm_fault`]), and the
+/// fault retries under `mmap_lock`. Simplification: from 6.5 the wait may happen under the VMA
+/// read lock (which excludes munmap just as well); not modelled.
 pub fn migration_entry_wait(w: &World, mm: MmId, va: u64, _map: &RwSemReadGuard<'_, MmMap>) {
     let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
         return;
@@ -810,6 +905,15 @@ pub type HugetlbFaultFn =
 /// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
 #[derive(Debug, Clone, Copy)]
 pub struct FaultOps {
+    /// The arch fault handler, `do_user_addr_fault` (arch/x86/mm/fault.c): `(w, mm, va,
+    /// write)`. Default: [`do_user_addr_fault`] (6.4+, the per-VMA lock first); alternative:
+    /// [`do_user_addr_fault_v6_3`] (`mmap_lock` only).
+    pub do_user_addr_fault: fn(&World, MmId, u64, bool) -> Result<(), Error>,
+    /// `lock_vma_under_rcu` (mm/memory.c, 6.4+): the VMA at an address, read-locked, or none.
+    /// Default: [`crate::ops::lock_vma::lock_vma_under_rcu`] (`vma->anon_vma` checked under
+    /// the VMA lock, 657b5146955e); alternative:
+    /// [`crate::ops::lock_vma::lock_vma_under_rcu_v6_4`] (checked before locking).
+    pub lock_vma_under_rcu: for<'w> fn(&'w World, MmId, u64) -> Option<VmaReadLocked<'w>>,
     /// `do_anonymous_page` (mm/memory.c): `(w, mm, vma, va, write)`.
     pub do_anonymous_page: fn(&World, MmId, VmaId, u64, bool) -> Result<(), Error>,
     /// `do_fault`: a file VMA's empty PTE, dispatching to the three below.

@@ -21,12 +21,13 @@
 //! (`VM_MAYWRITE` always set); `src_mm->write_protect_seq` (57efa1fe5957) is not modelled: its
 //! only reader is GUP-fast, which the model does not have.
 
-use crate::mm::mm_struct::mmf;
+use crate::mm::mm_struct::{MmMap, mmf};
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{MmId, Pfn, VmaId, World};
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
+use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::{Error, exit, fault, mlock, mmap, page_alloc, rmap};
 use crate::sync::Ordering;
 
@@ -61,11 +62,37 @@ pub fn dup_mm(w: &World, oldmm: MmId) -> Result<MmId, Error> {
     Ok(mm)
 }
 
-/// `dup_mmap(mm, oldmm)` (kernel/fork.c, 6.x): see the module docs for the locks. Per VMA:
-/// `vm_area_dup` (VM_LOCKED cleared in the child: `vm_flags_clear(tmp, VM_LOCKED_MASK)`),
-/// `anon_vma_fork`, the file VMA into `i_mmap`, the VMA into the child's tree, and
-/// `copy_page_range`.
+/// `dup_mmap(mm, oldmm)` (kernel/fork.c, 6.5+): see the module docs for the locks. Per VMA:
+/// `vma_start_write(mpnt)` on the parent's VMA (fb49c455323f "fork: lock VMAs of the parent
+/// process when forking", v6.5-rc1), `vm_area_dup` (VM_LOCKED cleared in the child:
+/// `vm_flags_clear(tmp, VM_LOCKED_MASK)`), `anon_vma_fork`, the file VMA into `i_mmap`, the
+/// VMA into the child's tree, and `copy_page_range`. The parent's VMAs stay write-locked until
+/// `mmap_write_unlock(oldmm)`, after `flush_tlb_mm(oldmm)`: no fault of the parent runs on a
+/// VMA whose page tables fork is write-protecting, nor before the TLB entries that still
+/// allow writes to the now shared pages are gone.
 pub fn dup_mmap(w: &World, mm_id: MmId, oldmm_id: MmId) -> Result<(), Error> {
+    dup_mmap_locking(w, mm_id, oldmm_id, true)
+}
+
+/// `dup_mmap` of v6.4 (per-VMA locks, before fb49c455323f): the parent's VMAs are not
+/// write-locked — `mmap_lock` held for write no longer keeps the parent's faults out, since a
+/// fault may run under the VMA lock alone. A write fault of another parent thread can then
+/// copy a page fork has just write-protected while a third thread still writes to the old
+/// page through a writable TLB entry `flush_tlb_mm(oldmm)` has not yet flushed: the store
+/// lands in the page the child keeps and is lost to the parent (bugzilla 217624, memory
+/// corruption in Go programs). Stable 6.4.y meanwhile switched per-VMA locks off ("mm:
+/// disable CONFIG_PER_VMA_LOCK until its fixed").
+pub fn dup_mmap_v6_4(w: &World, mm_id: MmId, oldmm_id: MmId) -> Result<(), Error> {
+    dup_mmap_locking(w, mm_id, oldmm_id, false)
+}
+
+/// `dup_mmap`'s body; `lock_parent_vmas` is what fb49c455323f added.
+fn dup_mmap_locking(
+    w: &World,
+    mm_id: MmId,
+    oldmm_id: MmId,
+    lock_parent_vmas: bool,
+) -> Result<(), Error> {
     let oldmm = w.mms.get(oldmm_id);
     let mm = w.mms.get(mm_id);
     let old_map = oldmm.mmap_lock.write();
@@ -74,29 +101,30 @@ pub fn dup_mmap(w: &World, mm_id: MmId, oldmm_id: MmId) -> Result<(), Error> {
     w.trace("dup_mmap", mm_id, oldmm_id);
     let mut result = Ok(());
     for &mpnt in &old_map.vmas {
-        if let Err(e) = dup_one_vma(w, mm_id, &mut map.vmas, mpnt) {
+        if lock_parent_vmas {
+            vma_start_write(w, &old_map, mpnt);
+        }
+        if let Err(e) = dup_one_vma(w, mm_id, &mut map, mpnt) {
             result = Err(e);
             break;
         }
     }
-    drop(map);
+    mmap_write_unlock(w, mm_id, map);
+    crate::race_window!("dup_mmap: parent's PTEs write-protected, its TLBs not yet flushed");
     // flush_tlb_mm(oldmm): the parent's write-protected PTEs, before its mmap_lock goes.
     (w.kernel.tlb.flush_tlb_range)(w, oldmm_id, 0, u64::MAX);
-    drop(old_map);
+    mmap_write_unlock(w, oldmm_id, old_map);
     result
 }
 
 /// One VMA of `dup_mmap`'s loop: `vm_area_dup`, `anon_vma_fork`, the i_mmap link, the VMA into
 /// the child's tree (`vma_iter_bulk_store`), `copy_page_range`.
-fn dup_one_vma(
-    w: &World,
-    mm_id: MmId,
-    child_vmas: &mut Vec<VmaId>,
-    mpnt: VmaId,
-) -> Result<(), Error> {
+fn dup_one_vma(w: &World, mm_id: MmId, child: &mut MmMap, mpnt: VmaId) -> Result<(), Error> {
     let src = w.vmas.get(mpnt);
-    // vm_area_dup: a copy of the VMA, in the child mm, with an empty anon_vma_chain.
+    // vm_area_dup: a copy of the VMA, in the child mm, with an empty anon_vma_chain and a
+    // fresh VMA lock (vma_lock_alloc).
     let (tmp, vma) = w.vmas.alloc().ok_or(Error::Oom)?;
+    vma.vm_lock.vma_lock_alloc();
     let mut info = src.info.get();
     info.mm = mm_id;
     vma.info.set(info);
@@ -123,7 +151,7 @@ fn dup_one_vma(
             .map_or(imap.vmas.len(), |p| p + 1);
         imap.vmas.insert(at, tmp);
     }
-    child_vmas.push(tmp);
+    child.vma_iter_store(w.mms.get(mm_id), tmp);
     (w.kernel.fork.copy_page_range)(w, tmp, mpnt)
 }
 

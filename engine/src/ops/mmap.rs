@@ -5,6 +5,7 @@
 use crate::mm::vma::vm;
 use crate::mm::{FileId, MmId, VmaId, VmaInfo, World};
 use crate::ops::Error;
+use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::sync::Ordering;
 
 pub use crate::ops::anon_vma::anon_vma_prepare;
@@ -48,10 +49,26 @@ pub fn mmdrop(w: &World, mm_id: MmId) {
 /// `vm_area_free` (kernel/fork.c): free a VMA that nothing can reach any more (detached,
 /// zapped, unlinked from the rmap trees). Its anonymous memory (private COW copies included)
 /// goes with it, so the lost-store oracle stops expecting the stores made to it: that belongs
-/// to the VMA's lifetime, not to the munmap or exit path that ends it.
+/// to the VMA's lifetime, not to the munmap or exit path that ends it. The slot itself is
+/// freed after an RCU grace period ([`vm_area_free_rcu`]).
 pub fn vm_area_free(w: &World, vma_id: VmaId) {
     let info = w.vmas.get(vma_id).info.get();
     w.forget_anon_stores(info.mm, info.start, info.end);
+    vm_area_free_rcu(w, vma_id);
+}
+
+/// `__vm_area_free` through `call_rcu(&vma->vm_rcu, vm_area_free_rcu_cb)` (kernel/fork.c,
+/// `CONFIG_PER_VMA_LOCK`, 6.4): a fault may have found the VMA in the tree under
+/// `rcu_read_lock` (`lock_vma_under_rcu`) just before it was removed, and may still be
+/// looking at it; its memory may be reused only once every such reader has left. Also for a
+/// VMA a merge removed (`vma_merge`'s `remove_vma`), whose memory stays mapped by the merged
+/// VMA (no store is forgotten).
+///
+/// Simplification: the model waits for the grace period in place (`synchronize_rcu`) instead
+/// of queueing a callback; the freer holds only sleeping locks (`mmap_lock`), never an RCU
+/// read section, so it may.
+pub fn vm_area_free_rcu(w: &World, vma_id: VmaId) {
+    w.rcu.synchronize();
     w.vmas.free(vma_id);
 }
 
@@ -71,6 +88,7 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
         return Err(Error::Inval);
     }
     let (id, vma) = w.vmas.alloc().ok_or(Error::Oom)?;
+    vma.vm_lock.vma_lock_alloc();
     let (file, pgoff, shared) = match kind {
         MapKind::Anon => (None, start, false),
         MapKind::File {
@@ -96,10 +114,13 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
     vma.flags.store(flags, Ordering::SeqCst);
     vma.anon_vma.store(0, Ordering::SeqCst);
     vma.chain_clear();
+    // vma_link: vma_start_write(vma) before it becomes visible — "mm: lock newly mapped VMA
+    // which can be modified after it becomes visible" (33313a747e81, 6.5-rc1, in 6.4.y).
+    vma_start_write(w, &map, id);
     if let Some(f) = file {
         w.files.get(f).i_mmap.write().vmas.push(id);
     }
-    map.vmas.push(id);
+    map.vma_iter_store(mm, id);
     w.trace(
         "mmap_region",
         id,
@@ -110,5 +131,6 @@ pub fn mmap(w: &World, mm_id: MmId, start: u64, pages: u64, kind: MapKind) -> Re
             if shared { " shared" } else { "" }
         ),
     );
+    mmap_write_unlock(w, mm_id, map);
     Ok(id)
 }

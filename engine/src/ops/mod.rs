@@ -9,6 +9,7 @@ pub mod fault;
 pub mod folio_referenced;
 pub mod fork;
 pub mod gup;
+pub mod lock_vma;
 pub mod mmap;
 pub mod mprotect;
 pub mod munmap;
@@ -20,6 +21,7 @@ pub mod rmap;
 pub mod split_vma;
 pub mod tlb;
 pub mod vma_adjust;
+pub mod vma_lock;
 pub mod vma_merge;
 pub mod zap;
 

@@ -26,6 +26,7 @@ use crate::ops::fault::find_vma;
 use crate::ops::pgtable_generic::pte_offset_map_lock;
 use crate::ops::split_vma::__split_vma;
 use crate::ops::vma_adjust::{vma_next, vma_prev};
+use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::vma_merge::vma_merge;
 use crate::sync::{Ordering, RwSemWriteGuard};
 
@@ -42,8 +43,22 @@ pub fn mprotect(w: &World, mm_id: MmId, start: u64, end: u64, prot: u32) -> Resu
     }
     let mm = w.mms.get(mm_id);
     let mut map = mm.mmap_lock.write();
+    let r = mprotect_locked(w, mm_id, &mut map, start, end, prot);
+    mmap_write_unlock(w, mm_id, map);
+    r
+}
+
+/// `do_mprotect_pkey`'s loop, under `mmap_lock` write (`map`).
+fn mprotect_locked(
+    w: &World,
+    mm_id: MmId,
+    map: &mut RwSemWriteGuard<'_, MmMap>,
+    start: u64,
+    end: u64,
+    prot: u32,
+) -> Result<(), Error> {
     let mut vma = find_vma(w, &map.vmas, start).ok_or(Error::Inval)?;
-    let mut prev = vma_prev(w, &map, vma);
+    let mut prev = vma_prev(w, map, vma);
     if start > w.vmas.get(vma).info.get().start {
         prev = Some(vma);
     }
@@ -60,13 +75,13 @@ pub fn mprotect(w: &World, mm_id: MmId, start: u64, end: u64, prot: u32) -> Resu
         }
         let newflags = (v.flags.load(Ordering::SeqCst) & !PROT_MASK) | prot;
         let tmp = v.info.get().end.min(end);
-        mprotect_fixup(w, &mut map, vma, &mut prev, nstart, tmp, newflags)?;
+        mprotect_fixup(w, map, vma, &mut prev, nstart, tmp, newflags)?;
         nstart = tmp;
         if nstart >= end {
             return Ok(());
         }
         let p = prev.expect("mprotect_fixup sets prev");
-        match vma_next(w, &map, p) {
+        match vma_next(w, map, p) {
             Some(n) if w.vmas.get(n).info.get().start == nstart => vma = n,
             _ => return Err(Error::Inval),
         }
@@ -116,7 +131,10 @@ pub fn mprotect_fixup(
         }
     };
     *prev = Some(vma);
-    // success: vm_flags = newflags (WRITE_ONCE; readers under the PTL read it racily)
+    // success: vm_flags_reset(vma, newflags) — 6.4/6.5's vm_flags_reset write-locks the VMA
+    // first (vma_start_write), so no fault runs under the old flags from here on; then
+    // vm_flags = newflags (WRITE_ONCE; readers under the PTL read it racily).
+    vma_start_write(w, map, vma);
     w.vmas.get(vma).flags.store(newflags, Ordering::SeqCst);
     w.trace(
         "mprotect_fixup",

@@ -20,7 +20,8 @@ use crate::ops::pagemap::{LockedPage, lock_page, trylock_page};
 use crate::ops::pgtable_generic::pte_offset_map_lock;
 use crate::ops::pvmw::PvmwFlags;
 use crate::ops::rmap_walk::{RmapWalkControl, rmap_walk};
-use crate::ops::{Error, fault, page_alloc};
+use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
+use crate::ops::{Error, page_alloc};
 use crate::sync::Ordering;
 
 /// `follow_page(FOLL_GET)`: the page mapped at `va`, with a reference, taken under the PTL.
@@ -54,6 +55,9 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
         if !map.vmas.contains(&vma_id) {
             return Err(Error::Inval);
         }
+        // mlock_fixup → mlock_vma_pages_range: `vma_start_write(vma)` before
+        // `vm_flags_reset_once` (6.4; and vm_flags_reset's own, 6.4/6.5).
+        vma_start_write(w, &map, vma_id);
         let vma = w.vmas.get(vma_id);
         match w.kernel.mlock.scheme {
             // mlock_fixup: `newflags == oldflags`, nothing to do — the pages of a VMA that is
@@ -83,10 +87,11 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
             }
         }
         w.trace("mlock", vma_id, "VM_LOCKED");
+        mmap_write_unlock(w, mm_id, map);
     }
     // __mm_populate: fault everything in (the fault path mlocks new mappings).
     for va in info.start..info.end {
-        fault::do_user_addr_fault(w, mm_id, va, false)?;
+        (w.kernel.fault.do_user_addr_fault)(w, mm_id, va, false)?;
     }
     Ok(())
 }
@@ -98,8 +103,10 @@ pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     if !map.vmas.contains(&vma_id) {
         return Err(Error::Inval);
     }
+    // mlock_fixup(…, !VM_LOCKED): the flags change under the VMA write lock.
+    vma_start_write(w, &map, vma_id);
     (w.kernel.mlock.munlock_vma_pages_range)(w, vma_id);
-    drop(map);
+    mmap_write_unlock(w, mm_id, map);
     Ok(())
 }
 

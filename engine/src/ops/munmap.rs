@@ -3,29 +3,36 @@
 use crate::check::unmapped::{UnmapStart, ZapCall};
 use crate::check::{self, Oracle};
 use crate::mm::{MmId, VmaId, World};
+use crate::ops::vma_lock::{mmap_write_downgrade, vma_mark_detached, vma_start_write};
 use crate::ops::{Error, mmap};
 use crate::sync::hw_lock;
 
-/// `munmap` of one whole VMA: `mmap_lock` write; detach; downgrade to read; gather, zap,
-/// `free_pgtables`, `tlb_finish_mmu`; `remove_vma`. The model unmaps whole VMAs (no split).
-/// On return the range maps nothing and no TLB caches it (I14).
+/// `munmap` of one whole VMA: `mmap_lock` write; detach (6.4 `do_vmi_align_munmap`:
+/// `vma_start_write`, `vma_mark_detached(vma, true)`, then out of the tree); downgrade to read
+/// (`mmap_write_downgrade`, which ends the VMA write lock); gather, zap, `free_pgtables`,
+/// `tlb_finish_mmu`; `remove_vma` (freed after an RCU grace period). The model unmaps whole
+/// VMAs (no split). On return the range maps nothing and no TLB caches it (I14).
 pub fn munmap(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
     let mm = w.mms.get(mm_id);
     let mut map = mm.mmap_lock.write();
-    let Some(pos) = map.vmas.iter().position(|&v| v == vma_id) else {
+    if !map.vmas.contains(&vma_id) {
         return Err(Error::Inval);
-    };
+    }
     let began = w.unmap_begin(mm_id);
     let info = w.vmas.get(vma_id).info.get();
+    // Lock the VMA before it is detached: a fault holding it read-locked finishes first, and
+    // no fault may start on it once it is detached.
+    vma_start_write(w, &map, vma_id);
     crate::ops::munlock::munlock_before_unmap(w, vma_id);
-    // detach: faults no longer find the VMA.
-    map.vmas.remove(pos);
+    // detach: faults no longer find the VMA (neither under mmap_lock nor under RCU).
+    vma_mark_detached(w, &map, vma_id);
+    map.vma_iter_clear(mm, vma_id);
     w.trace(
         "munmap: detach",
         vma_id,
         format_args!("{:#x}-{:#x}", info.start << 12, info.end << 12),
     );
-    let map = map.downgrade();
+    let map = mmap_write_downgrade(w, mm_id, map);
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, false);
     (w.kernel.zap.unmap_vmas)(w, &mut gather, &[vma_id], info.start, info.end);
     (w.kernel.zap.free_pgtables)(w, &mut gather, &[vma_id], &map.vmas);

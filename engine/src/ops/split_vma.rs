@@ -33,6 +33,7 @@ pub fn __split_vma(
     }
     // vm_area_dup: a copy with an empty anon_vma_chain (INIT_LIST_HEAD), unreachable yet.
     let (new, n) = w.vmas.alloc().ok_or(Error::Oom)?;
+    n.vm_lock.vma_lock_alloc();
     let mut ninfo = info;
     if new_below {
         ninfo.end = addr;

@@ -24,6 +24,7 @@ use crate::mm::vma::VmaBoundsHeld;
 use crate::mm::{AnonVmaId, FileId, MmId, VmaId, World};
 use crate::ops::Error;
 use crate::ops::anon_vma::{AnonVmaWriteLocked, anon_vma_lock_write, unlink_anon_vmas};
+use crate::ops::vma_lock::{vma_mark_detached, vma_start_write};
 use crate::sync::RwSemWriteGuard;
 
 /// What `__vma_adjust` holds while it changes bounds and trees: the proof
@@ -187,6 +188,19 @@ pub fn __vma_adjust(
         if anon_vma.is_none() && adjust_next != 0 {
             anon_vma = next.and_then(|n| w.vmas.get(n).anon_vma());
         }
+        // 6.4/6.5's vma_prepare write-locks, before the rmap locks, every VMA whose bounds or
+        // presence change: vp->vma, vp->adj_next, vp->remove (and vp->remove2, the second
+        // pass here). The inserted half is locked too — 6.5 left it ("vp->insert is always a
+        // newly created VMA, no need for locking"), and "mm: always lock new vma before
+        // inserting into vma tree" (6.6) locked it, since it is visible to lockless faults
+        // from its insertion on.
+        vma_start_write(w, map, vma);
+        if let Some(n) = next.filter(|_| adjust_next != 0 || remove_next != 0) {
+            vma_start_write(w, map, n);
+        }
+        if let Some(ins) = insert {
+            vma_start_write(w, map, ins);
+        }
         let mut locks = vma_prepare(w, map, mm_id, info.file, anon_vma);
         if let (Some(ins), Some(tree)) = (insert, locks.i_mmap()) {
             // __vma_link_file(insert)
@@ -210,14 +224,16 @@ pub fn __vma_adjust(
         }
         let removed = if remove_next != 0 { next } else { None };
         if let Some(n) = removed {
-            // __vma_unlink(mm, next, vma); __remove_shared_vm_struct(next, file, mapping)
-            map.vmas.retain(|&x| x != n);
+            // __vma_unlink(mm, next, vma); __remove_shared_vm_struct(next, file, mapping);
+            // vma_complete: vma_mark_detached(vp->remove, true)
+            vma_mark_detached(w, map, n);
+            map.vma_iter_clear(w.mms.get(mm_id), n);
             if let Some(tree) = locks.i_mmap() {
                 tree.vmas.retain(|&x| x != n);
             }
         } else if let Some(ins) = insert {
             // __insert_vm_struct(mm, insert)
-            map.vmas.push(ins);
+            map.vma_iter_store(w.mms.get(mm_id), ins);
             map.vmas.sort_by_key(|&x| w.vmas.get(x).info.get().start);
         }
         locks.unlock();
@@ -243,9 +259,10 @@ pub fn __vma_adjust(
             anon_vma_merge(w, vma, n);
         }
         // vm_area_free(next): not `mmap::vm_area_free`, which ends the lost-store oracle's
-        // interest in the VMA's range — that memory lives on, in `vma`.
+        // interest in the VMA's range — that memory lives on, in `vma` — but freed after an
+        // RCU grace period all the same (a lockless fault may have found it).
         w.trace("vm_area_free", n, "merged");
-        w.vmas.free(n);
+        crate::ops::mmap::vm_area_free_rcu(w, n);
         if remove_next == 2 {
             // case 6, second pass: the VMA after next goes too.
             remove_next = 1;

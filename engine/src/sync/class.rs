@@ -44,8 +44,9 @@ pub enum LockClass {
     HugetlbFolioLock,
     /// PG_locked: `lock_page` / `folio_lock`.
     PageLock,
-    /// The per-VMA lock (`vma_start_write`, 6.4+). Not taken by any modelled path yet: it comes
-    /// with per-VMA locks (`lock_vma_under_rcu` faults, `vma_start_write` in munmap).
+    /// The per-VMA lock (`vma->vm_lock`, 6.4+, `CONFIG_PER_VMA_LOCK`; not hugetlb's
+    /// [`LockClass::HugetlbVmaLock`]): read-locked for a whole fault by `lock_vma_under_rcu`,
+    /// write-locked under `mmap_lock` write by `vma_start_write` (`crate::mm::vma_lock`).
     VmaLock,
     /// `mapping->i_mmap_rwsem`.
     IMmapRwsem,

@@ -40,12 +40,14 @@
 //!   memory-failure chain (`tasklist_lock` under the anon_vma rwsem and `i_mmap_rwsem`, the PTE
 //!   lock under it, in `collect_procs_anon`): the model has no
 //!   `memory_failure` (hwpoison) path.
-//! * Three classes keep their place in the tree although no path takes them yet, so that the
+//! * Two classes keep their place in the tree although no path takes them yet, so that the
 //!   part that brings them finds its order already checked: `inode->i_rwsem` (truncation and
-//!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first),
-//!   `vma_start_write` (per-VMA locks, 6.4+: `lock_vma_under_rcu` faults, `vma_start_write` in
-//!   munmap/mprotect) and `swap_lock` (anonymous reclaim with swap: `swap_duplicate` under the
-//!   PTL in `try_to_unmap_one`). `swap_lock` also keeps `i_pages` and `lru_lock` below the PTL,
+//!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first)
+//!   and `swap_lock` (anonymous reclaim with swap: `swap_duplicate` under the
+//!   PTL in `try_to_unmap_one`).
+//! * The per-VMA lock (`vma_start_write` in the header) is declared right under `mmap_lock`
+//!   and above `invalidate_lock` rather than where the header lists `vma_start_write`: a
+//!   fault holds it for read over everything it takes (see [`RMAP_ORDER`]). `swap_lock` also keeps `i_pages` and `lru_lock` below the PTL,
 //!   as in the tree. `mapping->invalidate_lock` is taken only for read (`filemap_fault` on a
 //!   cache miss); its write side comes with truncation and hole punch.
 //! * Two leaves with no place in the tree are declared leaves here: `zone->lock` (the page
@@ -70,8 +72,16 @@ pub const RMAP_ORDER: &[(LockClass, LockClass)] = &[
     (MmapLock, InvalidateLock),
     (InvalidateLock, PageLock),
     (PageLock, HugetlbfsIMmapRwsem),
-    (HugetlbfsIMmapRwsem, VmaLock),
-    (VmaLock, IMmapRwsem),
+    // The per-VMA lock: the header puts `vma_start_write` between hugetlbfs's i_mmap_rwsem and
+    // `i_mmap_rwsem`, which is where a writer's down_write/up_write pair sits (before
+    // `vma_prepare`'s `i_mmap_lock_write`). But a fault holds `vm_lock` for read across the
+    // whole of `handle_mm_fault` (`lock_vma_under_rcu`), taking under it whatever a fault takes
+    // — `invalidate_lock` and the folio lock included once file VMAs are handled under it
+    // (6.7+) — so lockdep, which orders classes by what is held when, puts `vm_lock` right
+    // under `mmap_lock` (held for write around every `vma_start_write`) and above the rest.
+    (MmapLock, VmaLock),
+    (VmaLock, InvalidateLock),
+    (HugetlbfsIMmapRwsem, IMmapRwsem),
     (IMmapRwsem, AnonVmaRwsem),
     (AnonVmaRwsem, PageTableLock),
     (AnonVmaRwsem, Ptl),

@@ -27,6 +27,11 @@
 //! get_user_pages: PTRACE_PEEKDATA, or a FOLL_PIN (read or write) held a while
 //! ```
 //!
+//! Faults go through the function table's arch handler: by default the 6.4+ one, which tries
+//! the per-VMA lock (`lock_vma_under_rcu`) before `mmap_lock`, so that faults run beside the
+//! `mmap_lock` writers (mmap, munmap, mlock, fork) that write-lock the VMAs they change; the
+//! `fault-v6-3` variant runs the ≤6.3 handler (`mmap_lock` only).
+//!
 //! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
 //! write-faults (`do_wp_page`) and copies or reuses it, racing the other side's stores, GUP,
 //! migration, reclaim and zaps. A pin held across a fork makes fork copy the page
@@ -62,19 +67,38 @@ pub struct Mixed;
 /// Its variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// `fixed`: the modern kernel (Kernel::default()) under a random mix of every path
+    /// `fixed`: the modern kernel (Kernel::default()) under a random mix of every path; its
+    /// faults try the per-VMA lock first (6.4+ `do_user_addr_fault`).
     Fixed,
+    /// `fault-v6-3`: the same, with the arch fault handler of ≤6.3 (`mmap_lock` only,
+    /// `do_user_addr_fault_v6_3`): every fault excluded by every `mmap_lock` writer.
+    FaultV63,
 }
 
 impl ScenarioVariant for Variant {
-    const ALL: &'static [Self] = &[Variant::Fixed];
+    const ALL: &'static [Self] = &[Variant::Fixed, Variant::FaultV63];
     fn info(self) -> VariantInfo {
         match self {
             Variant::Fixed => VariantInfo::clean(
                 "fixed",
                 "the modern kernel (Kernel::default()) under a random mix of every path",
             ),
+            Variant::FaultV63 => VariantInfo::clean(
+                "fault-v6-3",
+                "the same with <=6.3 faults: mmap_lock only, no per-VMA lock",
+            ),
         }
+    }
+}
+
+impl Variant {
+    /// The kernel this variant runs.
+    pub fn kernel(self) -> Kernel {
+        let mut kernel = Kernel::default();
+        if self == Variant::FaultV63 {
+            kernel.fault.do_user_addr_fault = fault::do_user_addr_fault_v6_3;
+        }
+        kernel
     }
 }
 
@@ -404,7 +428,7 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64) 
             let _ = match op {
                 Op::Load => access::load(w, cpu, mm, va).map(|_| ()),
                 Op::Store => access::store(w, cpu, mm, va, value),
-                _ => fault::do_user_addr_fault(w, mm, va, rng.random_bool(0.5)),
+                _ => (w.kernel.fault.do_user_addr_fault)(w, mm, va, rng.random_bool(0.5)),
             };
         }
         Op::Dontneed => {
@@ -498,14 +522,14 @@ impl Scenario for Mixed {
         oracles: ALL_ORACLES,
         long_running: true,
     };
-    fn run(&self, _variant: Variant, size: Size, env: &Env) -> Outcome {
+    fn run(&self, variant: Variant, size: Size, env: &Env) -> Outcome {
         let (actors_n, own_n, fixed_ops, seed) = match size {
             Size::Tiny => (2, 1, 3, TINY_SEED),
             // At most 64 CPUs: `mm_cpumask` is a 64-bit mask.
             Size::Stress => (env.threads.clamp(1, 64), 2, 200, env.seed),
         };
         let mms = 1 + actors_n * own_n;
-        let w = kit::world(size, actors_n, Kernel::default(), |c| match size {
+        let w = kit::world(size, actors_n, variant.kernel(), |c| match size {
             Size::Tiny => {
                 c.mms = mms;
                 c.vmas = mms * 2;

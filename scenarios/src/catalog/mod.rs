@@ -3,6 +3,7 @@
 pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod dirty_cow;
+pub mod fork_vma_lock;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &anon_vma_degree::AnonVmaDegree,
         &dirty_cow::DirtyCow,
         &gup_cow_fork::GupCowFork,
+        &fork_vma_lock::ForkVmaLock,
         &mixed::Mixed,
     ]
 }
