@@ -12,13 +12,12 @@
 //! [`crate::mm::Vma::chain_unlink`].
 
 use crate::mm::anon_vma::{AnonVmaTree, RootHeld};
+use crate::mm::mm_struct::MmMap;
 use crate::mm::{AnonVmaId, VmaId, World};
 use crate::ops::Error;
+use crate::ops::vma_lock::vma_start_write;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, RwSemWriteGuard};
-
-/// Placeholder until the per-VMA lock lands (replaced at the merge).
-fn vma_start_write(_w: &World, _vma: VmaId) {}
 
 /// The root's rwsem held for write: `anon_vma_lock_write(anon_vma)` (=
 /// `down_write(&anon_vma->root->rwsem)`), or what `lock_anon_vma_root` returns.
@@ -323,10 +322,15 @@ pub fn anon_vma_clone_v5_19(w: &World, dst: VmaId, src: VmaId) -> Result<(), Err
 /// once a failed `anon_vma_clone` takes it back. (Later in 2023 Suren Baghdasaryan's "mm:
 /// move vma locking out of vma_prepare and dup_anon_vma" moved the lock to `vma_merge`'s
 /// callers and left `vma_assert_write_locked(dst)` here: the same exclusion.)
-pub fn dup_anon_vma(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+pub fn dup_anon_vma(
+    w: &World,
+    map: &RwSemWriteGuard<'_, MmMap>,
+    dst: VmaId,
+    src: VmaId,
+) -> Result<(), Error> {
     let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
     if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
-        vma_start_write(w, dst);
+        vma_start_write(w, map, dst);
         dvma.set_anon_vma(Some(av));
         return (w.kernel.anon_vma.anon_vma_clone)(w, dst, src);
     }
@@ -337,7 +341,12 @@ pub fn dup_anon_vma(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
 /// is not write-locked — `vma_prepare` locks it only after this returns, and not at all if
 /// `anon_vma_clone` fails and `vma_merge` gives up. [`dup_anon_vma`] less its
 /// `vma_start_write(dst)`.
-pub fn dup_anon_vma_v6_4(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+pub fn dup_anon_vma_v6_4(
+    w: &World,
+    _map: &RwSemWriteGuard<'_, MmMap>,
+    dst: VmaId,
+    src: VmaId,
+) -> Result<(), Error> {
     let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
     if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
         dvma.set_anon_vma(Some(av));
@@ -512,6 +521,10 @@ pub fn anon_vma_free(w: &World, av_id: AnonVmaId) {
     w.anon_vmas.free(av_id);
 }
 
+/// `dup_anon_vma(dst, src)` under the caller's `mmap_lock` held for write (the guard).
+pub type DupAnonVmaFn =
+    for<'a, 'b> fn(&World, &'a RwSemWriteGuard<'b, MmMap>, VmaId, VmaId) -> Result<(), Error>;
+
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the anon_vma
 /// family's links and frees. Its `Default`, the modern kernel, is in [`crate::kernel`].
 #[derive(Debug, Clone, Copy)]
@@ -529,7 +542,7 @@ pub struct AnonVmaOps {
     pub __put_anon_vma: fn(&World, AnonVmaId),
     /// `dup_anon_vma` (a merge's import of a neighbour's anon_vma). Default [`dup_anon_vma`]
     /// (d8ab9f7b644a: `dst` write-locked first); alternative [`dup_anon_vma_v6_4`].
-    pub dup_anon_vma: fn(&World, VmaId, VmaId) -> Result<(), Error>,
+    pub dup_anon_vma: DupAnonVmaFn,
 }
 
 impl AnonVmaOps {

@@ -176,7 +176,7 @@ pub fn __vma_adjust(
         if let (Some(e), Some(i)) = (exporter, importer) {
             // dup_anon_vma(importer, exporter) (6.4+ name; 6.4's `vma_merge` calls it before
             // `vma_prepare`, as this does before the rmap locks)
-            (w.kernel.anon_vma.dup_anon_vma)(w, i, e)?;
+            (w.kernel.anon_vma.dup_anon_vma)(w, map, i, e)?;
         }
     }
     let mm_id = w.vmas.get(vma).info.get().mm;
