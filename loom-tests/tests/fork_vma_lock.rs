@@ -13,7 +13,9 @@ use mmlab_scenarios::catalog::fork_vma_lock::{ForkVmaLock, Variant};
 /// without a bound here — and so without its loom test — does not compile.
 fn bound(v: Variant) -> Bound {
     match v {
+        // 7,909 executions, about 6 s on the shared 2-core machine (load average 15).
         Variant::Fixed => Bound::Preemptions(3),
+        // Caught after 548 executions, about 0.4 s.
         Variant::DupMmapV64 => Bound::Preemptions(2),
     }
 }

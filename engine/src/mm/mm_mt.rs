@@ -21,13 +21,15 @@
 use super::arena::{Arena, Id};
 use super::ids::{VmaId, VmaKind};
 use super::vma::Vma;
+use crate::sync::observer::{AtomicU64, Ordering};
 use crate::sync::rcu::RcuReadGuard;
-use crate::sync::{AtomicU64, Ordering};
 
 /// The RCU-readable VMA index of one mm.
 #[derive(Debug)]
 pub struct MmMt {
-    /// Packed `VmaId` + 1 (0 = empty), in no particular order.
+    /// Packed `VmaId` + 1 (0 = empty), in no particular order. Observer atomics: a walk runs
+    /// right after the loom operation of its `rcu_read_lock`, an update under `mmap_lock`
+    /// held for write (see `crate::mm::vma_lock::VmaLock`).
     /// Protected by: `mmap_lock` for write to change (`vma_iter_store`, `vma_iter_clear`);
     /// read locklessly under `rcu_read_lock` (`mas_walk`).
     slots: Vec<AtomicU64>,

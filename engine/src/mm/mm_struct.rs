@@ -83,7 +83,8 @@ pub struct Mm {
     /// `mm->mm_lock_seq` (6.4+): a VMA whose `vm_lock_seq` equals it is write-locked.
     /// Protected by: `mmap_lock` for write to change (`vma_end_write_all`); read locklessly
     /// by `vma_start_read` (READ_ONCE).
-    pub mm_lock_seq: AtomicU32,
+    /// Observer atomic, as `vm_lock_seq` (see `crate::mm::vma_lock::VmaLock`).
+    pub mm_lock_seq: observer::AtomicU32,
 }
 
 /// `mm->flags` bits (include/linux/sched/coredump.h names; the model's own bit values).
@@ -105,7 +106,7 @@ impl Mm {
             cpus_ran: observer::AtomicU64::new(0),
             flags: AtomicU32::new(0),
             mm_mt: MmMt::new(vmas),
-            mm_lock_seq: AtomicU32::new(0),
+            mm_lock_seq: observer::AtomicU32::new(0),
         }
     }
 

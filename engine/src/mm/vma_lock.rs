@@ -23,12 +23,22 @@
 //! "mm: fix memory ordering for mm_lock_seq and vm_lock_seq" (Jann Horn, 6.5) added between
 //! the sequence numbers and the VMA's contents are implied; the model cannot show that bug.
 
-use crate::sync::{AtomicBool, AtomicU32, LockClass, Ordering, RwSem};
+use crate::sync::observer::{AtomicBool, AtomicU32, Ordering};
+use crate::sync::{LockClass, RwSem};
 
 /// `vm_lock_seq` of a VMA no writer ever locked (`vma_lock_alloc`: `vma->vm_lock_seq = -1`).
 pub const VM_LOCK_SEQ_NONE: u32 = u32::MAX;
 
 /// A VMA's per-VMA lock state (`vma->vm_lock`, `vma->vm_lock_seq`, `vma->detached`).
+///
+/// `vm_lock_seq`, `detached` (and `mm->mm_lock_seq`, `mm->mm_mt`'s slots) are observer atomics,
+/// deliberately, as `mm_cpumask` is (`Mm::cpus_ran`): every access sits next to a loom
+/// operation that orders it — a reader's checks right after `rcu_read_lock` or the
+/// `down_read_trylock` of `lock`, a writer's updates inside `lock` held for write or under
+/// `mmap_lock` held for write, whose release is a loom operation — and loom switches threads
+/// only at its own operations, so it already runs every writer's update before or after each
+/// reader's check. As loom atomics they added branch points and no new order of check and
+/// update: each fault and each writer paid several more.
 #[derive(Debug)]
 pub struct VmaLock {
     /// `vma->vm_lock->lock`: readers are page faults (`lock_vma_under_rcu`), the writer is

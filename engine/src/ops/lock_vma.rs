@@ -18,7 +18,7 @@
 
 use crate::mm::{MmId, VmaId, World};
 use crate::ops::vma_lock::{VmaReadLocked, vma_end_read, vma_start_read};
-use crate::sync::Ordering;
+use crate::sync::observer::Ordering;
 
 /// Why the lookup gave up, for the trace (`VMA_LOCK_ABORT` / `VMA_LOCK_MISS`).
 fn inval<'w>(w: &'w World, mm: MmId, va: u64, why: &str) -> Option<VmaReadLocked<'w>> {

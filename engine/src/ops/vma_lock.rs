@@ -7,8 +7,9 @@
 use crate::mm::mm_struct::MmMap;
 use crate::mm::{MmId, VmaId, World};
 use crate::report::{Oracle, violation};
+use crate::sync::observer::Ordering;
 use crate::sync::rcu::RcuReadGuard;
-use crate::sync::{Ordering, RwSemReadGuard, RwSemWriteGuard};
+use crate::sync::{RwSemReadGuard, RwSemWriteGuard};
 
 /// Proof that a VMA is read-locked (`vma_start_read` succeeded): a fault under
 /// `FAULT_FLAG_VMA_LOCK` holds it instead of `mmap_lock`. Released by [`vma_end_read`].

@@ -49,7 +49,7 @@ use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantIn
 use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::kernel::Kernel;
-use mmlab_engine::mm::Pte;
+use mmlab_engine::mm::{MmId, Pte, World};
 use mmlab_engine::ops::access::{self, hw_access};
 use mmlab_engine::ops::fork::{self, dup_mm};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
@@ -136,33 +136,27 @@ impl Scenario for ForkVmaLock {
                     access::store(&ww, 0, parent, 0, 2).expect("the writer's store during fork");
                     return;
                 }
-                // A thread of the parent that keeps writing (the Go runtime's): stores through
-                // its TLB entry until one faults — the entry was flushed and the PTE is
-                // write-protected — or fork is long over. Its last store must stay the
-                // parent's.
+                // A thread of the parent that keeps writing (the Go runtime's): once fork has
+                // write-protected the page (an observer poll of the PTE, bounded), it stores in
+                // a tight loop through its TLB entry until a store faults — the entry was
+                // flushed and the PTE is read-only — or fork is long over. Its last store must
+                // stay the parent's.
+                wait_write_protected(&ww, parent, &fw);
                 for (k, v) in (2..).enumerate() {
                     if hw_access(&ww, 0, parent, 0, Some(v)).is_err()
                         || (k > 64 && fw.load(Relaxed))
+                        || k > 1_000_000
                     {
                         break;
                     }
-                    std::thread::yield_now();
+                    std::hint::spin_loop();
                 }
             }),
             actor("faulter", move || {
                 if stress {
                     // Another thread of the parent that writes to the page as soon as fork
-                    // has write-protected it (observer poll of the PTE, bounded).
-                    for _ in 0..100_000 {
-                        let wp = matches!(
-                            wq.pte_at(parent, 0),
-                            Some(Pte::Present { write: false, .. })
-                        );
-                        if wp || fq.load(Relaxed) {
-                            break;
-                        }
-                        std::thread::yield_now();
-                    }
+                    // has write-protected it.
+                    wait_write_protected(&wq, parent, &fq);
                 }
                 access::store(&wq, 1, parent, 0, 1_000_000)
                     .expect("the faulter's store during fork");
@@ -173,5 +167,17 @@ impl Scenario for ForkVmaLock {
             }),
         ];
         kit::run(env, &w, actors)
+    }
+}
+
+/// Stress only: poll (observer reads, yielding) until the parent's PTE at 0 is read-only —
+/// fork's `copy_present_pte` write-protected it — or fork returned, for at most 100,000 polls.
+fn wait_write_protected(w: &World, parent: MmId, forked: &AtomicBool) {
+    for _ in 0..100_000 {
+        let wp = matches!(w.pte_at(parent, 0), Some(Pte::Present { write: false, .. }));
+        if wp || forked.load(Relaxed) {
+            return;
+        }
+        std::thread::yield_now();
     }
 }
