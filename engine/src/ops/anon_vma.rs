@@ -316,10 +316,10 @@ pub fn anon_vma_clone_v5_19(w: &World, dst: VmaId, src: VmaId) -> Result<(), Err
 /// shifts the boundary, make sure the expanding vma has anon_vma set if the shrinking vma
 /// had, to cover any anon pages imported"). Under `mmap_lock` held for write.
 ///
-/// d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting ->anon_vma", v6.5-rc4):
-/// `vma_start_write(dst)` first, so that no page fault under the per-VMA lock alone runs on
-/// `dst` from the moment it has an anon_vma that its chain does not link yet — nor keeps it
-/// once a failed `anon_vma_clone` takes it back. (Later in 2023 Suren Baghdasaryan's "mm:
+/// d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting ->anon_vma", v6.5-rc,
+/// stable 6.4.8): `vma_start_write(dst)` first, so that no page fault under the per-VMA lock
+/// alone runs on `dst` from the moment it has an anon_vma that its chain does not link yet —
+/// nor keeps it once a failed `anon_vma_clone` takes it back. (Later in 2023 Suren Baghdasaryan's "mm:
 /// move vma locking out of vma_prepare and dup_anon_vma" moved the lock to `vma_merge`'s
 /// callers and left `vma_assert_write_locked(dst)` here: the same exclusion.)
 pub fn dup_anon_vma(

@@ -1,7 +1,7 @@
 //! `dup-anon-vma-lock`: d8ab9f7b644a "mm: lock VMA in dup_anon_vma() before setting
-//! ->anon_vma" (Jann Horn, July 2023, v6.5-rc4; stable 6.4.8). `Fixes: 5e31275cc997 ("mm: add
-//! per-VMA lock and helper functions to control it")`: the bug is as old as per-VMA locks
-//! (v6.4).
+//! ->anon_vma" (Jann Horn, July 2023, merged during v6.5-rc through the mm hotfixes; stable
+//! 6.4.8). `Fixes: 5e31275cc997 ("mm: add per-VMA lock and helper functions to control it")`:
+//! the bug is as old as per-VMA locks (v6.4).
 //!
 //! When `vma_merge` grows a VMA over a neighbour that has an anon_vma, `dup_anon_vma(dst, src)`
 //! gives the growing VMA that anon_vma: `dst->anon_vma = src->anon_vma`, then
