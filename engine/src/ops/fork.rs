@@ -80,8 +80,8 @@ pub fn dup_mmap(w: &World, mm_id: MmId, oldmm_id: MmId) -> Result<(), Error> {
 /// copy a page fork has just write-protected while a third thread still writes to the old
 /// page through a writable TLB entry `flush_tlb_mm(oldmm)` has not yet flushed: the store
 /// lands in the page the child keeps and is lost to the parent (bugzilla 217624, memory
-/// corruption in Go programs). Stable 6.4.y meanwhile switched per-VMA locks off ("mm:
-/// disable CONFIG_PER_VMA_LOCK until its fixed").
+/// corruption in Go programs). Per-VMA locks were also switched off meanwhile (f96c48670319
+/// "mm: disable CONFIG_PER_VMA_LOCK until its fixed"; 6.4.3 took both).
 pub fn dup_mmap_v6_4(w: &World, mm_id: MmId, oldmm_id: MmId) -> Result<(), Error> {
     dup_mmap_locking(w, mm_id, oldmm_id, false)
 }

@@ -7,9 +7,10 @@
 //! process, the parent write-protects anonymous pages and COW-shares them with the child being
 //! forked using copy_present_pte(). We must not take any concurrent page faults on the source
 //! vma's as they are being processed, as we expect both the vma and the pte's behind it to be
-//! stable." Stable 6.4.y switched per-VMA locks off meanwhile ("mm: disable
-//! CONFIG_PER_VMA_LOCK until its fixed", the series' second patch; mainline took only the
-//! fix).
+//! stable." Fixes: 0bff0aaea03e ("x86/mm: try VMA lock-based page fault handling first").
+//! Per-VMA locks were also switched off meanwhile (f96c48670319 "mm: disable
+//! CONFIG_PER_VMA_LOCK until its fixed", the series' second patch, before v6.5-rc1; in 6.4.3
+//! with the fix).
 //!
 //! The harm modelled is the lost store: fork write-protects the parent's PTE under the PTLs
 //! but flushes the parent's TLBs only once, at the end (`flush_tlb_mm(oldmm)` before
