@@ -253,6 +253,7 @@ impl Default for anon_vma::AnonVmaOps {
             anon_vma_clone: anon_vma::anon_vma_clone,
             anon_vma_fork: anon_vma::anon_vma_fork,
             __put_anon_vma: anon_vma::__put_anon_vma,
+            dup_anon_vma: anon_vma::dup_anon_vma,
         }
     }
 }

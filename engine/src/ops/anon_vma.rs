@@ -12,8 +12,10 @@
 //! [`crate::mm::Vma::chain_unlink`].
 
 use crate::mm::anon_vma::{AnonVmaTree, RootHeld};
+use crate::mm::mm_struct::MmMap;
 use crate::mm::{AnonVmaId, VmaId, World};
 use crate::ops::Error;
+use crate::ops::vma_lock::vma_start_write;
 use crate::sync::lockdep::might_sleep;
 use crate::sync::{Ordering, RwSemWriteGuard};
 
@@ -132,12 +134,13 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
     __anon_vma_prepare(w, vma_id)
 }
 
-/// `__anon_vma_prepare` (6.x shape): allocate a new root, take its rwsem for write, then
-/// `mm->page_table_lock`, and re-check `vma->anon_vma` under them: link the VMA, count it
-/// (`num_active_vmas++`; `degree++` before 6.0).
+/// `__anon_vma_prepare` (6.x shape): `find_mergeable_anon_vma`, then allocate a new root,
+/// take its rwsem for write, then `mm->page_table_lock`, and re-check `vma->anon_vma` under
+/// them: link the VMA, count it (`num_active_vmas++`; `degree++` before 6.0).
 ///
-/// Simplification: no `find_mergeable_anon_vma` (reusing a neighbour VMA's anon_vma; the
-/// model merges VMAs only in mprotect, docs/MODEL.md §11): every prepare allocates.
+/// Simplification: [`find_mergeable_anon_vma`] checks the lock its walk of the VMA tree needs
+/// but reuses no neighbour's anon_vma (the model merges VMAs only in mprotect,
+/// docs/MODEL.md §11): every prepare allocates.
 ///
 /// A preparer that lost the race (another fault installed an anon_vma meanwhile) drops its
 /// allocation with `put_anon_vma`, as mm/rmap.c does (`put_anon_vma(allocated)`), never with a
@@ -155,6 +158,7 @@ pub fn anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
 /// ```
 pub fn __anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
     let vma = w.vmas.get(vma_id);
+    let _reusable = find_mergeable_anon_vma(w, vma_id);
     let av_id = anon_vma_alloc_root(w)?;
     let installed = {
         let locked = anon_vma_lock_write(w, av_id);
@@ -181,6 +185,38 @@ pub fn __anon_vma_prepare(w: &World, vma_id: VmaId) -> Result<(), Error> {
         put_anon_vma(w, av_id);
     }
     Ok(())
+}
+
+/// `find_mergeable_anon_vma(vma)` (mm/mmap.c, 6.1+ maple-tree shape): look at the VMAs
+/// after and before `vma` (`mas_walk` / `mas_prev` of `mm->mm_mt` from `vma->vm_end`) for an
+/// anon_vma `reusable_anon_vma` would share. The walk reads the tree and the neighbours'
+/// `vm_area_struct`s, so it needs what keeps them: `mmap_lock` (the tree's external lock,
+/// `mt_set_external_lock(&mm->mm_mt, &mm->mmap_lock)`) or `rcu_read_lock` —
+/// `rcu_dereference_check(..., mt_locked(mt))` in `mas_root`, which CONFIG_PROVE_RCU reports
+/// as "suspicious rcu_dereference_check() usage". A page fault holding only a per-VMA lock has
+/// neither: a neighbour it reads may be munmap()ed and freed under it. That is the
+/// use-after-free of 657b5146955e ("mm: lock_vma_under_rcu() must check vma->anon_vma under
+/// vma lock"); since 2024 the kernel states the rule outright (Matthew Wilcox, "mm: Assert the
+/// mmap_lock is held in __anon_vma_prepare()": `mmap_assert_locked(mm)`).
+///
+/// Simplification: the walk's lock rule is checked (I15) and no neighbour's anon_vma is
+/// reused (`None`): the model allocates an anon_vma for every VMA that faults first
+/// (docs/MODEL.md §6).
+#[track_caller]
+pub fn find_mergeable_anon_vma(w: &World, vma: VmaId) -> Option<AnonVmaId> {
+    use crate::sync::{LockClass, held, switches};
+    if switches::lockdep() && !held::holds(LockClass::MmapLock) && !held::holds(LockClass::Rcu) {
+        crate::check::violation(
+            crate::check::Oracle::I15Lockdep,
+            format!(
+                "suspicious rcu_dereference_check() usage: find_mergeable_anon_vma({vma}) walks \
+                 mm->mm_mt holding neither mmap_lock nor rcu_read_lock (a neighbour it reads \
+                 may be freed by a concurrent munmap)"
+            ),
+        );
+    }
+    w.trace("find_mergeable_anon_vma", vma, "none (no reuse modelled)");
+    None
 }
 
 /// `anon_vma_clone(dst, src)` (6.0+): link `dst` into every anon_vma of `src`'s chain, walked
@@ -217,6 +253,35 @@ pub fn anon_vma_clone(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
     Ok(())
 }
 
+/// `anon_vma_clone(dst, src)` when its first `anon_vma_chain_alloc` fails, `GFP_NOWAIT` and
+/// then `GFP_KERNEL` (mm/rmap.c, `goto enomem_failure`): an out-of-memory condition, not a
+/// kernel version — the one d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting
+/// ->anon_vma") needs, which its author reached with fault injection (CONFIG_FAILSLAB on
+/// `anon_vma_chain_cachep`). A world runs it to model that allocator state; every kernel
+/// era unwinds the same way:
+///
+/// ```text
+/// avc = anon_vma_chain_alloc(GFP_NOWAIT | __GFP_NOWARN);   NULL
+/// unlock_anon_vma_root(root); root = NULL;
+/// avc = anon_vma_chain_alloc(GFP_KERNEL);                  NULL (reclaim may sleep here)
+/// enomem_failure:
+///   dst->anon_vma = NULL;   /* else unlink_anon_vmas() miscounts num_active_vmas */
+///   unlink_anon_vmas(dst);
+///   return -ENOMEM;
+/// ```
+///
+/// The `GFP_KERNEL` attempt enters direct reclaim and may sleep: the window in which
+/// `dst->anon_vma` is set and `dst` is not yet on the anon_vma's tree is that wide.
+pub fn anon_vma_clone_enomem(w: &World, dst: VmaId, src: VmaId) -> Result<(), Error> {
+    might_sleep("anon_vma_chain_alloc(GFP_KERNEL)");
+    w.trace("anon_vma_chain_alloc: -ENOMEM", dst, src);
+    crate::race_window!("anon_vma_clone: anon_vma_chain_alloc(GFP_KERNEL) reclaims");
+    w.vmas.get(dst).set_anon_vma(None);
+    unlink_anon_vmas(w, dst);
+    w.trace("anon_vma_clone: enomem_failure", dst, src);
+    Err(Error::Oom)
+}
+
 /// `anon_vma_clone` of v3.19 .. v5.19 (7a3ef208e662 "mm: prevent endless growth of anon_vma
 /// hierarchy"; replaced by 2555283eb40d): the reuse rule reads `degree`, which counts child
 /// anon_vmas and VMAs together — `anon_vma != src->anon_vma && anon_vma->degree < 2` — then
@@ -242,6 +307,51 @@ pub fn anon_vma_clone_v5_19(w: &World, dst: VmaId, src: VmaId) -> Result<(), Err
     }
     drop(root);
     w.trace("anon_vma_clone", dst, src);
+    Ok(())
+}
+
+/// `dup_anon_vma(dst, src)` (mm/mmap.c, 6.4+; the same lines sat in `__vma_adjust` before
+/// 6.3): when `vma_merge` grows `dst` over a neighbour `src` that has an anon_vma and `dst`
+/// has none, give `dst` that anon_vma and `src`'s chain ("Easily overlooked: when mprotect
+/// shifts the boundary, make sure the expanding vma has anon_vma set if the shrinking vma
+/// had, to cover any anon pages imported"). Under `mmap_lock` held for write.
+///
+/// d8ab9f7b644a ("mm: lock VMA in dup_anon_vma() before setting ->anon_vma", v6.5-rc,
+/// stable 6.4.8): `vma_start_write(dst)` first, so that no page fault under the per-VMA lock
+/// alone runs on `dst` from the moment it has an anon_vma that its chain does not link yet —
+/// nor keeps it once a failed `anon_vma_clone` takes it back. (Later in 2023 Suren Baghdasaryan's "mm:
+/// move vma locking out of vma_prepare and dup_anon_vma" moved the lock to `vma_merge`'s
+/// callers and left `vma_assert_write_locked(dst)` here: the same exclusion.)
+pub fn dup_anon_vma(
+    w: &World,
+    map: &RwSemWriteGuard<'_, MmMap>,
+    dst: VmaId,
+    src: VmaId,
+) -> Result<(), Error> {
+    let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
+    if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
+        vma_start_write(w, map, dst);
+        dvma.set_anon_vma(Some(av));
+        return (w.kernel.anon_vma.anon_vma_clone)(w, dst, src);
+    }
+    Ok(())
+}
+
+/// `dup_anon_vma` of v6.4 (5e31275cc997 .. d8ab9f7b644a): `dst->anon_vma` is set while `dst`
+/// is not write-locked — `vma_prepare` locks it only after this returns, and not at all if
+/// `anon_vma_clone` fails and `vma_merge` gives up. [`dup_anon_vma`] less its
+/// `vma_start_write(dst)`.
+pub fn dup_anon_vma_v6_4(
+    w: &World,
+    _map: &RwSemWriteGuard<'_, MmMap>,
+    dst: VmaId,
+    src: VmaId,
+) -> Result<(), Error> {
+    let (dvma, svma) = (w.vmas.get(dst), w.vmas.get(src));
+    if let (Some(av), None) = (svma.anon_vma(), dvma.anon_vma()) {
+        dvma.set_anon_vma(Some(av));
+        return (w.kernel.anon_vma.anon_vma_clone)(w, dst, src);
+    }
     Ok(())
 }
 
@@ -411,6 +521,10 @@ pub fn anon_vma_free(w: &World, av_id: AnonVmaId) {
     w.anon_vmas.free(av_id);
 }
 
+/// `dup_anon_vma(dst, src)` under the caller's `mmap_lock` held for write (the guard).
+pub type DupAnonVmaFn =
+    for<'a, 'b> fn(&World, &'a RwSemWriteGuard<'b, MmMap>, VmaId, VmaId) -> Result<(), Error>;
+
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the anon_vma
 /// family's links and frees. Its `Default`, the modern kernel, is in [`crate::kernel`].
 #[derive(Debug, Clone, Copy)]
@@ -426,6 +540,9 @@ pub struct AnonVmaOps {
     /// `__put_anon_vma`. Default [`__put_anon_vma`]; alternative [`__put_anon_vma_v3_15`]
     /// (root freed before the child, before 624483f3ea82).
     pub __put_anon_vma: fn(&World, AnonVmaId),
+    /// `dup_anon_vma` (a merge's import of a neighbour's anon_vma). Default [`dup_anon_vma`]
+    /// (d8ab9f7b644a: `dst` write-locked first); alternative [`dup_anon_vma_v6_4`].
+    pub dup_anon_vma: DupAnonVmaFn,
 }
 
 impl AnonVmaOps {
@@ -436,6 +553,7 @@ impl AnonVmaOps {
             anon_vma_clone: anon_vma_clone_v5_19,
             anon_vma_fork,
             __put_anon_vma,
+            dup_anon_vma,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! `munlock_vma_folio` from rmap add/remove; ≤5.17: `clear_page_mlock` when the mapcount
 //! reaches zero).
 
+use crate::check::{self, Oracle};
 use crate::mm::page::pg;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
 use crate::ops::mlock::MlockScheme;
@@ -25,9 +26,17 @@ use crate::sync::Ordering;
 pub fn page_add_new_anon_rmap(w: &World, pte: &LockedPte<'_>, pfn: Pfn, vma: VmaId) {
     let va = pte.va();
     let v = w.vmas.get(vma);
-    let av = v
-        .anon_vma()
-        .expect("anon_vma_prepare before page_add_new_anon_rmap");
+    // `__page_set_anon_rmap`: `BUG_ON(!anon_vma)`. `vma->anon_vma` is read again here, after
+    // `anon_vma_prepare` saw it set: a writer that clears it in between without excluding
+    // the fault (d8ab9f7b644a: `dup_anon_vma` unwinding a failed `anon_vma_clone` on a VMA
+    // it had not write-locked) makes this fire.
+    let Some(av) = v.anon_vma() else {
+        check::violation(
+            Oracle::Bug,
+            format!("__page_set_anon_rmap: BUG_ON(!anon_vma): {vma} lost its anon_vma"),
+        );
+        return;
+    };
     let page = w.page(pfn);
     page.flags.fetch_or(
         pg::ANON | pg::SWAPBACKED | pg::ANON_EXCLUSIVE,

@@ -174,11 +174,9 @@ pub fn __vma_adjust(
             importer = Some(n);
         }
         if let (Some(e), Some(i)) = (exporter, importer) {
-            let (ev, iv) = (w.vmas.get(e), w.vmas.get(i));
-            if let (Some(av), None) = (ev.anon_vma(), iv.anon_vma()) {
-                iv.set_anon_vma(Some(av));
-                (w.kernel.anon_vma.anon_vma_clone)(w, i, e)?;
-            }
+            // dup_anon_vma(importer, exporter) (6.4+ name; 6.4's `vma_merge` calls it before
+            // `vma_prepare`, as this does before the rmap locks)
+            (w.kernel.anon_vma.dup_anon_vma)(w, map, i, e)?;
         }
     }
     let mm_id = w.vmas.get(vma).info.get().mm;

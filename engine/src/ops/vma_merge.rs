@@ -165,7 +165,12 @@ pub fn vma_merge(
             // cases 2, 5, 7
             _ => end,
         };
-        __vma_adjust(w, map, p, pi.start, new_end, pi.pgoff, None, Some(p))?;
+        // `if (err) return NULL;`: an `anon_vma_clone` that failed (-ENOMEM) leaves the
+        // VMAs as they were, and the caller goes on without merging.
+        if __vma_adjust(w, map, p, pi.start, new_end, pi.pgoff, None, Some(p)).is_err() {
+            w.trace("vma_merge", p, "-ENOMEM: not merged");
+            return Ok(None);
+        }
         w.trace("vma_merge", p, "with prev");
         return Ok(Some(p));
     }
@@ -179,13 +184,17 @@ pub fn vma_merge(
             Some(p) if addr < w.vmas.get(p).info.get().end => {
                 // case 4
                 let pi = w.vmas.get(p).info.get();
-                __vma_adjust(w, map, p, pi.start, addr, pi.pgoff, None, Some(n))?;
+                if __vma_adjust(w, map, p, pi.start, addr, pi.pgoff, None, Some(n)).is_err() {
+                    return Ok(None);
+                }
             }
             _ => {
                 // cases 3, 8: in case 3 area is already equal to next and this is a noop, but
                 // in case 8 "area" has been removed and next was expanded over it.
                 let a = area.expect("next exists, so area does");
-                __vma_adjust(w, map, a, addr, ni.end, ni.pgoff - pglen, None, Some(n))?;
+                if __vma_adjust(w, map, a, addr, ni.end, ni.pgoff - pglen, None, Some(n)).is_err() {
+                    return Ok(None);
+                }
             }
         }
         w.trace("vma_merge", n, "with next");

@@ -3,10 +3,12 @@
 pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod dirty_cow;
+pub mod dup_anon_vma_lock;
 pub mod fork_vma_lock;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
+pub mod lock_vma_anon_vma;
 pub mod migrate_newpage;
 pub mod migrate_vs_fault;
 pub mod mixed;
@@ -41,6 +43,8 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &pmd_unlocked_check::PmdUnlockedCheck,
         &retract_page_tables::RetractPageTables,
         &fork_vma_lock::ForkVmaLock,
+        &lock_vma_anon_vma::LockVmaAnonVma,
+        &dup_anon_vma_lock::DupAnonVmaLock,
         &mixed::Mixed,
     ]
 }
