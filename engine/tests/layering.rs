@@ -104,7 +104,12 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "paths: faults",
-        &["ops/fault.rs", "ops/hugetlb.rs", "ops/huge_memory.rs"],
+        &[
+            "ops/fault.rs",
+            "ops/hugetlb.rs",
+            "ops/huge_memory.rs",
+            "ops/split_huge_pmd.rs",
+        ],
     ),
     (
         "paths: rmap walks",
