@@ -139,17 +139,20 @@ fn the_folio_walk_finds_the_huge_pmd_with_its_lock_held_then_each_pte() {
     let (w, sink, mm, vma, head) = thp_world(Kernel::default());
     {
         let mut walk = PageVmaMappedWalk::new(&w, head, PER as usize, vma, 0, PVMW_SYNC);
-        assert!(walk.next());
+        assert!(walk.page_vma_mapped_walk());
         let pmd = walk.pmd().expect("a PMD mapping");
         assert!(matches!(pmd.get(), Pmd::Huge { pfn, .. } if pfn == head));
         assert!(walk.pte().is_none());
-        assert!(!walk.next(), "the only PMD mapping was the last");
+        assert!(
+            !walk.page_vma_mapped_walk(),
+            "the only PMD mapping was the last"
+        );
     }
     madvise_dontneed(&w, mm, 2, 3).unwrap(); // PTE-mapped now, one PTE gone
     for flags in [PVMW_SYNC, PvmwFlags::empty()] {
         let mut walk = PageVmaMappedWalk::new(&w, head, PER as usize, vma, 0, flags);
         let mut found = Vec::new();
-        while walk.next() {
+        while walk.page_vma_mapped_walk() {
             assert!(walk.pmd().is_none());
             let pte = walk.pte().expect("a PTE mapping");
             assert!(pte.get().is_present());

@@ -136,7 +136,7 @@ fn in_folio(p: Pfn, pfn: Pfn, nr: usize) -> bool {
 /// check_pte() each PTE of the range, the PTL held across the table
 /// ```
 ///
-/// Use: `while walk.next() { walk.pmd() / walk.pte() ... }`, `done()` to stop early,
+/// Use: `while walk.page_vma_mapped_walk() { walk.pmd() / walk.pte() ... }`, `done()` to stop early,
 /// `restart()` after changing the PMD under its lock (`page_vma_mapped_walk_restart`).
 ///
 /// The model keeps the order-0 walk ([`page_vma_mapped_walk`], one PTE) as the kernel's walk
@@ -274,7 +274,7 @@ impl<'w> PageVmaMappedWalk<'w> {
 
     /// `page_vma_mapped_walk(&pvmw)`: find the next mapping; true with its lock held
     /// ([`Self::pmd`] or [`Self::pte`]), false when there is none (every lock dropped).
-    pub fn next(&mut self) -> bool {
+    pub fn page_vma_mapped_walk(&mut self) -> bool {
         if self.finished {
             return false;
         }
@@ -415,7 +415,7 @@ impl<'w> PageVmaMappedWalk<'w> {
                 if self.address >= self.end {
                     return false;
                 }
-                if self.address % self.per() == 0 {
+                if self.address.is_multiple_of(self.per()) {
                     return true; // the next table: from the PMD level
                 }
             }
@@ -446,7 +446,7 @@ impl<'w> PageVmaMappedWalk<'w> {
         if self.address >= self.end {
             return false;
         }
-        if self.address % self.per() == 0 {
+        if self.address.is_multiple_of(self.per()) {
             self.pte = None;
             return true;
         }

@@ -340,7 +340,7 @@ pub fn try_to_migrate_one_folio(
     let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm_id, va, end);
     let mut walk = PageVmaMappedWalk::new(w, head, nr, vma_id, va, pvmw_flags);
     let mut ret = true;
-    while walk.next() {
+    while walk.page_vma_mapped_walk() {
         if let Some(pmd) = walk.pmd() {
             if flags.contains(TTU_SPLIT_HUGE_PMD) {
                 split_huge_pmd::split_huge_pmd_locked(w, vma_id, pmd, true);
