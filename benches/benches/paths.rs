@@ -6,6 +6,10 @@
 //! `paths/file`: the same over a MAP_SHARED mapping of a 512-page file whose page cache stays
 //! populated between iterations (`do_shared_fault` finds each page cached; munmap's zap takes
 //! the delayed-rmap path for every dirty PTE).
+//! `paths/thp`: the anonymous range made `MADV_HUGEPAGE`, so each of its 8 PMDs takes one THP
+//! fault (`do_huge_pmd_anonymous_page`: a 64-page compound page, the deposited table, the
+//! huge PMD under the PMD lock) and every other store only a walk of the huge PMD; munmap's
+//! `zap_pmd_range` zaps each whole PMD with `zap_huge_pmd`.
 //!
 //! Each is measured with the instrumentation off (`switches::set_stats(false)`,
 //! `set_lockdep(false)`, the world's domain trace off) and on (all three on), reported per
@@ -28,7 +32,7 @@ use mmlab_engine::check::Sink;
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::{MmId, World, WorldConfig};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, munmap};
+use mmlab_engine::ops::{access, huge_memory, munmap};
 use mmlab_engine::sync::{AtomicU32, LockClass, PageLock, RwSem, SpinLock, switches};
 use std::hint::black_box;
 use std::time::Duration;
@@ -111,6 +115,19 @@ fn label(on: bool) -> &'static str {
 /// One iteration: map, store to every page (faulting each in), munmap.
 fn fault_store_munmap(w: &World, mm: MmId, kind: MapKind) {
     let vma = mmap(w, mm, 0, RANGE, kind).expect("the range fits the world");
+    store_munmap(w, mm, vma);
+}
+
+/// One THP iteration: map, `MADV_HUGEPAGE`, store to every page (a THP fault per PMD),
+/// munmap.
+fn thp_fault_store_munmap(w: &World, mm: MmId) {
+    let vma = mmap(w, mm, 0, RANGE, MapKind::Anon).expect("the range fits the world");
+    huge_memory::madvise_hugepage(w, mm, 0, RANGE).expect("MADV_HUGEPAGE");
+    store_munmap(w, mm, vma);
+}
+
+/// Store to every page of the range (faulting as needed), then munmap it.
+fn store_munmap(w: &World, mm: MmId, vma: mmlab_engine::mm::VmaId) {
     for va in 0..RANGE {
         access::store(w, 0, mm, va, va).expect("a store to a mapped page");
     }
@@ -146,6 +163,20 @@ fn paths(c: &mut Criterion) {
             let violations = sink.take();
             assert!(violations.is_empty(), "{name}: {violations:?}");
         }
+    }
+    for on in [false, true] {
+        instrumentation(on);
+        let sink = Sink::new();
+        sink.install();
+        let w = World::new(world(), Kernel::default());
+        w.trace.set_enabled(on);
+        let mm = mm_alloc(&w).expect("one mm");
+        let name = format!("thp/{}", label(on));
+        g.bench_function(name.as_str(), |b| {
+            b.iter_custom(|iters| cpu_time(iters, || thp_fault_store_munmap(&w, black_box(mm))))
+        });
+        let violations = sink.take();
+        assert!(violations.is_empty(), "{name}: {violations:?}");
     }
     g.finish();
     instrumentation(true);

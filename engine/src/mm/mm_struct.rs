@@ -33,6 +33,7 @@ pub struct Mm {
     /// mm has (`pmd_lockptr` with `USE_SPLIT_PMD_PTLOCKS`; `&mm->page_table_lock` without, as
     /// [`crate::mm::World::pmd_lockptr`] chooses). Class `Ptl`: the kernel gives PTE and PMD
     /// split locks one lockdep class and nests them by subclass.
+    /// Protected by: itself (it guards the PMD entries, [`Mm::pmd`]).
     pub pmd_ptl: SpinLock<()>,
     /// `pmd_huge_pte(mm, pmd)`: the PTE table deposited for each huge PMD
     /// (`pgtable_trans_huge_deposit`), packed `TableId` + 1 (0 = none).

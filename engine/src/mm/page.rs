@@ -126,7 +126,8 @@ pub struct Page {
     pub compound: Frozen<Compound>,
     /// The head's `_entire_mapcount` (`compound_mapcount` before 6.3): how many PMDs map the
     /// whole THP, zero-based here as `mapcount` is. Unused on tails and order-0 pages.
-    /// Changed under the PMD lock of the mapping added or removed.
+    /// Protected by: the PMD lock of the mapping added or removed; read racily
+    /// (`World::page_mapcount`, the quiescent checks).
     pub entire_mapcount: AtomicI32,
 }
 
@@ -170,9 +171,14 @@ impl Page {
         self.flags.fetch_and(!flag, Ordering::SeqCst) & flag != 0
     }
 
-    /// `page_mapped()`: a racy snapshot, as the kernel's.
+    /// `page_mapped()`: a racy snapshot, as the kernel's. A THP head counts its PMD mappings
+    /// too (`folio_mapped`); a tail's PMD mappings are its head's
+    /// (`World::page_mapcount`). The compound check reads no modelled atomic for an order-0
+    /// page, so the scenarios without THP see the one load they always did.
     pub fn mapped(&self) -> bool {
         self.mapcount.load(Ordering::SeqCst) > 0
+            || (matches!(self.compound.get(), Compound::Head { .. })
+                && self.entire_mapcount.load(Ordering::SeqCst) > 0)
     }
 
     /// `page_maybe_dma_pinned` (`folio_maybe_dma_pinned`): a racy snapshot of whether a

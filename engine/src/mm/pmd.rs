@@ -17,8 +17,8 @@
 //! | Invalid   | no         | yes           | yes              | not present  |
 //! | Migration | no         | no            | no (`is_swap_pmd`) | not present |
 //!
-//! `Invalid` is what `pmdp_invalidate` leaves: `pmd_mkinvalid` (≥4.16; `pmd_mknotpresent`
-//! before) clears `_PAGE_PRESENT | _PAGE_PROTNONE` and keeps `_PAGE_PSE`, and x86's
+//! `Invalid` is what `pmdp_invalidate` leaves: `pmd_mkinvalid` (`pmd_mknotpresent` in older
+//! kernels) clears `_PAGE_PRESENT | _PAGE_PROTNONE` and keeps `_PAGE_PSE`, and x86's
 //! `pmd_present` answers true for `_PAGE_PSE` ("split_huge_page will temporarily clear the
 //! present bit", the comment above it) — so to every unlocked software check it is a huge PMD,
 //! never `pmd_none`, while the hardware cannot use it. `protnone` is a NUMA-hinting entry

@@ -182,6 +182,14 @@ pub fn copy_pte_range(
     while addr < end {
         let table_end = ((addr / per + 1) * per).min(end);
         let (slot, _) = w.pte_slot(addr);
+        if w.thp.load(std::sync::atomic::Ordering::SeqCst)
+            && src_mm.pmdp_get_lockless(slot).is_trans_huge()
+        {
+            // copy_pmd_range → copy_huge_pmd. Simplification: the model always takes its
+            // -EAGAIN fallback (the kernel's for a THP it may not share, e.g. a pinned one):
+            // `__split_huge_pmd(src_vma, ...)`, then `copy_pte_range` below (docs/MODEL.md §15).
+            (w.kernel.thp.split_huge_pmd)(w, src_vma, addr);
+        }
         let Some(src_tid) = src_mm.pmd_table(slot) else {
             addr = table_end;
             continue;

@@ -205,8 +205,8 @@ pub fn __split_huge_pmd(w: &World, vma: VmaId, addr: u64) {
 /// `__split_huge_pmd_locked` (mm/huge_memory.c, 6.x, anonymous, not freezing), the PMD lock
 /// held: `pmdp_invalidate` (the PMD stays `pmd_trans_huge`, never `pmd_none`, and the TLB is
 /// flushed), move a dirty bit to the folio, `folio_ref_add(HPAGE_PMD_NR - 1)` and one
-/// `_mapcount` per page (`page_add_anon_rmap` of each PTE; 4.x–5.x: `atomic_inc(&page[i]._mapcount)`),
-/// withdraw the deposited table (or allocate one), fill it with a PTE per page carrying the
+/// `_mapcount` per page (`page_add_anon_rmap` of each PTE; 4.x–5.x:
+/// `atomic_inc(&page[i]._mapcount)`), withdraw the deposited table (or allocate one), fill it with a PTE per page carrying the
 /// PMD's write, dirty and young bits, drop the entire mapcount (`page_remove_rmap(compound)`),
 /// and — after `smp_wmb()`, so the PTEs are seen before the table — `pmd_populate`.
 ///
@@ -274,9 +274,10 @@ pub fn __split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>) {
 /// `change_huge_pmd(vma, pmd, addr, newprot, cp_flags)` with `MM_CP_PROT_NUMA` (6.x, since
 /// ced108037c2a "thp: fix MADV_DONTNEED vs. numa balancing race", 4.11): under
 /// `__pmd_trans_huge_lock`, skip a migration or an already-protnone entry, else
-/// `pmdp_invalidate` — the PMD is never `pmd_none` in between, so a concurrent
-/// `zap_pmd_range` reading it without the lock still sees a huge PMD and waits for the lock —
-/// then `pmd_modify(oldpmd, PAGE_NONE)` and `set_pmd_at`. Returns the pages changed
+/// `pmdp_invalidate` (`pmdp_invalidate_ad` in recent kernels, whose flush the caller
+/// batches) — the PMD is never `pmd_none` in between, so a concurrent `zap_pmd_range`
+/// reading it without the lock still sees a huge PMD and waits for the lock — then
+/// `pmd_modify(oldpmd, PAGE_NONE)` and `set_pmd_at`. Returns the pages changed
 /// (`HPAGE_PMD_NR`), 1 if the PMD was huge but unchanged, 0 if it was not huge.
 pub fn change_huge_pmd(w: &World, vma: VmaId, addr: u64) -> u64 {
     let mm = w.vmas.get(vma).info.get().mm;

@@ -143,7 +143,7 @@ impl<'w> LockedPmd<'w> {
     /// an `xchg`): make a huge PMD non-present to the hardware while it stays
     /// `pmd_trans_huge` and never `pmd_none` to software, flush the TLB over its range
     /// (`flush_pmd_tlb_range`), and return the old entry with every hardware bit set up to
-    /// the exchange (a3cf988a "mm: do not lose dirty and access bits in pmdp_invalidate()",
+    /// the exchange (d52605d7cb30 "mm: do not lose dirty and accessed bits in pmdp_invalidate()",
     /// 4.16; before it the function returned nothing and callers re-read the bits, which the
     /// model does not distinguish). A migration or none entry is left as it is.
     pub fn pmdp_invalidate(&self) -> Pmd {

@@ -25,7 +25,17 @@
 //! exit an own mm and respawn it
 //! fork the shared mm (or another own mm) into an own slot
 //! get_user_pages: PTRACE_PEEKDATA, or a FOLL_PIN (read or write) held a while
+//! THP (stress only): store / load / MADV_DONTNEED     every other actor's THP steps on
+//!   (part of a PMD: split; all of it: zap_huge_pmd)    the same huge PMDs
+//!   / NUMA balancing (change_prot_numa) in the THP mm
 //! ```
+//!
+//! The THP steps act on one more mm, shared by every actor, whose one anonymous VMA is
+//! `MADV_HUGEPAGE`'d: THP faults, huge-PMD walks, `zap_huge_pmd`, `__split_huge_pmd` from a
+//! partial MADV_DONTNEED, NUMA hinting and its fault (docs/MODEL.md §15). It is kept apart
+//! from the other operations because get_user_pages, mlock and migration do not handle a
+//! huge PMD yet (§6); and it is stress only — the tiny loom workload draws exactly as before
+//! (the THP draws come from a generator of their own).
 //!
 //! Fork makes the stores that follow copy-on-write faults: a store to a page fork shared
 //! write-faults (`do_wp_page`) and copies or reuses it, racing the other side's stores, GUP,
@@ -49,7 +59,9 @@ use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
-use mmlab_engine::ops::{access, exit, fault, fork, mkclean, munlock, munmap, page_alloc, reclaim};
+use mmlab_engine::ops::{
+    access, exit, fault, fork, huge_memory, mkclean, munlock, munmap, page_alloc, reclaim,
+};
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -256,6 +268,32 @@ struct Spaces {
     /// The forks this actor made, for I19 once every actor is done.
     forks: Vec<ForkPoint>,
 }
+
+/// One THP step in the stress workload's THP mm (`thp_mm`, one `MADV_HUGEPAGE`'d anonymous
+/// VMA of `len` pages at 0): a store or load (a THP fault on a none PMD, a walk of a huge
+/// one), MADV_DONTNEED of a random range (a whole PMD zapped, part of one split), or NUMA
+/// balancing over the whole VMA.
+fn thp_step(w: &World, cpu: usize, rng: &mut SmallRng, thp_mm: MmId, len: u64, value: u64) {
+    let va = rng.random_range(0..len);
+    match rng.random_range(0..10) {
+        0..=3 => {
+            let _ = access::store(w, cpu, thp_mm, va, value);
+        }
+        4..=5 => {
+            let _ = access::load(w, cpu, thp_mm, va);
+        }
+        6..=8 => {
+            let n = rng.random_range(1..=len - va);
+            let _ = munmap::madvise_dontneed(w, thp_mm, va, va + n);
+        }
+        _ => {
+            huge_memory::change_prot_numa(w, thp_mm, 0, len);
+        }
+    }
+}
+
+/// One in this many stress steps is a THP step.
+const THP_ONE_IN: u32 = 8;
 
 /// The tiny (loom) world's seed: loom models must be deterministic, so its two actors' three
 /// operations each are drawn from this fixed seed — chosen among the first few hundred so that
@@ -521,6 +559,8 @@ impl Scenario for Mixed {
                 c.anon_vmas = c.mms * 2;
                 c.tables = c.mms * 8;
                 c.pages = 2048;
+                // The THP mm (its deposited tables among the tables above).
+                c.mms += 1;
             }
         });
         let regions = layout(&w, size);
@@ -532,6 +572,18 @@ impl Scenario for Mixed {
         for va in regions[0].start..regions[0].start + regions[0].len {
             let _ = access::store(&w, 0, shared.0, va, va + 1);
         }
+        // The THP mm (stress only): two PMDs of one MADV_HUGEPAGE'd anonymous VMA.
+        let thp = match size {
+            Size::Tiny => None,
+            Size::Stress => {
+                let len = 2 * w.cfg.ptes_per_table as u64;
+                let mm = mm_alloc(&w).expect("the THP mm");
+                mmap(&w, mm, 0, len, MapKind::Anon).expect("the THP VMA");
+                huge_memory::madvise_hugepage(&w, mm, 0, len).expect("MADV_HUGEPAGE");
+                Some((mm, len))
+            }
+        };
+        let thp_steps = std::sync::Arc::new(ObserverMutex::new(0u64));
         let counts = std::sync::Arc::new(ObserverMutex::new(vec![0u64; MIX.len()]));
         let forks = std::sync::Arc::new(ObserverMutex::new(Vec::<ForkPoint>::new()));
         let started = Instant::now();
@@ -541,12 +593,19 @@ impl Scenario for Mixed {
         ];
         let actors = (0..actors_n)
             .map(|cpu| {
-                let (w, env, counts, forks) =
-                    (w.clone(), env.clone(), counts.clone(), forks.clone());
+                let (w, env, counts, forks, thp_steps) = (
+                    w.clone(),
+                    env.clone(),
+                    counts.clone(),
+                    forks.clone(),
+                    thp_steps.clone(),
+                );
                 let (regions, shared) = (regions.clone(), shared.clone());
                 let name = NAMES.get(cpu).copied().unwrap_or("actor");
                 actor(name, move || {
                     let mut rng = SmallRng::seed_from_u64(seed ^ ((cpu as u64 + 1) << 32));
+                    let mut thp_rng = SmallRng::seed_from_u64(!seed ^ ((cpu as u64 + 1) << 40));
+                    let mut my_thp_steps = 0u64;
                     let own = (0..own_n).map(|_| spawn_mm(&w, &regions)).collect();
                     let mut sp = Spaces {
                         regions,
@@ -567,6 +626,14 @@ impl Scenario for Mixed {
                         }
                         n += 1;
                         let value = ((cpu as u64) << 48) | n;
+                        if let Some((thp_mm, len)) = thp
+                            && thp_rng.random_ratio(1, THP_ONE_IN)
+                        {
+                            thp_step(&w, cpu, &mut thp_rng, thp_mm, len, value);
+                            my_thp_steps += 1;
+                            env.tick();
+                            continue;
+                        }
                         let op = step(&w, cpu, &mut rng, &mut sp, value);
                         mine[op.index()] += 1;
                         env.tick();
@@ -578,6 +645,7 @@ impl Scenario for Mixed {
                         *total += m;
                     }
                     forks.lock().append(&mut sp.forks);
+                    *thp_steps.lock() += my_thp_steps;
                 })
             })
             .collect();
@@ -599,6 +667,9 @@ impl Scenario for Mixed {
             .zip(counts.lock().iter())
             .map(|(&(op, _), &n)| (op.name(), n))
             .collect();
+        if thp.is_some() {
+            out.ops.push(("thp", *thp_steps.lock()));
+        }
         out
     }
 }

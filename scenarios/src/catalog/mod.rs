@@ -12,6 +12,7 @@ pub mod mixed;
 pub mod mlock_page_lock;
 pub mod munlock_exit;
 pub mod notifier_range;
+pub mod pmd_unlocked_check;
 pub mod put_anon_vma_order;
 pub mod ttu_sync;
 
@@ -33,6 +34,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &anon_vma_degree::AnonVmaDegree,
         &dirty_cow::DirtyCow,
         &gup_cow_fork::GupCowFork,
+        &pmd_unlocked_check::PmdUnlockedCheck,
         &mixed::Mixed,
     ]
 }
