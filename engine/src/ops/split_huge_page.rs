@@ -215,3 +215,40 @@ pub fn split_huge_page(w: &World, page: &LockedPage<'_>) -> Result<(), SplitErro
     put_anon_vma(w, av);
     ret
 }
+
+/// `split_huge_pages_pid` (mm/huge_memory.c, the debugfs `split_huge_pages` interface) for the
+/// one address `va` of `mm`: under `mmap_lock` read, find the THP a huge PMD maps there and
+/// take a reference under the PMD lock (`folio_walk_start` / `follow_page` with `FOLL_GET`),
+/// `folio_trylock` it (skip if busy), `split_folio`, unlock and put. A THP already split to
+/// PTEs is not found here (the model looks at huge PMDs only). Returns the split's result, or
+/// `None` if nothing was tried.
+pub fn split_huge_pages_pid(
+    w: &World,
+    mm: crate::mm::MmId,
+    va: u64,
+) -> Option<Result<(), SplitError>> {
+    let m = w.mms.get(mm);
+    let map = m.mmap_lock.read();
+    let (slot, _) = w.pte_slot(va);
+    let head = {
+        let pmd = crate::ops::pmd_lock::pmd_lock(w, mm, slot);
+        match pmd.get() {
+            crate::mm::Pmd::Huge { pfn, .. } => {
+                page_alloc::get_page(w, pfn);
+                Some(pfn)
+            }
+            _ => None,
+        }
+    }?;
+    let ret = match trylock_page(w, head) {
+        Some(page) => {
+            let r = split_huge_page(w, &page);
+            page.unlock();
+            Some(r)
+        }
+        None => None,
+    };
+    page_alloc::put_page(w, head);
+    drop(map);
+    ret
+}
