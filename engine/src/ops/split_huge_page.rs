@@ -148,11 +148,13 @@ pub fn __split_huge_page(w: &World, page: &LockedPage<'_>, held: &HeldRmapLock<'
     for i in (1..nr).rev() {
         let sub = w.subpage(head, i);
         let tail = w.page(sub);
-        tail.compound.set(Compound::Single);
-        tail.flags.fetch_or(inherited, Ordering::SeqCst);
-        // PG_locked is copied from the head: the frame's lock is free (no path locks a tail),
-        // so the trylock is that copy.
+        // PG_locked is copied from the head before the tail leaves the compound page
+        // (`clear_compound_head` comes after the flags), so a migration-entry waiter that
+        // finds it a page of its own finds it locked. The frame's lock is free (no path locks
+        // a tail), so the trylock is that copy.
         let locked = trylock_page(w, sub).expect("a tail frame's PG_locked is free");
+        tail.flags.fetch_or(inherited, Ordering::SeqCst);
+        tail.compound.set(Compound::Single);
         tail.refcount.store(1, Ordering::SeqCst); // page_ref_unfreeze(page_tail, 1)
         tails.push(locked);
     }
