@@ -20,8 +20,8 @@ fn bound(v: Variant) -> Bound {
     match v {
         Variant::Fixed => Bound::Preemptions(6),
         Variant::NoTtuSync => Bound::Preemptions(3),
-        // The PMD form: 14,112 / 21 / 9,148 executions at these bounds (8-16 s for each clean
-        // one on two loaded cores; bound 8 took minutes).
+        // The PMD form: 11,342 / 21 / 6,965 executions at these bounds (about 2 s for each
+        // clean one; bound 8 took minutes on two loaded cores).
         Variant::FixedPmd => Bound::Preemptions(5),
         Variant::NoTtuSyncPmd => Bound::Preemptions(2),
         Variant::NoTtuSyncPmdSplitFirst => Bound::Preemptions(5),
