@@ -112,6 +112,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/hugetlb.rs",
             "ops/huge_memory.rs",
             "ops/lock_vma.rs",
+            "ops/split_huge_pmd.rs",
         ],
     ),
     (

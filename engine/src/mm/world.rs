@@ -361,6 +361,32 @@ impl World {
         }
     }
 
+    /// `folio_mapped` (include/linux/mm.h): is any page of the folio of `pfn` mapped — by a
+    /// PMD (the head's `_entire_mapcount`) or by a PTE (a frame's `_mapcount`). For an order-0
+    /// page it is `page_mapped`, one load, as before THPs.
+    ///
+    /// Simplification: 6.8+ keeps the total in one counter (`_large_mapcount`); the model
+    /// reads the entire mapcount first, then each frame's, racily. The paths that move
+    /// mappings between them (`__split_huge_pmd_locked`) raise the frames' before they drop
+    /// the entire one, so a reader in this order never sees a mapped THP as unmapped.
+    pub fn folio_mapped(&self, pfn: Pfn) -> bool {
+        use crate::sync::Ordering;
+        let page = self.pages.slot(pfn.idx);
+        match page.compound.get() {
+            super::page::Compound::Head { nr } => {
+                page.entire_mapcount.load(Ordering::SeqCst) > 0
+                    || (0..nr as usize).any(|i| {
+                        self.pages
+                            .slot(self.subpage(pfn, i).idx)
+                            .mapcount
+                            .load(Ordering::SeqCst)
+                            > 0
+                    })
+            }
+            _ => page.mapped(),
+        }
+    }
+
     /// `pmd_lockptr`: the lock of the mm's PMD page — its split lock
     /// ([`Mm::pmd_ptl`], `USE_SPLIT_PMD_PTLOCKS`), or `mm->page_table_lock` when split locks
     /// are off. Simplification: the model ties split PMD locks to split PTE locks

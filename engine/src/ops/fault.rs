@@ -862,7 +862,10 @@ pub fn migration_entry_wait(w: &World, mm: MmId, va: u64, _map: &RwSemReadGuard<
     let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
         return;
     };
-    let page = w.pages.slot(pfn.idx);
+    // The folio's lock: a THP's migration entries name its subpages, the split or migration
+    // holds the head's lock (`pfn_swap_entry_folio`; ffc90cbb2970 "mm, thp: use head page in
+    // __migration_entry_wait()"). An order-0 page is its own head.
+    let page = w.pages.slot(w.compound_head(pfn).idx);
     if !page.lock().is_locked() {
         check::violation(
             check::Oracle::I6MigrationEntry,
@@ -884,7 +887,7 @@ pub fn migration_entry_wait_v5_16(w: &World, mm: MmId, va: u64, _map: &RwSemRead
     let Some((pte, pfn)) = migration_entry_seen(w, mm, va) else {
         return;
     };
-    let page = w.pages.slot(pfn.idx);
+    let page = w.pages.slot(w.compound_head(pfn).idx); // ffc90cbb2970: the head's lock
     if !page_alloc::get_page_unless_zero(w, pfn) {
         return;
     }

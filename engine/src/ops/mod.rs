@@ -67,4 +67,6 @@ pub mod reclaim;
 pub mod rmap_types;
 pub mod rmap_walk;
 pub mod split;
+pub mod split_huge_page;
+pub mod split_huge_pmd;
 pub mod ttu;

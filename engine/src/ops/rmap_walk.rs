@@ -171,7 +171,7 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
     let Mapping::Anon(av_id) = page.mapping() else {
         return None;
     };
-    if !page.mapped() {
+    if !w.folio_mapped(pfn) {
         w.trace("page_lock_anon_vma_read: !page_mapped", pfn, av_id);
         return None;
     }
@@ -190,7 +190,7 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
     race_window!("page_lock_anon_vma_read: anon_vma looked up, not yet locked");
     if let Some(g) = root.rwsem.try_read_held() {
         // If the page is still mapped, then this anon_vma is still its anon_vma.
-        let mapped = page.mapped();
+        let mapped = w.folio_mapped(pfn);
         w.trace(
             "page_lock_anon_vma_read: down_read_trylock(root)",
             pfn,
@@ -218,7 +218,7 @@ pub fn page_lock_anon_vma_read(w: &World, pfn: Pfn) -> Option<LockedAnonVma<'_>>
     if !pinned {
         return None;
     }
-    if !page.mapped() {
+    if !w.folio_mapped(pfn) {
         w.trace(
             "page_lock_anon_vma_read: !page_mapped, put_anon_vma",
             pfn,
@@ -273,7 +273,7 @@ pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
     let Mapping::Anon(av_id) = page.mapping() else {
         return None;
     };
-    if !page.mapped() {
+    if !w.folio_mapped(pfn) {
         return None;
     }
     let pinned = anon_vma_get_not_zero(w, av_id);
@@ -289,7 +289,7 @@ pub fn page_get_anon_vma(w: &World, pfn: Pfn) -> Option<AnonVmaId> {
     if !pinned {
         return None;
     }
-    if !page.mapped() {
+    if !w.folio_mapped(pfn) {
         // If it has been unmapped, nothing keeps the anon_vma alive but our pin.
         rcu.unlock();
         w.trace("page_get_anon_vma: !page_mapped, put_anon_vma", pfn, av_id);
@@ -471,11 +471,13 @@ pub struct RmapOps {
     ///
     /// [`mkclean::page_mkclean_one`]: crate::ops::mkclean::page_mkclean_one
     pub page_mkclean_one: fn(&World, Pfn, VmaId, u64) -> usize,
-    /// `unmap_folio` (mm/huge_memory.c): the THP split's unmap. Default
+    /// `unmap_folio` (mm/huge_memory.c): the THP split's unmap, with the rmap lock the split
+    /// holds (`TTU_RMAP_LOCKED`) or `None`. Default
     /// [`split::unmap_folio`] (TTU_SYNC, 732ed55823fc); alternative
     /// [`split::unmap_page_v5_12`] (without it).
     ///
     /// [`split::unmap_folio`]: crate::ops::split::unmap_folio
     /// [`split::unmap_page_v5_12`]: crate::ops::split::unmap_page_v5_12
-    pub unmap_folio: fn(&World, &LockedPage<'_>) -> bool,
+    pub unmap_folio:
+        for<'a, 'g, 'w> fn(&'a World, &'a LockedPage<'w>, Option<&'a HeldRmapLock<'g, 'w>>) -> bool,
 }

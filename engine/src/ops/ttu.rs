@@ -15,14 +15,18 @@
 //! `huge_pmd_unshare`, or [`no_huge_pmd_unshare`] before it).
 
 use crate::check::{self, Oracle};
+use crate::mm::page::Compound;
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
 use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::ops::huge_memory::is_thp_head;
 use crate::ops::hugetlb;
 use crate::ops::mlock::MlockScheme;
 use crate::ops::pagemap::LockedPage;
-use crate::ops::pvmw::{PVMW_SYNC, PvmwFlags, PvmwItem};
+use crate::ops::pgtable_generic::LockedPte;
+use crate::ops::pvmw::{PVMW_SYNC, PageVmaMappedWalk, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
+use crate::ops::split_huge_pmd;
 use crate::ops::{page_alloc, rmap};
 use crate::race_window;
 
@@ -263,8 +267,12 @@ pub fn try_to_unmap_one_v4_4(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: Tt
 }
 
 /// `try_to_migrate_one` (mm/rmap.c; split from try_to_unmap_one by a98a2f0c8ce1): the modern
-/// kernel.
+/// kernel. A THP goes through [`try_to_migrate_one_folio`], which splits a PMD mapping inside
+/// the walk (60fbb14396d5).
 pub fn try_to_migrate_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    if is_thp_head(w, pfn) {
+        return try_to_migrate_one_folio(w, pfn, vma, va, flags, SplitPmdAt::InWalk);
+    }
     unmap_one_start_end(
         w,
         pfn,
@@ -274,6 +282,115 @@ pub fn try_to_migrate_one(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFl
         Replace::MigrationEntry,
         hugetlb::try_unshare,
     )
+}
+
+/// `try_to_migrate_one` from a98a2f0c8ce1 (5.14) to 60fbb14396d5: a THP's PMD is split with
+/// `split_huge_pmd_address(vma, address, true, folio)` before the walk, under the PMD lock of
+/// its own (5.13 and earlier `try_to_unmap_one` with `TTU_SPLIT_FREEZE` did the same); order-0
+/// pages as the modern kernel.
+pub fn try_to_migrate_one_v6_14(w: &World, pfn: Pfn, vma: VmaId, va: u64, flags: TtuFlags) -> bool {
+    if is_thp_head(w, pfn) {
+        return try_to_migrate_one_folio(w, pfn, vma, va, flags, SplitPmdAt::BeforeWalk);
+    }
+    try_to_migrate_one(w, pfn, vma, va, flags)
+}
+
+/// Where `try_to_migrate_one` splits a PMD mapping of the THP when `TTU_SPLIT_HUGE_PMD` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitPmdAt {
+    /// Since 60fbb14396d5: when the walk returns the PMD, under the PMD lock it holds
+    /// (`split_huge_pmd_locked`), then `page_vma_mapped_walk_restart`. The walk looks at the
+    /// PMD first — and without `PVMW_SYNC` skips a PMD a zapper has just cleared.
+    InWalk,
+    /// a98a2f0c8ce1 to 60fbb14396d5 (and `try_to_unmap_one` with `TTU_SPLIT_FREEZE` before):
+    /// `split_huge_pmd_address` before the walk, under the PMD lock of its own.
+    BeforeWalk,
+}
+
+/// `try_to_migrate_one` of a THP headed by `head` in `vma` at `va` (mm/rmap.c, 6.x): inside
+/// the mmu-notifier bracket over the folio's range, walk every PMD and PTE that maps it
+/// ([`PageVmaMappedWalk`], `PVMW_SYNC` if `TTU_SYNC`). A PMD mapping is split with freeze when
+/// `TTU_SPLIT_HUGE_PMD` asks (where: `split`), its pages becoming migration entries at once;
+/// without the flag (THP migration) the PMD would become a PMD migration entry
+/// (`set_pmd_migration_entry`, not modelled yet: reported as a BUG). Each PTE mapping is
+/// nuked as an order-0 page's is: `ptep_clear_flush`, the dirty bit to the folio, a migration
+/// entry of the subpage, `folio_remove_rmap_pte`, `folio_put`.
+pub fn try_to_migrate_one_folio(
+    w: &World,
+    head: Pfn,
+    vma_id: VmaId,
+    va: u64,
+    flags: TtuFlags,
+    split: SplitPmdAt,
+) -> bool {
+    let mut flags = flags;
+    let info = w.vmas.get(vma_id).info.get();
+    let mm_id = info.mm;
+    let nr = match w.page(head).compound.get() {
+        Compound::Head { nr } => nr as usize,
+        _ => 1,
+    };
+    let pvmw_flags = if flags.contains(TTU_SYNC) {
+        PVMW_SYNC
+    } else {
+        PvmwFlags::empty()
+    };
+    if split == SplitPmdAt::BeforeWalk && flags.contains(TTU_SPLIT_HUGE_PMD) {
+        split_huge_pmd::split_huge_pmd_address(w, vma_id, va, true, head);
+    }
+    let end = (va + nr as u64).min(info.end);
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm_id, va, end);
+    let mut walk = PageVmaMappedWalk::new(w, head, nr, vma_id, va, pvmw_flags);
+    let mut ret = true;
+    while walk.page_vma_mapped_walk() {
+        if let Some(pmd) = walk.pmd() {
+            if flags.contains(TTU_SPLIT_HUGE_PMD) {
+                split_huge_pmd::split_huge_pmd_locked(w, vma_id, pmd, true);
+                flags.remove(TTU_SPLIT_HUGE_PMD);
+                walk.restart();
+                continue;
+            }
+            check::violation(
+                Oracle::Bug,
+                format!("try_to_migrate_one: PMD migration entry for {head} is not modelled"),
+            );
+            walk.done();
+            ret = false;
+            break;
+        }
+        let pte = walk.pte().expect("the walk returns a PMD or a PTE");
+        migrate_one_pte(w, pte, head, vma_id);
+    }
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
+    ret
+}
+
+/// The PTE step of [`try_to_migrate_one_folio`], the PTL held: "nuke the page table entry"
+/// (`ptep_clear_flush`), `folio_mark_dirty` if it was dirty, PG_anon_exclusive cleared
+/// (`folio_try_share_anon_rmap_pte`; the model's entries record no exclusivity), the
+/// migration entry of the subpage (`make_writable_migration_entry` / readable),
+/// `folio_remove_rmap_pte` and `folio_put` (the folio's reference the PTE held).
+fn migrate_one_pte(w: &World, pte: &LockedPte<'_>, head: Pfn, vma_id: VmaId) {
+    let pteval = pte.ptep_clear_flush();
+    w.trace("try_to_migrate_one: ptep_clear_flush", pte, pteval);
+    let Pte::Present {
+        pfn: sub,
+        write,
+        dirty,
+        ..
+    } = pteval
+    else {
+        unreachable!("only the PTL holder clears a present PTE: {pteval}")
+    };
+    if dirty {
+        rmap::set_page_dirty(w, head);
+    }
+    w.page(sub).test_clear(pg::ANON_EXCLUSIVE);
+    let entry = Pte::Migration { pfn: sub, write };
+    pte.set_pte_at(entry);
+    w.trace("try_to_migrate_one: set migration entry", pte, entry);
+    rmap::page_remove_rmap(w, sub, vma_id);
+    page_alloc::put_page(w, sub);
 }
 
 /// `try_to_migrate_one` before 017b1660df89 (then `try_to_unmap_one` with `TTU_MIGRATION`):
@@ -309,9 +426,8 @@ pub fn ttu_walk(
 ) -> bool {
     debug_assert_eq!(held.is_some(), flags.contains(TTU_RMAP_LOCKED));
     let pfn = page.pfn();
-    let p = w.page(pfn);
     let mut rmap_one = |vma: VmaId, va: u64| one(w, pfn, vma, va, flags);
-    let done = || !p.mapped();
+    let done = || !w.folio_mapped(pfn);
     let mut rwc = RmapWalkControl::new(&mut rmap_one);
     rwc.done = Some(&done);
     rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
@@ -319,7 +435,7 @@ pub fn ttu_walk(
         Some(h) => rmap_walk_locked(w, page, h, &mut rwc),
         None => rmap_walk(w, page, &mut rwc),
     }
-    !p.mapped()
+    !w.folio_mapped(pfn)
 }
 
 /// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`).

@@ -201,7 +201,7 @@ impl Scenario for DelayedRmap {
                     actor("split", move || {
                         for pfn in pfns {
                             let page = lock_page(&ws, pfn);
-                            (ws.kernel.rmap.unmap_folio)(&ws, &page);
+                            (ws.kernel.rmap.unmap_folio)(&ws, &page, None);
                             page.unlock();
                             page_alloc::put_page(&ws, pfn);
                         }
