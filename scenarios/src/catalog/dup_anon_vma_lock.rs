@@ -54,7 +54,11 @@
 //! `prev` first makes `vma_start_write` wait for its `vma_end_read`.
 //!
 //! Oracles: I16 (at rest: the page in `prev` unreachable through its anon_vma), `BUG`
-//! (`__page_set_anon_rmap`), I17 (the same state seen as the anon_vma tree's consistency).
+//! (`__page_set_anon_rmap`), I17 (the same state seen as the anon_vma tree's consistency), and
+//! I15 when the unwind lands after the fault's `lock_vma_under_rcu` saw `prev->anon_vma` set
+//! but before its `anon_vma_prepare` read it: the fault then runs `__anon_vma_prepare` under
+//! the VMA lock alone, and `find_mergeable_anon_vma` walks the VMA tree with neither
+//! `mmap_lock` nor RCU — the harm of 657b5146955e, reached through this race.
 
 use crate::kit::{self, actor};
 use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
@@ -107,6 +111,7 @@ impl Scenario for DupAnonVmaLock {
             Oracle::I16RmapReachable,
             Oracle::Bug,
             Oracle::I17AnonVmaTree,
+            Oracle::I15Lockdep,
         ],
         long_running: false,
     };
