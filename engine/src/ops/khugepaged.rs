@@ -510,6 +510,19 @@ pub fn collapse_file(w: &World, file: FileId, pgoff: u64) -> Option<usize> {
             let p = w.page(pfn);
             !p.test(crate::mm::page::pg::MLOCKED) && !p.test(crate::mm::page::pg::UNEVICTABLE)
         });
+    // `folio_isolate_lru` of each page before it is unmapped (else SCAN_DEL_PAGE_LRU): an
+    // isolated folio keeps its mlock count, so a VM_LOCKED mapping met by `try_to_unmap`
+    // ("Restore the mlock which got missed") cannot count an mlock twice.
+    let mut isolated = Vec::new();
+    if ok {
+        for page in &locked {
+            if !w.page(page.pfn()).test_clear(crate::mm::page::pg::LRU) {
+                ok = false;
+                break;
+            }
+            isolated.push(page.pfn());
+        }
+    }
     if ok {
         for page in &locked {
             if w.page(page.pfn()).mapped()
@@ -525,6 +538,11 @@ pub fn collapse_file(w: &World, file: FileId, pgoff: u64) -> Option<usize> {
         }
     }
     let retracted = ok.then(|| (w.kernel.khugepaged.retract_page_tables)(w, file, pgoff));
+    // The model keeps the old pages in the page cache (no new THP replaces them): each goes
+    // back on the LRU (`folio_putback_lru`) before it is unlocked.
+    for pfn in isolated {
+        w.page(pfn).test_set(crate::mm::page::pg::LRU);
+    }
     for page in locked {
         unlock_thp(w, page);
     }

@@ -89,9 +89,23 @@ pub fn mlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
         w.trace("mlock", vma_id, "VM_LOCKED");
         mmap_write_unlock(w, mm_id, map);
     }
-    // __mm_populate: fault everything in (the fault path mlocks new mappings).
+    // __mm_populate → populate_vma_page_range → __get_user_pages: fault each page in (the
+    // fault path mlocks new mappings) and look again — `follow_page_mask` finding nothing
+    // sends it back to `faultin_page` ("goto retry") — until the page is there: a fault may
+    // return having mapped nothing (a PTE table retracted or a PMD turned huge under it, the
+    // VMA-lock attempt given up), and the access is then simply made again.
     for va in info.start..info.end {
-        (w.kernel.fault.do_user_addr_fault)(w, mm_id, va, false)?;
+        loop {
+            (w.kernel.fault.do_user_addr_fault)(w, mm_id, va, false)?;
+            if w.pte_at(mm_id, va).is_some_and(|p| p.is_present()) {
+                break;
+            }
+            w.trace(
+                "__get_user_pages: not present, retry",
+                mm_id,
+                format_args!("va {:#x}", va << 12),
+            );
+        }
     }
     Ok(())
 }
