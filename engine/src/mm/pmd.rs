@@ -89,6 +89,28 @@ const GEN_MASK: u64 = (1 << 30) - 1;
 // which no run reaches.
 
 impl Pmd {
+    /// What a huge or invalidated PMD carries — `pmd_pfn`, `pmd_write`, `pmd_dirty`,
+    /// `pmd_young` of a `pmd_trans_huge` entry — or `None` for any other kind: what
+    /// `pmdp_invalidate` keeps and `__split_huge_pmd_locked` spreads over the PTEs.
+    pub fn huge_bits(self) -> Option<(Pfn, bool, bool, bool)> {
+        match self {
+            Pmd::Huge {
+                pfn,
+                write,
+                dirty,
+                young,
+                ..
+            }
+            | Pmd::Invalid {
+                pfn,
+                write,
+                dirty,
+                young,
+            } => Some((pfn, write, dirty, young)),
+            _ => None,
+        }
+    }
+
     /// Encode into a PMD word.
     pub fn encode(self) -> u64 {
         let pfn_bits = |p: Pfn| {

@@ -216,21 +216,8 @@ pub fn __split_huge_pmd(w: &World, vma: VmaId, addr: u64) {
 /// `set_pte_at` and no PTE lock; so does the model.
 pub fn __split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>) {
     let old = pmd.pmdp_invalidate();
-    let (pfn, write, dirty, young) = match old {
-        Pmd::Huge {
-            pfn,
-            write,
-            dirty,
-            young,
-            ..
-        }
-        | Pmd::Invalid {
-            pfn,
-            write,
-            dirty,
-            young,
-        } => (pfn, write, dirty, young),
-        _ => return,
+    let Some((pfn, write, dirty, young)) = old.huge_bits() else {
+        return;
     };
     race_window!("__split_huge_pmd_locked: pmd invalidated, ptes not yet made");
     if dirty {

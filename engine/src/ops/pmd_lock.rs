@@ -150,30 +150,16 @@ impl<'w> LockedPmd<'w> {
         let old = Pmd::decode(
             self.word()
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
-                    match Pmd::decode(v) {
-                        Pmd::Huge {
+                    let (pfn, write, dirty, young) = Pmd::decode(v).huge_bits()?;
+                    Some(
+                        Pmd::Invalid {
                             pfn,
                             write,
                             dirty,
                             young,
-                            ..
                         }
-                        | Pmd::Invalid {
-                            pfn,
-                            write,
-                            dirty,
-                            young,
-                        } => Some(
-                            Pmd::Invalid {
-                                pfn,
-                                write,
-                                dirty,
-                                young,
-                            }
-                            .encode(),
-                        ),
-                        _ => None,
-                    }
+                        .encode(),
+                    )
                 })
                 .unwrap_or_else(|v| v),
         );
