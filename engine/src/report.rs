@@ -69,6 +69,10 @@ pub enum Oracle {
     /// I19: after fork, neither side sees the other's later writes (through its mappings or
     /// a page reference GUP took for it).
     I19CowIsolation,
+    /// I23: no page-cache page holds the data of a block its file no longer has — after a
+    /// hole punch or a truncation returns, no page over the range brings the freed block's
+    /// data back (docs/MODEL.md §20).
+    I23PageOverHole,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -110,6 +114,7 @@ impl Oracle {
             I17AnonVmaTree => "I17-anon-vma-tree",
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
+            I23PageOverHole => "I23-page-over-hole",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",

@@ -22,6 +22,7 @@
 //! | I17-anon-vma-tree | anon_vma trees, chains and counters agree; roots outlive children | a fork whose `anon_vma_fork` forgets the parent's `num_children++` (the engine's `anon_vma_tree` tests break the other clauses) |
 //! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
 //! | I19-cow-isolation | after fork, neither side sees the other's later writes | gup-cow-fork `pre-17839856fd58`: a child's vmsplice'd page that the parent's write fault reuses (`reuse_swap_page`, ≤5.7) |
+//! | I23-page-over-hole | no cached page holds a freed block's data | punch-hole-fault `filemap-fault-v5-14`: a fault that reads a block and caches it while a hole punch frees it (pre-730633f0b7f9) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
 //! | BUG | the kernel's own `BUG_ON`s (here: freeing a page table with live PTEs) | munmap running `free_pgtables` before `unmap_vmas` |
@@ -72,6 +73,7 @@ use mmlab_scenarios::catalog::gup_cow_fork::{self, GupCowFork};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
+use mmlab_scenarios::catalog::punch_hole_fault::{self, PunchHoleFault};
 use mmlab_scenarios::catalog::ttu_sync::{self, TtuSync};
 use mmlab_scenarios::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 
@@ -672,6 +674,18 @@ fn negative_control_i19_cow_isolation() {
 }
 
 #[test]
+fn negative_control_i23_page_over_hole() {
+    assert_caught_by(
+        explore(
+            &PunchHoleFault,
+            punch_hole_fault::Variant::FilemapFaultV5_14,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I23PageOverHole,
+    );
+}
+
+#[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
         explore(
@@ -749,6 +763,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I17AnonVmaTree,
         I18CowWrite,
         I19CowIsolation,
+        I23PageOverHole,
         StaleId,
         LostStore,
         Bug,
@@ -762,7 +777,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
             | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
-            | I19CowIsolation | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
+            | I19CowIsolation | I23PageOverHole | StaleId | LostStore | Bug | PoolAccounting
+            | Progress => true,
         };
         let wanted = if controlled {
             format!(

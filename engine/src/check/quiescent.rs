@@ -104,6 +104,7 @@ fn check_rmap_reachable(w: &World) {
 
 /// Run every quiescent invariant over `w`, reporting to the current sink.
 pub fn check_world(w: &World) {
+    check_page_over_hole(w);
     check_rmap_reachable(w);
     super::anon_vma_tree::check_anon_vma_trees(w);
     super::cow::check_private_ptes(w);
@@ -318,6 +319,47 @@ pub fn check_stores(w: &World) {
                 Oracle::LostStore,
                 format!("cpu{cpu} stored {value} to {target:?} but {found} is there"),
             );
+        }
+    }
+}
+
+/// I23: no page in a file's page cache holds the data of a block the file no longer has. A
+/// page remembers the block it was read from or written to ([`Page::block`]); truncation and
+/// hole punching free blocks (`AddressSpace::block_free`) after evicting the cache under
+/// `invalidate_lock`. A cached page whose block is freed — the file has a hole there, or a
+/// newer block — was added between the eviction and the freeing by someone who read the old
+/// block: "read / page fault / readahead can instantiate pages in page cache with
+/// potentially stale data" (730633f0b7f9). A page read from a hole (block 0) is zeros, as the
+/// hole is, and is never stale.
+///
+/// [`Page::block`]: crate::mm::page::Page::block
+pub fn check_page_over_hole(w: &World) {
+    for file in w.files.live() {
+        let f = w.files.get(file);
+        let cached: Vec<(usize, Pfn)> = f
+            .i_pages
+            .lock()
+            .pages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|pfn| (i, pfn)))
+            .collect();
+        for (index, pfn) in cached {
+            let read = w.page(pfn).block.load(std::sync::atomic::Ordering::SeqCst);
+            let now = f.block(index as u64);
+            if read != 0 && read != now {
+                let what = if now == 0 {
+                    "a hole".to_string()
+                } else {
+                    format!("block {now}")
+                };
+                violation(
+                    Oracle::I23PageOverHole,
+                    format!(
+                        "{pfn} caches {file} index {index} with the data of block {read}, freed: the file has {what} there"
+                    ),
+                );
+            }
         }
     }
 }

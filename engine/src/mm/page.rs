@@ -9,7 +9,9 @@
 use super::arena::Id;
 use super::ids::{AnonVmaId, FileId};
 use crate::sync::page_lock::{PG_LOCKED, PG_WAITERS};
-use crate::sync::{AtomicI32, AtomicU32, AtomicU64, Frozen, LockClass, Ordering, PageLock};
+use crate::sync::{
+    AtomicI32, AtomicU32, AtomicU64, Frozen, LockClass, Ordering, PageLock, observer,
+};
 
 pub use super::ids::{PageKind, Pfn};
 
@@ -129,6 +131,11 @@ pub struct Page {
     /// Protected by: the PMD lock of the mapping added or removed; read racily
     /// (`World::page_mapcount`, the quiescent checks).
     pub entire_mapcount: AtomicI32,
+    /// The lab's record of which block of its file a page-cache page's data came from (the
+    /// block it was read from, or the block writeback allocated for it), 0 for none (a hole
+    /// read as zeros, or not a file page). Observer state: the ground truth I23 compares with
+    /// the file's block map (docs/MODEL.md §20), not kernel state.
+    pub block: observer::AtomicU64,
 }
 
 impl Page {
@@ -143,6 +150,7 @@ impl Page {
             data: (0..cpus).map(|_| AtomicU64::new(0)).collect(),
             compound: Frozen::new(Compound::Single),
             entire_mapcount: AtomicI32::new(0),
+            block: observer::AtomicU64::new(0),
         }
     }
 

@@ -111,7 +111,9 @@ fn reset_page(p: &mut Page, cpus: usize) {
         data,
         compound,
         entire_mapcount,
+        block,
     } = p;
+    block.store(0, std::sync::atomic::Ordering::Relaxed);
     *compound = Frozen::new(super::page::Compound::Single);
     entire_mapcount.store(0, Ordering::Relaxed);
     flags.store(0, Ordering::Relaxed);

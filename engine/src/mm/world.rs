@@ -436,4 +436,14 @@ impl World {
             .lock()
             .retain(|(_, t), _| !matches!(*t, StoreTarget::Anon(m, va) if m == mm && start <= va && va < end));
     }
+
+    /// Forget the stores to pages `[first, end)` of a file (truncated or punched: their data
+    /// went away legitimately). Called with the range unmapped (every TLB flushed, so no store
+    /// to it is still being recorded) and its cache evicted, under `invalidate_lock` write (so
+    /// no fault has brought a new page in yet).
+    pub fn forget_file_stores(&self, file: Id<FileKind>, first: u64, end: u64) {
+        self.stores.lock().retain(
+            |(_, t), _| !matches!(*t, StoreTarget::File(f, i) if f == file && first <= i && i < end),
+        );
+    }
 }

@@ -364,7 +364,34 @@ pub fn set_new_pte(w: &World, pte: &LockedPte<'_>, new: Pte) {
 ///
 /// Simplification: page-cache lookups take the `i_pages` lock; the kernel's
 /// (`filemap_get_entry`) are RCU walks of the xarray.
+///
+/// After locking the page it checks `i_size` again, as `filemap_fault` does after the page is
+/// locked and found uptodate (`max_idx = DIV_ROUND_UP(i_size_read(inode), PAGE_SIZE)`; beyond
+/// it: unlock, put, `VM_FAULT_SIGBUS`): a truncation that lowered `i_size` before the fault
+/// locked the page evicts it under the same lock, so the fault either sees the new size or
+/// maps a page the truncation will unmap (`truncate_cleanup_folio`).
 pub fn filemap_fault(w: &World, file: FileId, index: u64) -> Result<LockedPage<'_>, Error> {
+    filemap_fault_locked(w, file, index, true)
+}
+
+/// `filemap_fault` before 730633f0b7f9 "mm: Protect operations adding pages to page cache
+/// with invalidate_lock" (Jan Kara, v5.15): a cache miss reads the block and adds the page
+/// without `invalidate_lock`, so a hole punch may evict the cache and free the block between
+/// the read and the add — "read / page fault / readahead can instantiate pages in page cache
+/// with potentially stale data (if blocks get quickly reused)" (its message). The file
+/// systems that had a lock of their own took it in their `->fault` wrapper (ext4's
+/// `i_mmap_sem`, xfs's `MMAPLOCK`); this is the generic path without one.
+pub fn filemap_fault_v5_14(w: &World, file: FileId, index: u64) -> Result<LockedPage<'_>, Error> {
+    filemap_fault_locked(w, file, index, false)
+}
+
+/// The `filemap_fault` both eras share; `invalidate_lock` is what 730633f0b7f9 added.
+fn filemap_fault_locked(
+    w: &World,
+    file: FileId,
+    index: u64,
+    invalidate_lock: bool,
+) -> Result<LockedPage<'_>, Error> {
     let f = w.files.get(file);
     // `mapping_locked`: the shared invalidate_lock, once taken.
     let mut mapping_locked: Option<RwSemReadGuard<'_, ()>> = None;
@@ -387,10 +414,10 @@ pub fn filemap_fault(w: &World, file: FileId, index: u64) -> Result<LockedPage<'
             }
             // filemap_invalidate_unlock_shared, if this is the page a miss waited for.
             drop(mapping_locked);
-            return Ok(locked);
+            return beyond_eof(w, file, index, locked);
         }
         // No page in the page cache at all.
-        if mapping_locked.is_none() && !f.hugetlb {
+        if mapping_locked.is_none() && !f.hugetlb && invalidate_lock {
             mapping_locked = Some(f.invalidate_lock.read());
             w.trace(
                 "filemap_fault: filemap_invalidate_lock_shared",
@@ -406,6 +433,10 @@ pub fn filemap_fault(w: &World, file: FileId, index: u64) -> Result<LockedPage<'
             page.flags.fetch_or(pg::HUGETLB, Ordering::SeqCst);
         }
         let locked = trylock_page(w, pfn).expect("a new page is not locked by anyone");
+        // The read (`filemap_read_folio`): the block's data, and the lab's note of the block.
+        let block = f.block(index);
+        page.block.store(block, std::sync::atomic::Ordering::SeqCst);
+        race_window!("filemap_fault: block read, folio not yet in the page cache");
         for (c, d) in page.data.iter().enumerate() {
             d.store(
                 f.backing[index as usize][c].load(std::sync::atomic::Ordering::SeqCst),
@@ -424,8 +455,29 @@ pub fn filemap_fault(w: &World, file: FileId, index: u64) -> Result<LockedPage<'
             format_args!("{file} index {index}"),
         );
         drop(mapping_locked);
+        return beyond_eof(w, file, index, locked);
+    }
+}
+
+/// `filemap_fault`'s check of `i_size` with the page locked: SIGBUS beyond it.
+fn beyond_eof<'w>(
+    w: &'w World,
+    file: FileId,
+    index: u64,
+    locked: LockedPage<'w>,
+) -> Result<LockedPage<'w>, Error> {
+    if index < w.files.get(file).i_size_read() {
         return Ok(locked);
     }
+    w.trace(
+        "filemap_fault: index >= max_idx, VM_FAULT_SIGBUS",
+        locked.pfn(),
+        format_args!("{file} index {index}"),
+    );
+    let pfn = locked.pfn();
+    locked.unlock();
+    page_alloc::put_page(w, pfn);
+    Err(Error::Bus)
 }
 
 /// `__filemap_add_folio`: put the new, locked folio `pfn` at `index` of `file`'s page cache
@@ -450,12 +502,13 @@ pub fn filemap_add_folio(w: &World, file: FileId, index: u64, pfn: Pfn, flags: u
     true
 }
 
-/// The file and page index a file VMA maps at `va`; SIGBUS beyond the end of the file.
+/// The file and page index a file VMA maps at `va`; SIGBUS beyond the end of the file
+/// (`filemap_fault`'s first `i_size_read`, before any lookup).
 pub fn fault_file_index(w: &World, vma_id: VmaId, va: u64) -> Result<(FileId, u64), Error> {
     let info = w.vmas.get(vma_id).info.get();
     let file = info.file.expect("a file fault on a file VMA");
     let index = info.index_of(va);
-    if index as usize >= w.files.get(file).nr_pages() {
+    if index >= w.files.get(file).i_size_read() {
         return Err(Error::Bus);
     }
     Ok((file, index))

@@ -116,6 +116,9 @@ pub fn writeback_locked(w: &World, file: FileId, index: u64, locked: &LockedPage
     }
     page.test_set(crate::mm::pg::WRITEBACK);
     race_window!("writeback: PG_dirty cleared, data not yet written");
+    // The block written: allocated now if the page is over a hole (delayed allocation).
+    page.block
+        .store(f.block_alloc(index), std::sync::atomic::Ordering::SeqCst);
     for (c, d) in page.data.iter().enumerate() {
         f.backing[index as usize][c].store(
             d.load(Ordering::SeqCst),

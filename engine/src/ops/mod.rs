@@ -23,6 +23,7 @@ pub mod pmd_lock;
 pub mod rmap;
 pub mod split_vma;
 pub mod tlb;
+pub mod truncate;
 pub mod unmap_mapping;
 pub mod vma_adjust;
 pub mod vma_lock;

@@ -15,6 +15,7 @@ pub fn alloc_page(w: &World) -> Option<Pfn> {
     page.mapping.store(0, Ordering::SeqCst);
     page.index.store(0, Ordering::SeqCst);
     page.mlock_count.store(0, Ordering::SeqCst);
+    page.block.store(0, std::sync::atomic::Ordering::Relaxed);
     for d in &page.data {
         d.store(0, Ordering::SeqCst);
     }
@@ -53,6 +54,7 @@ pub fn alloc_compound_page(w: &World, nr: usize) -> Option<Pfn> {
         page.mapping.store(0, Ordering::SeqCst);
         page.index.store(0, Ordering::SeqCst);
         page.mlock_count.store(0, Ordering::SeqCst);
+        page.block.store(0, std::sync::atomic::Ordering::Relaxed);
         for d in &page.data {
             d.store(0, Ordering::SeqCst);
         }

@@ -14,9 +14,11 @@ pub mod migrate_vs_fault;
 pub mod mixed;
 pub mod mlock_page_lock;
 pub mod mremap_rmap_locks;
+pub mod mremap_tlb_flush;
 pub mod munlock_exit;
 pub mod notifier_range;
 pub mod pmd_unlocked_check;
+pub mod punch_hole_fault;
 pub mod put_anon_vma_order;
 pub mod retract_page_tables;
 pub mod ttu_sync;
@@ -45,6 +47,8 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &fork_vma_lock::ForkVmaLock,
         &lock_vma_anon_vma::LockVmaAnonVma,
         &dup_anon_vma_lock::DupAnonVmaLock,
+        &punch_hole_fault::PunchHoleFault,
+        &mremap_tlb_flush::MremapTlbFlush,
         &mixed::Mixed,
     ]
 }
