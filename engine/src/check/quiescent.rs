@@ -196,6 +196,15 @@ pub fn check_world(w: &World) {
         if !w.mms.is_live(info.mm) {
             continue;
         }
+        // A truncation or hole punch unmaps an mlocked file range too (docs/MODEL.md §20).
+        if info.file.is_some_and(|f| {
+            w.files
+                .get(f)
+                .truncated
+                .load(std::sync::atomic::Ordering::SeqCst)
+        }) {
+            continue;
+        }
         let mm = w.mms.get(info.mm);
         for va in info.start..info.end {
             let (slot, i) = w.pte_slot(va);

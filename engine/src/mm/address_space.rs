@@ -53,6 +53,10 @@ pub struct AddressSpace {
     pub blocks: Vec<observer::AtomicU64>,
     /// The next block id to allocate (observer: the lab's allocator of fresh ids).
     pub next_block: observer::AtomicU64,
+    /// Has a truncation or hole punch unmapped part of this file? (The lab's note: such a
+    /// file's `VM_LOCKED` mappings need not stay resident — `unmap_mapping_range` unmaps
+    /// mlocked pages too, and nothing faults them back — so I11's residency clause skips it.)
+    pub truncated: observer::AtomicBool,
     /// The disk: one word per (index, cpu), written by writeback. Observer state (a plain
     /// atomic): the lab's ground truth, not kernel state.
     pub backing: Vec<Vec<observer::AtomicU64>>,
@@ -82,6 +86,7 @@ impl AddressSpace {
                 .map(|i| observer::AtomicU64::new(i as u64 + 1))
                 .collect(),
             next_block: observer::AtomicU64::new(pages as u64 + 1),
+            truncated: observer::AtomicBool::new(false),
             backing: (0..pages)
                 .map(|_| (0..cpus).map(|_| observer::AtomicU64::new(0)).collect())
                 .collect(),

@@ -91,6 +91,7 @@ pub fn truncate_setsize(w: &World, file: FileId, new_size: u64) -> u64 {
     let f = w.files.get(file);
     let old_size = f.i_size.swap(new_size, std::sync::atomic::Ordering::SeqCst);
     if new_size < old_size {
+        f.truncated.store(true, std::sync::atomic::Ordering::SeqCst);
         truncate_pagecache(w, file, new_size);
     }
     old_size
@@ -127,6 +128,7 @@ pub fn punch_hole(w: &World, file: FileId, first: u64, nr: u64) {
         format_args!("index {first}..{end}"),
     );
     if first < end {
+        f.truncated.store(true, std::sync::atomic::Ordering::SeqCst);
         truncate_pagecache_range(w, file, first, end - first);
         race_window!("ext4_punch_hole: page cache truncated, blocks not yet freed");
         for index in first..end {

@@ -31,6 +31,8 @@
 //!   (part of a PMD: split; all of it: zap_huge_pmd)    the same huge PMDs
 //!   / NUMA balancing (change_prot_numa) in the THP mm
 //! khugepaged: collapse a file range, retracting its page tables (stress size only)
+//! stress only: ftruncate a shared file to a random   every fault, store, writeback and
+//!   size and back, or punch a hole in it               reclaim of its pages
 //!   / split_huge_page of a THP (split_huge_pages_pid)
 //! ```
 //!
@@ -78,7 +80,7 @@ use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{
     access, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect, mremap, munlock, munmap,
-    page_alloc, reclaim, split_huge_page,
+    page_alloc, reclaim, split_huge_page, truncate,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -146,6 +148,7 @@ const ALL_ORACLES: &[Oracle] = &[
     Oracle::I17AnonVmaTree,
     Oracle::I18CowWrite,
     Oracle::I19CowIsolation,
+    Oracle::I23PageOverHole,
     Oracle::StaleId,
     Oracle::LostStore,
     Oracle::Bug,
@@ -176,6 +179,8 @@ enum Op {
     MunmapPart,
     Mprotect,
     Khugepaged,
+    Truncate,
+    PunchHole,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -201,7 +206,13 @@ const MIX: &[(Op, u32)] = &[
 /// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
 /// draws from `TINY_SEED` stay what they were. Each acts on an own mm (whose VMAs only its
 /// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
-const STRESS_MIX: &[(Op, u32)] = &[(Op::Mremap, 2), (Op::MunmapPart, 2), (Op::Mprotect, 3)];
+const STRESS_MIX: &[(Op, u32)] = &[
+    (Op::Mremap, 2),
+    (Op::MunmapPart, 2),
+    (Op::Mprotect, 3),
+    (Op::Truncate, 1),
+    (Op::PunchHole, 2),
+];
 
 /// The operations a world of `size` draws from.
 fn mix(size: Size) -> impl Iterator<Item = &'static (Op, u32)> {
@@ -233,6 +244,8 @@ impl Op {
             Op::MunmapPart => "munmap_part",
             Op::Mprotect => "mprotect_part",
             Op::Khugepaged => "khugepaged",
+            Op::Truncate => "ftruncate",
+            Op::PunchHole => "punch_hole",
         }
     }
 
@@ -504,6 +517,55 @@ fn pick_file_page(rng: &mut SmallRng, w: &World, regions: &[Region]) -> (usize, 
     (f, rng.random_range(0..end))
 }
 
+/// A truncation of a file to a random size and back (`ftruncate` twice: faults beyond the
+/// size meanwhile get SIGBUS, and the regrown range reads as holes), or a hole punched in it
+/// (`FALLOC_FL_PUNCH_HOLE`). Only ranges no private mapping covers: the model's
+/// `unmap_mapping_range` does not read `even_cows` (docs/MODEL.md §6), so a punch would zap
+/// private COW copies the kernel keeps. The layout's private mapping of file 0 starts at the
+/// end of its shared one, so file 0 is punched below that, file 1 (shared only) anywhere.
+fn truncate_step(w: &World, rng: &mut SmallRng, regions: &[Region], op: Op) {
+    let mut private_from = std::collections::HashMap::new();
+    for r in regions {
+        if let MapKind::File {
+            file,
+            pgoff,
+            shared: false,
+        } = r.kind
+        {
+            let e = private_from.entry(file.idx).or_insert(u64::MAX);
+            *e = (*e).min(pgoff);
+        }
+    }
+    let shared: Vec<(mmlab_engine::mm::FileId, u64)> = regions
+        .iter()
+        .filter_map(|r| match r.kind {
+            MapKind::File {
+                file, shared: true, ..
+            } => {
+                let cap = w.files.get(file).nr_pages() as u64;
+                Some((
+                    file,
+                    cap.min(private_from.get(&file.idx).copied().unwrap_or(u64::MAX)),
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    let (file, end) = shared[rng.random_range(0..shared.len())];
+    let cap = w.files.get(file).nr_pages() as u64;
+    match op {
+        Op::Truncate if end == cap => {
+            truncate::ftruncate(w, file, rng.random_range(0..cap));
+            truncate::ftruncate(w, file, cap);
+        }
+        _ => {
+            let first = rng.random_range(0..end);
+            let nr = rng.random_range(1..=end - first);
+            truncate::punch_hole(w, file, first, nr);
+        }
+    }
+}
+
 /// `migrate_pages` of one page, as `move_pages(2)` does it: isolate, migrate with a fresh
 /// newpage, put back what did not move, free the unused newpage.
 fn migrate_one(w: &World, pfn: Pfn) {
@@ -663,6 +725,7 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             let (f, index) = pick_file_page(rng, w, &sp.regions);
             let _ = khugepaged::collapse_file(w, w.file(f), index / per * per);
         }
+        Op::Truncate | Op::PunchHole => truncate_step(w, rng, &sp.regions, op),
     }
     op
 }
