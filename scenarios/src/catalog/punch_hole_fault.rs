@@ -37,9 +37,16 @@
 //! waits and reads the hole.
 //!
 //! `filemap-fault-v5-14` is the generic `filemap_fault` before 730633f0b7f9, as a file system
-//! without a lock of its own in its `->fault` ran it (ext4 and xfs took theirs,
-//! `i_mmap_sem` / `MMAPLOCK`, in their wrappers; readahead from `madvise(MADV_WILLNEED)`
-//! took none on any of them, the series' other path, not modelled).
+//! without a lock of its own in its `->fault` ran it. The series names one: cifs, whose
+//! `->fault` is `filemap_fault` and whose `smb3_punch_hole` evicts the range
+//! (`truncate_pagecache_range`) before the server zeroes it — e996ae6bdbd1 "cifs: Fix race
+//! between hole punch and page fault" (same series, v5.15): "CPU1 smb3_punch_hole() →
+//! truncate_pagecache_range(); CPU2 filemap_fault() - loads old data into the page cache;
+//! CPU1 SMB2_ioctl(..., FSCTL_SET_ZERO_DATA, ...). And now we have stale data in the page
+//! cache." (ext4 and xfs took their own lock, `i_mmap_sem` / `MMAPLOCK`, in their `->fault`
+//! wrappers; readahead from `madvise(MADV_WILLNEED)` took none on any of them — the series'
+//! other path, not modelled.) The punch here is `ext4_punch_hole`'s shape for every era: with
+//! a fault that takes no lock, what the punch holds does not matter to this race.
 //!
 //! Oracle: I23 (a cached page holding a freed block's data), checked when the actors are done.
 
