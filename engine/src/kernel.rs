@@ -176,6 +176,7 @@ impl Default for rmap_walk::RmapOps {
             try_to_migrate_one: ttu::try_to_migrate_one,
             page_mkclean_one: mkclean::page_mkclean_one,
             unmap_folio: split::unmap_folio,
+            invalid_migration_vma: ttu::invalid_migration_vma,
         }
     }
 }

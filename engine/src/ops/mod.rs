@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod anon_vma;
+pub mod exec;
 pub mod exit;
 pub mod fault;
 pub mod folio_referenced;

@@ -4,6 +4,7 @@ pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod dirty_cow;
 pub mod dup_anon_vma_lock;
+pub mod exec_stack_migration;
 pub mod fork_vma_lock;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &fork_vma_lock::ForkVmaLock,
         &lock_vma_anon_vma::LockVmaAnonVma,
         &dup_anon_vma_lock::DupAnonVmaLock,
+        &exec_stack_migration::ExecStackMigration,
         &mixed::Mixed,
     ]
 }
