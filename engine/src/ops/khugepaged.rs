@@ -41,24 +41,7 @@ use crate::race_window;
 use crate::sync::SpinLockGuard;
 use crate::sync::lockdep::SINGLE_DEPTH_NESTING;
 
-/// What a retraction attempt did (the kernel's `enum scan_result`, as far as the model goes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanResult {
-    /// `SCAN_SUCCEED`: the table was removed.
-    Succeed,
-    /// `SCAN_VMA_CHECK` (and, 6.1+, the anon_vma exclusion): not a file VMA covering the
-    /// whole table, or a private mapping that was written to.
-    VmaCheck,
-    /// `SCAN_PAGE_NULL`: the page cache does not hold the whole range.
-    PageNull,
-    /// `SCAN_PMD_NULL` / `SCAN_PMD_NONE`: no PTE table there (nothing to retract).
-    PmdNone,
-    /// `SCAN_FAIL`: a PTE maps something other than the huge page's subpage (an anonymous
-    /// COW copy, a uprobe's page) or is not present: abort.
-    Fail,
-    /// `mmap_write_trylock` failed (≤6.4 `retract_page_tables`): left for later.
-    Busy,
-}
+pub use crate::ops::khugepaged_scan::ScanResult;
 
 /// The huge page of a file range, as the model has it: the page-cache pages at
 /// `pgoff..pgoff + ptes_per_table`, all present. `None` if a page is missing.
@@ -571,6 +554,13 @@ pub struct KhugepagedOps {
     /// `retract_page_tables` (from `collapse_file`). Default [`retract_page_tables`] (6.5+);
     /// alternative [`retract_page_tables_v6_4`].
     pub retract_page_tables: fn(&World, FileId, u64) -> usize,
+    /// `collapse_huge_page` (anonymous; from `khugepaged_scan_pmd`). Default
+    /// [`collapse_huge_page::collapse_huge_page`] (6.4+: `vma_start_write`); alternative
+    /// [`collapse_huge_page::collapse_huge_page_v6_3`].
+    ///
+    /// [`collapse_huge_page::collapse_huge_page`]: crate::ops::collapse_huge_page::collapse_huge_page
+    /// [`collapse_huge_page::collapse_huge_page_v6_3`]: crate::ops::collapse_huge_page::collapse_huge_page_v6_3
+    pub collapse_huge_page: fn(&World, MmId, u64) -> ScanResult,
 }
 
 impl KhugepagedOps {
@@ -579,6 +569,7 @@ impl KhugepagedOps {
         KhugepagedOps {
             collapse_pte_mapped_thp: collapse_pte_mapped_thp_v6_1,
             retract_page_tables: retract_page_tables_v6_4,
+            collapse_huge_page: crate::ops::collapse_huge_page::collapse_huge_page_v6_3,
         }
     }
 
@@ -587,6 +578,7 @@ impl KhugepagedOps {
         KhugepagedOps {
             collapse_pte_mapped_thp: collapse_pte_mapped_thp_v6_0,
             retract_page_tables: retract_page_tables_v6_4,
+            collapse_huge_page: crate::ops::collapse_huge_page::collapse_huge_page_v6_3,
         }
     }
 }

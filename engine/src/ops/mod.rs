@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod anon_vma;
+pub mod collapse_huge_page;
 pub mod exec;
 pub mod exit;
 pub mod fault;
@@ -58,6 +59,7 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 pub mod hugetlb;
 pub mod khugepaged;
+pub mod khugepaged_scan;
 pub mod migrate;
 pub mod mkclean;
 pub mod mlock;
