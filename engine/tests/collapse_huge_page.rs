@@ -162,7 +162,10 @@ fn a_thp_split_back_to_small_pages_collapses_again() {
         assert!(matches!(pmdp_get_lockless(&w, mm, 0), Pmd::Huge { .. }));
         assert_eq!(khugepaged_scan_pmd(&w, mm, 0), ScanResult::PmdMapped);
         let _ = mmlab_engine::ops::split_huge_page::split_huge_pages_pid(&w, mm, 3);
-        assert!(matches!(pmdp_get_lockless(&w, mm, 0), Pmd::Table(_)), "split");
+        assert!(
+            matches!(pmdp_get_lockless(&w, mm, 0), Pmd::Table(_)),
+            "split"
+        );
         quiescent::check_world(&w);
         assert_eq!(khugepaged_scan_pmd(&w, mm, 0), ScanResult::Succeed);
         assert!(matches!(pmdp_get_lockless(&w, mm, 0), Pmd::Huge { .. }));

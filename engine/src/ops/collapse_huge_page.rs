@@ -59,6 +59,7 @@ use crate::ops::pmd_lock::{pmd_lock, pmdp_get_lockless};
 use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::{anon_vma, migrate, mlock, page_alloc, rmap};
 use crate::race_window;
+use crate::report::{Oracle, violation};
 use crate::sync::Ordering;
 
 /// `hugepage_vma_revalidate(mm, address, expect_anon = true)`: the VMA at `haddr` must still be
@@ -253,10 +254,16 @@ fn collapse(w: &World, mm_id: MmId, haddr: u64, vma_lock: bool) -> ScanResult {
     anon.unlock();
     __collapse_huge_page_copy(w, mm_id, vma, haddr, tid, hpage, isolated);
     let pmd = pmd_lock(w, mm_id, slot);
-    assert!(
-        pmd.get().is_none(),
-        "collapse_huge_page: BUG_ON(!pmd_none(*pmd))"
-    );
+    if !pmd.get().is_none() {
+        // BUG_ON(!pmd_none(*pmd)): a fault populated the PMD behind the collapse's locks.
+        violation(
+            Oracle::Bug,
+            format!(
+                "collapse_huge_page: BUG_ON(!pmd_none(*pmd)): {:?}",
+                pmd.get()
+            ),
+        );
+    }
     rmap::page_add_new_anon_rmap_pmd(w, &pmd, hpage, vma);
     mlock::lru_cache_add_inactive_or_unevictable(w, hpage, vma);
     pmd.pgtable_trans_huge_deposit(tid);
