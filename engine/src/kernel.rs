@@ -30,9 +30,9 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma, migrate, mkclean,
-    mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu,
-    zap,
+    anon_vma, collapse_huge_page, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma,
+    migrate, mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk,
+    split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -112,6 +112,7 @@ impl Default for khugepaged::KhugepagedOps {
         khugepaged::KhugepagedOps {
             collapse_pte_mapped_thp: khugepaged::collapse_pte_mapped_thp,
             retract_page_tables: khugepaged::retract_page_tables,
+            collapse_huge_page: collapse_huge_page::collapse_huge_page,
         }
     }
 }
@@ -176,6 +177,7 @@ impl Default for rmap_walk::RmapOps {
             try_to_migrate_one: ttu::try_to_migrate_one,
             page_mkclean_one: mkclean::page_mkclean_one,
             unmap_folio: split::unmap_folio,
+            invalid_migration_vma: ttu::invalid_migration_vma,
         }
     }
 }

@@ -17,7 +17,7 @@ use mmlab_engine::ops::pgtable_generic::{
     __pte_offset_map_lock, PgtableOps, pmdp_collapse_flush, pmdp_get_lockless, pte_free,
     pte_free_defer, pte_offset_map_lock,
 };
-use mmlab_engine::ops::{access, unmap_mapping};
+use mmlab_engine::ops::{access, unmap_mapping, vma_lock};
 use mmlab_engine::sync::LockClass;
 use std::sync::Arc;
 
@@ -241,4 +241,43 @@ fn the_walkers_rcu_sections_end_with_their_ptes() {
     }
     assert_eq!(w.rcu_pgtable.readers(), 0);
     assert!(sink.take().is_empty());
+}
+
+#[test]
+fn retract_page_tables_v6_4_skips_a_vma_it_cannot_write_lock_at_once() {
+    // 6.4's vma_try_start_write (55fd6fccad31): "trylock for the same lock inversion as
+    // above" — a VMA held read-locked is left for later, as a busy mmap_lock is. (In 6.4
+    // only anonymous VMAs are read-locked by faults; the reader here stands for any holder of
+    // the class lockdep saw inverted against i_mmap_rwsem.)
+    let (w, mm, per) = private_file_world(Kernel {
+        khugepaged: KhugepagedOps::v6_1(),
+        ..Kernel::default()
+    });
+    let sink = Sink::new();
+    sink.install();
+    let file = w.file(0);
+    unmap_mapping::unmap_mapping_range(&w, file, 0, per);
+    let vma = w.mms.get(mm).mmap_lock.read().vmas[0];
+    let rcu = w.rcu.read_lock();
+    let reader = vma_lock::vma_start_read(&w, vma, &rcu).expect("read-locked");
+    drop(rcu);
+    assert_eq!(khugepaged::retract_page_tables_v6_4(&w, file, 0), 0);
+    assert!(pmdp_get_lockless(&w, mm, 0).is_some(), "left for later");
+    assert!(
+        w.trace
+            .events()
+            .iter()
+            .any(|e| e.step == "retract_page_tables: vma_try_start_write failed")
+    );
+    vma_lock::vma_end_read(&w, reader);
+    assert_eq!(khugepaged::retract_page_tables_v6_4(&w, file, 0), 1);
+    assert!(pmdp_get_lockless(&w, mm, 0).is_none(), "retracted");
+    // mmap_write_unlock ended the write lock: the VMA can be read-locked again.
+    let rcu = w.rcu.read_lock();
+    let again = vma_lock::vma_start_read(&w, vma, &rcu).expect("unlocked by mmap_write_unlock");
+    vma_lock::vma_end_read(&w, again);
+    drop(rcu);
+    quiescent::check_world(&w);
+    let v = sink.take();
+    assert!(v.is_empty(), "{v:?}");
 }

@@ -109,6 +109,16 @@ pub fn check_world(w: &World) {
     super::anon_vma_tree::check_anon_vma_trees(w);
     super::cow::check_private_ptes(w);
     let (mapped, migration) = census(w);
+    // I6 for an entry whose page is gone: migrated and freed while the entry survived (exec's
+    // stack move carrying it past remove_migration_ptes, a8bef8ff6ea1).
+    for (&pfn, &k) in &migration {
+        if !w.pages.is_live(pfn) {
+            violation(
+                Oracle::I6MigrationEntry,
+                format!("{k} migration entries for {pfn} left behind, page freed"),
+            );
+        }
+    }
     let huge = huge_census(w);
     for pfn in w.pages.live() {
         let page = w.page(pfn);

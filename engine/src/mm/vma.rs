@@ -31,6 +31,15 @@ pub mod vm {
     pub const HUGETLB: u32 = 0x0040_0000;
     /// VM_HUGEPAGE (`MADV_HUGEPAGE`): THP faults may map this VMA with huge PMDs.
     pub const HUGEPAGE: u32 = 0x2000_0000;
+    /// VM_GROWSDOWN: a stack (exec's, `VM_STACK_FLAGS` on x86).
+    pub const GROWSDOWN: u32 = 0x0100;
+    /// VM_SEQ_READ (`MADV_SEQUENTIAL`); with VM_RAND_READ, exec's temporary-stack mark.
+    pub const SEQ_READ: u32 = 0x8000;
+    /// VM_RAND_READ (`MADV_RANDOM`); with VM_SEQ_READ, exec's temporary-stack mark.
+    pub const RAND_READ: u32 = 0x0001_0000;
+    /// VM_STACK_INCOMPLETE_SETUP (include/linux/mm.h, a8bef8ff6ea1): "Bits set in the VMA
+    /// until the stack is in its final location" — an otherwise impossible combination.
+    pub const STACK_INCOMPLETE_SETUP: u32 = RAND_READ | SEQ_READ;
 }
 
 /// Where a VMA is and what it maps: set at mmap (or `vm_area_dup`) time, and changed later
@@ -238,5 +247,14 @@ impl Vma {
     /// `vm_flags & flag`.
     pub fn has(&self, flag: u32) -> bool {
         self.flags.load(Ordering::SeqCst) & flag != 0
+    }
+
+    /// `vma_is_temporary_stack(vma)` (include/linux/mm.h; `is_vma_temporary_stack` in
+    /// mm/rmap.c when a8bef8ff6ea1 added it): a stack (`VM_GROWSDOWN | VM_GROWSUP`) carrying
+    /// both bits of `VM_STACK_INCOMPLETE_SETUP` — exec's stack before `setup_arg_pages` moved
+    /// it to its final place.
+    pub fn is_temporary_stack(&self) -> bool {
+        let f = self.flags.load(Ordering::SeqCst);
+        f & vm::GROWSDOWN != 0 && f & vm::STACK_INCOMPLETE_SETUP == vm::STACK_INCOMPLETE_SETUP
     }
 }

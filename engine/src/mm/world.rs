@@ -430,6 +430,23 @@ impl World {
         self.stores.lock().insert((cpu, target), value);
     }
 
+    /// The stores to an mm's anonymous range `[start, end)` now live `start - new_start` pages
+    /// lower (exec's `shift_arg_pages` moved the memory, page tables and all).
+    pub fn move_anon_stores(&self, mm: Id<MmKind>, start: u64, end: u64, new_start: u64) {
+        let mut stores = self.stores.lock();
+        let moved: Vec<_> = stores
+            .iter()
+            .filter(|((_, t), _)| matches!(*t, StoreTarget::Anon(m, va) if m == mm && start <= va && va < end))
+            .map(|(&k, &v)| (k, v))
+            .collect();
+        for ((cpu, t), v) in moved {
+            stores.remove(&(cpu, t));
+            if let StoreTarget::Anon(m, va) = t {
+                stores.insert((cpu, StoreTarget::Anon(m, va - start + new_start)), v);
+            }
+        }
+    }
+
     /// Forget the stores to an mm's anonymous range (its memory went away legitimately).
     pub fn forget_anon_stores(&self, mm: Id<MmKind>, start: u64, end: u64) {
         self.stores

@@ -16,9 +16,10 @@
 //! PTE (`folio_ref_add(folio, HPAGE_PMD_NR - 1)`, per-page mapcounts up, entire down).
 //!
 //! Simplifications (docs/MODEL.md §6): anonymous THPs only (no file or shmem THP, no huge
-//! zero page, no `pmd_devmap`); no khugepaged; `do_huge_pmd_wp_page` always splits and falls
-//! back to the PTE fault; `do_huge_pmd_numa_page` maps the page back where it is (one node,
-//! no THP migration); NUMA hinting of PTE-mapped pages is not modelled (`change_prot_numa`
+//! zero page, no `pmd_devmap`); khugepaged's collapse is `ops::collapse_huge_page`;
+//! `do_huge_pmd_wp_page` always splits and falls back to the PTE fault;
+//! `do_huge_pmd_numa_page` maps the page back where it is (one node, no THP migration); NUMA
+//! hinting of PTE-mapped pages is not modelled (`change_prot_numa`
 //! changes huge PMDs only).
 
 use crate::mm::page::{Compound, pg};

@@ -36,29 +36,12 @@ use crate::ops::pgtable_generic::{
     pmdp_collapse_flush, pmdp_get_lockless, pte_free, pte_free_defer, pte_offset_map_lock,
     pte_offset_map_nolock,
 };
-use crate::ops::{page_alloc, rmap};
+use crate::ops::{page_alloc, rmap, vma_lock};
 use crate::race_window;
 use crate::sync::SpinLockGuard;
 use crate::sync::lockdep::SINGLE_DEPTH_NESTING;
 
-/// What a retraction attempt did (the kernel's `enum scan_result`, as far as the model goes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanResult {
-    /// `SCAN_SUCCEED`: the table was removed.
-    Succeed,
-    /// `SCAN_VMA_CHECK` (and, 6.1+, the anon_vma exclusion): not a file VMA covering the
-    /// whole table, or a private mapping that was written to.
-    VmaCheck,
-    /// `SCAN_PAGE_NULL`: the page cache does not hold the whole range.
-    PageNull,
-    /// `SCAN_PMD_NULL` / `SCAN_PMD_NONE`: no PTE table there (nothing to retract).
-    PmdNone,
-    /// `SCAN_FAIL`: a PTE maps something other than the huge page's subpage (an anonymous
-    /// COW copy, a uprobe's page) or is not present: abort.
-    Fail,
-    /// `mmap_write_trylock` failed (≤6.4 `retract_page_tables`): left for later.
-    Busy,
-}
+pub use crate::ops::khugepaged_scan::ScanResult;
 
 /// The huge page of a file range, as the model has it: the page-cache pages at
 /// `pgoff..pgoff + ptes_per_table`, all present. `None` if a page is missing.
@@ -432,9 +415,15 @@ fn retract_addr(info: crate::mm::vma::VmaInfo, pgoff: u64, per: u64) -> Option<u
 
 /// `retract_page_tables` of 6.1–6.4 (after 8d3c106e19e8): `i_mmap_lock_write`; for each VMA
 /// without an anon_vma, `mmap_write_trylock(mm)` (else leave it to a later
-/// `collapse_pte_mapped_thp`, `khugepaged_add_pte_mapped_thp`) and `collapse_and_free_pmd`:
-/// `pmdp_collapse_flush`, `pte_free` at once. 6.4 also took `vma_try_start_write(vma)` there
-/// (per-VMA locks) — the call to add where the model gains VMA locks.
+/// `collapse_pte_mapped_thp`, `khugepaged_add_pte_mapped_thp`: "We use trylock due to lock
+/// inversion: we need to acquire mmap_lock while holding page lock. Fault path does it in
+/// reverse order"); 6.4's `vma_try_start_write(vma)` ("trylock for the same lock inversion
+/// as above", 55fd6fccad31 with its fix folded in: a fault holding the VMA lock read may wait
+/// for the page lock `collapse_file` holds); the anon_vma checked again ("that check is racy
+/// because ->anon_vma can be populated under the mmap lock in read mode"); then
+/// `collapse_and_free_pmd`: `pmdp_collapse_flush`, `pte_free` at once; `mmap_write_unlock`
+/// (which ends the VMA's write lock). In 6.1–6.3 no fault read-locks a VMA, so the trylock
+/// always succeeds there: one function serves the four releases.
 pub fn retract_page_tables_v6_4(w: &World, file: FileId, pgoff: u64) -> usize {
     let per = w.cfg.ptes_per_table as u64;
     let imap = w.files.get(file).i_mmap.write();
@@ -456,11 +445,16 @@ pub fn retract_page_tables_v6_4(w: &World, file: FileId, pgoff: u64) -> usize {
             w.trace("retract_page_tables: mmap_write_trylock failed", mm_id, "");
             continue;
         };
-        if let Some(t) = pmdp_collapse_flush(w, mm_id, addr) {
+        // unlock_next: on each failure below.
+        if !vma_lock::vma_try_start_write(w, &map, vma) {
+            w.trace("retract_page_tables: vma_try_start_write failed", vma, "");
+        } else if v.anon_vma().is_some() {
+            // result = SCAN_PAGE_ANON
+        } else if let Some(t) = pmdp_collapse_flush(w, mm_id, addr) {
             pte_free(w, t);
             retracted += 1;
         }
-        drop(map);
+        vma_lock::mmap_write_unlock(w, mm_id, map);
     }
     drop(imap);
     retracted
@@ -560,6 +554,13 @@ pub struct KhugepagedOps {
     /// `retract_page_tables` (from `collapse_file`). Default [`retract_page_tables`] (6.5+);
     /// alternative [`retract_page_tables_v6_4`].
     pub retract_page_tables: fn(&World, FileId, u64) -> usize,
+    /// `collapse_huge_page` (anonymous; from `khugepaged_scan_pmd`). Default
+    /// [`collapse_huge_page::collapse_huge_page`] (6.4+: `vma_start_write`); alternative
+    /// [`collapse_huge_page::collapse_huge_page_v6_3`].
+    ///
+    /// [`collapse_huge_page::collapse_huge_page`]: crate::ops::collapse_huge_page::collapse_huge_page
+    /// [`collapse_huge_page::collapse_huge_page_v6_3`]: crate::ops::collapse_huge_page::collapse_huge_page_v6_3
+    pub collapse_huge_page: fn(&World, MmId, u64) -> ScanResult,
 }
 
 impl KhugepagedOps {
@@ -568,6 +569,7 @@ impl KhugepagedOps {
         KhugepagedOps {
             collapse_pte_mapped_thp: collapse_pte_mapped_thp_v6_1,
             retract_page_tables: retract_page_tables_v6_4,
+            collapse_huge_page: crate::ops::collapse_huge_page::collapse_huge_page_v6_3,
         }
     }
 
@@ -576,6 +578,7 @@ impl KhugepagedOps {
         KhugepagedOps {
             collapse_pte_mapped_thp: collapse_pte_mapped_thp_v6_0,
             retract_page_tables: retract_page_tables_v6_4,
+            collapse_huge_page: crate::ops::collapse_huge_page::collapse_huge_page_v6_3,
         }
     }
 }

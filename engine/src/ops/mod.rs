@@ -4,6 +4,8 @@
 
 pub mod access;
 pub mod anon_vma;
+pub mod collapse_huge_page;
+pub mod exec;
 pub mod exit;
 pub mod fault;
 pub mod folio_referenced;
@@ -58,6 +60,7 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 pub mod hugetlb;
 pub mod khugepaged;
+pub mod khugepaged_scan;
 pub mod migrate;
 pub mod mkclean;
 pub mod mlock;

@@ -480,4 +480,11 @@ pub struct RmapOps {
     /// [`split::unmap_page_v5_12`]: crate::ops::split::unmap_page_v5_12
     pub unmap_folio:
         for<'a, 'g, 'w> fn(&'a World, &'a LockedPage<'w>, Option<&'a HeldRmapLock<'g, 'w>>) -> bool,
+    /// `invalid_migration_vma`: `try_to_migrate`'s `rwc->invalid_vma`, the VMAs migration
+    /// leaves alone. Default [`ttu::invalid_migration_vma`] (exec's temporary stack,
+    /// a8bef8ff6ea1); alternative [`ttu::invalid_migration_vma_v2_6_34`] (before it: none).
+    ///
+    /// [`ttu::invalid_migration_vma`]: crate::ops::ttu::invalid_migration_vma
+    /// [`ttu::invalid_migration_vma_v2_6_34`]: crate::ops::ttu::invalid_migration_vma_v2_6_34
+    pub invalid_migration_vma: fn(&World, VmaId) -> bool,
 }

@@ -424,12 +424,28 @@ pub fn ttu_walk(
     held: Option<&HeldRmapLock<'_, '_>>,
     one: super::rmap_walk::TtuOneFn,
 ) -> bool {
+    ttu_walk_invalid(w, page, flags, held, one, None)
+}
+
+/// [`ttu_walk`] with an `rwc.invalid_vma` (`try_to_migrate`'s `invalid_migration_vma`).
+fn ttu_walk_invalid(
+    w: &World,
+    page: &LockedPage<'_>,
+    flags: TtuFlags,
+    held: Option<&HeldRmapLock<'_, '_>>,
+    one: super::rmap_walk::TtuOneFn,
+    invalid: Option<fn(&World, VmaId) -> bool>,
+) -> bool {
     debug_assert_eq!(held.is_some(), flags.contains(TTU_RMAP_LOCKED));
     let pfn = page.pfn();
     let mut rmap_one = |vma: VmaId, va: u64| one(w, pfn, vma, va, flags);
     let done = || !w.folio_mapped(pfn);
+    let invalid_vma = invalid.map(|f| move |vma: VmaId| f(w, vma));
     let mut rwc = RmapWalkControl::new(&mut rmap_one);
     rwc.done = Some(&done);
+    if let Some(f) = invalid_vma.as_ref() {
+        rwc.invalid_vma = Some(f);
+    }
     rwc.anon_lock = Some(w.kernel.rmap.anon_lock);
     match held {
         Some(h) => rmap_walk_locked(w, page, h, &mut rwc),
@@ -454,9 +470,35 @@ pub fn try_to_unmap(w: &World, page: &LockedPage<'_>, flags: TtuFlags) -> bool {
     ttu_walk(w, page, flags, None, w.kernel.rmap.try_to_unmap_one)
 }
 
-/// `try_to_migrate`: every mapping becomes a migration entry; returns `!folio_mapped`.
+/// `try_to_migrate`: every mapping becomes a migration entry — except in a VMA the table's
+/// `invalid_migration_vma` refuses (`rwc.invalid_vma`) — returns `!folio_mapped`.
 pub fn try_to_migrate(w: &World, page: &LockedPage<'_>, flags: TtuFlags) -> bool {
-    ttu_walk(w, page, flags, None, w.kernel.rmap.try_to_migrate_one)
+    ttu_walk_invalid(
+        w,
+        page,
+        flags,
+        None,
+        w.kernel.rmap.try_to_migrate_one,
+        Some(w.kernel.rmap.invalid_migration_vma),
+    )
+}
+
+/// `invalid_migration_vma(vma, arg)` (mm/rmap.c): `vma_is_temporary_stack(vma)` — from
+/// a8bef8ff6ea1 ("mm: migration: avoid race between shift_arg_pages() and rmap_walk() during
+/// migration by not migrating temporary stacks", Mel Gorman, 2.6.35; then a test in
+/// `try_to_unmap_anon` under `TTU_MIGRATION`, today `try_to_migrate`'s `rwc.invalid_vma`).
+/// "During exec, a temporary VMA is setup and later moved. The VMA is moved under the
+/// anon_vma lock but not the page tables leading to a race where migration cannot find the
+/// migration ptes. Rather than increasing the locking requirements of exec(), migration
+/// skips temporary VMAs until after exec() completes." (`ops::exec`.)
+pub fn invalid_migration_vma(w: &World, vma: VmaId) -> bool {
+    w.vmas.get(vma).is_temporary_stack()
+}
+
+/// Before a8bef8ff6ea1 (2.6.34 and earlier): migration skips no VMA — a page of exec's
+/// temporary stack is migrated while `shift_arg_pages` moves it.
+pub fn invalid_migration_vma_v2_6_34(_w: &World, _vma: VmaId) -> bool {
+    false
 }
 
 /// `try_to_migrate(folio, TTU_RMAP_LOCKED)`: the caller holds the rmap lock (`held`) and
@@ -467,5 +509,12 @@ pub fn try_to_migrate_locked(
     flags: TtuFlags,
     held: &HeldRmapLock<'_, '_>,
 ) -> bool {
-    ttu_walk(w, page, flags, Some(held), w.kernel.rmap.try_to_migrate_one)
+    ttu_walk_invalid(
+        w,
+        page,
+        flags,
+        Some(held),
+        w.kernel.rmap.try_to_migrate_one,
+        Some(w.kernel.rmap.invalid_migration_vma),
+    )
 }

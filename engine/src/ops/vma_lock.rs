@@ -97,6 +97,33 @@ pub fn vma_start_write(w: &World, map: &RwSemWriteGuard<'_, MmMap>, vma_id: VmaI
     w.trace("vma_start_write", vma_id, format_args!("seq {mm_lock_seq}"));
 }
 
+/// `vma_try_start_write(vma)` (include/linux/mm.h, 6.4 only): [`vma_start_write`] with
+/// `down_write_trylock` — `false` if a fault holds the VMA read-locked (or a writer waits).
+/// Added by 55fd6fccad31 ("mm/khugepaged: write-lock VMA while collapsing a huge page", 6.4,
+/// with its fix "mm/khugepaged: fix vm_lock/i_mmap_rwsem inversion in retract_page_tables"
+/// folded in) for `retract_page_tables`, which holds `i_mmap_rwsem` and a page lock while a
+/// fault holding `vm_lock` read may be waiting for either: waiting for `vm_lock` there would
+/// invert the order, so it tries, as it tries `mmap_lock`. Gone with its one caller in 6.5
+/// (1d65b771bc08: retraction without `mmap_lock` or the VMA lock).
+pub fn vma_try_start_write(w: &World, map: &RwSemWriteGuard<'_, MmMap>, vma_id: VmaId) -> bool {
+    let (locked, mm_lock_seq) = is_vma_write_locked(w, vma_id, map);
+    if locked {
+        return true;
+    }
+    let vma = w.vmas.get(vma_id);
+    let Some(g) = vma.vm_lock.lock.try_write() else {
+        return false;
+    };
+    vma.vm_lock.vm_lock_seq.store(mm_lock_seq, Ordering::SeqCst);
+    drop(g);
+    w.trace(
+        "vma_try_start_write",
+        vma_id,
+        format_args!("seq {mm_lock_seq}"),
+    );
+    true
+}
+
 /// `vma_assert_write_locked(vma)`: `VM_BUG_ON_VMA(!__is_vma_write_locked(...))`, reported as
 /// lockdep would (I15). Returns whether it held.
 #[track_caller]

@@ -34,6 +34,7 @@
 //! stress only: ftruncate a shared file to a random   every fault, store, writeback and
 //!   size and back, or punch a hole in it               reclaim of its pages
 //!   / split_huge_page of a THP (split_huge_pages_pid)
+//!   / khugepaged's anonymous collapse of a PMD range (khugepaged_scan_pmd)
 //! ```
 //!
 //! The stress-only operations are drawn after the others (`STRESS_MIX`), so the tiny loom
@@ -79,8 +80,8 @@ use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{
-    access, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect, mremap, munlock, munmap,
-    page_alloc, reclaim, split_huge_page, truncate,
+    access, collapse_huge_page, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect,
+    mremap, munlock, munmap, page_alloc, reclaim, split_huge_page, truncate,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -351,11 +352,18 @@ struct Spaces {
 /// One THP step in the stress workload's THP mm (`thp_mm`, one `MADV_HUGEPAGE`'d anonymous
 /// VMA of `len` pages at 0): a store or load (a THP fault on a none PMD, a walk of a huge
 /// one), MADV_DONTNEED of a random range (a whole PMD zapped, part of one split), NUMA
-/// balancing over the whole VMA, or `split_huge_page` of the THP at an address (the debugfs
+/// balancing over the whole VMA, khugepaged's anonymous collapse of a PMD range, or
+/// `split_huge_page` of the THP at an address (the debugfs
 /// `split_huge_pages_pid`: the anon_vma write lock, `unmap_folio`, the freeze, the remap).
 fn thp_step(w: &World, cpu: usize, rng: &mut SmallRng, thp_mm: MmId, len: u64, value: u64) {
     let va = rng.random_range(0..len);
-    match rng.random_range(0..11) {
+    match rng.random_range(0..12) {
+        11 => {
+            // khugepaged's anonymous collapse of the PMD range (a range a split left
+            // PTE-mapped becomes a THP again).
+            let per = w.cfg.ptes_per_table as u64;
+            let _ = collapse_huge_page::khugepaged_scan_pmd(w, thp_mm, va / per * per);
+        }
         10 => {
             let _ = split_huge_page::split_huge_pages_pid(w, thp_mm, va);
         }

@@ -4,6 +4,7 @@ pub mod anon_vma_degree;
 pub mod delayed_rmap;
 pub mod dirty_cow;
 pub mod dup_anon_vma_lock;
+pub mod exec_stack_migration;
 pub mod fork_vma_lock;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &dup_anon_vma_lock::DupAnonVmaLock,
         &punch_hole_fault::PunchHoleFault,
         &mremap_tlb_flush::MremapTlbFlush,
+        &exec_stack_migration::ExecStackMigration,
         &mixed::Mixed,
     ]
 }
