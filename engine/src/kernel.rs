@@ -30,9 +30,9 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma, migrate, mkclean,
-    mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu,
-    zap,
+    anon_vma, do_swap_page, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma, migrate,
+    mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk, split,
+    tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -222,6 +222,7 @@ impl Default for fault::FaultOps {
             wp_page_copy: fault::wp_page_copy,
             migration_entry_wait: fault::migration_entry_wait,
             hugetlb_fault: hugetlb::hugetlb_fault,
+            do_swap_page: do_swap_page::do_swap_page,
         }
     }
 }

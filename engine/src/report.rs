@@ -69,6 +69,11 @@ pub enum Oracle {
     /// I19: after fork, neither side sees the other's later writes (through its mappings or
     /// a page reference GUP took for it).
     I19CowIsolation,
+    /// I20: the swap device's counts match the page tables and the swap cache, at rest — each
+    /// slot's `swap_map` count is the number of swap PTEs naming it, its `SWAP_HAS_CACHE` is
+    /// set exactly when the swap cache holds a folio for it (PG_swapcache, `folio->swap` that
+    /// slot), and no swap PTE names a free slot.
+    I20SwapMap,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -110,6 +115,7 @@ impl Oracle {
             I17AnonVmaTree => "I17-anon-vma-tree",
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
+            I20SwapMap => "I20-swap-map",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",

@@ -4,10 +4,12 @@
 
 pub mod access;
 pub mod anon_vma;
+pub mod do_swap_page;
 pub mod exit;
 pub mod fault;
 pub mod folio_referenced;
 pub mod fork;
+pub mod free_swap;
 pub mod gup;
 pub mod huge_memory;
 pub mod lock_vma;
@@ -16,12 +18,15 @@ pub mod mprotect;
 pub mod mremap;
 pub mod munmap;
 pub mod page_alloc;
+pub mod page_io;
 pub mod pagemap;
 pub mod pgtable;
 pub mod pgtable_generic;
 pub mod pmd_lock;
 pub mod rmap;
 pub mod split_vma;
+pub mod swap_state;
+pub mod swapfile;
 pub mod tlb;
 pub mod unmap_mapping;
 pub mod vma_adjust;
