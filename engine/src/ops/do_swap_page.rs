@@ -114,8 +114,14 @@ pub fn do_swap_page_common(
                     }
                     None => {
                         // "Back out if somebody else faulted in this pte while we released
-                        // the pte lock": the slot was freed, so the PTE changed.
-                        return Ok(VmFault::empty());
+                        // the pte lock": under the PTL, an unchanged PTE is VM_FAULT_OOM;
+                        // a changed one (the slot was freed by whoever mapped it) is 0.
+                        let same = pte_offset_map_lock(w, mm, va).is_some_and(|p| p.get() == orig);
+                        return if same {
+                            Err(Error::Oom)
+                        } else {
+                            Ok(VmFault::empty())
+                        };
                     }
                 }
             }
