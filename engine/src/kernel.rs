@@ -30,7 +30,7 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, collapse_huge_page, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma,
+    anon_vma, collapse_huge_page, do_swap_page, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma,
     migrate, mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk,
     split, tlb, ttu, zap,
 };
@@ -224,6 +224,7 @@ impl Default for fault::FaultOps {
             wp_page_copy: fault::wp_page_copy,
             migration_entry_wait: fault::migration_entry_wait,
             hugetlb_fault: hugetlb::hugetlb_fault,
+            do_swap_page: do_swap_page::do_swap_page,
         }
     }
 }

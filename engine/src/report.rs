@@ -69,6 +69,11 @@ pub enum Oracle {
     /// I19: after fork, neither side sees the other's later writes (through its mappings or
     /// a page reference GUP took for it).
     I19CowIsolation,
+    /// I20: the swap device's counts match the page tables and the swap cache, at rest — each
+    /// slot's `swap_map` count is the number of swap PTEs naming it, its `SWAP_HAS_CACHE` is
+    /// set exactly when the swap cache holds a folio for it (PG_swapcache, `folio->swap` that
+    /// slot), and no swap PTE names a free slot.
+    I20SwapMap,
     /// I23: no page-cache page holds the data of a block its file no longer has — after a
     /// hole punch or a truncation returns, no page over the range brings the freed block's
     /// data back (docs/MODEL.md §20).
@@ -114,6 +119,7 @@ impl Oracle {
             I17AnonVmaTree => "I17-anon-vma-tree",
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
+            I20SwapMap => "I20-swap-map",
             I23PageOverHole => "I23-page-over-hole",
             StaleId => "stale-id",
             LostStore => "lost-store",

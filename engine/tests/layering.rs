@@ -93,6 +93,8 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/page_alloc.rs",
             "ops/pmd_lock.rs",
             "ops/vma_lock.rs",
+            "ops/swapfile.rs",
+            "ops/page_io.rs",
         ],
     ),
     (
@@ -103,6 +105,8 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/anon_vma.rs",
             "ops/pgtable.rs",
             "ops/tlb.rs",
+            "ops/swap_state.rs",
+            "ops/free_swap.rs",
         ],
     ),
     (

@@ -34,6 +34,11 @@
 //! * **I5-dirty-propagation** has no oracle of its own: a dirty bit lost between the PTE and
 //!   the page is visible only as data the disk never gets, which I4 checks
 //!   (`negative_control_i4_lost_dirty` is the control for both).
+//! * **I20-swap-map** (the swap device's counts agree with the swap PTEs and the swap cache)
+//!   is a quiescent invariant over counts, with no race of its own yet: its controls build the
+//!   bad states by hand on one thread — a count no PTE accounts for, a swap PTE naming a free
+//!   slot — in `engine/tests/swap.rs` (`i20_fires_on_a_count_no_pte_accounts_for`,
+//!   `i20_fires_on_a_swap_pte_naming_a_free_slot`).
 //! * **I8-migration-fault** is not checked by the engine: only the migrate-vs-fault
 //!   scenario's readers raise it, when a fault on a migration entry fails instead of waiting
 //!   and retrying; no engine path can make it fail that way, so a control would have to test
@@ -763,6 +768,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I17AnonVmaTree,
         I18CowWrite,
         I19CowIsolation,
+        I20SwapMap,
         I23PageOverHole,
         StaleId,
         LostStore,
@@ -773,7 +779,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         Panic,
     ] {
         let controlled = match o {
-            I5DirtyPropagation | I8MigrationFault | Hang | Panic => false,
+            I5DirtyPropagation | I8MigrationFault | I20SwapMap | Hang | Panic => false,
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
             | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite

@@ -118,10 +118,15 @@ impl ForkPoint {
 /// store that leaked and was then overwritten by the other side is not seen — a missed
 /// report, never a false one. Scenarios store distinct values on each side.
 pub fn check_isolation(w: &World, fp: &ForkPoint, reader: MmId, va: u64, pfn: Pfn, how: &str) {
-    let other = fp.other(reader);
     let page = w.page(pfn);
-    for (cpu, word) in page.data.iter().enumerate() {
-        let seen = word.load(Ordering::SeqCst);
+    let words: Vec<u64> = page.data.iter().map(|d| d.load(Ordering::SeqCst)).collect();
+    check_words(w, fp, reader, va, &words, &format!("{how}, {pfn}"));
+}
+
+/// The I19 check of the words `reader` sees at `va` (one per CPU), `how` saying where.
+fn check_words(w: &World, fp: &ForkPoint, reader: MmId, va: u64, words: &[u64], how: &str) {
+    let other = fp.other(reader);
+    for (cpu, &seen) in words.iter().enumerate() {
         let (later, own) = {
             let stores = w.stores.lock();
             let key = (cpu, StoreTarget::Anon(other, va));
@@ -139,7 +144,7 @@ pub fn check_isolation(w: &World, fp: &ForkPoint, reader: MmId, va: u64, pfn: Pf
             violation(
                 Oracle::I19CowIsolation,
                 format!(
-                    "{reader} reads {v} at va {:#x} ({how}, {pfn}): cpu{cpu} stored it to {other} after fork",
+                    "{reader} reads {v} at va {:#x} ({how}): cpu{cpu} stored it to {other} after fork",
                     va << 12
                 ),
             );
@@ -147,14 +152,23 @@ pub fn check_isolation(w: &World, fp: &ForkPoint, reader: MmId, va: u64, pfn: Pf
     }
 }
 
-/// I19 at rest: each side's page at `va`, through its own mapping, if mapped.
+/// I19 at rest: each side's page at `va`, through its own mapping, if mapped — or, swapped
+/// out, the data its swap entry stands for (the swap cache's folio, or the device's slot).
+/// `can_show` is the check of [`check_isolation`], for words that are not in a mapped page.
 pub fn check_isolation_at_rest(w: &World, fp: &ForkPoint, va: u64) {
     for mm in [fp.parent, fp.child] {
         if !w.mms.is_live(mm) {
             continue;
         }
-        if let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, va) {
-            check_isolation(w, fp, mm, va, pfn, "its mapping");
+        match w.pte_at(mm, va) {
+            Some(Pte::Present { pfn, .. }) => check_isolation(w, fp, mm, va, pfn, "its mapping"),
+            Some(Pte::Swap { offset, .. }) => {
+                let words: Vec<u64> = (0..w.cfg.cpus)
+                    .map(|c| w.swap.swapped_word(&w.pages, offset, c))
+                    .collect();
+                check_words(w, fp, mm, va, &words, &format!("swap slot {offset}"));
+            }
+            _ => {}
         }
     }
 }

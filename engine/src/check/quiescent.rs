@@ -102,6 +102,79 @@ fn check_rmap_reachable(w: &World) {
     }
 }
 
+/// Every genuine swap PTE, by slot (a table shared by several mms counted once, as
+/// [`census`] counts present PTEs).
+fn swap_census(w: &World) -> HashMap<u32, u32> {
+    let mut swapped: HashMap<u32, u32> = HashMap::new();
+    let mut seen = HashSet::new();
+    for mm_id in w.mms.live() {
+        let mm = w.mms.get(mm_id);
+        for slot in 0..mm.pmd.len() {
+            let Some(t) = mm.pmd_table(slot) else {
+                continue;
+            };
+            if !seen.insert(t) {
+                continue;
+            }
+            let table = w.tables.get(t);
+            for i in 0..table.entries.len() {
+                if let Some(entry) = table.ptep_get_lockless(i).swap_offset() {
+                    *swapped.entry(entry).or_default() += 1;
+                }
+            }
+        }
+    }
+    swapped
+}
+
+/// I20: the swap device's `swap_map` agrees with the page tables and the swap cache — each
+/// slot's count is its swap PTEs, `SWAP_HAS_CACHE` is set exactly when the cache holds a
+/// folio for the slot, and that folio is PG_swapcache and names the slot in `folio->swap`.
+/// A swap PTE naming a free slot, or a count no PTE accounts for (a leaked slot), fires it.
+pub fn check_swap_map(w: &World) {
+    use crate::mm::swap::SWAP_HAS_CACHE;
+    let swapped = swap_census(w);
+    let cache = w.swap.cache.lock().pages.clone();
+    for (slot, cached) in cache.iter().enumerate() {
+        let entry = slot as u32;
+        let byte = w.swap.map(entry);
+        let count = byte & !SWAP_HAS_CACHE;
+        let ptes = swapped.get(&entry).copied().unwrap_or_default();
+        if count != ptes {
+            violation(
+                Oracle::I20SwapMap,
+                format!("swap slot {slot}: swap_map count {count} but {ptes} swap PTEs name it"),
+            );
+        }
+        let has_cache = byte & SWAP_HAS_CACHE != 0;
+        if has_cache != cached.is_some() {
+            violation(
+                Oracle::I20SwapMap,
+                format!(
+                    "swap slot {slot}: SWAP_HAS_CACHE {has_cache} but the swap cache holds {cached:?}"
+                ),
+            );
+        }
+        if let Some(pfn) = *cached {
+            let page = w.page(pfn);
+            let named = page.swap.load(Ordering::SeqCst);
+            if !page.test(pg::SWAPCACHE) || named != u64::from(entry) {
+                violation(
+                    Oracle::I20SwapMap,
+                    format!(
+                        "swap slot {slot}: the cache holds {pfn}, which is {} with folio->swap {named}",
+                        if page.test(pg::SWAPCACHE) {
+                            "PG_swapcache"
+                        } else {
+                            "not PG_swapcache"
+                        }
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Run every quiescent invariant over `w`, reporting to the current sink.
 pub fn check_world(w: &World) {
     check_page_over_hole(w);
@@ -152,10 +225,19 @@ pub fn check_world(w: &World) {
             }
             Compound::Single => (refcount, n),
         };
-        if refcount < n {
+        // The swap cache holds a reference of its own (`add_to_swap_cache`'s folio_ref_add).
+        let cache_ref = i32::from(page.test(pg::SWAPCACHE));
+        if refcount < n + cache_ref {
             violation(
                 Oracle::I1Mapcount,
-                format!("{pfn}: refcount {refcount} below its {n} mappings"),
+                format!(
+                    "{pfn}: refcount {refcount} below its {n} mappings{}",
+                    if cache_ref > 0 {
+                        " and the swap cache"
+                    } else {
+                        ""
+                    }
+                ),
             );
         }
         // I6: no migration entry outlives its migration.
@@ -249,6 +331,7 @@ pub fn check_world(w: &World) {
         }
     }
     check_secondary(w);
+    check_swap_map(w);
     check_stores(w);
 }
 
@@ -320,6 +403,9 @@ pub fn check_stores(w: &World) {
                 };
                 match pte {
                     Pte::Present { pfn, .. } => w.page(pfn).data[cpu].load(Ordering::SeqCst),
+                    // Swapped out: the data is in the swap cache's folio for the slot, or on
+                    // the device.
+                    Pte::Swap { offset, .. } => w.swap.swapped_word(&w.pages, offset, cpu),
                     other => {
                         violation(
                             Oracle::LostStore,

@@ -14,6 +14,7 @@ pub mod pmd;
 pub mod pte;
 mod renew;
 pub mod secondary;
+pub mod swap;
 pub mod table;
 pub mod unmap_log;
 pub mod vma;

@@ -40,6 +40,9 @@ pub mod pg {
     /// pages with PG_anon_exclusive"): this anonymous page is mapped by exactly one process,
     /// which may reuse it on a write fault and pin it; fork clears it (or copies a pinned page).
     pub const ANON_EXCLUSIVE: u32 = 1 << 11;
+    /// PG_swapcache (`folio_test_swapcache`): the folio is in the swap cache, at the slot
+    /// its [`super::Page::swap`] names. Set and cleared with the folio locked.
+    pub const SWAPCACHE: u32 = 1 << 12;
 }
 
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h, 3faa52c03f44 "mm/gup: track FOLL_PIN pages"):
@@ -136,6 +139,11 @@ pub struct Page {
     /// read as zeros, or not a file page). Observer state: the ground truth I23 compares with
     /// the file's block map (docs/MODEL.md §20), not kernel state.
     pub block: observer::AtomicU64,
+    /// `folio->swap` (`page_private` before 6.6): the swap entry of a PG_swapcache folio (a
+    /// slot of `crate::mm::swap`), set by `add_to_swap_cache` and cleared by
+    /// `__delete_from_swap_cache` (zero otherwise).
+    /// Protected by: the folio lock (read by lookups that then check PG_swapcache under it).
+    pub swap: AtomicU64,
 }
 
 impl Page {
@@ -151,6 +159,7 @@ impl Page {
             compound: Frozen::new(Compound::Single),
             entire_mapcount: AtomicI32::new(0),
             block: observer::AtomicU64::new(0),
+            swap: AtomicU64::new(0),
         }
     }
 
@@ -228,6 +237,7 @@ impl std::fmt::Display for Describe<'_> {
             (pg::MLOCKED, "mlocked"),
             (pg::UNEVICTABLE, "unevictable"),
             (pg::WRITEBACK, "writeback"),
+            (pg::SWAPCACHE, "swapcache"),
         ] {
             if f & bit != 0 {
                 names.push(n);

@@ -1,4 +1,5 @@
-//! Page-table entries: none, present {pfn, write, dirty, young}, migration {pfn, write}, swap.
+//! Page-table entries: none, present {pfn, write, dirty, young}, migration {pfn, write}, swap
+//! {offset, exclusive}.
 //!
 //! A PTE is one atomic word, because the kernel reads PTEs without the PTL (the
 //! `page_vma_mapped_walk` pre-check, GUP-fast, the hardware walker) and loom must interleave
@@ -31,8 +32,16 @@ pub enum Pte {
         /// Was the mapping writable.
         write: bool,
     },
-    /// A swap entry.
-    Swap(u32),
+    /// A swap entry (`swp_entry_to_pte`): the slot `offset` of the one swap device the model
+    /// has (type 0), and `pte_swp_exclusive` (5.19+, 1493a1913e34 "mm/swap: remember
+    /// PG_anon_exclusive via a swp pte bit"): the page was exclusive when it was swapped out,
+    /// so the swap-in may map it writable without a copy.
+    Swap {
+        /// `swp_offset`: the slot on the swap device.
+        offset: u32,
+        /// `pte_swp_exclusive`.
+        exclusive: bool,
+    },
 }
 
 const TAG_SHIFT: u32 = 62;
@@ -62,7 +71,9 @@ impl Pte {
             Pte::Migration { pfn, write } => {
                 (2 << TAG_SHIFT) | pfn_bits(pfn) | if write { WRITE } else { 0 }
             }
-            Pte::Swap(s) => (3 << TAG_SHIFT) | u64::from(s),
+            Pte::Swap { offset, exclusive } => {
+                (3 << TAG_SHIFT) | u64::from(offset) | if exclusive { WRITE } else { 0 }
+            }
         }
     }
 
@@ -81,7 +92,10 @@ impl Pte {
                 pfn: pfn(),
                 write: v & WRITE != 0,
             },
-            _ => Pte::Swap((v & 0xffff_ffff) as u32),
+            _ => Pte::Swap {
+                offset: (v & 0xffff_ffff) as u32,
+                exclusive: v & WRITE != 0,
+            },
         }
     }
 
@@ -93,6 +107,14 @@ impl Pte {
     /// `pte_present`.
     pub fn is_present(self) -> bool {
         matches!(self, Pte::Present { .. })
+    }
+
+    /// `is_swap_pte` of a genuine swap entry (`!non_swap_entry`): the slot it names.
+    pub fn swap_offset(self) -> Option<u32> {
+        match self {
+            Pte::Swap { offset, .. } => Some(offset),
+            _ => None,
+        }
     }
 
     /// The page a present or migration entry refers to.
@@ -123,7 +145,9 @@ impl fmt::Display for Pte {
             Pte::Migration { pfn, write } => {
                 write!(f, "migration({pfn}{})", if write { " W" } else { "" })
             }
-            Pte::Swap(s) => write!(f, "swap({s})"),
+            Pte::Swap { offset, exclusive } => {
+                write!(f, "swap({offset}{})", if exclusive { " X" } else { "" })
+            }
         }
     }
 }
@@ -152,7 +176,14 @@ mod tests {
                 young: false,
             },
             Pte::Migration { pfn, write: true },
-            Pte::Swap(7),
+            Pte::Swap {
+                offset: 7,
+                exclusive: false,
+            },
+            Pte::Swap {
+                offset: 3,
+                exclusive: true,
+            },
         ] {
             assert_eq!(Pte::decode(pte.encode()), pte);
         }

@@ -56,6 +56,7 @@ impl World {
             stores,
             unmaps,
             thp,
+            swap,
         } = self;
         let room = pages.renewed_generation().is_some()
             && mms.renewed_generation().is_some()
@@ -92,6 +93,7 @@ impl World {
         stores.get_mut().clear();
         *unmaps.get_mut() = UnmapLog::default();
         *thp.get_mut() = false;
+        swap.renew();
         for _ in 0..cfg.files.len() {
             files.alloc();
         }
@@ -112,8 +114,10 @@ fn reset_page(p: &mut Page, cpus: usize) {
         compound,
         entire_mapcount,
         block,
+        swap,
     } = p;
     block.store(0, std::sync::atomic::Ordering::Relaxed);
+    swap.store(0, Ordering::Relaxed);
     *compound = Frozen::new(super::page::Compound::Single);
     entire_mapcount.store(0, Ordering::Relaxed);
     flags.store(0, Ordering::Relaxed);

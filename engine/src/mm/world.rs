@@ -183,6 +183,8 @@ pub struct World {
     /// Protected by: set under `mmap_lock` write before the first THP fault can run (which
     /// holds it for read); observer state, never cleared.
     pub thp: super::super::sync::observer::AtomicBool,
+    /// The swap device and its swap cache (one slot per page frame; `crate::mm::swap`).
+    pub swap: super::swap::SwapInfo,
 }
 
 /// A fault in flight on an mm, for the I14 check of MADV_DONTNEED ([`World::fault_begin`]).
@@ -227,6 +229,7 @@ impl World {
             stores: ObserverMutex::new(HashMap::new()),
             unmaps: ObserverMutex::new(UnmapLog::default()),
             thp: super::super::sync::observer::AtomicBool::new(false),
+            swap: super::swap::SwapInfo::new(cfg.pages, cpus),
             kernel,
             cfg,
         };

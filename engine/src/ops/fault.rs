@@ -271,10 +271,23 @@ pub fn handle_mm_fault<'g, 'a: 'g>(
                 Ok(VmFault::RETRY)
             }
         },
+        Pte::Swap { .. } => match lock {
+            FaultLock::Mmap(_) => (w.kernel.fault.do_swap_page)(w, mm_id, vma_id, va, write, orig),
+            // 6.4's do_swap_page under FAULT_FLAG_VMA_LOCK: VM_FAULT_RETRY before anything,
+            // as for a migration entry above.
+            FaultLock::Vma(_) => {
+                w.trace(
+                    "do_swap_page: FAULT_FLAG_VMA_LOCK",
+                    format_args!("{mm_id} va {:#x}", va << 12),
+                    "VM_FAULT_RETRY",
+                );
+                Ok(VmFault::RETRY)
+            }
+        },
         Pte::Present { write: false, .. } if write => {
             (w.kernel.fault.do_wp_page)(w, mm_id, vma_id, va, orig)
         }
-        Pte::Present { .. } | Pte::Swap(_) => Ok(VmFault::empty()),
+        Pte::Present { .. } => Ok(VmFault::empty()),
     }
 }
 
@@ -982,6 +995,9 @@ pub fn migration_entry_woken(w: &World, va: u64, pfn: Pfn) {
 pub type HugetlbFaultFn =
     fn(&World, MmId, VmaId, u64, bool, RwSemReadGuard<'_, MmMap>) -> Result<(), Error>;
 
+/// The type of [`FaultOps::do_swap_page`]: `(w, mm, vma, va, write, orig_pte)`.
+pub type DoSwapPageFn = fn(&World, MmId, VmaId, u64, bool, Pte) -> Result<VmFault, Error>;
+
 /// This file's entries of the kernel function table ([`crate::kernel::Kernel`]): the
 /// page-fault handlers `handle_mm_fault` dispatches to.
 /// Its `Default`, the modern kernel, is implemented in [`crate::kernel`] (above the paths).
@@ -1020,4 +1036,9 @@ pub struct FaultOps {
     pub migration_entry_wait: fn(&World, MmId, u64, &RwSemReadGuard<'_, MmMap>),
     /// `hugetlb_fault` (mm/hugetlb.c), for a hugetlb VMA; it takes over the `mmap_lock` guard.
     pub hugetlb_fault: HugetlbFaultFn,
+    /// `do_swap_page` (mm/memory.c) of a swap PTE: `(w, mm, vma, va, write, orig_pte)`.
+    /// Default: [`crate::ops::do_swap_page::do_swap_page`] (6.8+, `swapcache_prepare` on the
+    /// path that skips the swap cache, 13ddaf26be32); alternative:
+    /// [`crate::ops::do_swap_page::do_swap_page_v6_7`] (without it).
+    pub do_swap_page: DoSwapPageFn,
 }

@@ -260,7 +260,7 @@ pub fn copy_pte_range(
                         }
                     }
                 }
-                Pte::Migration { .. } | Pte::Swap(_) => {
+                Pte::Migration { .. } | Pte::Swap { .. } => {
                     copy_nonpresent_pte(w, dst_vma, src_vma, &dst, &src, ptent);
                     copied += 1;
                 }
@@ -291,8 +291,14 @@ pub fn copy_pte_range(
 
 /// `copy_nonpresent_pte`: a migration entry is copied, a writable one made readable in both
 /// for a COW mapping (`make_readable_migration_entry`); the page's rmap is not duplicated — a
-/// migration entry holds none, `remove_migration_pte` adds one per entry. A swap entry is
-/// copied as it is (`swap_duplicate` is not modelled: the model has no swap).
+/// migration entry holds none, `remove_migration_pte` adds one per entry. A swap entry's slot
+/// gets one more count (`swap_duplicate`, under both PTLs) and, 5.19+ (1493a1913e34), "mark
+/// the swap entry as shared": an exclusive entry loses `pte_swp_exclusive` in the parent, and
+/// the child's copy is the shared one.
+///
+/// Simplification: `swap_duplicate` cannot fail here (`-ENOMEM` needs a count continuation,
+/// not modelled; reported as a BUG by `__swap_duplicate`), so `copy_pte_range`'s `-EIO` /
+/// `add_swap_count_continuation` retry is not modelled.
 pub fn copy_nonpresent_pte(
     w: &World,
     _dst_vma: VmaId,
@@ -302,6 +308,16 @@ pub fn copy_nonpresent_pte(
     ptent: Pte,
 ) {
     let mut pte = ptent;
+    if let Pte::Swap { offset, exclusive } = ptent {
+        let _ = crate::ops::swapfile::swap_duplicate(w, offset);
+        if exclusive {
+            pte = Pte::Swap {
+                offset,
+                exclusive: false,
+            };
+            src.set_pte_at(pte);
+        }
+    }
     if let Pte::Migration { pfn, write: true } = ptent
         && is_cow_mapping(w.vmas.get(src_vma).flags.load(Ordering::SeqCst))
     {

@@ -382,7 +382,7 @@ pub fn hugetlb_fault(
         Pte::None => hugetlb_no_page(w, mm_id, vma_id, va, file, idx, table, i, entry),
         // A migration (or other non-present) entry met under the locks: "This goto expects
         // the 2nd page fault".
-        Pte::Migration { .. } | Pte::Swap(_) => Ok(()),
+        Pte::Migration { .. } | Pte::Swap { .. } => Ok(()),
         Pte::Present { pfn, .. } => {
             let ptl = huge_pte_lock(w, mm_id, va, table, i);
             let mut wait_for = None;

@@ -174,6 +174,40 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> MigrateResult {
             p.mapping.store(0, Ordering::SeqCst);
             p.refcount.store(expected - 1, Ordering::SeqCst);
         }
+        Mapping::Anon(av) if p.test(pg::SWAPCACHE) => {
+            // `folio_migrate_mapping` of a swap-cache folio (`folio_mapping` is the swap
+            // address space): freeze at isolation + cache under its `i_pages`, hand the slot's
+            // cache entry, PG_swapcache and `folio->swap` to the new folio, unfreeze the old
+            // one without the cache's reference; `folio_migrate_flags` ends with
+            // `folio_clear_swapcache(folio)`.
+            let entry = p.swap.load(Ordering::SeqCst);
+            let mut cache = w.swap.cache.lock();
+            let expected = 2;
+            if p.refcount
+                .compare_exchange(expected, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                w.trace(
+                    "folio_ref_freeze(swapcache): failed",
+                    old,
+                    format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
+                );
+                return MigrateResult::Again;
+            }
+            n.index.store(index, Ordering::SeqCst);
+            n.mapping
+                .store(Mapping::Anon(av).encode(), Ordering::SeqCst);
+            n.refcount.fetch_add(1, Ordering::SeqCst);
+            n.swap.store(entry, Ordering::SeqCst);
+            n.test_set(pg::SWAPCACHE);
+            cache.pages[entry as usize] = Some(new);
+            folio_copy(w, new, old);
+            (w.kernel.migrate.folio_migrate_flags)(w, new, old);
+            p.test_clear(pg::SWAPCACHE);
+            p.swap.store(0, Ordering::SeqCst);
+            p.refcount.store(expected - 1, Ordering::SeqCst);
+            drop(cache);
+        }
         Mapping::Anon(av) => {
             if p.refcount.load(Ordering::SeqCst) != 1 {
                 w.trace("migrate_page_move_mapping: extra refs", old, p.describe());

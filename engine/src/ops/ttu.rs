@@ -18,7 +18,8 @@ use crate::check::{self, Oracle};
 use crate::mm::page::Compound;
 use crate::mm::page::pg;
 use crate::mm::pte::Pte;
-use crate::mm::{Mapping, Pfn, VmaId, World, vm};
+use crate::mm::swap::SwpEntry;
+use crate::mm::{Pfn, VmaId, World, vm};
 use crate::ops::huge_memory::is_thp_head;
 use crate::ops::hugetlb;
 use crate::ops::mlock::MlockScheme;
@@ -27,7 +28,7 @@ use crate::ops::pgtable_generic::LockedPte;
 use crate::ops::pvmw::{PVMW_SYNC, PageVmaMappedWalk, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::split_huge_pmd;
-use crate::ops::{page_alloc, rmap};
+use crate::ops::{page_alloc, rmap, swapfile};
 use crate::race_window;
 
 /// `enum ttu_flags`, defined in [`crate::ops::rmap_types`] (include/linux/rmap.h's types,
@@ -156,6 +157,9 @@ pub fn unmap_one_pte(
     if dirty {
         rmap::set_page_dirty(w, pfn);
     }
+    if replace == Replace::Nothing && w.page(pfn).is_anon() {
+        return unmap_one_anon(w, &item, pfn, vma_id, va, pteval);
+    }
     if replace == Replace::MigrationEntry {
         // 5.19+ (6c287605fd56): `page_try_share_anon_rmap` — an exclusive anonymous page
         // loses PG_anon_exclusive while a migration entry stands for it (the entry records the
@@ -187,6 +191,65 @@ pub fn unmap_one_pte(
     }
     rmap::page_remove_rmap(w, pfn, vma_id);
     drop(item);
+    page_alloc::put_page(w, pfn);
+    UnmapStep::Cleared
+}
+
+/// `try_to_unmap_one`'s anonymous branch (mm/rmap.c, 6.1–6.6), the PTE just cleared
+/// (`pteval`) under the PTL `item` holds: the folio is in the swap cache (`add_to_swap` ran
+/// first; `folio_test_swapbacked != folio_test_swapcache` is a WARN and the PTE is put back),
+/// so its slot gets one more count (`swap_duplicate`), PG_anon_exclusive moves from the page to
+/// the swap PTE (`page_try_share_anon_rmap`, which fails for a possibly pinned page: then
+/// `swap_free`, the PTE restored, the walk stopped), `set_pte_at` of the swap entry,
+/// `page_remove_rmap` and `folio_put`.
+///
+/// The mm's `rss` counter is left as it was: the model's one counter counts swap entries
+/// with the pages (`MM_ANONPAGES` down, `MM_SWAPENTS` up), and `zap_nonpresent_ptes` drops it.
+fn unmap_one_anon(
+    w: &World,
+    item: &PvmwItem<'_>,
+    pfn: Pfn,
+    vma_id: VmaId,
+    va: u64,
+    pteval: Pte,
+) -> UnmapStep {
+    let page = w.page(pfn);
+    let anon_exclusive = page.test(pg::ANON_EXCLUSIVE);
+    if !page.test(pg::SWAPCACHE) {
+        check::violation(
+            Oracle::Bug,
+            format!("try_to_unmap_one: WARN_ON_ONCE: anonymous {pfn} not in the swap cache"),
+        );
+        item.pte.set_pte_at(pteval);
+        return UnmapStep::WalkAbort;
+    }
+    let entry = page.swap.load(std::sync::atomic::Ordering::SeqCst) as SwpEntry;
+    if swapfile::swap_duplicate(w, entry).is_err() {
+        item.pte.set_pte_at(pteval);
+        return UnmapStep::WalkAbort;
+    }
+    // "See page_try_share_anon_rmap(): clear PTE first." A page that may be pinned stays
+    // exclusive and mapped.
+    if anon_exclusive {
+        if page.maybe_dma_pinned() {
+            swapfile::swap_free(w, entry);
+            item.pte.set_pte_at(pteval);
+            w.trace("try_to_unmap_one: page_try_share_anon_rmap -EBUSY", pfn, "");
+            return UnmapStep::WalkAbort;
+        }
+        page.test_clear(pg::ANON_EXCLUSIVE);
+    }
+    let swp_pte = Pte::Swap {
+        offset: entry,
+        exclusive: anon_exclusive,
+    };
+    item.pte.set_pte_at(swp_pte);
+    w.trace(
+        "try_to_unmap_one: set swap entry",
+        format_args!("va {:#x}", va << 12),
+        swp_pte,
+    );
+    rmap::page_remove_rmap(w, pfn, vma_id);
     page_alloc::put_page(w, pfn);
     UnmapStep::Cleared
 }
@@ -454,19 +517,10 @@ fn ttu_walk_invalid(
     !w.folio_mapped(pfn)
 }
 
-/// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`).
-///
-/// Simplification: anonymous try_to_unmap needs swap (swap entries, `swap_duplicate`), which
-/// is not modelled: it is reported as a BUG instead of being run.
+/// `try_to_unmap`: returns whether the page is no longer mapped (`!folio_mapped`). An
+/// anonymous page must be in the swap cache (reclaim's `add_to_swap` first): each mapping
+/// becomes a swap entry ([`unmap_one_anon`]).
 pub fn try_to_unmap(w: &World, page: &LockedPage<'_>, flags: TtuFlags) -> bool {
-    let pfn = page.pfn();
-    if matches!(w.page(pfn).mapping(), Mapping::Anon(_)) {
-        check::violation(
-            Oracle::Bug,
-            format!("try_to_unmap of anonymous {pfn}: swap is not modelled"),
-        );
-        return false;
-    }
     ttu_walk(w, page, flags, None, w.kernel.rmap.try_to_unmap_one)
 }
 

@@ -352,16 +352,23 @@ pub fn zap_rss_dec(w: &World, mm: MmId) {
 }
 
 /// `zap_nonpresent_ptes` (mm/memory.c): a migration or swap entry holds no mapcount; it is
-/// cleared (`clear_not_present_full_ptes`) and the mm's counter dropped. Returns 1.
+/// cleared (`clear_not_present_full_ptes`) and the mm's counter dropped. Returns 1. A genuine
+/// swap entry ("hence a private anon page") first gives back its slot count with
+/// `free_swap_and_cache`, under the PTL, which also frees a swap-cache folio nothing else
+/// needs.
 ///
-/// Simplification: no swap space, so a swap entry frees nothing (`free_swap_and_cache`).
+/// Simplification: no `zap_details`, so `should_zap_cows` is always true (no caller of the
+/// model zaps only the file pages of a range).
 pub fn zap_nonpresent_ptes(
     w: &World,
     tlb: &mut MmuGather,
     _vma: VmaId,
     pte: &LockedPte<'_>,
-    _ptent: Pte,
+    ptent: Pte,
 ) -> u64 {
+    if let Some(entry) = ptent.swap_offset() {
+        crate::ops::free_swap::free_swap_and_cache(w, entry);
+    }
     pte.pte_clear_not_present_full(tlb.fullmm);
     zap_rss_dec(w, pte.mm());
     1

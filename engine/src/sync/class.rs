@@ -58,8 +58,11 @@ pub enum LockClass {
     /// A split page-table lock (`ptlock_ptr(ptdesc)`): a PTE table's (`pte_lockptr`), or a PMD
     /// table's (`pmd_lockptr`, hugetlb's `huge_pte_lockptr`) — the kernel gives them one class.
     Ptl,
-    /// `swap_lock`. Not taken by any modelled path yet: it comes with anonymous reclaim with
-    /// swap (`swap_duplicate` under the PTL in `try_to_unmap_one`).
+    /// The swap device's lock, `si->lock` (`lock_cluster_or_swap_info` on a device without
+    /// clusters: `crate::mm::swap`): taken to change a `swap_map` count, under the PTL in
+    /// `swap_duplicate` (`try_to_unmap_one`, `copy_nonpresent_pte`), `swap_free`
+    /// (`do_swap_page`) and `free_swap_and_cache` (`zap_pte_range`). mm/rmap.c's header
+    /// still calls this level `swap_lock`.
     SwapLock,
     /// `mapping->i_pages` xa_lock.
     IPages,
@@ -71,6 +74,12 @@ pub enum LockClass {
     Rcu,
     /// The secondary MMU's own lock (a device driver's, e.g. KVM's `mmu_lock`); a leaf.
     SecondaryMmuLock,
+    /// The swap cache's `i_pages` xa_lock (`swapper_spaces[type]`, mm/swap_state.c): its own
+    /// lockdep class (initialised by `init_swap_address_space`, not by `inode_init_once`).
+    /// Taken by `add_to_swap_cache`, `__delete_from_swap_cache`'s callers and the lookups;
+    /// under the PTL when `do_swap_page` frees the swap (`folio_free_swap`), under `si->lock`
+    /// in `swap_range_free`'s `clear_shadow_from_swap_cache`.
+    SwapCacheIPages,
     /// A class with no place in the kernel order: for tests and user scenarios. lockdep learns
     /// the order between such classes from what it sees, as the kernel's lockdep does.
     Named(&'static str),
@@ -82,9 +91,8 @@ impl LockClass {
     pub fn kind(self) -> LockKind {
         use LockClass::*;
         match self {
-            PageTableLock | Ptl | SwapLock | IPages | LruLock | ZoneLock | SecondaryMmuLock => {
-                LockKind::Spin
-            }
+            PageTableLock | Ptl | SwapLock | IPages | LruLock | ZoneLock | SecondaryMmuLock
+            | SwapCacheIPages => LockKind::Spin,
             Rcu => LockKind::RcuRead,
             _ => LockKind::Sleep,
         }
@@ -107,12 +115,13 @@ impl LockClass {
             AnonVmaRwsem => "&anon_vma->rwsem",
             PageTableLock => "&mm->page_table_lock",
             Ptl => "ptlock_ptr(ptdesc)",
-            SwapLock => "swap_lock",
+            SwapLock => "&p->lock",
             IPages => "&mapping->i_pages",
             LruLock => "&lruvec->lru_lock",
             ZoneLock => "&zone->lock",
             Rcu => "rcu_read_lock",
             SecondaryMmuLock => "&kvm->mmu_lock",
+            SwapCacheIPages => "&swapper_space->i_pages",
             Named(n) => n,
         }
     }
@@ -141,6 +150,7 @@ impl LockClass {
             ZoneLock => 16,
             Rcu => 17,
             SecondaryMmuLock => 18,
+            SwapCacheIPages => 19,
             Named(_) => return None,
         })
     }
@@ -166,6 +176,7 @@ impl LockClass {
         LockClass::ZoneLock,
         LockClass::Rcu,
         LockClass::SecondaryMmuLock,
+        LockClass::SwapCacheIPages,
     ];
 }
 

@@ -40,11 +40,11 @@
 //!   memory-failure chain (`tasklist_lock` under the anon_vma rwsem and `i_mmap_rwsem`, the PTE
 //!   lock under it, in `collect_procs_anon`): the model has no
 //!   `memory_failure` (hwpoison) path.
-//! * Two classes keep their place in the tree although no path takes them yet, so that the
-//!   part that brings them finds its order already checked: `inode->i_rwsem` (truncation and
-//!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first)
-//!   and `swap_lock` (anonymous reclaim with swap: `swap_duplicate` under the
-//!   PTL in `try_to_unmap_one`).
+//! * `inode->i_rwsem` keeps its place in the tree although no path takes it yet (truncation and
+//!   hole punch: `truncate`, `hugetlbfs_punch_hole` and `fallocate` take `inode_lock` first).
+//!   `swap_lock` is the swap device's `si->lock` (`crate::mm::swap`: no clusters, so
+//!   `lock_cluster_or_swap_info` is `si->lock`); the swap cache's `i_pages` is a class of its
+//!   own below it.
 //! * The per-VMA lock (`vma_start_write` in the header) is declared right under `mmap_lock`
 //!   and above `invalidate_lock` rather than where the header lists `vma_start_write`: a
 //!   fault holds it for read over everything it takes (see [`RMAP_ORDER`]). `swap_lock` also keeps `i_pages` and `lru_lock` below the PTL,
@@ -99,6 +99,11 @@ pub const RMAP_ORDER: &[(LockClass, LockClass)] = &[
     (PageTableLock, SwapLock),
     (SwapLock, IPages),
     (IPages, LruLock),
+    // The swap cache's i_pages sits where the header puts "i_pages lock": under `swap_lock`
+    // (si->lock: `swap_range_free` → `clear_shadow_from_swap_cache`) and so under the PTL
+    // (`do_swap_page`'s `folio_free_swap`), above `lru_lock`.
+    (SwapLock, SwapCacheIPages),
+    (SwapCacheIPages, LruLock),
 ];
 
 /// The hugetlbfs order of the mm/rmap.c header (6.1+, with the hugetlb VMA lock), hung under

@@ -74,6 +74,7 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::check::cow::{self, ForkPoint};
 use mmlab_engine::kernel::Kernel;
+use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::vm;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
@@ -149,6 +150,7 @@ const ALL_ORACLES: &[Oracle] = &[
     Oracle::I17AnonVmaTree,
     Oracle::I18CowWrite,
     Oracle::I19CowIsolation,
+    Oracle::I20SwapMap,
     Oracle::I23PageOverHole,
     Oracle::StaleId,
     Oracle::LostStore,
@@ -182,6 +184,8 @@ enum Op {
     Khugepaged,
     Truncate,
     PunchHole,
+    SwapOut,
+    SwapIn,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -207,12 +211,20 @@ const MIX: &[(Op, u32)] = &[
 /// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
 /// draws from `TINY_SEED` stay what they were. Each acts on an own mm (whose VMAs only its
 /// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
+///
+/// Anonymous reclaim with swap (docs/MODEL.md §17): `swap_out` reclaims the anonymous page
+/// at an address (`add_to_swap`, `try_to_unmap`, `pageout`, `__remove_mapping`), `swap_in`
+/// faults on an address whose PTE is a swap entry (`do_swap_page`; loads and stores fault on
+/// them too). Half the iterations run with a `SWP_SYNCHRONOUS_IO` device (by the seed's low
+/// bit), so that both swap-in paths — through the cache and skipping it — run.
 const STRESS_MIX: &[(Op, u32)] = &[
     (Op::Mremap, 2),
     (Op::MunmapPart, 2),
     (Op::Mprotect, 3),
     (Op::Truncate, 1),
     (Op::PunchHole, 2),
+    (Op::SwapOut, 5),
+    (Op::SwapIn, 3),
 ];
 
 /// The operations a world of `size` draws from.
@@ -247,6 +259,8 @@ impl Op {
             Op::Khugepaged => "khugepaged",
             Op::Truncate => "ftruncate",
             Op::PunchHole => "punch_hole",
+            Op::SwapOut => "swap_out",
+            Op::SwapIn => "swap_in",
         }
     }
 
@@ -726,6 +740,27 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             let (_, va) = pick_va(rng, &sp.regions);
             gup_step(w, cpu, rng, sp, mm, va);
         }
+        Op::SwapOut | Op::SwapIn => {
+            let Some((_, mm)) = sp.pick(rng, false) else {
+                return op;
+            };
+            let anon: Vec<&Region> = sp
+                .regions
+                .iter()
+                .filter(|r| matches!(r.kind, MapKind::Anon))
+                .collect();
+            let r = anon[rng.random_range(0..anon.len())];
+            let va = r.start + rng.random_range(0..r.len);
+            match (op, w.pte_at(mm, va)) {
+                (Op::SwapOut, Some(Pte::Present { pfn, .. })) => {
+                    reclaim::reclaim_anon_page(w, pfn);
+                }
+                (Op::SwapIn, Some(Pte::Swap { .. })) => {
+                    let _ = (w.kernel.fault.do_user_addr_fault)(w, mm, va, rng.random_bool(0.5));
+                }
+                _ => {}
+            }
+        }
         Op::Khugepaged => {
             // A PMD-aligned range of a file the layout maps (every region starts on a table
             // boundary at a table-aligned pgoff).
@@ -775,6 +810,13 @@ impl Scenario for Mixed {
                 c.mms += 1;
             }
         });
+        if size == Size::Stress {
+            // swapon: a zram-like device in half the iterations (STRESS_MIX's swap steps).
+            w.swap.set_flag(
+                mmlab_engine::mm::swap::swp::SYNCHRONOUS_IO,
+                env.seed & 1 == 1,
+            );
+        }
         let regions = layout(&w, size);
         let shared = spawn_mm(&w, &regions).expect("the shared mm");
         // The shared mm's anonymous memory is populated before the actors start (a store to

@@ -22,6 +22,7 @@ pub mod pmd_unlocked_check;
 pub mod punch_hole_fault;
 pub mod put_anon_vma_order;
 pub mod retract_page_tables;
+pub mod swap_skip_cache;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -51,6 +52,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &punch_hole_fault::PunchHoleFault,
         &mremap_tlb_flush::MremapTlbFlush,
         &exec_stack_migration::ExecStackMigration,
+        &swap_skip_cache::SwapSkipCache,
         &mixed::Mixed,
     ]
 }
