@@ -58,6 +58,7 @@ impl std::error::Error for Error {}
 pub mod hugetlb;
 pub mod khugepaged;
 pub mod migrate;
+pub mod migrate_thp;
 pub mod mkclean;
 pub mod mlock;
 pub mod munlock;
