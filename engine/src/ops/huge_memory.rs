@@ -2,10 +2,13 @@
 //! (`do_huge_pmd_anonymous_page`), the zap of a huge PMD (`zap_huge_pmd`), the split of a huge
 //! PMD into a PTE table (`__split_huge_pmd` / `__split_huge_pmd_locked`), the protection
 //! change of a huge PMD (`change_huge_pmd`, reached here from NUMA balancing's
-//! `change_prot_numa`), `do_huge_pmd_numa_page`, `do_huge_pmd_wp_page`, and `MADV_HUGEPAGE`.
+//! `change_prot_numa`), `do_huge_pmd_numa_page`, `do_huge_pmd_wp_page`, and `MADV_HUGEPAGE`;
+//! fork's `copy_huge_pmd`; and the PMD migration entries of THP migration
+//! (`set_pmd_migration_entry`, `remove_migration_pmd`, `pmd_migration_entry_wait` — the
+//! migration itself is `crate::ops::migrate_thp`).
 //!
-//! Each path is an entry of [`HugeMemoryOps`] (`w.kernel.thp`), so one replaced function is
-//! what every caller runs. Locks (docs/MODEL.md §15): `mmap_lock` (read for faults, zap,
+//! The entries of [`HugeMemoryOps`] (`w.kernel.thp`) are the paths a variant replaces, so one
+//! replaced function is what every caller runs; the others are called directly. Locks (docs/MODEL.md §15): `mmap_lock` (read for faults, zap,
 //! NUMA balancing; write for `MADV_HUGEPAGE`), then the PMD lock (`pmd_lock`,
 //! [`crate::ops::pmd_lock`]); no path here takes a PTE table's lock under it — the split fills
 //! a deposited table no walker can reach yet.
