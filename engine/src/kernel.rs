@@ -30,9 +30,9 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, collapse_huge_page, do_swap_page, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma,
-    migrate, mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw, rmap_walk,
-    split, tlb, ttu, zap,
+    anon_vma, collapse_huge_page, do_swap_page, fault, fork, gup, huge_memory, hugetlb, khugepaged,
+    lock_vma, migrate, mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw,
+    rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.

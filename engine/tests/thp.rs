@@ -2,8 +2,8 @@
 //! with the entire mapcount and one reference, the walker and the TLB use it, MADV_DONTNEED of
 //! the whole PMD zaps it (`zap_huge_pmd`) and of part of it splits it (`__split_huge_pmd`,
 //! mapcounts moved to the pages), NUMA hinting makes it protnone and the hinting fault maps it
-//! back; fork copies a THP through `copy_huge_pmd`'s split fallback; the quiescent I1 check
-//! sees a wrong entire mapcount (negative control).
+//! back; the quiescent I1 check sees a wrong entire mapcount (negative control). Fork of a THP
+//! (`copy_huge_pmd`) is in `thp_migration.rs`.
 #![cfg(not(mmlab_loom))]
 
 use mmlab_engine::check::{Oracle, Sink, quiescent};
@@ -194,30 +194,4 @@ fn a_wrong_entire_mapcount_is_caught_at_rest() {
     quiescent::check_world(&w);
     assert!(sink.fired(Oracle::I1Mapcount), "{:?}", sink.take());
     w.page(head).entire_mapcount.fetch_sub(1, Ordering::SeqCst);
-}
-
-#[test]
-fn fork_copies_a_thp_through_copy_huge_pmds_fallback_split() {
-    let (w, sink, mm, _) = world(Kernel::default());
-    for va in 0..PER {
-        store(&w, 0, mm, va, 200 + va).unwrap();
-    }
-    let head = huge_head(&w, mm, 0);
-    let child = mmlab_engine::ops::fork::dup_mm(&w, mm).unwrap();
-    assert!(
-        matches!(w.mms.get(mm).pmdp_get_lockless(0), Pmd::Table(_)),
-        "the parent's PMD split (copy_huge_pmd's -EAGAIN fallback)"
-    );
-    for va in 0..PER {
-        let sub = w.subpage(head, va as usize);
-        assert!(matches!(w.pte_at(child, va), Some(Pte::Present { pfn, .. }) if pfn == sub));
-        assert_eq!(load(&w, 0, child, va).unwrap(), 200 + va);
-        assert_eq!(w.page(sub).mapcount.load(Ordering::SeqCst), 2);
-    }
-    // A write in the child copies (COW) and leaves the parent's data alone.
-    store(&w, 0, child, 3, 999).unwrap();
-    assert_eq!(load(&w, 0, child, 3).unwrap(), 999);
-    assert_eq!(load(&w, 0, mm, 3).unwrap(), 203);
-    quiescent::check_world(&w);
-    assert!(sink.is_empty(), "{:?}", sink.take());
 }

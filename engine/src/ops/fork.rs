@@ -209,13 +209,23 @@ pub fn copy_pte_range(
     while addr < end {
         let table_end = ((addr / per + 1) * per).min(end);
         let (slot, _) = w.pte_slot(addr);
-        if w.thp.load(std::sync::atomic::Ordering::SeqCst)
-            && src_mm.pmdp_get_lockless(slot).is_trans_huge()
-        {
-            // copy_pmd_range → copy_huge_pmd. Simplification: the model always takes its
-            // -EAGAIN fallback (the kernel's for a THP it may not share, e.g. a pinned one):
-            // `__split_huge_pmd(src_vma, ...)`, then `copy_pte_range` below (docs/MODEL.md §15).
-            (w.kernel.thp.split_huge_pmd)(w, src_vma, addr);
+        if w.thp.load(std::sync::atomic::Ordering::SeqCst) && {
+            let pmd = src_mm.pmdp_get_lockless(slot);
+            pmd.is_swap_pmd() || pmd.is_trans_huge()
+        } {
+            // copy_pmd_range → copy_huge_pmd (a whole PMD: the THP VMA covers it); its
+            // -EAGAIN fallback split the parent's PMD, whose table is copied below.
+            match crate::ops::huge_memory::copy_huge_pmd(w, dst_vma, src_vma, addr) {
+                Ok(crate::ops::huge_memory::CopyHugePmd::Copied) => {
+                    addr = table_end;
+                    continue;
+                }
+                Ok(crate::ops::huge_memory::CopyHugePmd::PteLevel) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
         let Some(src_tid) = src_mm.pmd_table(slot) else {
             addr = table_end;

@@ -2,10 +2,13 @@
 //! (`do_huge_pmd_anonymous_page`), the zap of a huge PMD (`zap_huge_pmd`), the split of a huge
 //! PMD into a PTE table (`__split_huge_pmd` / `__split_huge_pmd_locked`), the protection
 //! change of a huge PMD (`change_huge_pmd`, reached here from NUMA balancing's
-//! `change_prot_numa`), `do_huge_pmd_numa_page`, `do_huge_pmd_wp_page`, and `MADV_HUGEPAGE`.
+//! `change_prot_numa`), `do_huge_pmd_numa_page`, `do_huge_pmd_wp_page`, and `MADV_HUGEPAGE`;
+//! fork's `copy_huge_pmd`; and the PMD migration entries of THP migration
+//! (`set_pmd_migration_entry`, `remove_migration_pmd`, `pmd_migration_entry_wait` — the
+//! migration itself is `crate::ops::migrate_thp`).
 //!
-//! Each path is an entry of [`HugeMemoryOps`] (`w.kernel.thp`), so one replaced function is
-//! what every caller runs. Locks (docs/MODEL.md §15): `mmap_lock` (read for faults, zap,
+//! The entries of [`HugeMemoryOps`] (`w.kernel.thp`) are the paths a variant replaces, so one
+//! replaced function is what every caller runs; the others are called directly. Locks (docs/MODEL.md §15): `mmap_lock` (read for faults, zap,
 //! NUMA balancing; write for `MADV_HUGEPAGE`), then the PMD lock (`pmd_lock`,
 //! [`crate::ops::pmd_lock`]); no path here takes a PTE table's lock under it — the split fills
 //! a deposited table no walker can reach yet.
@@ -198,11 +201,53 @@ pub fn __split_huge_pmd(w: &World, vma: VmaId, addr: u64) {
     let haddr = slot as u64 * per;
     let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, haddr, haddr + per);
     let pmd = pmd_lock(w, mm, slot);
-    if pmd.get().is_trans_huge() {
+    let now = pmd.get();
+    if now.is_trans_huge() {
         __split_huge_pmd_locked(w, vma, &pmd);
+    } else if now.is_swap_pmd() {
+        __split_huge_pmd_migration_locked(w, &pmd);
     }
     drop(pmd);
     (w.kernel.notifier.invalidate_range_end)(w, bracket);
+}
+
+/// The `pmd_migration` arm of `__split_huge_pmd_locked` (84c3fc4e9c56 "mm: thp: check pmd
+/// migration entry in common path", 4.14; 6.1–6.6 the same), the PMD lock held: a PMD migration
+/// entry becomes a PTE table of migration entries, one per subpage with the entry's write bit
+/// — no reference moves and no mapcount changes (the entry holds neither), and the migration's
+/// `remove_migration_ptes` later finds the subpages' entries instead of the PMD's. Before it
+/// `__split_huge_pmd` checked `pmd_trans_huge` alone and left a migration entry unsplit.
+pub fn __split_huge_pmd_migration_locked(w: &World, pmd: &LockedPmd<'_>) {
+    let Pmd::Migration { pfn, write } = pmd.get() else {
+        return;
+    };
+    let table_id = match pmd.pgtable_trans_huge_withdraw() {
+        Some(t) => t,
+        None => {
+            let (t, table) = w
+                .tables
+                .alloc()
+                .expect("__split_huge_pmd: no table deposited and none free");
+            table.share_count.store(1, Ordering::SeqCst);
+            t
+        }
+    };
+    let table = w.tables.get(table_id);
+    table.owner.set((pmd.mm(), pmd.slot()));
+    let nr = w.cfg.ptes_per_table;
+    for (i, e) in table.entries.iter().enumerate().take(nr) {
+        let entry = Pte::Migration {
+            pfn: w.subpage(pfn, i),
+            write,
+        };
+        e.store(entry.encode(), Ordering::SeqCst);
+    }
+    w.trace(
+        "__split_huge_pmd_locked: pmd migration entry",
+        pmd,
+        format_args!("{nr} migration entries of {pfn}"),
+    );
+    pmd.pmd_populate(table_id);
 }
 
 /// `__split_huge_pmd_locked` (mm/huge_memory.c, 6.x, anonymous, not freezing), the PMD lock
@@ -259,6 +304,112 @@ pub fn __split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>) {
     );
     rmap::page_remove_rmap_pmd(w, pmd, pfn, vma);
     pmd.pmd_populate(table_id);
+}
+
+/// What [`copy_huge_pmd`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyHugePmd {
+    /// The parent's entry is copied into the child (0).
+    Copied,
+    /// The parent's PMD was split (`-EAGAIN`) or is no longer huge: copy its PTE table.
+    PteLevel,
+}
+
+/// `copy_huge_pmd(dst_mm, src_mm, dst_pmd, src_pmd, addr, dst_vma, src_vma)` (mm/huge_memory.c,
+/// 6.1–6.6), from `copy_pmd_range` for an `is_swap_pmd || pmd_trans_huge` source PMD: the
+/// table to deposit allocated first (`pte_alloc_one`), then `pmd_lock(dst)` and the source's
+/// PMD lock nested under it (`spin_lock_nested(src_ptl, SINGLE_DEPTH_NESTING)`), and
+///
+/// ```text
+/// is_swap_pmd (a PMD migration entry, 84c3fc4e9c56):
+///     writable → make_readable_migration_entry, set_pmd_at(src)     (as swap_duplicate's)
+///     add_mm_counter(dst, HPAGE_PMD_NR); deposit; set_pmd_at(dst, the entry)
+/// huge: get_page; page_try_dup_anon_rmap(page, true) fails for a maybe-pinned exclusive
+///     THP → put_page, pte_free, unlock both, __split_huge_pmd(src_vma), -EAGAIN;
+///     else add_mm_counter; deposit; pmdp_set_wrprotect(src);
+///     set_pmd_at(dst, pmd_mkold(pmd_wrprotect(pmd)))
+/// ```
+///
+/// `page_try_dup_anon_rmap(compound)`: the entire mapcount up and `PG_anon_exclusive` cleared
+/// (the folio is shared now), or -EBUSY if the folio may be pinned (`folio_maybe_dma_pinned`:
+/// its refcount past `GUP_PIN_COUNTING_BIAS`).
+pub fn copy_huge_pmd(
+    w: &World,
+    dst_vma: VmaId,
+    src_vma: VmaId,
+    addr: u64,
+) -> Result<CopyHugePmd, Error> {
+    let src_mm = w.vmas.get(src_vma).info.get().mm;
+    let dst_mm = w.vmas.get(dst_vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let nr = w.cfg.ptes_per_table;
+    let Some((tid, table)) = w.tables.alloc() else {
+        return Err(Error::Oom);
+    };
+    table.owner.set((dst_mm, slot));
+    table.share_count.store(1, Ordering::SeqCst);
+    for e in &table.entries {
+        e.store(0, Ordering::SeqCst);
+    }
+    let dst = pmd_lock(w, dst_mm, slot);
+    let src = crate::ops::pmd_lock::pmd_lock_nested(w, src_mm, slot);
+    let copied = match src.get() {
+        Pmd::Migration { pfn, write } => {
+            let entry = Pmd::Migration { pfn, write: false };
+            if write {
+                src.set_pmd_at(entry);
+            }
+            Some(entry)
+        }
+        Pmd::Huge {
+            pfn,
+            dirty,
+            protnone,
+            ..
+        } => {
+            page_alloc::get_page(w, pfn);
+            let head = w.page(pfn);
+            if head.refcount.load(Ordering::SeqCst) >= crate::mm::page::GUP_PIN_COUNTING_BIAS {
+                // page_try_dup_anon_rmap: "Page maybe pinned: split and retry the fault on PTEs."
+                page_alloc::put_page(w, pfn);
+                drop(src);
+                drop(dst);
+                w.tables.free(tid);
+                (w.kernel.thp.split_huge_pmd)(w, src_vma, addr);
+                return Ok(CopyHugePmd::PteLevel);
+            }
+            let entire = head.entire_mapcount.fetch_add(1, Ordering::SeqCst) + 1;
+            head.test_clear(pg::ANON_EXCLUSIVE);
+            w.trace(
+                "page_try_dup_anon_rmap(compound)",
+                pfn,
+                format_args!("entire={entire}"),
+            );
+            src.pmdp_set_wrprotect();
+            Some(Pmd::Huge {
+                pfn,
+                write: false,
+                dirty,
+                young: false,
+                protnone,
+            })
+        }
+        _ => None,
+    };
+    let Some(entry) = copied else {
+        drop(src);
+        drop(dst);
+        w.tables.free(tid);
+        return Ok(CopyHugePmd::PteLevel);
+    };
+    w.mms
+        .get(dst_mm)
+        .rss
+        .fetch_add(nr as i64, std::sync::atomic::Ordering::Relaxed);
+    dst.pgtable_trans_huge_deposit(tid);
+    dst.set_pmd_at(entry);
+    w.trace("copy_huge_pmd", &dst, entry);
+    Ok(CopyHugePmd::Copied)
 }
 
 /// `change_huge_pmd(vma, pmd, addr, newprot, cp_flags)` with `MM_CP_PROT_NUMA` (6.x, since
@@ -430,11 +581,9 @@ pub fn do_huge_pmd_wp_page(w: &World, _mm_id: MmId, vma: VmaId, va: u64) -> Huge
 /// (`do_huge_pmd_anonymous_page`); a huge one to `do_huge_pmd_numa_page` (protnone),
 /// `wp_huge_pmd` (a write to a read-only one) or `huge_pmd_set_accessed` (anything else:
 /// the PMD lock is taken, the entry found changed or fine, and the access retried); a PMD
-/// migration entry to `pmd_migration_entry_wait`. `Fallback` sends the fault on to the PTE
-/// level.
-///
-/// Simplification: `pmd_migration_entry_wait` takes and drops the PMD lock and lets the
-/// access retry (the kernel sleeps on the page lock the migration holds).
+/// migration entry to `pmd_migration_entry_wait` (it sleeps on the folio lock the migration
+/// holds, [`pmd_migration_entry_wait`]). `Fallback` sends the fault on to the
+/// PTE level.
 pub fn huge_pmd_fault(
     w: &World,
     mm_id: MmId,
@@ -462,12 +611,103 @@ pub fn huge_pmd_fault(
         Pmd::Huge { write: false, .. } if write => {
             Ok((w.kernel.thp.do_huge_pmd_wp_page)(w, mm_id, vma_id, va))
         }
-        Pmd::Huge { .. } | Pmd::Invalid { .. } | Pmd::Migration { .. } => {
-            // huge_pmd_set_accessed / pmd_migration_entry_wait: wait for the PMD lock, retry.
+        Pmd::Migration { .. } => {
+            // is_swap_pmd(vmf.orig_pmd): wait for the migration to unlock the folio, retry.
+            pmd_migration_entry_wait(w, mm_id, slot);
+            Ok(HugeFault::Done)
+        }
+        Pmd::Huge { .. } | Pmd::Invalid { .. } => {
+            // huge_pmd_set_accessed: wait for the PMD lock, retry.
             drop(pmd_lock(w, mm_id, slot));
             Ok(HugeFault::Done)
         }
     }
+}
+
+/// `set_pmd_migration_entry(pvmw, page)` (mm/huge_memory.c, 6.1–6.6), the PMD lock held by
+/// the walk: `pmdp_invalidate` (never `pmd_none` meanwhile, so an unlocked `zap_pmd_range`
+/// still sees a huge PMD and waits for the lock), the dirty bit to the folio, a writable or
+/// readable migration entry by the PMD's write bit, `set_pmd_at`, `page_remove_rmap(page,
+/// vma, true)` and `put_page` — the entry holds neither a mapcount nor a reference. Returns
+/// false (`-EBUSY`) if the PMD no longer maps a THP.
+///
+/// `page_try_share_anon_rmap` (-EBUSY for a possibly pinned exclusive page) always succeeds:
+/// nothing pins a THP mapped by a huge PMD in the model (GUP does not follow huge PMDs).
+pub fn set_pmd_migration_entry(w: &World, pmd: &LockedPmd<'_>, vma: VmaId, head: Pfn) -> bool {
+    let old = pmd.pmdp_invalidate();
+    let Some((pfn, write, dirty, _young)) = old.huge_bits() else {
+        return false;
+    };
+    debug_assert_eq!(pfn, head);
+    race_window!("set_pmd_migration_entry: pmd invalidated, entry not yet set");
+    w.page(head).test_clear(pg::ANON_EXCLUSIVE); // page_try_share_anon_rmap
+    if dirty {
+        rmap::set_page_dirty(w, head);
+    }
+    let entry = Pmd::Migration { pfn: head, write };
+    pmd.set_pmd_at(entry);
+    w.trace("set_pmd_migration_entry", pmd, entry);
+    rmap::page_remove_rmap_pmd(w, pmd, head, vma);
+    page_alloc::put_page(w, head);
+    true
+}
+
+/// `remove_migration_pmd(pvmw, new)` (mm/huge_memory.c, 6.1–6.6), the PMD lock held by the
+/// walk, the PMD a migration entry of the old THP: `get_page(new)`, `mk_huge_pmd(new,
+/// vm_page_prot)`, writable again (`maybe_pmd_mkwrite`) if the entry was,
+/// `page_add_anon_rmap(new, vma, haddr, RMAP_COMPOUND)`, `set_pmd_at` (no flush: the entry was
+/// not present).
+pub fn remove_migration_pmd(w: &World, pmd: &LockedPmd<'_>, vma: VmaId, new: Pfn) {
+    let Pmd::Migration { write, .. } = pmd.get() else {
+        return;
+    };
+    page_alloc::get_page(w, new);
+    let entry = Pmd::Huge {
+        pfn: new,
+        write: write && w.vmas.get(vma).has(vm::WRITE),
+        dirty: false,
+        young: true,
+        protnone: false,
+    };
+    page_add_anon_rmap_pmd(w, pmd, new);
+    pmd.set_pmd_at(entry);
+    w.trace("remove_migration_pmd", pmd, entry);
+}
+
+/// `page_add_anon_rmap(page, vma, haddr, RMAP_COMPOUND)` of an existing anonymous THP: one more
+/// `_entire_mapcount` (its `mapping` and `index` are the folio's already).
+fn page_add_anon_rmap_pmd(w: &World, _pmd: &LockedPmd<'_>, head: Pfn) {
+    let page = w.page(head);
+    let entire = page.entire_mapcount.fetch_add(1, Ordering::SeqCst) + 1;
+    w.trace(
+        "page_add_anon_rmap(compound)",
+        head,
+        format_args!("entire={entire}"),
+    );
+}
+
+/// `pmd_migration_entry_wait(mm, pmd)` (mm/migrate.c, 6.1–6.6), from `__handle_mm_fault` on
+/// an `is_pmd_migration_entry` PMD: take the PMD lock; if the PMD is still a migration entry,
+/// `migration_entry_wait_on_locked` — queue on the folio's lock with the PMD lock held, drop
+/// it, sleep until the migration unlocks the folio (no reference taken: the migration holds
+/// one until it has removed the entry under this lock). The fault then returns 0 and the
+/// access is retried.
+pub fn pmd_migration_entry_wait(w: &World, mm: MmId, slot: usize) {
+    let pmd = pmd_lock(w, mm, slot);
+    let Pmd::Migration { pfn, .. } = pmd.get() else {
+        return;
+    };
+    w.trace("pmd_migration_entry_wait", &pmd, pfn);
+    race_window!("pmd_migration_entry_wait: entry seen, not yet waiting");
+    let page = w.pages.slot(w.compound_head(pfn).idx);
+    if !page.lock().is_locked() {
+        crate::check::violation(
+            crate::check::Oracle::I6MigrationEntry,
+            format!("pmd migration entry for {pfn} found while the folio is unlocked"),
+        );
+    }
+    page.lock().wait_unlocked_releasing(pmd);
+    w.trace("pmd_migration_entry_wait: woken", format_args!("{mm}"), pfn);
 }
 
 /// Is `pfn` the head of a THP?

@@ -67,6 +67,7 @@ pub mod hugetlb;
 pub mod khugepaged;
 pub mod khugepaged_scan;
 pub mod migrate;
+pub mod migrate_thp;
 pub mod mkclean;
 pub mod mlock;
 pub mod munlock;

@@ -56,6 +56,21 @@ pub fn pmd_lock(w: &World, mm: MmId, slot: usize) -> LockedPmd<'_> {
     }
 }
 
+/// `spin_lock_nested(pmd_lockptr(mm, pmd), SINGLE_DEPTH_NESTING)`: the PMD lock of a second
+/// mm taken under the first's — `copy_huge_pmd`'s `src_ptl` under `dst_ptl` (a fork's child is
+/// not linked yet, so no other path takes the two in the other order).
+pub fn pmd_lock_nested(w: &World, mm: MmId, slot: usize) -> LockedPmd<'_> {
+    let ptl = w
+        .pmd_lockptr(w.mms.get(mm))
+        .lock_nested(crate::sync::lockdep::SINGLE_DEPTH_NESTING);
+    LockedPmd {
+        w,
+        mm,
+        slot,
+        _ptl: ptl,
+    }
+}
+
 /// `__pmd_trans_huge_lock` / `pmd_trans_huge_lock` (mm/huge_memory.c): take the PMD lock and
 /// keep it only if the PMD is (still) huge or a migration entry
 /// (`is_swap_pmd || pmd_trans_huge || pmd_devmap`); `None` with the lock released otherwise.
@@ -100,6 +115,38 @@ impl<'w> LockedPmd<'w> {
     pub fn set_pmd_at(&self, pmd: Pmd) -> Pmd {
         let old = Pmd::decode(self.word().swap(pmd.encode(), Ordering::SeqCst));
         self.w.trace("set_pmd_at", self, pmd);
+        old
+    }
+
+    /// `pmdp_set_wrprotect` (x86: `clear_bit(_PAGE_BIT_RW)`): the write bit cleared
+    /// atomically, keeping the dirty and accessed bits the hardware walker may set meanwhile.
+    pub fn pmdp_set_wrprotect(&self) -> Pmd {
+        let old = self
+            .word()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                match Pmd::decode(v) {
+                    Pmd::Huge {
+                        pfn,
+                        dirty,
+                        young,
+                        protnone,
+                        ..
+                    } => Some(
+                        Pmd::Huge {
+                            pfn,
+                            write: false,
+                            dirty,
+                            young,
+                            protnone,
+                        }
+                        .encode(),
+                    ),
+                    _ => None,
+                }
+            })
+            .map(Pmd::decode)
+            .unwrap_or_else(Pmd::decode);
+        self.w.trace("pmdp_set_wrprotect", self, old);
         old
     }
 

@@ -27,7 +27,7 @@ use crate::ops::pagemap::LockedPage;
 use crate::ops::pgtable_generic::LockedPte;
 use crate::ops::pvmw::{PVMW_SYNC, PageVmaMappedWalk, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
-use crate::ops::split_huge_pmd;
+use crate::ops::{huge_memory, split_huge_pmd};
 use crate::ops::{page_alloc, rmap, swapfile};
 use crate::race_window;
 
@@ -374,8 +374,8 @@ pub enum SplitPmdAt {
 /// the mmu-notifier bracket over the folio's range, walk every PMD and PTE that maps it
 /// ([`PageVmaMappedWalk`], `PVMW_SYNC` if `TTU_SYNC`). A PMD mapping is split with freeze when
 /// `TTU_SPLIT_HUGE_PMD` asks (where: `split`), its pages becoming migration entries at once;
-/// without the flag (THP migration) the PMD would become a PMD migration entry
-/// (`set_pmd_migration_entry`, not modelled yet: reported as a BUG). Each PTE mapping is
+/// without the flag (THP migration) the PMD becomes a PMD migration entry
+/// ([`huge_memory::set_pmd_migration_entry`]). Each PTE mapping is
 /// nuked as an order-0 page's is: `ptep_clear_flush`, the dirty bit to the folio, a migration
 /// entry of the subpage, `folio_remove_rmap_pte`, `folio_put`.
 pub fn try_to_migrate_one_folio(
@@ -413,13 +413,14 @@ pub fn try_to_migrate_one_folio(
                 walk.restart();
                 continue;
             }
-            check::violation(
-                Oracle::Bug,
-                format!("try_to_migrate_one: PMD migration entry for {head} is not modelled"),
-            );
-            walk.done();
-            ret = false;
-            break;
+            // "PMD-mapped THP migration entry" (616b8371539a): the PMD becomes one
+            // migration entry; -EBUSY ends the walk with the folio still mapped.
+            if !huge_memory::set_pmd_migration_entry(w, pmd, vma_id, head) {
+                walk.done();
+                ret = false;
+                break;
+            }
+            continue;
         }
         let pte = walk.pte().expect("the walk returns a PMD or a PTE");
         migrate_one_pte(w, pte, head, vma_id);
