@@ -38,6 +38,12 @@ pub mod pg {
     /// pages with PG_anon_exclusive"): this anonymous page is mapped by exactly one process,
     /// which may reuse it on a write fault and pin it; fork clears it (or copies a pinned page).
     pub const ANON_EXCLUSIVE: u32 = 1 << 11;
+    /// PG_referenced: reclaim saw the folio's PTEs referenced once
+    /// (`folio_check_references`); a second look that finds them referenced again activates
+    /// it. (A high bit: the flags other paths add take the low ones.)
+    pub const REFERENCED: u32 = 1 << 20;
+    /// PG_active: on an active LRU list (`folio_lru_list`).
+    pub const ACTIVE: u32 = 1 << 21;
 }
 
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h, 3faa52c03f44 "mm/gup: track FOLL_PIN pages"):
@@ -220,6 +226,8 @@ impl std::fmt::Display for Describe<'_> {
             (pg::MLOCKED, "mlocked"),
             (pg::UNEVICTABLE, "unevictable"),
             (pg::WRITEBACK, "writeback"),
+            (pg::REFERENCED, "referenced"),
+            (pg::ACTIVE, "active"),
         ] {
             if f & bit != 0 {
                 names.push(n);
