@@ -171,6 +171,7 @@ fn shrink_one(w: &World, locked: &LockedPage<'_>, sc: &ScanControl) -> Fate {
     if w.folio_mapped(pfn) && !try_to_unmap(w, locked, TTU_BATCH_FLUSH) {
         return Fate::Activate;
     }
+    race_window!("shrink_folio_list: unmapped with the TLB flush deferred, not yet flushed");
     if page.test(pg::DIRTY) {
         if references == FolioReferences::ReclaimClean {
             return Fate::Keep;

@@ -153,6 +153,9 @@ pub fn unmap_one_pte(
     };
     w.trace(
         match replace {
+            Replace::Nothing if flags.contains(TTU_BATCH_FLUSH) => {
+                "try_to_unmap_one: nuked (TTU_BATCH_FLUSH)"
+            }
             Replace::Nothing => "try_to_unmap_one: ptep_clear_flush",
             Replace::MigrationEntry => "try_to_migrate_one: ptep_clear_flush",
         },

@@ -175,3 +175,22 @@ pub fn shrink_inactive_list(w: &World, nr_to_scan: usize, lru: LruList, sc: &Sca
     move_folios_to_lru(w, &kept);
     reclaimed
 }
+
+/// `reclaim_pages(folio_list)` → `reclaim_folio_list` (mm/vmscan.c, 6.x): reclaim folios the
+/// caller isolated itself (`folio_isolate_lru`: MADV_PAGEOUT's page-table walk, DAMON's
+/// pageout), with `shrink_folio_list(..., ignore_references = true)` — the caller cleared the
+/// accessed bits already — and `folio_putback_lru` of each folio it kept. Returns how many it
+/// reclaimed.
+pub fn reclaim_pages(w: &World, folios: Vec<Pfn>) -> usize {
+    if folios.is_empty() {
+        return 0;
+    }
+    let sc = ScanControl {
+        ignore_references: true,
+    };
+    let (reclaimed, kept) = shrink_folio_list(w, folios, &sc);
+    for pfn in kept {
+        folio_putback_lru(w, pfn);
+    }
+    reclaimed
+}

@@ -19,6 +19,7 @@ pub mod notifier_range;
 pub mod pmd_unlocked_check;
 pub mod put_anon_vma_order;
 pub mod retract_page_tables;
+pub mod tlb_batched_pending;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &fork_vma_lock::ForkVmaLock,
         &lock_vma_anon_vma::LockVmaAnonVma,
         &dup_anon_vma_lock::DupAnonVmaLock,
+        &tlb_batched_pending::TlbBatchedPending,
         &mixed::Mixed,
     ]
 }
