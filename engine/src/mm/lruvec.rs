@@ -65,14 +65,15 @@ pub struct Lruvec {
     /// `lruvec->lists[NR_LRU_LISTS]`.
     /// Protected by: `lru_lock` (this struct is the data of that spinlock).
     pub lists: [Vec<Pfn>; 5],
+    /// Which list each folio is on (the lists' index, so that membership is one lookup).
+    /// Protected by: `lru_lock`, changed together with [`Self::lists`].
+    on: std::collections::HashMap<Pfn, LruList>,
 }
 
 impl Lruvec {
     /// Which list holds `pfn`, if any.
     pub fn list_of(&self, pfn: Pfn) -> Option<LruList> {
-        LruList::ALL
-            .into_iter()
-            .find(|&l| self.lists[l as usize].contains(&pfn))
+        self.on.get(&pfn).copied()
     }
 
     /// `lruvec_add_folio`: at the head of `lru`.
@@ -82,6 +83,7 @@ impl Lruvec {
             "{pfn} is on an LRU list already"
         );
         self.lists[lru as usize].insert(0, pfn);
+        self.on.insert(pfn, lru);
     }
 
     /// `lruvec_add_folio_tail`: at the tail of `lru` (`folio_putback_lru` of a folio to
@@ -92,13 +94,21 @@ impl Lruvec {
             "{pfn} is on an LRU list already"
         );
         self.lists[lru as usize].push(pfn);
+        self.on.insert(pfn, lru);
     }
 
     /// `lruvec_del_folio`: off whichever list holds it. Returns the list.
     pub fn del_folio(&mut self, pfn: Pfn) -> Option<LruList> {
-        let lru = self.list_of(pfn)?;
+        let lru = self.on.remove(&pfn)?;
         self.lists[lru as usize].retain(|&p| p != pfn);
         Some(lru)
+    }
+
+    /// `lruvec_del_folio` of the folio at the tail of `lru` (`lru_to_folio` + `list_del`).
+    pub fn pop_tail(&mut self, lru: LruList) -> Option<Pfn> {
+        let pfn = self.lists[lru as usize].pop()?;
+        self.on.remove(&pfn);
+        Some(pfn)
     }
 
     /// How many folios `lru` holds (`lruvec_page_state`).

@@ -23,8 +23,11 @@ use crate::ops::shrink_folio_list::{ScanControl, shrink_folio_list};
 
 /// `folio_lru_list`: the list a folio belongs on — unevictable if `!folio_evictable`
 /// (PG_unevictable or PG_mlocked), else anon (swap-backed) or file, active if PG_active.
+///
+/// Reads the slot without a liveness check: the LRU scanners look at folios they do not yet
+/// hold a reference to, as the kernel's do, and re-check once they have one.
 pub fn folio_lru_list(w: &World, pfn: Pfn) -> LruList {
-    let page = w.page(pfn);
+    let page = w.pages.slot(pfn.idx);
     let flags = page.flags.load(crate::sync::Ordering::SeqCst);
     LruList::of(
         flags & (pg::UNEVICTABLE | pg::MLOCKED) != 0,
@@ -57,7 +60,9 @@ pub fn lru_cache_add(w: &World, pfn: Pfn) {
 pub fn lru_add_drain(w: &World) {
     let mut lruvec = w.lru_lock.lock();
     for pfn in w.pages.live() {
-        if w.page(pfn).test(pg::LRU) && lruvec.list_of(pfn).is_none() {
+        // The snapshot may be stale by now: a folio freed since is dropped again by
+        // isolate_lru_folios.
+        if w.pages.slot(pfn.idx).test(pg::LRU) && lruvec.list_of(pfn).is_none() {
             let lru = folio_lru_list(w, pfn);
             lruvec.add_folio(pfn, lru);
         }
@@ -80,10 +85,9 @@ pub fn isolate_lru_folios(w: &World, nr_to_scan: usize, lru: LruList) -> Vec<Pfn
     let total = lruvec.len(lru);
     while scanned < nr_to_scan && looked < total {
         looked += 1;
-        let Some(&pfn) = lruvec.lists[lru as usize].last() else {
+        let Some(pfn) = lruvec.pop_tail(lru) else {
             break;
         };
-        lruvec.lists[lru as usize].pop();
         if !w.pages.is_live(pfn) {
             continue;
         }
@@ -193,4 +197,28 @@ pub fn reclaim_pages(w: &World, folios: Vec<Pfn>) -> usize {
         folio_putback_lru(w, pfn);
     }
     reclaimed
+}
+
+/// `shrink_active_list(nr_to_scan, lruvec, sc, lru)` (mm/vmscan.c, 6.x): isolate a batch from
+/// the tail of an active list; each folio whose PTEs were referenced stays active only if it
+/// is executable file cache (not modelled: no VM_EXEC), so every evictable folio is
+/// deactivated — `folio_referenced` (which trylocks the folio itself, `is_locked = 0`, and
+/// counts a folio it cannot lock as referenced) clears its accessed bits on the way — and
+/// all go back with `move_folios_to_lru`.
+pub fn shrink_active_list(w: &World, nr_to_scan: usize, lru: LruList) {
+    lru_add_drain(w);
+    let folios = isolate_lru_folios(w, nr_to_scan, lru);
+    for &pfn in &folios {
+        if let Some(locked) = crate::ops::pagemap::trylock_page(w, pfn) {
+            crate::ops::folio_referenced::folio_referenced(w, &locked);
+            locked.unlock();
+        }
+        w.page(pfn).test_clear(pg::ACTIVE);
+    }
+    w.trace(
+        "shrink_active_list",
+        format_args!("{lru:?}"),
+        format_args!("{} deactivated", folios.len()),
+    );
+    move_folios_to_lru(w, &folios);
 }

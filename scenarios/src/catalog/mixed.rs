@@ -71,14 +71,16 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::check::cow::{self, ForkPoint};
 use mmlab_engine::kernel::Kernel;
+use mmlab_engine::mm::lruvec::LruList;
 use mmlab_engine::mm::vm;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::shrink_folio_list::ScanControl;
 use mmlab_engine::ops::{
     access, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect, mremap, munlock, munmap,
-    page_alloc, reclaim, split_huge_page,
+    page_alloc, reclaim, split_huge_page, vmscan,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -176,6 +178,7 @@ enum Op {
     MunmapPart,
     Mprotect,
     Khugepaged,
+    ShrinkLru,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -201,7 +204,12 @@ const MIX: &[(Op, u32)] = &[
 /// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
 /// draws from `TINY_SEED` stay what they were. Each acts on an own mm (whose VMAs only its
 /// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
-const STRESS_MIX: &[(Op, u32)] = &[(Op::Mremap, 2), (Op::MunmapPart, 2), (Op::Mprotect, 3)];
+const STRESS_MIX: &[(Op, u32)] = &[
+    (Op::Mremap, 2),
+    (Op::MunmapPart, 2),
+    (Op::Mprotect, 3),
+    (Op::ShrinkLru, 4),
+];
 
 /// The operations a world of `size` draws from.
 fn mix(size: Size) -> impl Iterator<Item = &'static (Op, u32)> {
@@ -233,6 +241,7 @@ impl Op {
             Op::MunmapPart => "munmap_part",
             Op::Mprotect => "mprotect_part",
             Op::Khugepaged => "khugepaged",
+            Op::ShrinkLru => "shrink_lru",
         }
     }
 
@@ -637,6 +646,14 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             } else {
                 mkclean::writeback(w, w.file(f), index);
             }
+        }
+        Op::ShrinkLru => {
+            // kswapd's turn on the file LRU: age the active list, then reclaim a batch from
+            // the inactive one through shrink_folio_list (TTU_BATCH_FLUSH, deferred flushes).
+            if rng.random_bool(0.5) {
+                vmscan::shrink_active_list(w, 4, LruList::ActiveFile);
+            }
+            vmscan::shrink_inactive_list(w, 4, LruList::InactiveFile, &ScanControl::default());
         }
         Op::Exit => {
             let k = rng.random_range(0..sp.own.len());
