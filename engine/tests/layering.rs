@@ -43,7 +43,8 @@
 //!    the per-VMA lock helpers (`vma_lock`: `vma_start_write`, ...);
 //! 2. *rmap add and remove*: `page_add_*_rmap` / `page_remove_rmap` (`rmap`), VMAs linked into
 //!    the rmap trees (`mmap`: `mmap_region`; `anon_vma`: `anon_vma_prepare`, `anon_vma_fork`)
-//!    and out of them (`pgtable`: `free_pgtables`; `anon_vma`: `unlink_anon_vmas`), the mmu_gather that removes rmaps late and flushes (`tlb`);
+//!    and out of them (`pgtable`: `free_pgtables`; `anon_vma`: `unlink_anon_vmas`), the mmu_gather that removes rmaps late and flushes (`tlb`), reclaim's deferred flushes
+//!    (`tlb_ubc`);
 //! 3. *faults*: `handle_mm_fault` and its handlers (`fault`), `lock_vma_under_rcu`
 //!    (`lock_vma`), and hugetlb (`hugetlb`), whose
 //!    fault allocates through `fault`'s `pte_alloc` — `handle_mm_fault` reaches
@@ -107,6 +108,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops/tlb.rs",
             "ops/swap_state.rs",
             "ops/free_swap.rs",
+            "ops/tlb_ubc.rs",
         ],
     ),
     (

@@ -69,6 +69,20 @@ pub struct Mm {
     pub pmd_huge_pte: Vec<observer::AtomicU64>,
     /// `mm->tlb_flush_pending`: nesting count of mmu_gathers in flight.
     pub tlb_flush_pending: AtomicU32,
+    /// `mm->tlb_flush_batched` (6.x layout): the low half counts `set_tlb_ubc_flush_pending`
+    /// calls — PTEs reclaim cleared with their TLB flush deferred to the reclaiming task's
+    /// batch — and the high half, from `TLB_FLUSH_BATCH_FLUSHED_SHIFT`, how many of them the
+    /// last `flush_tlb_batched_pending` had flushed. Pending ≠ flushed: some CPU may still
+    /// cache a translation reclaim has cleared ([`crate::ops::tlb_ubc`]).
+    ///
+    /// Observer atomic, deliberately, as [`Mm::cpus_ran`]: reclaim increments it under the
+    /// PTL of the PTE it cleared, and the only reader that must see that increment is a PTE
+    /// modifier that then takes the same PTL and finds the PTE already none — the PTL's
+    /// acquisition carries the order. A reader under another table's PTL may miss it and
+    /// that is harmless: reclaim cleared nothing it could find. A facade atomic would add a
+    /// loom branch point to every zap, mprotect and mremap of every test.
+    /// Protected by: the PTL of the PTE whose flush was deferred (written with atomics).
+    pub tlb_flush_batched: observer::AtomicU32,
     /// MM_ANONPAGES + MM_FILEPAGES. Observer state: the kernel's rss is a percpu counter no
     /// path synchronises on, read here only by tests and reports.
     /// Protected by: nothing (a statistic).
@@ -117,6 +131,7 @@ impl Mm {
             pmd_ptl: SpinLock::new(LockClass::Ptl, ()),
             pmd_huge_pte: (0..pmds).map(|_| observer::AtomicU64::new(0)).collect(),
             tlb_flush_pending: AtomicU32::new(0),
+            tlb_flush_batched: observer::AtomicU32::new(0),
             rss: observer::AtomicI64::new(0),
             cpus_ran: observer::AtomicU64::new(0),
             flags: AtomicU32::new(0),

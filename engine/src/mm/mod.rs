@@ -6,6 +6,7 @@ pub mod anon_vma;
 pub mod arena;
 pub mod cpu;
 pub mod ids;
+pub mod lruvec;
 pub mod mm_mt;
 pub mod mm_struct;
 pub mod mmu_gather;

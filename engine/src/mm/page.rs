@@ -43,6 +43,12 @@ pub mod pg {
     /// PG_swapcache (`folio_test_swapcache`): the folio is in the swap cache, at the slot
     /// its [`super::Page::swap`] names. Set and cleared with the folio locked.
     pub const SWAPCACHE: u32 = 1 << 12;
+    /// PG_referenced: reclaim saw the folio's PTEs referenced once
+    /// (`folio_check_references`); a second look that finds them referenced again activates
+    /// it. (A high bit: the flags other paths add take the low ones.)
+    pub const REFERENCED: u32 = 1 << 20;
+    /// PG_active: on an active LRU list (`folio_lru_list`).
+    pub const ACTIVE: u32 = 1 << 21;
 }
 
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h, 3faa52c03f44 "mm/gup: track FOLL_PIN pages"):
@@ -238,6 +244,8 @@ impl std::fmt::Display for Describe<'_> {
             (pg::UNEVICTABLE, "unevictable"),
             (pg::WRITEBACK, "writeback"),
             (pg::SWAPCACHE, "swapcache"),
+            (pg::REFERENCED, "referenced"),
+            (pg::ACTIVE, "active"),
         ] {
             if f & bit != 0 {
                 names.push(n);

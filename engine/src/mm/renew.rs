@@ -85,7 +85,7 @@ impl World {
             super::secondary::SecondaryKind::ALL.map(super::secondary::SecondaryMmu::new);
         *rcu = Rcu::new();
         *rcu_pgtable = Rcu::observed();
-        *lru_lock = SpinLock::new(LockClass::LruLock, ());
+        *lru_lock = SpinLock::new(LockClass::LruLock, super::lruvec::Lruvec::default());
         for m in hugetlb_fault_mutex_table.iter_mut() {
             *m = RwSem::new(LockClass::HugetlbFaultMutex, ());
         }

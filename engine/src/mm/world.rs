@@ -161,8 +161,9 @@ pub struct World {
     /// and the grace period `pte_free_defer` waits for: the kernel's one RCU, counted apart
     /// so that the walkers' sections stay invisible to loom ([`Rcu::observed`]).
     pub rcu_pgtable: Rcu,
-    /// `lruvec->lru_lock` (one lruvec: one node, one memcg).
-    pub lru_lock: SpinLock<()>,
+    /// `lruvec->lru_lock` (one lruvec: one node, one memcg), and the LRU lists it protects.
+    /// Protected by: itself.
+    pub lru_lock: SpinLock<super::lruvec::Lruvec>,
     /// `hugetlb_fault_mutex_table`: `roundup_pow_of_two(8 * num_possible_cpus())` mutexes,
     /// indexed by `hugetlb_fault_mutex_hash(mapping, idx)` (see `ops::hugetlb`).
     /// Protected by: itself (each entry serialises hugetlb faults on its hash bucket).
@@ -221,7 +222,7 @@ impl World {
                 .map(super::secondary::SecondaryMmu::new),
             rcu: Rcu::new(),
             rcu_pgtable: Rcu::observed(),
-            lru_lock: SpinLock::new(LockClass::LruLock, ()),
+            lru_lock: SpinLock::new(LockClass::LruLock, super::lruvec::Lruvec::default()),
             hugetlb_fault_mutex_table: (0..(8 * cpus).next_power_of_two())
                 .map(|_| RwSem::new(LockClass::HugetlbFaultMutex, ()))
                 .collect(),

@@ -25,6 +25,7 @@ use crate::ops::Error;
 use crate::ops::fault::find_vma;
 use crate::ops::pgtable_generic::pte_offset_map_lock;
 use crate::ops::split_vma::__split_vma;
+use crate::ops::tlb_ubc;
 use crate::ops::vma_adjust::{vma_next, vma_prev};
 use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::vma_merge::vma_merge;
@@ -183,6 +184,9 @@ pub fn change_pte_range(w: &World, mm_id: MmId, addr: u64, end: u64, newflags: u
     let Some(mut pte) = pte_offset_map_lock(w, mm_id, addr) else {
         return 0;
     };
+    // 3ea277194daa: a PTE reclaim cleared without its flush yet is none here and would not
+    // be flushed below, its writable TLB entry outliving the mprotect.
+    tlb_ubc::flush_tlb_batched_pending(w, mm_id);
     let mut pages = 0;
     for va in addr..end {
         pte.move_to(va);

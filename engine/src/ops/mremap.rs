@@ -48,6 +48,7 @@ use crate::ops::anon_vma::{AnonVmaWriteLocked, anon_vma_lock_write, unlink_anon_
 use crate::ops::fault::{find_vma, pte_alloc};
 use crate::ops::munmap::do_munmap;
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
+use crate::ops::tlb_ubc;
 use crate::ops::vma_lock::{mmap_write_unlock, vma_start_write};
 use crate::ops::vma_merge::vma_merge;
 use crate::race_window;
@@ -283,6 +284,9 @@ fn move_ptes_flush(
             LockedPte::new_under(&old, new_table, new_addr)
         }
     });
+    // 3ea277194daa: reclaim may have cleared a PTE of this range without its flush yet; its
+    // stale TLB entry would survive the move, which does not flush a PTE it finds none.
+    tlb_ubc::flush_tlb_batched_pending(w, mm_id);
     let mut force_flush = false;
     for (i, va) in (old_addr..old_end).enumerate() {
         let nva = new_addr + i as u64;

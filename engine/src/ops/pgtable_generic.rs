@@ -284,6 +284,37 @@ impl<'w> LockedPte<'w> {
         old
     }
 
+    /// `ptep_test_and_clear_young` (x86: `test_and_clear_bit(_PAGE_BIT_ACCESSED)`, an atomic
+    /// bit clear that keeps every other bit the hardware sets meanwhile): was the accessed bit
+    /// set? x86's `ptep_clear_flush_young` is this without a flush ("clearing the accessed
+    /// bit without a TLB flush doesn't cause data corruption").
+    pub fn ptep_test_and_clear_young(&self) -> bool {
+        let old = self
+            .entry()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                match Pte::decode(v) {
+                    Pte::Present {
+                        pfn,
+                        write,
+                        dirty,
+                        young: true,
+                    } => Some(
+                        Pte::Present {
+                            pfn,
+                            write,
+                            dirty,
+                            young: false,
+                        }
+                        .encode(),
+                    ),
+                    _ => None,
+                }
+            })
+            .is_ok();
+        self.w.trace("ptep_test_and_clear_young", self, old);
+        old
+    }
+
     /// `set_pte_at`: install `pte`, returning what it replaced. Callers re-check the old
     /// value under the PTL before they decide (`pte_same(orig_pte, ...)`); the exchange makes
     /// a hardware bit set between that check and this store visible in the return value

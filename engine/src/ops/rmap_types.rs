@@ -18,6 +18,10 @@ bitflags::bitflags! {
         const IGNORE_MLOCK = 0x8;
         /// `TTU_SYNC`: the PVMW takes the PTL even for empty-looking PTEs (732ed55823fc).
         const SYNC = 0x10;
+        /// `TTU_BATCH_FLUSH`: defer the TLB flush to the caller's batch (the per-task
+        /// `tlbflush_unmap_batch`, flushed by `try_to_unmap_flush`): reclaim's flag
+        /// (72b252aed506, v4.3).
+        const BATCH_FLUSH = 0x40;
         /// `TTU_RMAP_LOCKED`: the caller holds the rmap lock (`rmap_walk_locked`).
         const RMAP_LOCKED = 0x80;
     }
@@ -29,5 +33,7 @@ pub const TTU_SPLIT_HUGE_PMD: TtuFlags = TtuFlags::SPLIT_HUGE_PMD;
 pub const TTU_IGNORE_MLOCK: TtuFlags = TtuFlags::IGNORE_MLOCK;
 /// `TTU_SYNC`.
 pub const TTU_SYNC: TtuFlags = TtuFlags::SYNC;
+/// `TTU_BATCH_FLUSH`.
+pub const TTU_BATCH_FLUSH: TtuFlags = TtuFlags::BATCH_FLUSH;
 /// `TTU_RMAP_LOCKED`.
 pub const TTU_RMAP_LOCKED: TtuFlags = TtuFlags::RMAP_LOCKED;

@@ -98,6 +98,12 @@ pub struct RmapWalkControl<'a> {
     /// `rmap_walk_anon_lock` default, [`anon_vma_lock_read_pinned`]: `folio_anon_vma` +
     /// `anon_vma_lock_read`, for a caller that pinned the anon_vma (remove_migration_ptes).
     pub anon_lock: Option<AnonLockFn>,
+    /// `rwc->try_lock` (`folio_referenced`'s walk, 6.x): take the rmap lock with a trylock
+    /// and, if it is contended, give up the walk and set [`Self::contended`] instead of
+    /// sleeping. Only the file side honours it in the model (`i_mmap_trylock_read`).
+    pub try_lock: bool,
+    /// `rwc->contended`: a `try_lock` walk found its rmap lock busy and did not run.
+    pub contended: bool,
 }
 
 impl<'a> RmapWalkControl<'a> {
@@ -109,6 +115,8 @@ impl<'a> RmapWalkControl<'a> {
             done: None,
             invalid_vma: None,
             anon_lock: None,
+            try_lock: false,
+            contended: false,
         }
     }
 }
@@ -392,7 +400,23 @@ pub fn rmap_walk_file(
     index: u64,
     rwc: &mut RmapWalkControl<'_>,
 ) {
-    let imap = w.files.get(file).i_mmap.read();
+    let i_mmap = &w.files.get(file).i_mmap;
+    let imap = if rwc.try_lock {
+        // `i_mmap_trylock_read`: "if (!i_mmap_trylock_read(mapping)) { rwc->contended =
+        // true; return; }" (6.x rmap_walk_file with rwc->try_lock).
+        let Some(imap) = i_mmap.try_read() else {
+            w.trace(
+                "rmap_walk_file: i_mmap_trylock_read failed",
+                file,
+                "contended",
+            );
+            rwc.contended = true;
+            return;
+        };
+        imap
+    } else {
+        i_mmap.read()
+    };
     let vmas = imap.vmas.clone();
     rmap_walk_vmas(w, &vmas, index, rwc);
     imap.unlock();

@@ -28,14 +28,14 @@ use crate::ops::pgtable_generic::LockedPte;
 use crate::ops::pvmw::{PVMW_SYNC, PageVmaMappedWalk, PvmwFlags, PvmwItem};
 use crate::ops::rmap_walk::{HeldRmapLock, RmapWalkControl, rmap_walk, rmap_walk_locked};
 use crate::ops::{huge_memory, split_huge_pmd};
-use crate::ops::{page_alloc, rmap, swapfile};
+use crate::ops::{page_alloc, rmap, swapfile, tlb_ubc};
 use crate::race_window;
 
 /// `enum ttu_flags`, defined in [`crate::ops::rmap_types`] (include/linux/rmap.h's types,
 /// below the rmap walk whose table entries take them) and named here too, beside the
 /// functions the kernel's callers pass them to.
 pub use crate::ops::rmap_types::{
-    TTU_IGNORE_MLOCK, TTU_RMAP_LOCKED, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TtuFlags,
+    TTU_BATCH_FLUSH, TTU_IGNORE_MLOCK, TTU_RMAP_LOCKED, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TtuFlags,
 };
 
 /// What a `_one` installs in place of the PTE — which of the two functions it is.
@@ -141,9 +141,22 @@ pub fn unmap_one_pte(
     // "Nuke the page table entry": `pteval = ptep_clear_flush(vma, address, pvmw.pte)` — clear
     // and flush before the PTL is released, and keep the value the clear returned: the
     // hardware may have set its dirty bit since the walk looked.
-    let pteval = item.pte.ptep_clear_flush();
+    let pteval = if replace == Replace::Nothing && tlb_ubc::should_defer_flush(w, mm_id, flags) {
+        // "We clear the PTE but do not flush so potentially a remote CPU could still be
+        // writing to the folio. If the entry was previously clean then the architecture must
+        // guarantee that a clear->dirty transition on a cached TLB entry is written through
+        // and traps if the PTE is unmapped." (72b252aed506, d950c9477d51)
+        let pteval = item.pte.ptep_get_and_clear();
+        tlb_ubc::set_tlb_ubc_flush_pending(w, mm_id, pteval, va);
+        pteval
+    } else {
+        item.pte.ptep_clear_flush()
+    };
     w.trace(
         match replace {
+            Replace::Nothing if flags.contains(TTU_BATCH_FLUSH) => {
+                "try_to_unmap_one: nuked (TTU_BATCH_FLUSH)"
+            }
             Replace::Nothing => "try_to_unmap_one: ptep_clear_flush",
             Replace::MigrationEntry => "try_to_migrate_one: ptep_clear_flush",
         },

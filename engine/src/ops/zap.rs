@@ -35,7 +35,7 @@ use crate::mm::page::Mapping;
 use crate::mm::pte::Pte;
 use crate::mm::{MmId, MmuGather, Pfn, VmaId, World};
 use crate::ops::pgtable_generic::{LockedPte, pte_offset_map_lock};
-use crate::ops::rmap;
+use crate::ops::{rmap, tlb_ubc};
 use crate::race_window;
 
 /// `zap_pte_range`'s `force_flush` and `force_break`, which it passes down by pointer.
@@ -63,6 +63,35 @@ pub fn zap_pte_range(w: &World, tlb: &mut MmuGather, vma: VmaId, start: u64, end
         return end;
     };
     // Do the actual TLB flush before dropping ptl.
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
+        (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
+    }
+    drop(pte); // pte_unmap_unlock
+    race_window!("zap_pte_range: PTL released, pages not yet freed");
+    if force.flush {
+        (w.kernel.tlb.tlb_flush_mmu)(w, tlb);
+    }
+    addr
+}
+
+/// `zap_pte_range` before 3ea277194daa ("mm, mprotect: flush TLB if potentially racing with a
+/// parallel reclaim leaving stale TLB entries", v4.13): no `flush_tlb_batched_pending` under
+/// the PTL. Otherwise the modern function, so that it differs from [`zap_pte_range`] only by
+/// what that patch added ([`ZapOps::v4_12`]).
+pub fn zap_pte_range_v4_12(
+    w: &World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    start: u64,
+    end: u64,
+) -> u64 {
+    let end = pmd_addr_end(w, start, end);
+    let mm = w.vmas.get(vma).info.get().mm;
+    let Some(pte) = pte_offset_map_lock(w, mm, start) else {
+        return end;
+    };
+    let (pte, addr, force) = zap_pte_range_loop(w, tlb, vma, pte, end);
     if force.flush {
         (w.kernel.tlb.tlb_flush_mmu_tlbonly)(w, tlb);
         (w.kernel.tlb.tlb_flush_rmaps)(w, tlb);
@@ -154,6 +183,10 @@ pub fn zap_pte_range_rmaps_after_unlock(
 /// `do_zap_pte_range` until `end` or `force_break`. Returns the PTE (its PTL still held), the
 /// first address not zapped and the force flags; `None` when no PTE table covers `start`
 /// (zap_pmd_range's `pmd_none` skip).
+///
+/// Under the PTL, before the first PTE is read, `flush_tlb_batched_pending(mm)`
+/// (3ea277194daa): a PTE reclaim cleared with its flush deferred reads as none, and the zap
+/// would neither flush it nor wait for reclaim's flush.
 pub fn zap_pte_range_locked<'w>(
     w: &'w World,
     tlb: &mut MmuGather,
@@ -162,14 +195,28 @@ pub fn zap_pte_range_locked<'w>(
     end: u64,
 ) -> Option<(LockedPte<'w>, u64, ZapForce)> {
     let mm = w.vmas.get(vma).info.get().mm;
-    let mut pte = pte_offset_map_lock(w, mm, start)?;
+    let pte = pte_offset_map_lock(w, mm, start)?;
+    tlb_ubc::flush_tlb_batched_pending(w, mm);
+    Some(zap_pte_range_loop(w, tlb, vma, pte, end))
+}
+
+/// The loop of [`zap_pte_range_locked`] once the PTL is held: `do_zap_pte_range` until `end`
+/// or `force_break`.
+pub fn zap_pte_range_loop<'w>(
+    w: &'w World,
+    tlb: &mut MmuGather,
+    vma: VmaId,
+    mut pte: LockedPte<'w>,
+    end: u64,
+) -> (LockedPte<'w>, u64, ZapForce) {
+    let start = pte.va();
     let mut force = ZapForce::default();
     let mut addr = start;
     loop {
         let nr = (w.kernel.zap.do_zap_pte_range)(w, tlb, vma, &mut pte, end, &mut force);
         addr += nr;
         if force.brk || addr == end {
-            return Some((pte, addr, force));
+            return (pte, addr, force);
         }
         pte.move_to(addr);
     }
@@ -494,7 +541,8 @@ pub struct ZapOps {
     /// `zap_pmd_range`: the unlocked huge-PMD checks, `zap_huge_pmd` or `__split_huge_pmd`,
     /// then `zap_pte_range`.
     pub zap_pmd_range: fn(&World, &mut MmuGather, VmaId, u64, u64) -> u64,
-    /// `zap_pte_range`. Alternatives: [`zap_pte_range_v6_1`] (before 5df397dec7c4),
+    /// `zap_pte_range`. Alternatives: [`zap_pte_range_v4_12`] (before 3ea277194daa),
+    /// [`zap_pte_range_v6_1`] (before 5df397dec7c4),
     /// [`zap_pte_range_rfc_batch_all`] (2023 RFC), [`zap_pte_range_rmaps_after_unlock`]
     /// (deliberately wrong).
     pub zap_pte_range: fn(&World, &mut MmuGather, VmaId, u64, u64) -> u64,
@@ -515,6 +563,15 @@ pub struct ZapOps {
     pub free_pgtables: fn(&World, &mut MmuGather, &[VmaId], &[VmaId]),
 }
 impl ZapOps {
+    /// ≤ v4.12, before 3ea277194daa: `zap_pte_range` does not catch up with reclaim's
+    /// deferred flushes (`flush_tlb_batched_pending`).
+    pub fn v4_12() -> Self {
+        ZapOps {
+            zap_pte_range: zap_pte_range_v4_12,
+            ..ZapOps::default()
+        }
+    }
+
     /// ≤ v6.1, before 5df397dec7c4: every rmap removed right after its PTE is cleared.
     pub fn v6_1() -> Self {
         ZapOps {

@@ -74,15 +74,17 @@ use mmlab_engine::actor::Env;
 use mmlab_engine::check::Oracle;
 use mmlab_engine::check::cow::{self, ForkPoint};
 use mmlab_engine::kernel::Kernel;
+use mmlab_engine::mm::lruvec::LruList;
 use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::vm;
 use mmlab_engine::mm::{MmId, Pfn, VmaId, World};
 use mmlab_engine::ops::gup::{self, FOLL_PIN, FOLL_WRITE};
 use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::shrink_folio_list::ScanControl;
 use mmlab_engine::ops::{
     access, collapse_huge_page, exit, fault, fork, huge_memory, khugepaged, migrate_thp, mkclean,
-    mprotect, mremap, munlock, munmap, page_alloc, reclaim, split_huge_page, truncate,
+    mprotect, mremap, munlock, munmap, page_alloc, reclaim, split_huge_page, truncate, vmscan,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -186,6 +188,7 @@ enum Op {
     PunchHole,
     SwapOut,
     SwapIn,
+    ShrinkLru,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -225,6 +228,7 @@ const STRESS_MIX: &[(Op, u32)] = &[
     (Op::PunchHole, 2),
     (Op::SwapOut, 5),
     (Op::SwapIn, 3),
+    (Op::ShrinkLru, 4),
 ];
 
 /// The operations a world of `size` draws from.
@@ -261,6 +265,7 @@ impl Op {
             Op::PunchHole => "punch_hole",
             Op::SwapOut => "swap_out",
             Op::SwapIn => "swap_in",
+            Op::ShrinkLru => "shrink_lru",
         }
     }
 
@@ -730,6 +735,14 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             } else {
                 mkclean::writeback(w, w.file(f), index);
             }
+        }
+        Op::ShrinkLru => {
+            // kswapd's turn on the file LRU: age the active list, then reclaim a batch from
+            // the inactive one through shrink_folio_list (TTU_BATCH_FLUSH, deferred flushes).
+            if rng.random_bool(0.5) {
+                vmscan::shrink_active_list(w, 4, LruList::ActiveFile);
+            }
+            vmscan::shrink_inactive_list(w, 4, LruList::InactiveFile, &ScanControl::default());
         }
         Op::Exit => {
             let k = rng.random_range(0..sp.own.len());

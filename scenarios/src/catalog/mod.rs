@@ -23,6 +23,7 @@ pub mod punch_hole_fault;
 pub mod put_anon_vma_order;
 pub mod retract_page_tables;
 pub mod swap_skip_cache;
+pub mod tlb_batched_pending;
 pub mod ttu_sync;
 
 use crate::scenario::AnyScenario;
@@ -53,6 +54,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &mremap_tlb_flush::MremapTlbFlush,
         &exec_stack_migration::ExecStackMigration,
         &swap_skip_cache::SwapSkipCache,
+        &tlb_batched_pending::TlbBatchedPending,
         &mixed::Mixed,
     ]
 }
