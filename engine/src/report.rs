@@ -69,6 +69,9 @@ pub enum Oracle {
     /// I19: after fork, neither side sees the other's later writes (through its mappings or
     /// a page reference GUP took for it).
     I19CowIsolation,
+    /// I22: the OOM reaper never unmaps a VMA that `exit_mmap`'s munlock is walking without
+    /// `mmap_lock` (27ae357fa82b, CVE-2018-1000200).
+    I22OomReapMunlock,
     /// A stale (freed) object id was used: a use-after-free.
     StaleId,
     /// A store that returned success is not in the page; or a store landed, through a TLB
@@ -110,6 +113,7 @@ impl Oracle {
             I17AnonVmaTree => "I17-anon-vma-tree",
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
+            I22OomReapMunlock => "I22-oom-reap-munlock",
             StaleId => "stale-id",
             LostStore => "lost-store",
             Bug => "BUG",

@@ -72,6 +72,7 @@ use mmlab_scenarios::catalog::gup_cow_fork::{self, GupCowFork};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
+use mmlab_scenarios::catalog::oom_reaper_mlock::{self, OomReaperMlock};
 use mmlab_scenarios::catalog::ttu_sync::{self, TtuSync};
 use mmlab_scenarios::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
 
@@ -671,6 +672,22 @@ fn negative_control_i19_cow_isolation() {
     );
 }
 
+/// I22: v4.16's `exit_mmap` (munlock with no `mmap_sem`, the reaper shut out only before
+/// `free_pgtables`) and the 4.x reaper (skips VM_LOCKED): the reaper unmaps the VMA whose
+/// VM_LOCKED the munlock walk has just cleared. Hand-built states for both of I22's checks
+/// are in `engine/tests/oom_reaper.rs`.
+#[test]
+fn negative_control_i22_oom_reap_munlock() {
+    assert_caught_by(
+        explore(
+            &OomReaperMlock,
+            oom_reaper_mlock::Variant::Pre27ae357fa82b,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I22OomReapMunlock,
+    );
+}
+
 #[test]
 fn negative_control_pool_accounting() {
     assert_caught_by(
@@ -749,6 +766,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I17AnonVmaTree,
         I18CowWrite,
         I19CowIsolation,
+        I22OomReapMunlock,
         StaleId,
         LostStore,
         Bug,
@@ -762,7 +780,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
             | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
-            | I19CowIsolation | StaleId | LostStore | Bug | PoolAccounting | Progress => true,
+            | I19CowIsolation | I22OomReapMunlock | StaleId | LostStore | Bug | PoolAccounting
+            | Progress => true,
         };
         let wanted = if controlled {
             format!(

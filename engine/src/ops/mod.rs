@@ -62,6 +62,7 @@ pub mod mkclean;
 pub mod mlock;
 pub mod munlock;
 pub mod notifier;
+pub mod oom_kill;
 pub mod pvmw;
 pub mod reclaim;
 pub mod rmap_types;

@@ -16,6 +16,7 @@ pub mod mlock_page_lock;
 pub mod mremap_rmap_locks;
 pub mod munlock_exit;
 pub mod notifier_range;
+pub mod oom_reaper_mlock;
 pub mod pmd_unlocked_check;
 pub mod put_anon_vma_order;
 pub mod retract_page_tables;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &fork_vma_lock::ForkVmaLock,
         &lock_vma_anon_vma::LockVmaAnonVma,
         &dup_anon_vma_lock::DupAnonVmaLock,
+        &oom_reaper_mlock::OomReaperMlock,
         &mixed::Mixed,
     ]
 }
