@@ -31,8 +31,8 @@
 
 use crate::ops::{
     anon_vma, exit, fault, fork, gup, huge_memory, hugetlb, khugepaged, lock_vma, migrate, mkclean,
-    mlock, mremap, munlock, notifier, oom_kill, pgtable, pgtable_generic, pvmw, rmap_walk, split,
-    tlb, ttu, zap,
+    mlock, mremap, munlock, munlock_pagevec, notifier, oom_kill, pgtable, pgtable_generic, pvmw,
+    rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -265,6 +265,7 @@ impl Default for mlock::MlockOps {
             munlock_vma_pages_range: munlock::munlock_vma_pages_range,
             munlock_vma_page: munlock::munlock_vma_page,
             page_mlock: munlock::page_mlock,
+            __munlock_pagevec: munlock_pagevec::__munlock_pagevec,
         }
     }
 }

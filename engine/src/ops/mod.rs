@@ -61,6 +61,7 @@ pub mod migrate;
 pub mod mkclean;
 pub mod mlock;
 pub mod munlock;
+pub mod munlock_pagevec;
 pub mod notifier;
 pub mod oom_kill;
 pub mod pvmw;

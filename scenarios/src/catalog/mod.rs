@@ -15,6 +15,7 @@ pub mod mixed;
 pub mod mlock_page_lock;
 pub mod mremap_rmap_locks;
 pub mod munlock_exit;
+pub mod munlock_pagevec;
 pub mod notifier_range;
 pub mod oom_reaper_mlock;
 pub mod pmd_unlocked_check;
@@ -47,6 +48,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &lock_vma_anon_vma::LockVmaAnonVma,
         &dup_anon_vma_lock::DupAnonVmaLock,
         &oom_reaper_mlock::OomReaperMlock,
+        &munlock_pagevec::MunlockPagevec,
         &mixed::Mixed,
     ]
 }
