@@ -78,7 +78,7 @@ use mmlab_engine::ops::migrate::{self, NewPagePool};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::{
     access, exit, fault, fork, huge_memory, khugepaged, mkclean, mprotect, mremap, munlock, munmap,
-    page_alloc, reclaim, split_huge_page,
+    oom_kill, page_alloc, reclaim, split_huge_page,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -176,6 +176,7 @@ enum Op {
     MunmapPart,
     Mprotect,
     Khugepaged,
+    OomKill,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -201,7 +202,12 @@ const MIX: &[(Op, u32)] = &[
 /// The operations only the stress workload draws, after [`MIX`]: the tiny (loom) world's
 /// draws from `TINY_SEED` stay what they were. Each acts on an own mm (whose VMAs only its
 /// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
-const STRESS_MIX: &[(Op, u32)] = &[(Op::Mremap, 2), (Op::MunmapPart, 2), (Op::Mprotect, 3)];
+const STRESS_MIX: &[(Op, u32)] = &[
+    (Op::Mremap, 2),
+    (Op::MunmapPart, 2),
+    (Op::Mprotect, 3),
+    (Op::OomKill, 1),
+];
 
 /// The operations a world of `size` draws from.
 fn mix(size: Size) -> impl Iterator<Item = &'static (Op, u32)> {
@@ -233,6 +239,7 @@ impl Op {
             Op::MunmapPart => "munmap_part",
             Op::Mprotect => "mprotect_part",
             Op::Khugepaged => "khugepaged",
+            Op::OomKill => "oom_kill",
         }
     }
 
@@ -641,6 +648,19 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
         Op::Exit => {
             let k = rng.random_range(0..sp.own.len());
             if let Some((mm, _)) = sp.own[k].take() {
+                exit::exit_mmap(w, mm);
+            }
+            sp.own[k] = spawn_mm(w, &sp.regions);
+        }
+        Op::OomKill => {
+            // The OOM killer picks an own mm (often a fork's child): `mark_oom_victim`, the
+            // reaper's pass (`oom_reap_task`: trylock, unmap what it may, MMF_OOM_SKIP), then
+            // the victim's exit — while the other actors' rmap walks, migrations, reclaim
+            // and faults run on the pages it shares with them.
+            let k = rng.random_range(0..sp.own.len());
+            if let Some((mm, _)) = sp.own[k].take() {
+                oom_kill::mark_oom_victim(w, mm);
+                oom_kill::oom_reap_task(w, mm);
                 exit::exit_mmap(w, mm);
             }
             sp.own[k] = spawn_mm(w, &sp.regions);
