@@ -157,9 +157,6 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
                 (w.kernel.mlock.munlock_vma_page)(w, &page);
                 drop(page);
                 page_alloc::put_page(w, pfn);
-                // "next: cond_resched();" (≤5.17 munlock_vma_pages_range, once per page):
-                // a scheduling point — the one where v4.16's OOM reaper got in.
-                crate::sync::yield_now();
             }
         }
     }

@@ -33,7 +33,9 @@
 //! model's walk reads each PTE under its PTL and would not oops, so the overlap the fix
 //! forbids is what is reported); I11 and the quiescent checks judge the rest. Variants:
 //! `fixed` (v4.17), `pre-27ae357fa82b` (v4.16), `v5-18` (a213e5cf71cb: mlock_count, the
-//! modern exit and reaper).
+//! modern exit and reaper). The 4.x variants munlock through the pagevec form of
+//! `munlock_vma_pages_range` (3.12–5.17), whose `cond_resched()` after each batch is where
+//! loom lets the reaper in.
 
 use crate::kit::{self, actor};
 use crate::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
@@ -43,6 +45,7 @@ use mmlab_engine::kernel::Kernel;
 use mmlab_engine::ops::exit::{self, exit_mmap_v4_16, exit_mmap_v4_17};
 use mmlab_engine::ops::mlock::MlockScheme;
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
+use mmlab_engine::ops::munlock_pagevec::munlock_vma_pages_range_v5_17;
 use mmlab_engine::ops::oom_kill::{self, OomKillOps};
 use mmlab_engine::ops::{access, munlock};
 
@@ -104,6 +107,8 @@ impl Scenario for OomReaperMlock {
         match variant {
             Variant::Fixed | Variant::Pre27ae357fa82b => {
                 kernel.mlock.scheme = MlockScheme::PageMlock;
+                // 4.16/4.17 munlock through pagevecs, with a `cond_resched()` after each.
+                kernel.mlock.munlock_vma_pages_range = munlock_vma_pages_range_v5_17;
                 kernel.oom = OomKillOps::v4_17();
                 kernel.exit.exit_mmap = if variant == Variant::Fixed {
                     exit_mmap_v4_17
