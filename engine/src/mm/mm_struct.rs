@@ -132,7 +132,7 @@ pub mod mmf {
     /// `mm->has_pinned` field before it): some page of this mm was FOLL_PIN'ed
     /// once, so fork must look for pinned pages (`page_needs_cow_for_dma`).
     pub const HAS_PINNED: u32 = 1 << 0;
-    /// MMF_OOM_SKIP (`mm->flags` bit 21 in 4.x; here a bit of [`super::Mm::oom_flags`]): the
+    /// MMF_OOM_SKIP (a bit of `mm->flags`; here of [`super::Mm::oom_flags`]): the
     /// OOM killer and the OOM reaper disregard this mm — the reaper has reaped it, or
     /// `exit_mmap` set it to shut the reaper out (212925802454 "mm: oom: let oom_reap_task and
     /// exit_mmap run concurrently", 27ae357fa82b).
