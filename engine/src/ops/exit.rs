@@ -26,13 +26,11 @@ pub fn exit_mmap(w: &World, mm_id: MmId) {
 
 /// The old mlock scheme's munlock of every VM_LOCKED VMA (`if (mm->locked_vm)` …
 /// `munlock_vma_pages_all(vma)`), run by `exit_mmap` with **no** `mmap_lock` (nobody else
-/// is supposed to reach the mm). Each VMA's walk is noted for I22
+/// is supposed to reach the mm). Each VMA's walk is noted for I22 by `munlock_before_unmap`
 /// ([`oom_kill::note_munlock_walk`]).
-fn munlock_vma_pages_all_loop(w: &World, mm_id: MmId, vmas: &[VmaId]) {
+fn munlock_vma_pages_all_loop(w: &World, vmas: &[VmaId]) {
     for &v in vmas {
-        oom_kill::note_munlock_walk(w, mm_id, Some(v));
         crate::ops::munlock::munlock_before_unmap(w, v);
-        oom_kill::note_munlock_walk(w, mm_id, None);
     }
 }
 
@@ -45,7 +43,7 @@ fn munlock_vma_pages_all_loop(w: &World, mm_id: MmId, vmas: &[VmaId]) {
 pub fn exit_mmap_v6(w: &World, mm_id: MmId) {
     let mm = w.mms.get(mm_id);
     let vmas: Vec<VmaId> = mm.mmap_lock.read().vmas.clone();
-    munlock_vma_pages_all_loop(w, mm_id, &vmas);
+    munlock_vma_pages_all_loop(w, &vmas);
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, true);
     {
         let _map = mm.mmap_lock.read();
@@ -97,7 +95,7 @@ pub fn exit_mmap_v4_17(w: &World, mm_id: MmId) {
         drop(mm.mmap_lock.write());
         w.trace("exit_mmap: MMF_OOM_SKIP, down_write; up_write", mm_id, "");
     }
-    munlock_vma_pages_all_loop(w, mm_id, &vmas);
+    munlock_vma_pages_all_loop(w, &vmas);
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, true);
     (w.kernel.zap.unmap_vmas)(w, &mut gather, &vmas, 0, u64::MAX);
     let map = mm.mmap_lock.write();
@@ -113,7 +111,7 @@ pub fn exit_mmap_v4_17(w: &World, mm_id: MmId) {
 pub fn exit_mmap_v4_16(w: &World, mm_id: MmId) {
     let mm = w.mms.get(mm_id);
     let vmas: Vec<VmaId> = mm.mmap_lock.read().vmas.clone();
-    munlock_vma_pages_all_loop(w, mm_id, &vmas);
+    munlock_vma_pages_all_loop(w, &vmas);
     let mut gather = (w.kernel.tlb.tlb_gather_mmu)(w, mm_id, true);
     (w.kernel.zap.unmap_vmas)(w, &mut gather, &vmas, 0, u64::MAX);
     if mm_is_oom_victim(w, mm_id) {
