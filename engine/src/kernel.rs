@@ -30,9 +30,9 @@
 //! [`World`]: crate::mm::World
 
 use crate::ops::{
-    anon_vma, collapse_huge_page, do_swap_page, fault, fork, gup, huge_memory, hugetlb, khugepaged,
-    lock_vma, migrate, mkclean, mlock, mremap, munlock, notifier, pgtable, pgtable_generic, pvmw,
-    rmap_walk, split, tlb, ttu, zap,
+    anon_vma, collapse_huge_page, do_swap_page, exit, fault, fork, gup, huge_memory, hugetlb,
+    khugepaged, lock_vma, migrate, mkclean, mlock, mremap, munlock, munlock_pagevec, notifier,
+    oom_kill, pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -66,6 +66,31 @@ pub struct Kernel {
     pub pgtable: pgtable_generic::PgtableOps,
     /// khugepaged's PTE-table retraction of a file THP.
     pub khugepaged: khugepaged::KhugepagedOps,
+    /// `exit_mmap`'s era (its handshake with the OOM reaper).
+    pub exit: exit::ExitOps,
+    /// The OOM reaper's era (which VMAs `__oom_reap_task_mm` unmaps).
+    pub oom: oom_kill::OomKillOps,
+}
+
+impl Default for exit::ExitOps {
+    /// The modern kernel (6.x: `unmap_vmas` under `mmap_read_lock`, `MMF_OOM_SKIP`,
+    /// `free_pgtables` under `mmap_write_lock`); the 4.x orders are [`exit::exit_mmap_v4_17`]
+    /// and [`exit::exit_mmap_v4_16`].
+    fn default() -> Self {
+        exit::ExitOps {
+            exit_mmap: exit::exit_mmap_v6,
+        }
+    }
+}
+
+impl Default for oom_kill::OomKillOps {
+    /// The modern kernel (5.18+, a213e5cf71cb: the reaper unmaps mlocked VMAs too); the 4.x
+    /// reaper is [`oom_kill::OomKillOps::v4_17`].
+    fn default() -> Self {
+        oom_kill::OomKillOps {
+            __oom_reap_task_mm: oom_kill::__oom_reap_task_mm,
+        }
+    }
 }
 
 impl Default for mremap::MremapOps {
@@ -243,6 +268,7 @@ impl Default for mlock::MlockOps {
             munlock_vma_pages_range: munlock::munlock_vma_pages_range,
             munlock_vma_page: munlock::munlock_vma_page,
             page_mlock: munlock::page_mlock,
+            __munlock_pagevec: munlock_pagevec::__munlock_pagevec,
         }
     }
 }

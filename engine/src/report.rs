@@ -74,6 +74,9 @@ pub enum Oracle {
     /// set exactly when the swap cache holds a folio for it (PG_swapcache, `folio->swap` that
     /// slot), and no swap PTE names a free slot.
     I20SwapMap,
+    /// I22: the OOM reaper never unmaps a VMA that `exit_mmap`'s munlock is walking without
+    /// `mmap_lock` (27ae357fa82b, CVE-2018-1000200).
+    I22OomReapMunlock,
     /// I23: no page-cache page holds the data of a block its file no longer has — after a
     /// hole punch or a truncation returns, no page over the range brings the freed block's
     /// data back (docs/MODEL.md §20).
@@ -120,6 +123,7 @@ impl Oracle {
             I18CowWrite => "I18-cow-write",
             I19CowIsolation => "I19-cow-isolation",
             I20SwapMap => "I20-swap-map",
+            I22OomReapMunlock => "I22-oom-reap-munlock",
             I23PageOverHole => "I23-page-over-hole",
             StaleId => "stale-id",
             LostStore => "lost-store",

@@ -22,6 +22,7 @@
 //! | I17-anon-vma-tree | anon_vma trees, chains and counters agree; roots outlive children | a fork whose `anon_vma_fork` forgets the parent's `num_children++` (the engine's `anon_vma_tree` tests break the other clauses) |
 //! | I18-cow-write | a private mapping's write lands in a private anonymous page | dirty-cow `no-foll-cow`: a `FOLL_FORCE` write GUP whose `faultin_page` drops `FOLL_WRITE`, racing MADV_DONTNEED (pre-19be0eaffa3a) |
 //! | I19-cow-isolation | after fork, neither side sees the other's later writes | gup-cow-fork `pre-17839856fd58`: a child's vmsplice'd page that the parent's write fault reuses (`reuse_swap_page`, ≤5.7) |
+//! | I22-oom-reap-munlock | the OOM reaper never unmaps a VMA `exit_mmap`'s munlock is walking without `mmap_lock` | oom-reaper-mlock `pre-27ae357fa82b`: v4.16's `exit_mmap` munlocking while the 4.x reaper unmaps the VMA whose VM_LOCKED the walk just cleared |
 //! | I23-page-over-hole | no cached page holds a freed block's data | punch-hole-fault `filemap-fault-v5-14`: a fault that reads a block and caches it while a hole punch frees it (pre-730633f0b7f9) |
 //! | stale-id | no use of a freed object | a thread using an mm without a reference (`mm_users`) racing `exit_mmap` |
 //! | lost-store | a store after munmap returned is reported | the munmap above (no final flush), racing a store through the stale TLB entry |
@@ -78,6 +79,7 @@ use mmlab_scenarios::catalog::gup_cow_fork::{self, GupCowFork};
 use mmlab_scenarios::catalog::migrate_newpage::{self, MigrateNewpage};
 use mmlab_scenarios::catalog::migrate_vs_fault::{self, MigrateVsFault};
 use mmlab_scenarios::catalog::mlock_page_lock::{self, MlockPageLock};
+use mmlab_scenarios::catalog::oom_reaper_mlock::{self, OomReaperMlock};
 use mmlab_scenarios::catalog::punch_hole_fault::{self, PunchHoleFault};
 use mmlab_scenarios::catalog::ttu_sync::{self, TtuSync};
 use mmlab_scenarios::scenario::{About, Outcome, Scenario, ScenarioVariant, Size, VariantInfo};
@@ -678,6 +680,22 @@ fn negative_control_i19_cow_isolation() {
     );
 }
 
+/// I22: v4.16's `exit_mmap` (munlock with no `mmap_sem`, the reaper shut out only before
+/// `free_pgtables`) and the 4.x reaper (skips VM_LOCKED): the reaper unmaps the VMA whose
+/// VM_LOCKED the munlock walk has just cleared. Hand-built states for both of I22's checks
+/// are in `engine/tests/oom_reaper.rs`.
+#[test]
+fn negative_control_i22_oom_reap_munlock() {
+    assert_caught_by(
+        explore(
+            &OomReaperMlock,
+            oom_reaper_mlock::Variant::Pre27ae357fa82b,
+            Bound::Preemptions(2),
+        ),
+        Oracle::I22OomReapMunlock,
+    );
+}
+
 #[test]
 fn negative_control_i23_page_over_hole() {
     assert_caught_by(
@@ -769,6 +787,7 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
         I18CowWrite,
         I19CowIsolation,
         I20SwapMap,
+        I22OomReapMunlock,
         I23PageOverHole,
         StaleId,
         LostStore,
@@ -783,8 +802,8 @@ fn every_oracle_has_a_negative_control_or_a_reason() {
             I1Mapcount | I2TtuSync | I3FreeBeforeFlush | I4LostDirty | I6MigrationEntry
             | I7RefFreeze | I9AnonVma | I11Mlock | I12MlockLocking | I13SecondaryMmu
             | I14ZapCompletion | I15Lockdep | I16RmapReachable | I17AnonVmaTree | I18CowWrite
-            | I19CowIsolation | I23PageOverHole | StaleId | LostStore | Bug | PoolAccounting
-            | Progress => true,
+            | I19CowIsolation | I22OomReapMunlock | I23PageOverHole | StaleId | LostStore | Bug
+            | PoolAccounting | Progress => true,
         };
         let wanted = if controlled {
             format!(

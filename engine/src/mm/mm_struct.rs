@@ -112,6 +112,32 @@ pub struct Mm {
     /// by `vma_start_read` (READ_ONCE).
     /// Observer atomic, as `vm_lock_seq` (see `crate::mm::vma_lock::VmaLock`).
     pub mm_lock_seq: observer::AtomicU32,
+    /// The `MMF_OOM_*` bits and `MMF_UNSTABLE` of `mm->flags` ([`mmf::OOM_VICTIM`],
+    /// [`mmf::OOM_SKIP`], [`mmf::UNSTABLE`]): the OOM killer's and the OOM reaper's handshake
+    /// with `exit_mmap` (mm/oom_kill.c, mm/mmap.c).
+    ///
+    /// Observer atomic, kept apart from [`Mm::flags`] for that reason: every set and test
+    /// sits next to an `mmap_lock` operation that orders it — the reaper tests `MMF_OOM_SKIP`
+    /// right after its `mmap_read_trylock`, `exit_mmap` sets it right before its
+    /// `mmap_write_lock` (or its `down_write(); up_write()` handshake) — so loom already runs
+    /// the set before and after the test; as a facade atomic it would add branch points to
+    /// every exit in the catalog and no new order.
+    /// Protected by: nothing (atomic bit operations, as the kernel's `set_bit` / `test_bit`).
+    pub oom_flags: observer::AtomicU32,
+    /// `mm->mm_count` (`mmgrab` / `mmdrop`): references to the `struct mm_struct` itself — the
+    /// OOM killer's on its victim (`mark_oom_victim`: `tsk->signal->oom_mm`) keeps the mm the
+    /// reaper works on from being freed under it once `exit_mmap` is done. Starts at one (the
+    /// `mm_users` side's reference, dropped after `exit_mmap`).
+    ///
+    /// Observer atomic: its decrement in `mmdrop` follows an `mmap_lock` release (exit's, the
+    /// reaper's `up_read`), which loom switches at; whoever drops the last reference frees.
+    /// Protected by: nothing (atomic).
+    pub mm_count: observer::AtomicU32,
+    /// Observer bookkeeping for I22 (not kernel state): the VMA that an `exit_mmap` munlock
+    /// walk without `mmap_lock` (`munlock_vma_pages_all`, ≤5.17) is walking, packed
+    /// `VmaId` + 1 (0 = none).
+    /// Protected by: nothing (set and cleared by the exiting thread only).
+    pub munlock_walk: observer::AtomicU64,
 }
 
 /// `mm->flags` bits (include/linux/sched/coredump.h names; the model's own bit values).
@@ -120,6 +146,17 @@ pub mod mmf {
     /// `mm->has_pinned` field before it): some page of this mm was FOLL_PIN'ed
     /// once, so fork must look for pinned pages (`page_needs_cow_for_dma`).
     pub const HAS_PINNED: u32 = 1 << 0;
+    /// MMF_OOM_SKIP (a bit of `mm->flags`; here of [`super::Mm::oom_flags`]): the
+    /// OOM killer and the OOM reaper disregard this mm — the reaper has reaped it, or
+    /// `exit_mmap` set it to shut the reaper out (212925802454 "mm: oom: let oom_reap_task and
+    /// exit_mmap run concurrently", 27ae357fa82b).
+    pub const OOM_SKIP: u32 = 1 << 1;
+    /// MMF_UNSTABLE: the reaper has unmapped (some of) this mm; its contents are no longer
+    /// what the user wrote (`check_stable_address_space`). Bit of [`super::Mm::oom_flags`].
+    pub const UNSTABLE: u32 = 1 << 2;
+    /// MMF_OOM_VICTIM (`mm_is_oom_victim`, set by `mark_oom_victim`, 4.16+): `exit_mmap` must
+    /// shake hands with the reaper. Bit of [`super::Mm::oom_flags`].
+    pub const OOM_VICTIM: u32 = 1 << 3;
 }
 
 impl Mm {
@@ -137,6 +174,9 @@ impl Mm {
             flags: AtomicU32::new(0),
             mm_mt: MmMt::new(vmas),
             mm_lock_seq: observer::AtomicU32::new(0),
+            oom_flags: observer::AtomicU32::new(0),
+            mm_count: observer::AtomicU32::new(1),
+            munlock_walk: observer::AtomicU64::new(0),
         }
     }
 

@@ -180,4 +180,9 @@ pub struct MlockOps {
     /// `page_mlock` (≤5.17, formerly `try_to_munlock`): the rmap walk that re-mlocks a page
     /// another VM_LOCKED VMA still maps.
     pub page_mlock: fn(&World, &LockedPage<'_>),
+    /// `__munlock_pagevec` (3.12–5.17): munlock a batch of pinned pages, reached from
+    /// [`crate::ops::munlock_pagevec::munlock_vma_pages_range_v5_17`]. Default
+    /// [`crate::ops::munlock_pagevec::__munlock_pagevec`] (3b25df93c6e3); alternative
+    /// [`crate::ops::munlock_pagevec::__munlock_pagevec_v3_12`].
+    pub __munlock_pagevec: fn(&World, Vec<Pfn>),
 }

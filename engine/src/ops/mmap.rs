@@ -32,6 +32,10 @@ pub fn mm_alloc(w: &World) -> Result<MmId, Error> {
     mm.tlb_flush_pending.store(0, Ordering::SeqCst);
     mm.rss.store(0, std::sync::atomic::Ordering::SeqCst);
     mm.cpus_ran.store(0, std::sync::atomic::Ordering::SeqCst);
+    mm.oom_flags.store(0, std::sync::atomic::Ordering::SeqCst);
+    mm.mm_count.store(1, std::sync::atomic::Ordering::SeqCst);
+    mm.munlock_walk
+        .store(0, std::sync::atomic::Ordering::SeqCst);
     for p in &mm.pmd {
         p.store(0, Ordering::SeqCst);
     }
@@ -39,9 +43,28 @@ pub fn mm_alloc(w: &World) -> Result<MmId, Error> {
     Ok(id)
 }
 
-/// `mmdrop` (`__mmdrop`, kernel/fork.c): free the mm. The oracles forget it with it (its
-/// faults in flight and returned unmaps), so no exit path has to.
+/// `mmgrab` (include/linux/sched/mm.h): one more reference on the `struct mm_struct` itself
+/// (`mm_count`), as the OOM killer takes on its victim's mm (`mark_oom_victim`) so that the
+/// reaper may look at it after `exit_mmap`.
+pub fn mmgrab(w: &World, mm_id: MmId) {
+    w.mms
+        .get(mm_id)
+        .mm_count
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// `mmdrop` (kernel/fork.c): drop a reference on the mm struct; the last one frees it
+/// (`__mmdrop`). The oracles forget it with it (its faults in flight and returned unmaps),
+/// so no exit path has to.
 pub fn mmdrop(w: &World, mm_id: MmId) {
+    let prev = w
+        .mms
+        .get(mm_id)
+        .mm_count
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    if prev != 1 {
+        return;
+    }
     w.unmaps.lock().forget(mm_id);
     w.mms.free(mm_id);
 }

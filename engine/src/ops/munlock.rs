@@ -128,7 +128,12 @@ pub fn munlock(w: &World, mm_id: MmId, vma_id: VmaId) -> Result<(), Error> {
 /// VM_LOCKED VMA; under the new one, nothing (rmap removal munlocks).
 pub fn munlock_before_unmap(w: &World, vma_id: VmaId) {
     if w.kernel.mlock.scheme == MlockScheme::PageMlock && w.vmas.get(vma_id).has(vm::LOCKED) {
+        // Observer bookkeeping for I22: the walk is on this VMA (from exit_mmap, with no
+        // mmap_lock; from munmap under mmap_lock for write, which the reaper cannot share).
+        let mm = w.vmas.get(vma_id).info.get().mm;
+        crate::ops::oom_kill::note_munlock_walk(w, mm, Some(vma_id));
         (w.kernel.mlock.munlock_vma_pages_range)(w, vma_id);
+        crate::ops::oom_kill::note_munlock_walk(w, mm, None);
     }
 }
 

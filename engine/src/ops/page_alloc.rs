@@ -207,6 +207,17 @@ fn free_one_page(w: &World, pfn: Pfn) {
             );
         }
     }
+    // __page_cache_release (`__put_single_page`, `release_pages`): a page still on the LRU is
+    // taken off it under `lru_lock` before it is freed. Simplification: the model does not
+    // take the lock (a free of an LRU page would be a loom branch point in every scenario)
+    // but tells lockdep it would (`might_lock`) when the freeing thread already holds
+    // `lru_lock` — the one case lockdep could report here (a self-deadlock, 3b25df93c6e3),
+    // and the only one in which PG_LRU is read, so that no other free gains a loom operation.
+    if crate::sync::lockdep::is_held(crate::sync::LockClass::LruLock)
+        && page.test(crate::mm::pg::LRU)
+    {
+        w.lru_lock.might_lock();
+    }
     // The free path clears PG_mlocked (`unevictable_pgs_cleared`): a page can legitimately be
     // freed mlocked after a truncation/munlock race.
     page.flags.store(0, Ordering::SeqCst);

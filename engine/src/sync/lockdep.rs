@@ -252,6 +252,12 @@ pub fn assert_held(class: LockClass) {
     }
 }
 
+/// Does the current thread hold a lock of `class` (`lockdep_is_held`)? Observer state: no
+/// loom operation.
+pub fn is_held(class: LockClass) -> bool {
+    held::holds(class)
+}
+
 /// Forget the order learned between unordered classes (tests that reuse class names).
 pub fn forget_learned() {
     learned().lock().clear();

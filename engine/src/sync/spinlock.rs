@@ -231,6 +231,15 @@ impl<T> SpinLock<T> {
         }
     }
 
+    /// `might_lock` (include/linux/lockdep.h): tell lockdep this path may take the lock here,
+    /// without taking it — lockdep checks the acquisition (order, recursion) as if it were
+    /// made. Used where the model leaves out an acquisition the kernel makes (see the caller's
+    /// `Simplification:`).
+    #[track_caller]
+    pub fn might_lock(&self) {
+        acquire::before(self.raw().id(), 0, Attempt::Blocking, Location::caller());
+    }
+
     /// `spin_trylock`: never blocks; exempt from lockdep's order checks.
     #[track_caller]
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {

@@ -84,7 +84,8 @@ use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::shrink_folio_list::ScanControl;
 use mmlab_engine::ops::{
     access, collapse_huge_page, exit, fault, fork, huge_memory, khugepaged, migrate_thp, mkclean,
-    mprotect, mremap, munlock, munmap, page_alloc, reclaim, split_huge_page, truncate, vmscan,
+    mprotect, mremap, munlock, munmap, oom_kill, page_alloc, reclaim, split_huge_page, truncate,
+    vmscan,
 };
 use mmlab_engine::sync::ObserverMutex;
 use rand::rngs::SmallRng;
@@ -189,6 +190,7 @@ enum Op {
     SwapOut,
     SwapIn,
     ShrinkLru,
+    OomKill,
 }
 
 const MIX: &[(Op, u32)] = &[
@@ -229,6 +231,7 @@ const STRESS_MIX: &[(Op, u32)] = &[
     (Op::SwapOut, 5),
     (Op::SwapIn, 3),
     (Op::ShrinkLru, 4),
+    (Op::OomKill, 1),
 ];
 
 /// The operations a world of `size` draws from.
@@ -266,6 +269,7 @@ impl Op {
             Op::SwapOut => "swap_out",
             Op::SwapIn => "swap_in",
             Op::ShrinkLru => "shrink_lru",
+            Op::OomKill => "oom_kill",
         }
     }
 
@@ -747,6 +751,19 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
         Op::Exit => {
             let k = rng.random_range(0..sp.own.len());
             if let Some((mm, _)) = sp.own[k].take() {
+                exit::exit_mmap(w, mm);
+            }
+            sp.own[k] = spawn_mm(w, &sp.regions);
+        }
+        Op::OomKill => {
+            // The OOM killer picks an own mm (often a fork's child): `mark_oom_victim`, the
+            // reaper's pass (`oom_reap_task`: trylock, unmap what it may, MMF_OOM_SKIP), then
+            // the victim's exit — while the other actors' rmap walks, migrations, reclaim
+            // and faults run on the pages it shares with them.
+            let k = rng.random_range(0..sp.own.len());
+            if let Some((mm, _)) = sp.own[k].take() {
+                oom_kill::mark_oom_victim(w, mm);
+                oom_kill::oom_reap_task(w, mm);
                 exit::exit_mmap(w, mm);
             }
             sp.own[k] = spawn_mm(w, &sp.regions);

@@ -17,7 +17,9 @@ pub mod mlock_page_lock;
 pub mod mremap_rmap_locks;
 pub mod mremap_tlb_flush;
 pub mod munlock_exit;
+pub mod munlock_pagevec;
 pub mod notifier_range;
+pub mod oom_reaper_mlock;
 pub mod pmd_unlocked_check;
 pub mod punch_hole_fault;
 pub mod put_anon_vma_order;
@@ -55,6 +57,8 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &exec_stack_migration::ExecStackMigration,
         &swap_skip_cache::SwapSkipCache,
         &tlb_batched_pending::TlbBatchedPending,
+        &oom_reaper_mlock::OomReaperMlock,
+        &munlock_pagevec::MunlockPagevec,
         &mixed::Mixed,
     ]
 }
