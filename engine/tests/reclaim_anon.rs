@@ -149,29 +149,41 @@ fn a_clean_swap_cache_folio_is_unmapped_and_dropped_without_a_write() {
 }
 
 #[test]
-fn a_referenced_anon_folio_is_activated_and_a_mlocked_one_gives_its_swap_back() {
+fn a_referenced_anon_folio_is_looked_at_twice_then_activated_and_an_idle_one_swapped() {
     let (w, sink) = world();
     let (mm, pfn) = stored(&w, 5);
     vmscan::lru_add_drain(&w);
-    // folio_check_references: an anonymous folio with a young PTE is activated at once
-    // (the store made the PTE young).
+    let sc = ScanControl::default();
+    // folio_check_references (b518154e59aa): the young PTE of the instantiating fault earns
+    // PG_referenced and another trip around the inactive list — no slot taken yet.
     assert_eq!(
-        vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &ScanControl::default()),
+        vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &sc),
         0
     );
-    assert_eq!(w.lru_lock.lock().list_of(pfn), Some(LruList::ActiveAnon));
-    assert!(w.pte_at(mm, 0).is_some_and(|p| p.is_present()));
+    assert_eq!(w.lru_lock.lock().list_of(pfn), Some(LruList::InactiveAnon));
+    assert!(w.page(pfn).test(pg::REFERENCED));
     assert!(
         !w.page(pfn).test(pg::SWAPCACHE),
         "no slot taken before the references"
     );
-    // Aged to the inactive list: the young bit was cleared; unreferenced now, it is reclaimed.
+    // Touched again through a new walk: referenced twice → activated.
+    hw_lock(&w.cpus[0].tlb).clear();
+    assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 5);
+    assert_eq!(
+        vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &sc),
+        0
+    );
+    assert_eq!(w.lru_lock.lock().list_of(pfn), Some(LruList::ActiveAnon));
+    assert!(w.pte_at(mm, 0).is_some_and(|p| p.is_present()));
+    // Aged to the inactive list (its young bit cleared); unreferenced now, it is swapped out
+    // (an anonymous folio is never FOLIOREF_RECLAIM_CLEAN).
     vmscan::shrink_active_list(&w, 8, LruList::ActiveAnon);
     assert_eq!(w.lru_lock.lock().list_of(pfn), Some(LruList::InactiveAnon));
     assert_eq!(
-        vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &ScanControl::default()),
+        vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &sc),
         1
     );
     assert!(matches!(w.pte_at(mm, 0), Some(Pte::Swap { .. })));
+    assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 5);
     assert_clean(&w, &sink);
 }

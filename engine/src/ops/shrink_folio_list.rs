@@ -27,8 +27,8 @@
 //! split, no memcg.
 
 use crate::check::{self, Oracle};
-use crate::mm::page::Compound;
 use crate::mm::page::pg;
+use crate::mm::page::{Compound, Page};
 use crate::mm::swap::SwpEntry;
 use crate::mm::{FileId, Mapping, Pfn, World};
 use crate::ops::folio_referenced::folio_referenced;
@@ -59,11 +59,14 @@ pub enum FolioReferences {
     Activate,
 }
 
-/// `folio_check_references` (mm/vmscan.c, 6.x) of a file folio: `folio_referenced` (-1 when
-/// the rmap lock was contended: keep, "rotate"), then `folio_test_clear_referenced`. A folio
-/// whose PTEs were referenced is activated if it was referenced before too (or by more than
-/// one PTE), else marked PG_referenced and kept; an unreferenced one is reclaimed, only if
-/// clean when PG_referenced was set.
+/// `folio_check_references` (mm/vmscan.c, 6.x): `folio_referenced` (-1 when the rmap lock was
+/// contended: keep, "rotate"), then `folio_test_clear_referenced`. A folio whose PTEs were
+/// referenced is marked PG_referenced and activated if it was referenced before too (or by
+/// more than one PTE), else kept — "All mapped folios start out with page table references
+/// from the instantiating fault, so we need to look twice if a mapped file/anon folio is used
+/// more than once" (anonymous folios too since b518154e59aa, "mm/vmscan: protect the
+/// workingset on anonymous LRU", 5.9). An unreferenced folio is reclaimed, only if clean when
+/// PG_referenced was set and it is file LRU (`folio_is_file_lru`).
 pub fn folio_check_references(w: &World, page: &LockedPage<'_>) -> FolioReferences {
     let pfn = page.pfn();
     let referenced_ptes = folio_referenced(w, page);
@@ -71,17 +74,13 @@ pub fn folio_check_references(w: &World, page: &LockedPage<'_>) -> FolioReferenc
     let r = if referenced_ptes == -1 {
         FolioReferences::Keep
     } else if referenced_ptes > 0 {
-        if w.page(pfn).is_anon() {
+        w.page(pfn).test_set(pg::REFERENCED);
+        if referenced_folio || referenced_ptes > 1 {
             FolioReferences::Activate
         } else {
-            w.page(pfn).test_set(pg::REFERENCED);
-            if referenced_folio || referenced_ptes > 1 {
-                FolioReferences::Activate
-            } else {
-                FolioReferences::Keep
-            }
+            FolioReferences::Keep
         }
-    } else if referenced_folio && !w.page(pfn).is_anon() {
+    } else if referenced_folio && !w.page(pfn).test(pg::SWAPBACKED) {
         FolioReferences::ReclaimClean
     } else {
         FolioReferences::Reclaim
@@ -146,10 +145,14 @@ pub(crate) fn settle(w: &World, fate: Fate<'_>, ret: &mut Vec<Pfn>, free_folios:
         Fate::Activate(locked) => {
             let pfn = locked.pfn();
             let page = w.page(pfn);
-            if page.test(pg::SWAPCACHE) && page.test(pg::MLOCKED) {
+            // "if (folio_test_swapcache(folio) && (mem_cgroup_swap_full(folio) ||
+            // folio_test_mlocked(folio))) folio_free_swap(folio);" then "if
+            // (!folio_test_mlocked(folio)) folio_set_active(folio);" (PG_mlocked read once).
+            let mlocked = page.test(pg::MLOCKED);
+            if mlocked && page.test(pg::SWAPCACHE) {
                 free_swap::folio_free_swap(w, &locked);
             }
-            if !page.test(pg::MLOCKED) {
+            if !mlocked {
                 page.test_set(pg::ACTIVE);
             }
             locked.unlock();
@@ -309,11 +312,17 @@ pub fn __remove_mapping(w: &World, mapping: AddressSpace, locked: &LockedPage<'_
             if cache.pages.get(index as usize).copied().flatten() != Some(pfn) {
                 return false;
             }
-            if !folio_ref_freeze_clean(w, pfn) {
+            if !folio_ref_freeze_clean(w, page, pfn) {
                 return false;
             }
             cache.pages[index as usize] = None;
             drop(cache);
+            i11_not_mlocked(page, pfn);
+            // page_cache_delete: "folio->mapping = NULL".
+            page.mapping.store(0, Ordering::SeqCst);
+            page.test_clear(pg::ACTIVE);
+            page.test_clear(pg::REFERENCED);
+            page.refcount.store(1, Ordering::SeqCst);
             w.trace(
                 "__remove_mapping",
                 pfn,
@@ -327,7 +336,7 @@ pub fn __remove_mapping(w: &World, mapping: AddressSpace, locked: &LockedPage<'_
                 return false;
             }
             let mut cache = w.swap.cache.lock();
-            if !folio_ref_freeze_clean(w, pfn) {
+            if !folio_ref_freeze_clean(w, page, pfn) {
                 return false;
             }
             // "swp_entry_t swap = folio->swap; ... __delete_from_swap_cache(folio, swap,
@@ -336,17 +345,21 @@ pub fn __remove_mapping(w: &World, mapping: AddressSpace, locked: &LockedPage<'_
             swap_state::__delete_from_swap_cache(w, pfn, entry, &mut cache);
             drop(cache);
             swapfile::put_swap_folio(w, pfn, entry);
+            i11_not_mlocked(page, pfn);
+            // The anonymous folio keeps its anon_vma in `folio->mapping` until it is freed.
+            page.refcount.store(1, Ordering::SeqCst);
             w.trace("__remove_mapping", pfn, format_args!("swap slot {entry}"));
         }
     }
+    true
+}
+
+/// I11: reclaim never frees a folio an mlocked VMA maps (`folio_evictable` sent it to
+/// `activate_locked`, and `try_to_unmap` refuses VM_LOCKED mappings).
+fn i11_not_mlocked(page: &Page, pfn: Pfn) {
     if page.test(pg::MLOCKED) {
         check::violation(Oracle::I11Mlock, format!("reclaim freed mlocked {pfn}"));
     }
-    page.mapping.store(0, Ordering::SeqCst);
-    page.test_clear(pg::ACTIVE);
-    page.test_clear(pg::REFERENCED);
-    page.refcount.store(1, Ordering::SeqCst);
-    true
 }
 
 /// `__remove_mapping`'s "non racy check for a busy folio", under the mapping's `i_pages`:
@@ -354,8 +367,7 @@ pub fn __remove_mapping(w: &World, mapping: AddressSpace, locked: &LockedPage<'_
 /// "if (unlikely(folio_test_dirty(folio))) { folio_ref_unfreeze(folio, refcount); goto
 /// cannot_free; }" — the dirty test after the freeze, so that no GUP user or stale TLB entry
 /// can redirty the folio unseen.
-fn folio_ref_freeze_clean(w: &World, pfn: Pfn) -> bool {
-    let page = w.page(pfn);
+fn folio_ref_freeze_clean(w: &World, page: &Page, pfn: Pfn) -> bool {
     if page
         .refcount
         .compare_exchange(2, 0, Ordering::SeqCst, Ordering::SeqCst)

@@ -782,16 +782,16 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             let r = anon[rng.random_range(0..anon.len())];
             let va = r.start + rng.random_range(0..r.len);
             match (op, w.pte_at(mm, va)) {
-                (Op::SwapOut, Some(Pte::Present { pfn, .. })) => {
-                    // MADV_PAGEOUT's way (madvise_cold_or_pageout_pte_range): the folio taken
-                    // off the LRU (folio_isolate_lru, under a reference of our own where the
-                    // kernel holds the PTL) and reclaim_pages → shrink_folio_list.
-                    if page_alloc::get_page_unless_zero(w, pfn) {
-                        let isolated = w.page(pfn).is_anon() && vmscan::folio_isolate_lru(w, pfn);
-                        page_alloc::put_page(w, pfn);
-                        if isolated {
-                            vmscan::reclaim_pages(w, vec![pfn]);
-                        }
+                // MADV_PAGEOUT's way (madvise_cold_or_pageout_pte_range): the folio taken off
+                // the LRU (folio_isolate_lru, under a reference of our own where the kernel
+                // holds the PTL) and reclaim_pages → shrink_folio_list.
+                (Op::SwapOut, Some(Pte::Present { pfn, .. }))
+                    if page_alloc::get_page_unless_zero(w, pfn) =>
+                {
+                    let isolated = w.page(pfn).is_anon() && vmscan::folio_isolate_lru(w, pfn);
+                    page_alloc::put_page(w, pfn);
+                    if isolated {
+                        vmscan::reclaim_pages(w, vec![pfn]);
                     }
                 }
                 (Op::SwapIn, Some(Pte::Swap { .. })) => {
