@@ -11,7 +11,9 @@ use mmlab_engine::ops::access::{self, hw_access};
 use mmlab_engine::ops::migrate::{isolate_lru_page, putback_lru_page};
 use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::pagemap::lock_page;
-use mmlab_engine::ops::shrink_folio_list::{__remove_mapping, ScanControl, shrink_folio_list};
+use mmlab_engine::ops::shrink_folio_list::{
+    __remove_mapping, AddressSpace, ScanControl, shrink_folio_list,
+};
 use mmlab_engine::ops::ttu::{TTU_BATCH_FLUSH, try_to_unmap};
 use mmlab_engine::ops::{mkclean, page_alloc, tlb_ubc, vmscan};
 use mmlab_engine::sync::hw_lock;
@@ -251,7 +253,11 @@ fn negative_control_freeing_before_the_batch_flush_is_caught_by_i3() {
         cpu0_caches(&w, pfn),
         "a clean entry's flush is not forced before I/O"
     );
-    assert!(__remove_mapping(&w, w.file(0), 0, &page));
+    assert!(__remove_mapping(
+        &w,
+        AddressSpace::File(w.file(0), 0),
+        &page
+    ));
     page.unlock();
     // The wrong order: free_unref_page_list before try_to_unmap_flush.
     page_alloc::put_page(&w, pfn);

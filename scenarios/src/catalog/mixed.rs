@@ -218,7 +218,9 @@ const MIX: &[(Op, u32)] = &[
 /// actor keeps ids of) and leaves the region's slot re-resolved by its bounds.
 ///
 /// Anonymous reclaim with swap (docs/MODEL.md §17): `swap_out` reclaims the anonymous page
-/// at an address (`add_to_swap`, `try_to_unmap`, `pageout`, `__remove_mapping`), `swap_in`
+/// at an address as MADV_PAGEOUT does (`folio_isolate_lru`, `reclaim_pages` →
+/// `shrink_folio_list`: `add_to_swap`, `try_to_unmap`, `pageout`, `__remove_mapping`);
+/// `shrink_lru` scans the anon lists as well as the file ones; `swap_in`
 /// faults on an address whose PTE is a swap entry (`do_swap_page`; loads and stores fault on
 /// them too). Half the iterations run with a `SWP_SYNCHRONOUS_IO` device (by the seed's low
 /// bit), so that both swap-in paths — through the cache and skipping it — run.
@@ -741,12 +743,18 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             }
         }
         Op::ShrinkLru => {
-            // kswapd's turn on the file LRU: age the active list, then reclaim a batch from
-            // the inactive one through shrink_folio_list (TTU_BATCH_FLUSH, deferred flushes).
+            // kswapd's turn on the file or the anon LRU: age the active list, then reclaim a
+            // batch from the inactive one through shrink_folio_list (TTU_BATCH_FLUSH, deferred
+            // flushes; anonymous folios swapped out).
+            let (active, inactive) = if rng.random_bool(0.5) {
+                (LruList::ActiveFile, LruList::InactiveFile)
+            } else {
+                (LruList::ActiveAnon, LruList::InactiveAnon)
+            };
             if rng.random_bool(0.5) {
-                vmscan::shrink_active_list(w, 4, LruList::ActiveFile);
+                vmscan::shrink_active_list(w, 4, active);
             }
-            vmscan::shrink_inactive_list(w, 4, LruList::InactiveFile, &ScanControl::default());
+            vmscan::shrink_inactive_list(w, 4, inactive, &ScanControl::default());
         }
         Op::Exit => {
             let k = rng.random_range(0..sp.own.len());
@@ -791,8 +799,17 @@ fn step(w: &World, cpu: usize, rng: &mut SmallRng, sp: &mut Spaces, value: u64, 
             let r = anon[rng.random_range(0..anon.len())];
             let va = r.start + rng.random_range(0..r.len);
             match (op, w.pte_at(mm, va)) {
-                (Op::SwapOut, Some(Pte::Present { pfn, .. })) => {
-                    reclaim::reclaim_anon_page(w, pfn);
+                // MADV_PAGEOUT's way (madvise_cold_or_pageout_pte_range): the folio taken off
+                // the LRU (folio_isolate_lru, under a reference of our own where the kernel
+                // holds the PTL) and reclaim_pages → shrink_folio_list.
+                (Op::SwapOut, Some(Pte::Present { pfn, .. }))
+                    if page_alloc::get_page_unless_zero(w, pfn) =>
+                {
+                    let isolated = w.page(pfn).is_anon() && vmscan::folio_isolate_lru(w, pfn);
+                    page_alloc::put_page(w, pfn);
+                    if isolated {
+                        vmscan::reclaim_pages(w, vec![pfn]);
+                    }
                 }
                 (Op::SwapIn, Some(Pte::Swap { .. })) => {
                     let _ = (w.kernel.fault.do_user_addr_fault)(w, mm, va, rng.random_bool(0.5));
