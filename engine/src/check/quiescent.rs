@@ -268,8 +268,16 @@ pub fn check_world(w: &World) {
                 }
             }
         }
-        // I11: no page stays mlocked with nothing mlocking it.
-        if page.test(pg::MLOCKED) && n == 0 && !page.lock().is_locked() {
+        // I11: no page stays mlocked with nothing mlocking it — unless a munlock walk passed it
+        // while it was a migration entry, which the kernel's walk skips and leaves it stranded
+        // (`Page::munlock_missed`).
+        if page.test(pg::MLOCKED)
+            && n == 0
+            && !page.lock().is_locked()
+            && !page
+                .munlock_missed
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
             violation(
                 Oracle::I11Mlock,
                 format!("{pfn} stranded PG_mlocked with no mapping"),

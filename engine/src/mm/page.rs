@@ -145,6 +145,17 @@ pub struct Page {
     /// read as zeros, or not a file page). Observer state: the ground truth I23 compares with
     /// the file's block map (docs/MODEL.md §20), not kernel state.
     pub block: observer::AtomicU64,
+    /// The lab's record that a 5.18+ munlock walk (`mlock_pte_range` on a VMA whose VM_LOCKED it
+    /// has just cleared) passed this page's PTE while it was a migration entry. The kernel's walk
+    /// skips a non-present PTE (`if (!pte_present(ptent)) continue;`), so that munlock never
+    /// reaches the page; if the migration then fails and remaps it into the VMA — now without
+    /// VM_LOCKED, so `mlock_vma_folio` does nothing — while an earlier remap into the still
+    /// VM_LOCKED VMA had set PG_mlocked on the isolated folio (`__mlock_folio` keeps no count for
+    /// it), the folio goes back to the LRU mlocked with nothing mlocking it: unevictable, with
+    /// `lru_add_fn`'s `mlock_count = 0` ("Err on the safe side, underestimate ..."), until it is
+    /// freed. The kernel accepts that; I11 does not call such a page stranded. Observer state,
+    /// not kernel state (docs/MODEL.md §3, I11).
+    pub munlock_missed: observer::AtomicBool,
     /// `folio->swap` (`page_private` before 6.6): the swap entry of a PG_swapcache folio (a
     /// slot of `crate::mm::swap`), set by `add_to_swap_cache` and cleared by
     /// `__delete_from_swap_cache` (zero otherwise).
@@ -165,6 +176,7 @@ impl Page {
             compound: Frozen::new(Compound::Single),
             entire_mapcount: AtomicI32::new(0),
             block: observer::AtomicU64::new(0),
+            munlock_missed: observer::AtomicBool::new(false),
             swap: AtomicU64::new(0),
         }
     }

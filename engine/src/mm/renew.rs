@@ -114,9 +114,11 @@ fn reset_page(p: &mut Page, cpus: usize) {
         compound,
         entire_mapcount,
         block,
+        munlock_missed,
         swap,
     } = p;
     block.store(0, std::sync::atomic::Ordering::Relaxed);
+    munlock_missed.store(false, std::sync::atomic::Ordering::Relaxed);
     swap.store(0, Ordering::Relaxed);
     *compound = Frozen::new(super::page::Compound::Single);
     entire_mapcount.store(0, Ordering::Relaxed);

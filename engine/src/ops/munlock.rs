@@ -149,8 +149,21 @@ pub fn munlock_vma_pages_range(w: &World, vma_id: VmaId) {
     w.trace("munlock_vma_pages_range", vma_id, "clear VM_LOCKED");
     match w.kernel.mlock.scheme {
         MlockScheme::MlockCount => {
+            // mlock_pte_range: `if (!pte_present(ptent)) continue;` — a page under migration
+            // is not munlocked here (see `Page::munlock_missed`).
             for va in info.start..info.end {
-                with_present_pte(w, info.mm, va, |pfn| (w.kernel.mlock.munlock_folio)(w, pfn));
+                let Some(pte) = pte_offset_map_lock(w, info.mm, va) else {
+                    continue;
+                };
+                match pte.get() {
+                    Pte::Present { pfn, .. } => (w.kernel.mlock.munlock_folio)(w, pfn),
+                    Pte::Migration { pfn, .. } => w
+                        .page(pfn)
+                        .munlock_missed
+                        .store(true, std::sync::atomic::Ordering::SeqCst),
+                    _ => {}
+                }
+                drop(pte);
             }
         }
         MlockScheme::PageMlock => {

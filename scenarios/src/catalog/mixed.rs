@@ -416,19 +416,6 @@ fn thp_step(w: &World, cpu: usize, rng: &mut SmallRng, thp_mm: MmId, len: u64, v
 /// One in this many stress steps is a THP step.
 const THP_ONE_IN: u32 = 8;
 
-/// Whether the stress workload takes THP steps at all. Off, for one finding outside THP: with
-/// the steps on (their timing, not their pages), about one run in a thousand ends with a file
-/// page stranded `PG_mlocked` with no mapping (I11 at rest): `munlock` clears `VM_LOCKED` and
-/// walks the PTEs while a page migration that cannot freeze the page (a FOLL_PIN holds it, the
-/// refcounts past a thousand in the trace) has the PTE as a migration entry — the walk skips
-/// it, and the failed migration's remap had already set `PG_mlocked` on the isolated page
-/// (`mlock_folio: isolated, count unchanged`). The reference "leak" once suspected here is
-/// that pin (`GUP_PIN_COUNTING_BIAS`), and the other I11 (a `VM_LOCKED` VMA with nothing
-/// resident) was the THP mm's anon_vma taken from the actors' share, now counted apart
-/// (MODEL.md §15). The THP paths themselves (faults, zaps, splits, NUMA hinting, THP
-/// migration) ran clean over thousands of runs with the steps on.
-const THP_STEPS: bool = false;
-
 /// The tiny (loom) world's seed: loom models must be deterministic, so its two actors' three
 /// operations each are drawn from this fixed seed — chosen among the first few hundred so that
 /// the draws include a fork (of the shared mm, whose anonymous pages are populated), a
@@ -948,7 +935,6 @@ impl Scenario for Mixed {
                         n += 1;
                         let value = ((cpu as u64) << 48) | n;
                         if let Some((thp_mm, len)) = thp
-                            && THP_STEPS
                             && thp_rng.random_ratio(1, THP_ONE_IN)
                         {
                             thp_step(&w, cpu, &mut thp_rng, thp_mm, len, value);
