@@ -221,19 +221,8 @@ pub fn __split_huge_pmd_migration_locked(w: &World, pmd: &LockedPmd<'_>) {
     let Pmd::Migration { pfn, write } = pmd.get() else {
         return;
     };
-    let table_id = match pmd.pgtable_trans_huge_withdraw() {
-        Some(t) => t,
-        None => {
-            let (t, table) = w
-                .tables
-                .alloc()
-                .expect("__split_huge_pmd: no table deposited and none free");
-            table.share_count.store(1, Ordering::SeqCst);
-            t
-        }
-    };
+    let table_id = pmd.withdraw_table_for_split("__split_huge_pmd");
     let table = w.tables.get(table_id);
-    table.owner.set((pmd.mm(), pmd.slot()));
     let nr = w.cfg.ptes_per_table;
     for (i, e) in table.entries.iter().enumerate().take(nr) {
         let entry = Pte::Migration {
@@ -273,19 +262,8 @@ pub fn __split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>) {
     w.page(pfn)
         .refcount
         .fetch_add(nr as i32 - 1, Ordering::SeqCst);
-    let table_id = match pmd.pgtable_trans_huge_withdraw() {
-        Some(t) => t,
-        None => {
-            let (t, table) = w
-                .tables
-                .alloc()
-                .expect("__split_huge_pmd: no table deposited and none free");
-            table.share_count.store(1, Ordering::SeqCst);
-            t
-        }
-    };
+    let table_id = pmd.withdraw_table_for_split("__split_huge_pmd");
     let table = w.tables.get(table_id);
-    table.owner.set((pmd.mm(), pmd.slot()));
     for i in 0..nr {
         let sub = w.subpage(pfn, i);
         w.page(sub).mapcount.fetch_add(1, Ordering::SeqCst);

@@ -235,4 +235,29 @@ impl<'w> LockedPmd<'w> {
         }
         table
     }
+
+    /// The PTE table a split of this huge (or migration) PMD fills: the one the THP fault
+    /// deposited (`pgtable_trans_huge_withdraw`), or, where none was (a world that made the
+    /// huge PMD by hand), a fresh one — the kernel always has a deposit. Either way the table
+    /// is this PMD slot's. `who` names the caller in the panic if the arena is exhausted.
+    pub fn withdraw_table_for_split(&self, who: &str) -> TableId {
+        let table_id = match self.pgtable_trans_huge_withdraw() {
+            Some(t) => t,
+            None => {
+                let (t, table) = self
+                    .w
+                    .tables
+                    .alloc()
+                    .unwrap_or_else(|| panic!("{who}: no table deposited and none free"));
+                table.share_count.store(1, crate::sync::Ordering::SeqCst);
+                t
+            }
+        };
+        self.w
+            .tables
+            .get(table_id)
+            .owner
+            .set((self.mm, self.slot));
+        table_id
+    }
 }

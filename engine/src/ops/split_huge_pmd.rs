@@ -71,19 +71,8 @@ pub fn split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>, freeze:
         rmap::set_page_dirty(w, head);
     }
     w.page(head).test_clear(pg::ANON_EXCLUSIVE);
-    let table_id = match pmd.pgtable_trans_huge_withdraw() {
-        Some(t) => t,
-        None => {
-            let (t, table) = w
-                .tables
-                .alloc()
-                .expect("__split_huge_pmd_locked: no table deposited and none free");
-            table.share_count.store(1, Ordering::SeqCst);
-            t
-        }
-    };
+    let table_id = pmd.withdraw_table_for_split("__split_huge_pmd_locked");
     let table = w.tables.get(table_id);
-    table.owner.set((pmd.mm(), pmd.slot()));
     let nr = w.cfg.ptes_per_table;
     for (i, e) in table.entries.iter().enumerate().take(nr) {
         let entry = Pte::Migration {
