@@ -29,12 +29,51 @@ use mmlab_scenarios::stress::{Budget, Pair, Quiet, RunConfig, run};
 #[cfg(not(mmlab_loom))]
 use std::time::Duration;
 
+/// The flags this example takes, each with a value.
+#[cfg(not(mmlab_loom))]
+const FLAGS: &[&str] = &["--runs", "--cap", "--clean", "--mixed", "--harness"];
+
+#[cfg(not(mmlab_loom))]
+const USAGE: &str = "usage: cargo run --release -p mmlab-scenarios --example results -- \
+[--runs 10] [--cap 10s] [--clean 600s] [--mixed 20s] [--harness crew|spawn] > docs/RESULTS.md";
+
+/// Bad input: say what and how to call it, exit 2 (before anything is measured or printed to
+/// stdout, so a redirected docs/RESULTS.md is not half written by a typo).
+#[cfg(not(mmlab_loom))]
+fn usage_error(what: &str) -> ! {
+    eprintln!("results: {what}\n{USAGE}");
+    std::process::exit(2)
+}
+
+/// The arguments as (flag, value) pairs, every flag known and given a value; `--help` prints
+/// the usage and exits 0.
+#[cfg(not(mmlab_loom))]
+fn args() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--help" || a == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        if !FLAGS.contains(&a.as_str()) {
+            usage_error(&format!("unknown argument {a:?}"));
+        }
+        match it.next() {
+            Some(v) => out.push((a, v)),
+            None => usage_error(&format!("{a} needs a value")),
+        }
+    }
+    out
+}
+
 #[cfg(not(mmlab_loom))]
 fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    args()
+        .into_iter()
+        .rev()
+        .find(|(f, _)| f == name)
+        .map(|(_, v)| v)
         .unwrap_or_else(|| default.to_string())
 }
 
@@ -96,11 +135,20 @@ fn fmt_s(x: Option<f64>) -> String {
 
 #[cfg(not(mmlab_loom))]
 fn main() {
-    let runs: u64 = arg("--runs", "10").parse().unwrap_or(10);
-    let cap = parse_duration(&arg("--cap", "10s")).unwrap_or(Duration::from_secs(10));
-    let clean = parse_duration(&arg("--clean", "600s")).unwrap_or(Duration::from_secs(600));
-    let mixed = parse_duration(&arg("--mixed", "20s")).unwrap_or(Duration::from_secs(20));
-    let harness = parse_harness(&arg("--harness", "crew")).unwrap_or_default();
+    let runs: u64 = arg("--runs", "10")
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| usage_error("--runs takes a positive number"));
+    let duration = |flag: &str, default: &str| {
+        parse_duration(&arg(flag, default))
+            .unwrap_or_else(|_| usage_error(&format!("{flag} takes a duration such as 10s or 3m")))
+    };
+    let cap = duration("--cap", "10s");
+    let clean = duration("--clean", "600s");
+    let mixed = duration("--mixed", "20s");
+    let harness = parse_harness(&arg("--harness", "crew"))
+        .unwrap_or_else(|_| usage_error("--harness takes crew or spawn"));
     let harness_arg = match harness {
         HarnessKind::Crew => String::new(),
         other => format!(" --harness {}", other.as_str()),

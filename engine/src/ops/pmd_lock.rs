@@ -253,11 +253,7 @@ impl<'w> LockedPmd<'w> {
                 t
             }
         };
-        self.w
-            .tables
-            .get(table_id)
-            .owner
-            .set((self.mm, self.slot));
+        self.w.tables.get(table_id).owner.set((self.mm, self.slot));
         table_id
     }
 }
