@@ -5,42 +5,18 @@
 //! `try_to_unmap_flush` before the folio is freed — and a fault swaps it back in.
 #![cfg(not(mmlab_loom))]
 
-use mmlab_engine::check::{Sink, Violation, quiescent};
-use mmlab_engine::kernel::Kernel;
+mod common;
+
+use common::{anon_page_stored, assert_world_clean, swap_world};
+
 use mmlab_engine::mm::lruvec::LruList;
 use mmlab_engine::mm::page::pg;
 use mmlab_engine::mm::pte::Pte;
-use mmlab_engine::mm::{MmId, Pfn, World, WorldConfig};
+use mmlab_engine::mm::{Pfn, World};
 use mmlab_engine::ops::access;
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::shrink_folio_list::ScanControl;
 use mmlab_engine::ops::vmscan;
 use mmlab_engine::sync::hw_lock;
-
-fn world() -> (World, Sink) {
-    let cfg = WorldConfig {
-        pages: 8,
-        mms: 2,
-        vmas: 4,
-        ..WorldConfig::tiny(2)
-    };
-    let w = World::new(cfg, Kernel::default());
-    let sink = Sink::new();
-    sink.install();
-    (w, sink)
-}
-
-/// An mm with one anonymous page at va 0, cpu0 having stored `value` to it: its TLB caches
-/// the PTE writable and dirty.
-fn stored(w: &World, value: u64) -> (MmId, Pfn) {
-    let mm = mm_alloc(w).expect("mm");
-    mmap(w, mm, 0, 1, MapKind::Anon).expect("mmap");
-    access::store(w, 0, mm, 0, value).expect("store");
-    let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, 0) else {
-        panic!("the store mapped a page")
-    };
-    (mm, pfn)
-}
 
 fn cpu0_caches(w: &World, pfn: Pfn) -> bool {
     hw_lock(&w.cpus[0].tlb).iter().any(|e| e.pfn == pfn)
@@ -52,21 +28,15 @@ fn disk(w: &World, slot: u32) -> u64 {
         .load(std::sync::atomic::Ordering::SeqCst)
 }
 
-fn assert_clean(w: &World, sink: &Sink) {
-    quiescent::check_world(w);
-    let v: Vec<Violation> = sink.take();
-    assert!(v.is_empty(), "{v:?}");
-}
-
 const IGNORE_REFERENCES: ScanControl = ScanControl {
     ignore_references: true,
 };
 
 #[test]
 fn shrink_inactive_list_swaps_an_anon_folio_out_and_a_fault_brings_it_back() {
-    let (w, sink) = world();
+    let (w, sink) = swap_world();
     w.trace.observe();
-    let (mm, pfn) = stored(&w, 42);
+    let (mm, pfn) = anon_page_stored(&w, 42);
     vmscan::lru_add_drain(&w);
     assert_eq!(w.lru_lock.lock().list_of(pfn), Some(LruList::InactiveAnon));
     assert!(cpu0_caches(&w, pfn));
@@ -101,7 +71,7 @@ fn shrink_inactive_list_swaps_an_anon_folio_out_and_a_fault_brings_it_back() {
         at("__delete_from_swap_cache") < at("free_unref_page"),
         "{trace}"
     );
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 
     // A fault swaps it back in, through the swap cache, with the data.
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 42);
@@ -109,13 +79,13 @@ fn shrink_inactive_list_swaps_an_anon_folio_out_and_a_fault_brings_it_back() {
         panic!("swapped in")
     };
     assert!(w.page(pfn).test(pg::SWAPCACHE));
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn a_clean_swap_cache_folio_is_unmapped_and_dropped_without_a_write() {
-    let (w, sink) = world();
-    let (mm, _) = stored(&w, 7);
+    let (w, sink) = swap_world();
+    let (mm, _) = anon_page_stored(&w, 7);
     vmscan::lru_add_drain(&w);
     assert_eq!(
         vmscan::shrink_inactive_list(&w, 8, LruList::InactiveAnon, &IGNORE_REFERENCES),
@@ -145,13 +115,13 @@ fn a_clean_swap_cache_folio_is_unmapped_and_dropped_without_a_write() {
     assert_eq!(disk(&w, slot), 7);
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 7);
     assert!(!w.pages.is_live(pfn2));
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn a_referenced_anon_folio_is_looked_at_twice_then_activated_and_an_idle_one_swapped() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 5);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 5);
     vmscan::lru_add_drain(&w);
     let sc = ScanControl::default();
     // folio_check_references (b518154e59aa): the young PTE of the instantiating fault earns
@@ -185,5 +155,5 @@ fn a_referenced_anon_folio_is_looked_at_twice_then_activated_and_an_idle_one_swa
     );
     assert!(matches!(w.pte_at(mm, 0), Some(Pte::Swap { .. })));
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 5);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }

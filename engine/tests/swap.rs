@@ -5,6 +5,10 @@
 //! lost-store oracle fire on bad states built by hand (their negative controls).
 #![cfg(not(mmlab_loom))]
 
+mod common;
+
+use common::{anon_page_stored, assert_world_clean, swap_world};
+
 use mmlab_engine::check::{Oracle, Sink, Violation, quiescent};
 use mmlab_engine::kernel::Kernel;
 use mmlab_engine::mm::page::pg;
@@ -12,23 +16,9 @@ use mmlab_engine::mm::pte::Pte;
 use mmlab_engine::mm::swap::{SWAP_HAS_CACHE, swp};
 use mmlab_engine::mm::{MmId, Pfn, World, WorldConfig};
 use mmlab_engine::ops::migrate::{NewPagePool, isolate_lru_page, migrate_pages};
-use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::ops::reclaim::{Reclaimed, reclaim_anon_page};
 use mmlab_engine::ops::{access, fork, munmap};
 use mmlab_engine::sync::Ordering;
-
-fn world() -> (World, Sink) {
-    let cfg = WorldConfig {
-        pages: 8,
-        mms: 2,
-        vmas: 4,
-        ..WorldConfig::tiny(2)
-    };
-    let w = World::new(cfg, Kernel::default());
-    let sink = Sink::new();
-    sink.install();
-    (w, sink)
-}
 
 fn steps(w: &World) -> Vec<&'static str> {
     w.trace.events().iter().map(|e| e.step).collect()
@@ -36,17 +26,6 @@ fn steps(w: &World) -> Vec<&'static str> {
 
 fn fired(v: &[Violation], oracle: Oracle) -> bool {
     v.iter().any(|v| v.oracle == oracle)
-}
-
-/// An mm with one anonymous page at va 0, cpu0 having stored `value` to it.
-fn stored(w: &World, value: u64) -> (MmId, Pfn) {
-    let mm = mm_alloc(w).expect("mm");
-    mmap(w, mm, 0, 1, MapKind::Anon).expect("mmap");
-    access::store(w, 0, mm, 0, value).expect("store");
-    let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, 0) else {
-        panic!("the store mapped a page")
-    };
-    (mm, pfn)
 }
 
 fn swapped_out(w: &World, mm: MmId, pfn: Pfn) -> u32 {
@@ -59,16 +38,10 @@ fn swapped_out(w: &World, mm: MmId, pfn: Pfn) -> u32 {
     offset
 }
 
-fn assert_clean(w: &World, sink: &Sink) {
-    quiescent::check_world(w);
-    let v = sink.take();
-    assert!(v.is_empty(), "{v:?}");
-}
-
 #[test]
 fn swap_out_then_swap_in_through_the_cache_keeps_data_and_counts() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 42);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 42);
     let slot = swapped_out(&w, mm, pfn);
     assert_eq!(w.swap.map(slot), 1, "one swap PTE, no cache");
     assert!(w.swap.cache.lock().pages[slot as usize].is_none());
@@ -78,7 +51,7 @@ fn swap_out_then_swap_in_through_the_cache_keeps_data_and_counts() {
             .load(std::sync::atomic::Ordering::SeqCst),
         42
     );
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 
     // A read fault: `swapin_readahead` through the cache; the folio stays cached.
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 42);
@@ -99,7 +72,7 @@ fn swap_out_then_swap_in_through_the_cache_keeps_data_and_counts() {
         2,
         "the PTE's and the cache's"
     );
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 
     // A write reuses the exclusive page; a second reclaim writes the new data to the slot
     // the folio still has.
@@ -112,14 +85,14 @@ fn swap_out_then_swap_in_through_the_cache_keeps_data_and_counts() {
             .load(std::sync::atomic::Ordering::SeqCst),
         43
     );
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
     assert!(steps(&w).contains(&"try_to_unmap_one: set swap entry"));
 }
 
 #[test]
 fn a_write_fault_frees_the_swap_and_maps_writable() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 7);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 7);
     let slot = swapped_out(&w, mm, pfn);
     access::store(&w, 1, mm, 0, 8).expect("store");
     let Some(Pte::Present { pfn, write, .. }) = w.pte_at(mm, 0) else {
@@ -131,7 +104,7 @@ fn a_write_fault_frees_the_swap_and_maps_writable() {
     assert_eq!(w.swap.map(slot), 0, "the slot is free");
     assert_eq!(page.refcount.load(Ordering::SeqCst), 1);
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 7, "cpu0's word");
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
@@ -154,7 +127,7 @@ fn a_synchronous_device_skips_the_swap_cache() {
         let sink = Sink::new();
         sink.install();
         w.swap.set_flag(swp::SYNCHRONOUS_IO, true);
-        let (mm, pfn) = stored(&w, 5);
+        let (mm, pfn) = anon_page_stored(&w, 5);
         let slot = swapped_out(&w, mm, pfn);
         assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 5);
         let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, 0) else {
@@ -167,14 +140,14 @@ fn a_synchronous_device_skips_the_swap_cache() {
         );
         assert_eq!(w.swap.map(slot), 0, "swap_free freed the slot");
         assert!(steps(&w).contains(&"do_swap_page: skip swapcache"));
-        assert_clean(&w, &sink);
+        assert_world_clean(&w, &sink);
     }
 }
 
 #[test]
 fn fork_of_a_swap_pte_duplicates_its_count_and_shares_the_entry() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 9);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 9);
     let slot = swapped_out(&w, mm, pfn);
     let child = fork::dup_mm(&w, mm).expect("fork");
     assert_eq!(w.swap.map(slot), 2, "swap_duplicate");
@@ -188,33 +161,33 @@ fn fork_of_a_swap_pte_duplicates_its_count_and_shares_the_entry() {
             "copy_nonpresent_pte clears pte_swp_exclusive in the parent; the child's is shared"
         );
     }
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
     // (Each CPU has its own word of a page: cpu0's is the one stored.)
     assert_eq!(access::load(&w, 0, child, 0).expect("load"), 9);
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 9);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
     // The parent writes: its page is shared with the child (not exclusive): COW.
     access::store(&w, 0, mm, 0, 10).expect("store");
     assert_eq!(access::load(&w, 0, child, 0).expect("load"), 9);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn zap_of_a_swap_pte_frees_the_slot() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 3);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 3);
     let slot = swapped_out(&w, mm, pfn);
     let vma = w.mms.get(mm).mmap_lock.read().vmas[0];
     munmap::munmap(&w, mm, vma).expect("munmap");
     assert_eq!(w.swap.map(slot), 0, "free_swap_and_cache");
     assert!(steps(&w).contains(&"free_swap_and_cache"));
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn zap_of_a_swap_pte_frees_its_cached_folio_too() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 3);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 3);
     let slot = swapped_out(&w, mm, pfn);
     // Read it back (cached), then swap it out again without freeing it: reclaim's second
     // pass finds it in the cache. Here: fork, so that the folio stays cached and swapped.
@@ -231,13 +204,13 @@ fn zap_of_a_swap_pte_frees_its_cached_folio_too() {
     // free_swap_and_cache: count 0, only the cache left: __try_to_reclaim_swap drops it.
     assert_eq!(w.swap.map(slot), 0);
     assert!(!w.page(cached).test(pg::SWAPCACHE));
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn migration_moves_a_swap_cache_folio_with_its_slot() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 11);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 11);
     let slot = swapped_out(&w, mm, pfn);
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 11);
     let old = w.swap.cache.lock().pages[slot as usize].expect("cached");
@@ -250,15 +223,15 @@ fn migration_moves_a_swap_cache_folio_with_its_slot() {
     assert_eq!(w.pte_at(mm, 0).and_then(Pte::pfn), Some(new));
     assert!(w.page(new).test(pg::SWAPCACHE));
     assert_eq!(access::load(&w, 0, mm, 0).expect("load"), 11);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
 }
 
 #[test]
 fn i20_fires_on_a_count_no_pte_accounts_for() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 1);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 1);
     let slot = swapped_out(&w, mm, pfn);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
     w.swap.swap_map[slot as usize].store(2, Ordering::SeqCst);
     quiescent::check_world(&w);
     assert!(fired(&sink.take(), Oracle::I20SwapMap));
@@ -266,8 +239,8 @@ fn i20_fires_on_a_count_no_pte_accounts_for() {
 
 #[test]
 fn i20_fires_on_a_swap_pte_naming_a_free_slot() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 1);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 1);
     let slot = swapped_out(&w, mm, pfn);
     w.swap.swap_map[slot as usize].store(0, Ordering::SeqCst);
     quiescent::check_world(&w);
@@ -276,10 +249,10 @@ fn i20_fires_on_a_swap_pte_naming_a_free_slot() {
 
 #[test]
 fn the_lost_store_oracle_follows_a_swap_entry() {
-    let (w, sink) = world();
-    let (mm, pfn) = stored(&w, 77);
+    let (w, sink) = swap_world();
+    let (mm, pfn) = anon_page_stored(&w, 77);
     let slot = swapped_out(&w, mm, pfn);
-    assert_clean(&w, &sink);
+    assert_world_clean(&w, &sink);
     // The device lost the write.
     w.swap
         .disk(slot, 0)

@@ -10,11 +10,9 @@ use crate::mm::{Mapping, Pfn, World};
 use crate::sync::{Ordering, hw_lock};
 use std::collections::{HashMap, HashSet};
 
-/// Every present PTE, and every migration entry, by page. A table shared by several mms
-/// (hugetlb PMD sharing) is counted once: the mapcount counts table entries, not mms.
-fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
-    let mut mapped: HashMap<Pfn, (i32, bool)> = HashMap::new();
-    let mut migration: HashMap<Pfn, usize> = HashMap::new();
+/// Every PTE of every live mm's tables, a table shared by several mms (hugetlb PMD sharing)
+/// visited once: the counts built from it count table entries, not mms.
+fn for_each_distinct_pte(w: &World, mut f: impl FnMut(Pte)) {
     let mut seen = HashSet::new();
     for mm_id in w.mms.live() {
         let mm = w.mms.get(mm_id);
@@ -27,18 +25,25 @@ fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
             }
             let table = w.tables.get(t);
             for i in 0..table.entries.len() {
-                match table.ptep_get_lockless(i) {
-                    Pte::Present { pfn, dirty, .. } => {
-                        let m = mapped.entry(pfn).or_default();
-                        m.0 += 1;
-                        m.1 |= dirty;
-                    }
-                    Pte::Migration { pfn, .. } => *migration.entry(pfn).or_default() += 1,
-                    _ => {}
-                }
+                f(table.ptep_get_lockless(i));
             }
         }
     }
+}
+
+/// Every present PTE, and every migration entry, by page (the mapcount counts table entries).
+fn census(w: &World) -> (HashMap<Pfn, (i32, bool)>, HashMap<Pfn, usize>) {
+    let mut mapped: HashMap<Pfn, (i32, bool)> = HashMap::new();
+    let mut migration: HashMap<Pfn, usize> = HashMap::new();
+    for_each_distinct_pte(w, |pte| match pte {
+        Pte::Present { pfn, dirty, .. } => {
+            let m = mapped.entry(pfn).or_default();
+            m.0 += 1;
+            m.1 |= dirty;
+        }
+        Pte::Migration { pfn, .. } => *migration.entry(pfn).or_default() += 1,
+        _ => {}
+    });
     (mapped, migration)
 }
 
@@ -102,28 +107,14 @@ fn check_rmap_reachable(w: &World) {
     }
 }
 
-/// Every genuine swap PTE, by slot (a table shared by several mms counted once, as
-/// [`census`] counts present PTEs).
+/// Every genuine swap PTE, by slot (a shared table counted once, as [`census`] counts).
 fn swap_census(w: &World) -> HashMap<u32, u32> {
     let mut swapped: HashMap<u32, u32> = HashMap::new();
-    let mut seen = HashSet::new();
-    for mm_id in w.mms.live() {
-        let mm = w.mms.get(mm_id);
-        for slot in 0..mm.pmd.len() {
-            let Some(t) = mm.pmd_table(slot) else {
-                continue;
-            };
-            if !seen.insert(t) {
-                continue;
-            }
-            let table = w.tables.get(t);
-            for i in 0..table.entries.len() {
-                if let Some(entry) = table.ptep_get_lockless(i).swap_offset() {
-                    *swapped.entry(entry).or_default() += 1;
-                }
-            }
+    for_each_distinct_pte(w, |pte| {
+        if let Some(entry) = pte.swap_offset() {
+            *swapped.entry(entry).or_default() += 1;
         }
-    }
+    });
     swapped
 }
 

@@ -126,6 +126,25 @@ pub fn putback_newpage_lru(w: &World, pool: &NewPagePool, pfn: Pfn) {
     page_alloc::put_page(w, pfn);
 }
 
+/// `page_ref_freeze(page, expected)`: the refcount from `expected` to 0 in one step, as
+/// `folio_migrate_mapping` does under the mapping's `i_pages`; on failure (another reference
+/// is held) the step `failed` is traced with the refcount seen, and migration retries.
+fn page_ref_freeze(w: &World, pfn: Pfn, expected: i32, failed: &'static str) -> bool {
+    let p = w.page(pfn);
+    let frozen = p
+        .refcount
+        .compare_exchange(expected, 0, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    if !frozen {
+        w.trace(
+            failed,
+            pfn,
+            format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
+        );
+    }
+    frozen
+}
+
 /// `move_to_new_page` with `migrate_page_move_mapping` + `migrate_page_copy`: succeed only if
 /// the page is unmapped and its refcount is exactly the expected one (frozen under `i_pages`
 /// for file pages, I7); then `N` takes over `P`'s identity, data and flags
@@ -149,15 +168,7 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> MigrateResult {
             let mut cache = file.i_pages.lock();
             // Expected: the page cache's reference and migration's isolation reference.
             let expected = 2;
-            if p.refcount
-                .compare_exchange(expected, 0, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-            {
-                w.trace(
-                    "page_ref_freeze: failed",
-                    old,
-                    format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
-                );
+            if !page_ref_freeze(w, old, expected, "page_ref_freeze: failed") {
                 return MigrateResult::Again;
             }
             race_window!("move_to_new_page: refcount frozen");
@@ -183,15 +194,7 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> MigrateResult {
             let entry = p.swap.load(Ordering::SeqCst);
             let mut cache = w.swap.cache.lock();
             let expected = 2;
-            if p.refcount
-                .compare_exchange(expected, 0, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-            {
-                w.trace(
-                    "folio_ref_freeze(swapcache): failed",
-                    old,
-                    format_args!("ref={}", p.refcount.load(Ordering::SeqCst)),
-                );
+            if !page_ref_freeze(w, old, expected, "folio_ref_freeze(swapcache): failed") {
                 return MigrateResult::Again;
             }
             n.index.store(index, Ordering::SeqCst);

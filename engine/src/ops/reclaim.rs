@@ -47,16 +47,12 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
     // `!folio_evictable()` (PG_mlocked) -> activate_locked, and an unevictable folio is not on
     // the lists reclaim scans at all.
     if !still_ours || page.test(pg::MLOCKED) || page.test(pg::UNEVICTABLE) {
-        locked.unlock();
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Skipped;
+        return skip_locked(w, locked);
     }
     // isolate_lru_folios: reclaim works on folios it took off the LRU (our reference is the
     // isolation's); one isolated by someone else (migration) is not ours to reclaim.
     if !page.test_clear(pg::LRU) {
-        locked.unlock();
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Skipped;
+        return skip_locked(w, locked);
     }
     if page.mapped() && !ttu::try_to_unmap(w, &locked, TtuFlags::empty()) {
         return keep_locked(w, locked);
@@ -98,9 +94,16 @@ pub fn reclaim_page(w: &World, file: FileId, index: u64) -> Reclaimed {
 pub fn keep_locked(w: &World, locked: LockedPage<'_>) -> Reclaimed {
     let pfn = locked.pfn();
     locked.unlock();
-    w.page(pfn).test_set(pg::LRU);
+    keep(w, pfn)
+}
+
+/// Reclaim passes the folio by before isolating it (gone from the cache, mlocked, not
+/// anonymous, someone else's isolation): unlock it and drop the reference it took.
+fn skip_locked(w: &World, locked: LockedPage<'_>) -> Reclaimed {
+    let pfn = locked.pfn();
+    locked.unlock();
     page_alloc::put_page(w, pfn);
-    Reclaimed::Kept
+    Reclaimed::Skipped
 }
 
 /// Reclaim the anonymous page `pfn` by itself, as `reclaim_pages` does for a folio its caller
@@ -126,15 +129,11 @@ pub fn reclaim_anon_page(w: &World, pfn: Pfn) -> Reclaimed {
     let anon = page.is_anon() && page.test(pg::SWAPBACKED);
     let thp = !matches!(page.compound.get(), crate::mm::page::Compound::Single);
     if !anon || thp || page.test(pg::MLOCKED) || page.test(pg::UNEVICTABLE) {
-        locked.unlock();
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Skipped;
+        return skip_locked(w, locked);
     }
     // isolate_lru_folios.
     if !page.test_clear(pg::LRU) {
-        locked.unlock();
-        page_alloc::put_page(w, pfn);
-        return Reclaimed::Skipped;
+        return skip_locked(w, locked);
     }
     let sc = ScanControl {
         ignore_references: true,

@@ -7,9 +7,12 @@
 // Each test file is its own crate and uses a subset of these helpers.
 #![allow(dead_code)]
 
-use mmlab_engine::check::{Sink, Violation};
-use mmlab_engine::mm::{FileId, MmId, VmaId, World};
-use mmlab_engine::ops::mmap::{MapKind, mmap};
+use mmlab_engine::check::{Sink, Violation, quiescent};
+use mmlab_engine::kernel::Kernel;
+use mmlab_engine::mm::pte::Pte;
+use mmlab_engine::mm::{FileId, MmId, Pfn, VmaId, World, WorldConfig};
+use mmlab_engine::ops::access;
+use mmlab_engine::ops::mmap::{MapKind, mm_alloc, mmap};
 use mmlab_engine::sync::{LockClass, held};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -105,4 +108,38 @@ pub(crate) fn mmap_shared_file(
         },
     )
     .expect("a VMA slot for the shared file mapping")
+}
+
+/// A small world for the swap and anonymous-reclaim tests (8 pages, 2 mms, 4 VMAs, 2 CPUs),
+/// the modern kernel, with a violation sink installed.
+pub(crate) fn swap_world() -> (World, Sink) {
+    let cfg = WorldConfig {
+        pages: 8,
+        mms: 2,
+        vmas: 4,
+        ..WorldConfig::tiny(2)
+    };
+    let w = World::new(cfg, Kernel::default());
+    let sink = Sink::new();
+    sink.install();
+    (w, sink)
+}
+
+/// An mm with one anonymous page at va 0, cpu0 having stored `value` to it: its TLB caches
+/// the PTE writable and dirty.
+pub(crate) fn anon_page_stored(w: &World, value: u64) -> (MmId, Pfn) {
+    let mm = mm_alloc(w).expect("mm");
+    mmap(w, mm, 0, 1, MapKind::Anon).expect("mmap");
+    access::store(w, 0, mm, 0, value).expect("store");
+    let Some(Pte::Present { pfn, .. }) = w.pte_at(mm, 0) else {
+        panic!("the store mapped a page")
+    };
+    (mm, pfn)
+}
+
+/// The world at rest breaks no oracle.
+pub(crate) fn assert_world_clean(w: &World, sink: &Sink) {
+    quiescent::check_world(w);
+    let v: Vec<Violation> = sink.take();
+    assert!(v.is_empty(), "{v:?}");
 }
