@@ -342,12 +342,13 @@ pub fn copy_nonpresent_pte(
 pub struct Busy;
 
 /// `page_needs_cow_for_dma(vma, page)` (5.13+; `mm->has_pinned` before a458b76a4171):
-/// `is_cow_mapping && MMF_HAS_PINNED && page_maybe_dma_pinned`.
+/// `is_cow_mapping && MMF_HAS_PINNED && page_maybe_dma_pinned` — the folio's count (a subpage
+/// of a PTE-mapped THP is pinned through its head, [`try_grab_page`](crate::ops::gup::try_grab_page)).
 pub fn page_needs_cow_for_dma(w: &World, vma: VmaId, pfn: Pfn) -> bool {
     let v = w.vmas.get(vma);
     is_cow_mapping(v.flags.load(Ordering::SeqCst))
         && w.mms.get(v.info.get().mm).flags.load(Ordering::SeqCst) & mmf::HAS_PINNED != 0
-        && w.page(pfn).maybe_dma_pinned()
+        && w.page(w.compound_head(pfn)).maybe_dma_pinned()
 }
 
 /// `page_try_dup_anon_rmap(page, false, src_vma)` (5.19+, fb3d824d1a46): a shared page gets

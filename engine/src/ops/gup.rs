@@ -26,11 +26,13 @@
 use crate::check;
 use crate::mm::mm_struct::{MmMap, mmf};
 use crate::mm::page::{GUP_PIN_COUNTING_BIAS, pg};
+use crate::mm::pmd::Pmd;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{Mapping, MmId, Pfn, VmaId, World};
 use crate::ops::fault::{self, FaultFlags, VmFault};
 use crate::ops::pgtable_generic::pte_offset_map_lock;
+use crate::ops::pmd_lock::{LockedPmd, pmd_lock};
 use crate::ops::{Error, page_alloc, pagemap, rmap};
 use crate::race_window;
 use crate::sync::{Ordering, RwSemReadGuard};
@@ -194,9 +196,13 @@ pub fn can_follow_write_pte_v4_8(
     matches!(pte, Pte::Present { write: true, .. })
 }
 
-/// `follow_page_mask` for one PTE-mapped page: the PTE table covering `va` (`pmd_none` →
-/// `no_page_table`), then [`follow_page_pte`]. Simplification: no PMD-level (THP, devmap,
-/// hugetlb) entries exist in the model.
+/// `follow_page_mask` → `follow_pmd_mask` (6.6): the PMD read without its lock
+/// (`pmdp_get_lockless`) — none or not present (a PMD migration entry, an invalidated one) is
+/// `no_page_table`; a PTE table is [`follow_page_pte`]; a huge PMD that is a NUMA-hinting
+/// entry is `no_page_table` too (GUP honours NUMA hinting faults: `is_valid_gup_args` sets
+/// `FOLL_HONOR_NUMA_FAULT`, 6.5+, and the fault restores the entry); else, under the PMD lock,
+/// re-checked — no longer present: `no_page_table`; no longer huge (split meanwhile): the PTE
+/// path — and [`follow_trans_huge_pmd`].
 pub fn follow_page_mask(
     w: &World,
     mm: MmId,
@@ -205,10 +211,101 @@ pub fn follow_page_mask(
     flags: FollFlags,
 ) -> Result<Follow, Error> {
     let (slot, _) = w.pte_slot(va);
-    if w.mms.get(mm).pmd_table(slot).is_none() {
+    let pmdval = w.mms.get(mm).pmdp_get_lockless(slot);
+    match pmdval {
+        Pmd::None | Pmd::Migration { .. } | Pmd::Invalid { .. } => return Ok(Follow::NoPage),
+        Pmd::Table(_) => return follow_page_pte(w, mm, vma, va, flags),
+        Pmd::Huge { protnone: true, .. } => return Ok(Follow::NoPage),
+        Pmd::Huge { .. } => {}
+    }
+    let pmd = pmd_lock(w, mm, slot);
+    match pmd.get() {
+        Pmd::Huge {
+            protnone: false, ..
+        } => follow_trans_huge_pmd(w, &pmd, vma, va, flags),
+        Pmd::Table(_) => {
+            drop(pmd);
+            follow_page_pte(w, mm, vma, va, flags)
+        }
+        _ => Ok(Follow::NoPage),
+    }
+}
+
+/// `follow_trans_huge_pmd` (mm/huge_memory.c, 6.6), the PMD lock held on a present huge PMD:
+/// refused for a write the entry does not allow (`can_follow_write_pmd`, the PMD twin of
+/// `can_follow_write_pte`), then `try_grab_folio` of the THP (the reference or pin is the
+/// folio's: the head's count), `touch_pmd` for `FOLL_TOUCH` (young; dirty for a write), and
+/// the subpage at `va`.
+///
+/// Simplification: one era — the 6.x write rule, whichever `can_follow_write_pte` the world
+/// runs (the pre-6.0 THP rule was 8310d48b125d's `FOLL_COW && pmd_dirty`, not modelled).
+pub fn follow_trans_huge_pmd(
+    w: &World,
+    pmd: &LockedPmd<'_>,
+    vma: VmaId,
+    va: u64,
+    flags: FollFlags,
+) -> Result<Follow, Error> {
+    let entry = pmd.get();
+    let Pmd::Huge {
+        pfn: head,
+        write,
+        dirty,
+        young,
+        protnone,
+    } = entry
+    else {
+        unreachable!("{pmd}: follow_trans_huge_pmd of a PMD that is not huge")
+    };
+    if flags.contains(FOLL_WRITE) && !can_follow_write_pmd(w, write, head, vma, flags) {
+        w.trace("follow_trans_huge_pmd: no write", pmd, entry);
         return Ok(Follow::NoPage);
     }
-    follow_page_pte(w, mm, vma, va, flags)
+    try_grab_page(w, pmd.mm(), head, flags)?;
+    if flags.contains(FOLL_TOUCH) {
+        // touch_pmd: pmd_mkyoung, pmd_mkdirty for a write (pmdp_set_access_flags).
+        let touched = Pmd::Huge {
+            pfn: head,
+            write,
+            dirty: dirty || flags.contains(FOLL_WRITE),
+            young: true,
+            protnone,
+        };
+        if touched != entry || !young {
+            pmd.set_pmd_at(touched);
+        }
+    }
+    let (_, i) = w.pte_slot(va);
+    let page = w.subpage(head, i);
+    w.trace(
+        "follow_trans_huge_pmd",
+        pmd,
+        format_args!("{page} {flags:?}"),
+    );
+    Ok(Follow::Page(page))
+}
+
+/// `can_follow_write_pmd` (6.x): a writable PMD, or `FOLL_FORCE` in a private, `VM_MAYWRITE`,
+/// `!VM_WRITE` VMA on an exclusive anonymous THP — [`can_follow_write_pte`]'s rule at the PMD.
+pub fn can_follow_write_pmd(
+    w: &World,
+    write: bool,
+    head: Pfn,
+    vma: VmaId,
+    flags: FollFlags,
+) -> bool {
+    if write {
+        return true;
+    }
+    if !flags.contains(FOLL_FORCE) {
+        return false;
+    }
+    let v = w.vmas.get(vma);
+    if v.has(vm::MAYSHARE | vm::SHARED) || !v.has(vm::MAYWRITE) || v.has(vm::WRITE) {
+        return false;
+    }
+    let p = w.page(head);
+    p.is_anon() && p.test(pg::ANON_EXCLUSIVE)
 }
 
 /// `follow_page_pte`, every era (the era is the `can_follow_write_pte` entry): under the PTL
@@ -249,9 +346,10 @@ pub fn follow_page_pte(
 /// [`GUP_PIN_COUNTING_BIAS`] (3faa52c03f44) and marks the mm `MMF_HAS_PINNED` (a458b76a4171
 /// "mm: gup: pack has_pinned in MMF_HAS_PINNED"), so that fork copies the pinned pages of this
 /// mm instead of sharing them. The page is mapped under the PTL the caller holds, so its
-/// count is above zero.
+/// count is above zero. The reference is the folio's (`folio_ref_inc(page_folio(page))`): a
+/// subpage of a PTE-mapped THP counts on its head, where `put_page` drops it.
 pub fn try_grab_page(w: &World, mm: MmId, pfn: Pfn, flags: FollFlags) -> Result<(), Error> {
-    let page = w.page(pfn);
+    let page = w.page(w.compound_head(pfn));
     if flags.contains(FOLL_GET) {
         page.refcount.fetch_add(1, Ordering::SeqCst);
     } else if flags.contains(FOLL_PIN) {
@@ -266,8 +364,10 @@ pub fn try_grab_page(w: &World, mm: MmId, pfn: Pfn, flags: FollFlags) -> Result<
 }
 
 /// `unpin_user_page`: drop a `FOLL_PIN` pin (the last reference frees the page, as
-/// `put_page` would).
+/// `put_page` would). The pin is the folio's (`gup_put_folio(page_folio(page))`): a subpage of
+/// a THP unpins its head.
 pub fn unpin_user_page(w: &World, pfn: Pfn) {
+    let pfn = w.compound_head(pfn);
     let prev = w
         .page(pfn)
         .refcount

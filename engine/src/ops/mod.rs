@@ -34,6 +34,7 @@ pub mod tlb_ubc;
 pub mod truncate;
 pub mod unmap_mapping;
 pub mod vma_adjust;
+pub mod vma_adjust_trans_huge;
 pub mod vma_lock;
 pub mod vma_merge;
 pub mod zap;

@@ -1,7 +1,10 @@
 //! `mprotect` (mm/mprotect.c, 5.19 / 6.0 shape): `do_mprotect_pkey` → per VMA
 //! `mprotect_fixup` — `vma_merge` with the neighbours, or `__split_vma` at the range's ends —
-//! then the new `vm_flags` and `change_protection` → `change_pte_range` under each table's
-//! PTL, all under `mmap_lock` held for write.
+//! then the new `vm_flags` and `change_protection` → `change_pmd_range` per PMD — a huge PMD
+//! the range covers whole is changed by `change_huge_pmd` under the PMD lock, one it covers in
+//! part is split first (`__split_huge_pmd`; the VMA split has already split one a new bound
+//! cuts: `vma_adjust_trans_huge`) — and `change_pte_range` under each table's PTL, all under
+//! `mmap_lock` held for write.
 //!
 //! TLB flush of the era: `change_protection_range` brackets the walk with
 //! `inc_tlb_flush_pending` / `dec_tlb_flush_pending` and ends it with `flush_tlb_range` when
@@ -18,12 +21,14 @@
 //! soft-dirty; hugetlb VMAs are refused (`hugetlb_change_protection` is not modelled).
 
 use crate::mm::mm_struct::MmMap;
+use crate::mm::pmd::Pmd;
 use crate::mm::pte::Pte;
 use crate::mm::vma::vm;
 use crate::mm::{MmId, VmaId, World};
 use crate::ops::Error;
 use crate::ops::fault::find_vma;
 use crate::ops::pgtable_generic::pte_offset_map_lock;
+use crate::ops::pmd_lock::pmd_trans_huge_lock;
 use crate::ops::split_vma::__split_vma;
 use crate::ops::tlb_ubc;
 use crate::ops::vma_adjust::{vma_next, vma_prev};
@@ -159,9 +164,9 @@ pub fn change_protection(w: &World, vma: VmaId, start: u64, end: u64, newflags: 
     let mut pages = 0;
     let mut addr = start;
     while addr < end {
-        let table_end = ((addr / per + 1) * per).min(end);
-        pages += change_pte_range(w, mm_id, addr, table_end, newflags);
-        addr = table_end;
+        let next = ((addr / per + 1) * per).min(end);
+        pages += change_pmd_range(w, vma, addr, next, newflags);
+        addr = next;
     }
     (w.kernel.notifier.invalidate_range_end)(w, bracket);
     if pages > 0 {
@@ -169,6 +174,79 @@ pub fn change_protection(w: &World, vma: VmaId, start: u64, end: u64, newflags: 
     }
     mm.tlb_flush_pending.fetch_sub(1, Ordering::SeqCst);
     pages
+}
+
+/// One PMD's part of `change_pmd_range` (6.x), `[addr, next)` within one PMD: a huge or
+/// migration PMD (`is_swap_pmd || pmd_trans_huge`, read without the lock) is split first if
+/// the range does not cover all of it (`__split_huge_pmd`; the PTE path then runs on the
+/// table the split made), else changed whole by [`change_huge_pmd_prot`] — and if that finds
+/// the PMD no longer huge under its lock, the PTE path runs. The pages changed.
+pub fn change_pmd_range(w: &World, vma: VmaId, addr: u64, next: u64, newflags: u32) -> usize {
+    let mm_id = w.vmas.get(vma).info.get().mm;
+    let per = w.cfg.ptes_per_table as u64;
+    let (slot, _) = w.pte_slot(addr);
+    let pmd = w.mms.get(mm_id).pmdp_get_lockless(slot);
+    if pmd.is_swap_pmd() || pmd.is_trans_huge() {
+        if next - addr != per {
+            (w.kernel.thp.split_huge_pmd)(w, vma, addr);
+            // fall through, the trans huge pmd just split
+        } else {
+            match change_huge_pmd_prot(w, vma, addr, newflags) {
+                0 => {}
+                1 => return 0,
+                n => return n as usize,
+            }
+        }
+    }
+    change_pte_range(w, mm_id, addr, next, newflags)
+}
+
+/// `change_huge_pmd(tlb, vma, pmd, addr, newprot, cp_flags)` without `MM_CP_PROT_NUMA` (6.x,
+/// mm/huge_memory.c: the NUMA half is [`crate::ops::huge_memory::change_huge_pmd`]), under
+/// `__pmd_trans_huge_lock`: a writable PMD migration entry becomes a readable one
+/// (`make_readable_migration_entry`); a huge PMD is rewritten with `pmdp_invalidate_ad`
+/// (never `pmd_none` in between: ced108037c2a) and `pmd_modify(oldpmd, newprot)`, then
+/// `set_pmd_at`. Returns 0 if the PMD was not huge under the lock, 1 if nothing needed
+/// changing, `HPAGE_PMD_NR` if the protection changed (the caller flushes).
+///
+/// As for PTEs ([`change_pte_range`]), only the write bit is modelled: without VM_WRITE the
+/// PMD loses it; with VM_WRITE nothing changes (no `MM_CP_TRY_CHANGE_WRITABLE` upgrade) and
+/// the lock is not taken. `pmdp_invalidate_ad`'s flush is the model's `pmdp_invalidate`'s own
+/// (the kernel batches it into the caller's range flush).
+pub fn change_huge_pmd_prot(w: &World, vma: VmaId, addr: u64, newflags: u32) -> u64 {
+    if newflags & vm::WRITE != 0 {
+        return 1;
+    }
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(addr);
+    let Some(pmd) = pmd_trans_huge_lock(w, mm, slot) else {
+        return 0;
+    };
+    match pmd.get() {
+        Pmd::Migration { pfn, write: true } => {
+            pmd.set_pmd_at(Pmd::Migration { pfn, write: false });
+            1
+        }
+        // pmd_modify to the new protection also ends a NUMA-hinting (protnone) entry.
+        Pmd::Huge {
+            write, protnone, ..
+        } if write || protnone => {
+            let old = pmd.pmdp_invalidate();
+            let Some((pfn, _, dirty, young)) = old.huge_bits() else {
+                unreachable!("{pmd}: huge under its lock, then not")
+            };
+            w.trace("change_huge_pmd: pmd_modify", &pmd, "wrprotect");
+            pmd.set_pmd_at(Pmd::Huge {
+                pfn,
+                write: false,
+                dirty,
+                young,
+                protnone: false,
+            });
+            w.cfg.ptes_per_table as u64
+        }
+        _ => 1,
+    }
 }
 
 /// `change_pte_range` over `[addr, end)` of one PTE table, under its PTL

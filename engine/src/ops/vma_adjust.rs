@@ -15,8 +15,7 @@
 //! interval trees keyed by the bounds, so `vma_interval_tree_remove` / `_insert` around the
 //! change and `anon_vma_interval_tree_pre_update_vma` / `_post_update_vma` have nothing to
 //! re-key (the locks they run under are taken all the same); no uprobes, no
-//! `vma_adjust_trans_huge`, no `vma_gap_update` / maple-tree bookkeeping beyond the mm's VMA
-//! set, no mempolicy.
+//! `vma_gap_update` / maple-tree bookkeeping beyond the mm's VMA set, no mempolicy.
 
 use crate::mm::address_space::IMmap;
 use crate::mm::mm_struct::MmMap;
@@ -24,6 +23,7 @@ use crate::mm::vma::VmaBoundsHeld;
 use crate::mm::{AnonVmaId, FileId, MmId, VmaId, World};
 use crate::ops::Error;
 use crate::ops::anon_vma::{AnonVmaWriteLocked, anon_vma_lock_write, unlink_anon_vmas};
+use crate::ops::vma_adjust_trans_huge::vma_adjust_trans_huge;
 use crate::ops::vma_lock::{vma_mark_detached, vma_start_write};
 use crate::sync::RwSemWriteGuard;
 
@@ -128,6 +128,7 @@ pub fn __vma_adjust(
     insert: Option<VmaId>,
     expand: Option<VmaId>,
 ) -> Result<VmaId, Error> {
+    let orig_vma = vma;
     let mut vma = vma;
     let mut end = end;
     let mut next = vma_next(w, map, vma);
@@ -181,7 +182,9 @@ pub fn __vma_adjust(
     }
     let mm_id = w.vmas.get(vma).info.get().mm;
     loop {
-        // again:
+        // again: vma_adjust_trans_huge(orig_vma, start, end, adjust_next) — no huge PMD may
+        // straddle a bound about to move (under mmap_lock for write, before the rmap locks).
+        vma_adjust_trans_huge(w, orig_vma, start, end, next.map(|n| (n, adjust_next)));
         let v = w.vmas.get(vma);
         let info = v.info.get();
         let mut anon_vma = v.anon_vma();

@@ -46,9 +46,10 @@
 //!
 //! The THP steps act on one more mm, shared by every actor, whose one anonymous VMA is
 //! `MADV_HUGEPAGE`'d: THP faults, huge-PMD walks, `zap_huge_pmd`, `__split_huge_pmd` from a
-//! partial MADV_DONTNEED, NUMA hinting and its fault (docs/MODEL.md §15). It is kept apart
-//! from the other operations because get_user_pages, mlock and migration do not handle a
-//! huge PMD yet (§6); and it is stress only — the tiny loom workload draws exactly as before
+//! partial MADV_DONTNEED, NUMA hinting and its fault, get_user_pages of a subpage and mprotect
+//! of huge PMDs (docs/MODEL.md §15). It is kept apart
+//! from the other operations because mlock's page-table walk does not handle a huge PMD yet
+//! (§6); and it is stress only — the tiny loom workload draws exactly as before
 //! (the THP draws come from a generator of their own).
 //!
 //! Faults go through the function table's arch handler: by default the 6.4+ one, which tries
@@ -379,12 +380,40 @@ struct Spaces {
 /// one), MADV_DONTNEED of a random range (a whole PMD zapped, part of one split), NUMA
 /// balancing over the whole VMA, khugepaged's anonymous collapse of a PMD range,
 /// `split_huge_page` of the THP at an address (the debugfs `split_huge_pages_pid`: the
-/// anon_vma write lock, `unmap_folio`, the freeze, the remap), or migration of the THP a huge
+/// anon_vma write lock, `unmap_folio`, the freeze, the remap), migration of the THP a huge
 /// PMD maps at an address without splitting it (`move_pages` → `migrate_pages`: PMD migration
-/// entries, faults waiting on them, the copy, the remap).
+/// entries, faults waiting on them, the copy, the remap), get_user_pages of a subpage
+/// (`PTRACE_PEEKDATA`, or a write pin dropped at once), or mprotect of a range (huge PMDs changed in place or
+/// split at the new VMA bounds).
 fn thp_step(w: &World, cpu: usize, rng: &mut SmallRng, thp_mm: MmId, len: u64, value: u64) {
     let va = rng.random_range(0..len);
-    match rng.random_range(0..13) {
+    match rng.random_range(0..15) {
+        13 => {
+            // get_user_pages of a THP subpage (`follow_trans_huge_pmd`: the folio's reference
+            // under the PMD lock): PTRACE_PEEKDATA, or a FOLL_PIN | FOLL_WRITE pin
+            // (`can_follow_write_pmd`, `touch_pmd` dirtying) dropped at once. Not POKEDATA:
+            // its write is not a user store, which the lost-store oracle would report.
+            if rng.random_bool(0.5) {
+                let _ = gup::access_remote_vm(w, cpu, thp_mm, va, None);
+            } else {
+                let map = w.mms.get(thp_mm).mmap_lock.read();
+                let pages =
+                    gup::get_user_pages_remote(w, thp_mm, va, 1, FOLL_PIN | FOLL_WRITE, &map);
+                drop(map);
+                for pfn in pages.into_iter().flatten() {
+                    gup::unpin_user_page(w, pfn);
+                }
+            }
+        }
+        14 => {
+            // mprotect a range read-only — a PMD it covers whole is write-protected in place
+            // (`change_huge_pmd`), a bound inside one splits it (`vma_adjust_trans_huge`) —
+            // and, half the time, writable again (the halves merge back).
+            let n = rng.random_range(1..=len - va);
+            if mprotect::mprotect(w, thp_mm, va, va + n, vm::READ).is_ok() && rng.random_bool(0.5) {
+                let _ = mprotect::mprotect(w, thp_mm, va, va + n, vm::READ | vm::WRITE);
+            }
+        }
         12 => {
             // khugepaged's anonymous collapse of the PMD range (a range a split left
             // PTE-mapped becomes a THP again).
