@@ -2,7 +2,8 @@
 //! clearing (`ops/task_mmu.rs`), one thread, states set up by hand: v4.6's
 //! `split_huge_pmd_address` takes a PMD held cleared under its lock for "nothing to split"
 //! and returns without the lock; both forms split a huge PMD that maps the page and leave one
-//! that maps another alone; `clear_refs_write_soft_dirty` write-protects a huge PMD and the
+//! that maps another alone; v4.6's `split_huge_page` of a THP whose PMD is held cleared fails
+//! with I2; `clear_refs_write_soft_dirty` write-protects a huge PMD and the
 //! PTEs of a split one, and leaves every mapping and count as it was.
 #![cfg(not(mmlab_loom))]
 
@@ -120,4 +121,31 @@ fn clear_refs_write_protects_huge_pmds_and_ptes_and_keeps_every_mapping() {
     assert_eq!(load(&w, 0, mm, PER + 3).unwrap(), 8);
     quiescent::check_world(&w);
     assert!(sink.is_empty(), "{:?}", sink.take());
+}
+
+#[test]
+fn v4_6_split_huge_page_is_left_mapped_when_the_pmd_is_held_cleared() {
+    use mmlab_engine::check::Oracle;
+    use mmlab_engine::ops::page_alloc::{get_page, put_page};
+    use mmlab_engine::ops::pagemap::lock_page;
+    use mmlab_engine::ops::split_huge_page::{SplitError, split_huge_page};
+    use mmlab_engine::ops::{split, ttu};
+    let mut kernel = Kernel {
+        thp: HugeMemoryOps::v4_6(),
+        ..Kernel::default()
+    };
+    kernel.rmap.unmap_folio = split::unmap_page_v5_12;
+    kernel.rmap.try_to_migrate_one = ttu::try_to_migrate_one_v6_14;
+    let (w, sink, mm, _, [head, _]) = two_thps(kernel);
+    get_page(&w, head);
+    let page = lock_page(&w, head);
+    let pmd = pmd_lock(&w, mm, 0);
+    let old = pmd.pmdp_huge_get_and_clear();
+    assert_eq!(split_huge_page(&w, &page), Err(SplitError::Again));
+    pmd.set_pmd_at(old);
+    drop(pmd);
+    page.unlock();
+    put_page(&w, head);
+    let v = sink.take();
+    assert!(v.iter().any(|v| v.oracle == Oracle::I2TtuSync), "{v:?}");
 }
