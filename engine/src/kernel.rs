@@ -32,7 +32,7 @@
 use crate::ops::{
     anon_vma, collapse_huge_page, do_swap_page, exit, fault, fork, gup, huge_memory, hugetlb,
     khugepaged, lock_vma, migrate, mkclean, mlock, mremap, munlock, munlock_pagevec, notifier,
-    oom_kill, pgtable, pgtable_generic, pvmw, rmap_walk, split, tlb, ttu, zap,
+    oom_kill, pgtable, pgtable_generic, pvmw, rmap_walk, split, split_huge_pmd, tlb, ttu, zap,
 };
 
 /// The function table of one world. `Kernel::default()` is the modern kernel.
@@ -126,6 +126,7 @@ impl Default for huge_memory::HugeMemoryOps {
             change_huge_pmd: huge_memory::change_huge_pmd,
             do_huge_pmd_numa_page: huge_memory::do_huge_pmd_numa_page,
             do_huge_pmd_wp_page: huge_memory::do_huge_pmd_wp_page,
+            split_huge_pmd_address: split_huge_pmd::split_huge_pmd_address,
         }
     }
 }

@@ -711,6 +711,11 @@ pub struct HugeMemoryOps {
     pub do_huge_pmd_numa_page: fn(&World, MmId, VmaId, u64, Pmd),
     /// `do_huge_pmd_wp_page`.
     pub do_huge_pmd_wp_page: fn(&World, MmId, VmaId, u64) -> HugeFault,
+    /// `split_huge_pmd_address(vma, address, freeze, page)`, the split before the rmap walk's
+    /// look at the PMD. Default `split_huge_pmd::split_huge_pmd_address` (the PMD checked
+    /// under its lock, 33f4751e9960); alternative `split_huge_pmd::split_huge_pmd_address_v4_6`
+    /// (`HugeMemoryOps::v4_6`).
+    pub split_huge_pmd_address: fn(&World, VmaId, u64, bool, Pfn),
 }
 
 impl HugeMemoryOps {

@@ -84,5 +84,6 @@ pub mod shrink_folio_list;
 pub mod split;
 pub mod split_huge_page;
 pub mod split_huge_pmd;
+pub mod task_mmu;
 pub mod ttu;
 pub mod vmscan;

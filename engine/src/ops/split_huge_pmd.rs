@@ -92,8 +92,14 @@ pub fn split_huge_pmd_locked(w: &World, vma: VmaId, pmd: &LockedPmd<'_>, freeze:
 }
 
 /// `split_huge_pmd_address(vma, address, freeze, folio)` → `__split_huge_pmd` (mm/huge_memory.c,
-/// 5.x–6.x): inside an mmu-notifier bracket over the PMD's range, take the PMD lock and split
-/// the PMD if it still maps `folio` (`if (folio && folio != pmd_folio(*pmd)) goto out`).
+/// 33f4751e9960 to 6.x): inside an mmu-notifier bracket over the PMD's range, take the PMD
+/// lock and split the PMD if it still maps `folio` (`if (folio && folio != pmd_folio(*pmd))
+/// goto out`).
+///
+/// The PMD is checked under its lock since 33f4751e9960 ("mm: thp: move pmd check inside ptl
+/// for freeze_page()", Naoya Horiguchi, 2016, posted against v4.7-rc4): before it,
+/// [`split_huge_pmd_address_v4_6`] looked at the PMD without the lock, and took a PMD another
+/// path held cleared under that lock for "nothing to split".
 ///
 /// The PMD lock is what makes the pre-60fbb14396d5 `try_to_migrate_one` safe against
 /// `zap_huge_pmd` even without `TTU_SYNC`: the split waits until the zapper has cleared the
@@ -117,4 +123,68 @@ pub fn split_huge_pmd_address(w: &World, vma: VmaId, va: u64, freeze: bool, foli
     }
     drop(pmd);
     (w.kernel.notifier.invalidate_range_end)(w, bracket);
+}
+
+/// `split_huge_pmd_address(vma, address, freeze, page)` of v4.5–v4.6 (fec89c109f3a to
+/// 33f4751e9960), the form `freeze_page` → `try_to_unmap_one(TTU_SPLIT_HUGE_PMD)` called:
+///
+/// ```text
+/// pmd = pmd_offset(pud, address);
+/// if (!pmd_present(*pmd) || (!pmd_trans_huge(*pmd) && !pmd_devmap(*pmd)))
+///         return;                                   // no lock held
+/// VM_BUG_ON(freeze && !page);
+/// if (page && page != pmd_page(*pmd))
+///         return;
+/// __split_huge_pmd(vma, pmd, address, freeze);      // mmu notifier, pmd_lock,
+///                                                   // if (pmd_trans_huge(*pmd)) split
+/// ```
+///
+/// The checks read the PMD without its lock. `clear_soft_dirty_pmd` of the same era
+/// ([`crate::ops::task_mmu::clear_soft_dirty_pmd`]) holds the PMD lock while the PMD is
+/// `pmd_none` (`pmdp_huge_get_and_clear` then `set_pmd_at`): read then, the PMD is "not
+/// present" and the split is skipped while the page is still mapped by it — the freeze leaves
+/// it mapped and `freeze_page`'s `VM_BUG_ON(ret)` fires (I2). Under the lock `__split_huge_pmd`
+/// re-checked only `pmd_trans_huge`, not the page: the fix moved the page check there too.
+/// The fixed form is [`split_huge_pmd_address`].
+pub fn split_huge_pmd_address_v4_6(w: &World, vma: VmaId, va: u64, freeze: bool, page: Pfn) {
+    let mm = w.vmas.get(vma).info.get().mm;
+    let (slot, _) = w.pte_slot(va);
+    let pmde = w.mms.get(mm).pmdp_get_lockless(slot);
+    w.trace(
+        "split_huge_pmd_address: unlocked check",
+        format_args!("{mm} pmd {slot}"),
+        pmde,
+    );
+    if !pmde.is_present() || !pmde.is_trans_huge() || pmde.pfn() != Some(page) {
+        return;
+    }
+    race_window!("split_huge_pmd_address: pmd checked without the lock, not yet locked");
+    let per = w.cfg.ptes_per_table as u64;
+    let haddr = slot as u64 * per;
+    let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm, haddr, haddr + per);
+    let pmd = pmd_lock(w, mm, slot);
+    let now = pmd.get();
+    if now.is_trans_huge() {
+        split_huge_pmd_locked(w, vma, &pmd, freeze);
+    } else {
+        w.trace(
+            "__split_huge_pmd: nothing to split",
+            &pmd,
+            format_args!("{now}"),
+        );
+    }
+    drop(pmd);
+    (w.kernel.notifier.invalidate_range_end)(w, bracket);
+}
+
+impl huge_memory::HugeMemoryOps {
+    /// v4.5–v4.6, before 33f4751e9960: `split_huge_pmd_address` checks the PMD without the
+    /// PMD lock ([`split_huge_pmd_address_v4_6`]). Here rather than beside the struct because
+    /// this file imports `huge_memory`, not the other way round.
+    pub fn v4_6() -> Self {
+        huge_memory::HugeMemoryOps {
+            split_huge_pmd_address: split_huge_pmd_address_v4_6,
+            ..huge_memory::HugeMemoryOps::default()
+        }
+    }
 }

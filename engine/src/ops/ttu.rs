@@ -379,7 +379,8 @@ pub enum SplitPmdAt {
     /// PMD first — and without `PVMW_SYNC` skips a PMD a zapper has just cleared.
     InWalk,
     /// a98a2f0c8ce1 to 60fbb14396d5 (and `try_to_unmap_one` with `TTU_SPLIT_FREEZE` before):
-    /// `split_huge_pmd_address` before the walk, under the PMD lock of its own.
+    /// `split_huge_pmd_address` before the walk (the table's `thp.split_huge_pmd_address`:
+    /// since 33f4751e9960 under the PMD lock of its own, before it an unlocked check).
     BeforeWalk,
 }
 
@@ -412,7 +413,7 @@ pub fn try_to_migrate_one_folio(
         PvmwFlags::empty()
     };
     if split == SplitPmdAt::BeforeWalk && flags.contains(TTU_SPLIT_HUGE_PMD) {
-        split_huge_pmd::split_huge_pmd_address(w, vma_id, va, true, head);
+        (w.kernel.thp.split_huge_pmd_address)(w, vma_id, va, true, head);
     }
     let end = (va + nr as u64).min(info.end);
     let bracket = (w.kernel.notifier.invalidate_range_start)(w, mm_id, va, end);

@@ -6,6 +6,7 @@ pub mod dirty_cow;
 pub mod dup_anon_vma_lock;
 pub mod exec_stack_migration;
 pub mod fork_vma_lock;
+pub mod freeze_page_pmd_check;
 pub mod gup_cow_fork;
 pub mod hugetlb_lock_order;
 pub mod hugetlb_pmd_share;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<&'static dyn AnyScenario> {
         &gup_cow_fork::GupCowFork,
         &mremap_rmap_locks::MremapRmapLocks,
         &pmd_unlocked_check::PmdUnlockedCheck,
+        &freeze_page_pmd_check::FreezePagePmdCheck,
         &retract_page_tables::RetractPageTables,
         &fork_vma_lock::ForkVmaLock,
         &lock_vma_anon_vma::LockVmaAnonVma,
