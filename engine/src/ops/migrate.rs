@@ -180,6 +180,15 @@ pub fn move_to_new_page(w: &World, new: Pfn, old: Pfn) -> MigrateResult {
             cache.pages[index as usize] = Some(new);
             n.refcount.fetch_add(1, Ordering::SeqCst);
             folio_copy(w, new, old);
+            // The lab's note of the block the data came from moves with the data, as the
+            // folio's buffers do (`__buffer_migrate_folio`: `folio_attach_private(dst,
+            // folio_detach_private(src))`, `folio_set_bh(bh, dst, ...)` — each buffer keeps its
+            // `b_blocknr`). Without it a migrated page read as one over a hole, and I23 could
+            // not see a migrated page left over a freed block.
+            n.block.store(
+                p.block.load(std::sync::atomic::Ordering::SeqCst),
+                std::sync::atomic::Ordering::SeqCst,
+            );
             (w.kernel.migrate.folio_migrate_flags)(w, new, old);
             // Unfreeze without the cache's reference; the file page loses its mapping.
             p.mapping.store(0, Ordering::SeqCst);

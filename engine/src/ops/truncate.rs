@@ -23,9 +23,10 @@
 //!   private COWed pages from the hole"), then [`truncate_inode_pages_range`]; then
 //!   `ext4_ext_remove_space` frees the blocks; unlock. `i_size` does not change.
 //!
-//! [`truncate_inode_pages_range`] removes each cached page with the page locked: look it up,
-//! lock it, check it is still this file's page at this index (a page truncated or migrated
-//! meanwhile is skipped), `truncate_inode_folio` → `truncate_cleanup_folio` (unmap it if it
+//! [`truncate_inode_pages_range`] removes each cached page with the page locked: look it up
+//! with a reference ([`find_get_entry`]: a folio whose refcount is frozen — migration or
+//! reclaim moving it under `i_pages` — is looked up again, never skipped), lock it, check it
+//! is still this file's page at this index, `truncate_inode_folio` → `truncate_cleanup_folio` (unmap it if it
 //! is still mapped — `unmap_mapping_folio` — and cancel its dirty bit: the data of a
 //! truncated page is discarded) → `filemap_remove_folio` (`__filemap_remove_folio` under the
 //! `i_pages` lock: the slot emptied, `->mapping` cleared; then the cache's reference put).
@@ -42,13 +43,17 @@
 //! update too; one page is one block (no partial pages: `truncate_inode_partial_folio` and
 //! the zeroing of a partial block never arise, the model's sizes and ranges are in pages);
 //! one pass over the range with a blocking page lock (the kernel's first pass,
-//! `find_lock_entries`, trylocks and skips busy folios, the second waits: the second's form);
+//! `find_lock_entries`, trylocks and skips busy folios, the second waits: the second's form;
+//! the kernel repeats that second pass from the start until a lookup finds nothing — "restart
+//! to make sure all gone" — which the model's one pass does not need: its lookup returns the
+//! folio the slot holds once pinned, and the model's one page-cache filler, the fault, adds
+//! no page while `invalidate_lock` is held, from 730633f0b7f9 on);
 //! no shadow entries, no `->invalidate_folio` (no buffers), no THP in the page cache is
 //! split (the model's file THPs, khugepaged's, are not truncated by any scenario);
 //! `unmap_mapping_range`'s `even_cows` is not read (ops/unmap_mapping.rs).
 
 use crate::mm::page::pg;
-use crate::mm::{FileId, Mapping, World};
+use crate::mm::{FileId, Mapping, Pfn, World};
 use crate::ops::page_alloc;
 use crate::ops::pagemap::{LockedPage, lock_page};
 use crate::ops::unmap_mapping::unmap_mapping_range;
@@ -151,16 +156,13 @@ pub fn truncate_inode_pages_range(w: &World, file: FileId, first: u64, nr: u64) 
     let end = (first + nr).min(f.nr_pages() as u64);
     for index in first..end {
         // find_get_entries: the folio at `index`, with a reference.
-        let Some(pfn) = f.i_pages.lock().pages[index as usize] else {
+        let Some(pfn) = find_get_entry(w, file, index) else {
             continue;
         };
-        if !page_alloc::get_page_unless_zero(w, pfn) {
-            // Being freed (reclaim froze it): it is leaving the cache by itself.
-            continue;
-        }
         let page = lock_page(w, pfn);
-        // "Is the folio still ours?": a folio truncated, reclaimed or migrated while we
-        // waited for its lock is someone else's now.
+        // "Is the folio still ours?" (the kernel's `truncate_inode_folio`: `if
+        // (folio->mapping != mapping) return -EIO`): with our reference held no migration or
+        // reclaim can take it, so only a truncation (serialised by `invalidate_lock`) could.
         let still = f.i_pages.lock().pages[index as usize] == Some(pfn)
             && w.page(pfn).mapping() == Mapping::File(file);
         if still {
@@ -168,6 +170,44 @@ pub fn truncate_inode_pages_range(w: &World, file: FileId, first: u64, nr: u64) 
         }
         page.unlock();
         page_alloc::put_page(w, pfn);
+    }
+}
+
+/// `find_get_entry(xas, max, XA_PRESENT)` (mm/filemap.c) for one index: the folio the page
+/// cache holds at `index`, with a reference, or `None` for an empty slot. A folio whose
+/// reference cannot be taken (`folio_try_get` fails: its refcount is frozen at 0) is not
+/// skipped: the lookup starts again (`goto reset; ... xas_reset(xas); goto retry;`, in every
+/// era with the XArray — `page_cache_get_speculative` before the folio conversion) until the
+/// slot holds a folio it can pin or nothing. A frozen refcount is a folio changing hands under
+/// the `i_pages` lock: migration's `folio_migrate_mapping` freezes the old folio and stores
+/// the new one in the slot before it unfreezes, and reclaim's `__remove_mapping` freezes and
+/// empties the slot. The lookup that gave up on the frozen folio left the new one — migrated
+/// data — in a range the hole punch then freed the blocks of: a clean cached page holding
+/// data the disk no longer had (I4 in `mixed`, docs/MODEL.md §15).
+pub fn find_get_entry(w: &World, file: FileId, index: u64) -> Option<Pfn> {
+    let f = w.files.get(file);
+    let mut traced = false;
+    loop {
+        let pfn = f.i_pages.lock().pages[index as usize]?;
+        if page_alloc::get_page_unless_zero(w, pfn) {
+            // `if (unlikely(folio != xas_reload(xas))) { folio_put(folio); goto reset; }`:
+            // the folio was replaced between the load and the reference (a migration that
+            // stored its new folio and unfroze the old one, which then still had a
+            // reference to take). Pinned and still in the slot, it stays there: migration
+            // and reclaim cannot freeze a folio we hold a reference on.
+            if f.i_pages.lock().pages[index as usize] == Some(pfn) {
+                return Some(pfn);
+            }
+            page_alloc::put_page(w, pfn);
+        } else if !traced {
+            w.trace(
+                "find_get_entry: folio_try_get failed, xas_reset",
+                pfn,
+                format_args!("{file} index {index}"),
+            );
+            traced = true;
+        }
+        crate::sync::yield_now();
     }
 }
 
